@@ -1,0 +1,44 @@
+# Cauce: `make run` sets everything up and starts it; `make test` runs the test suite.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint format messages bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+	$(PY) manage.py compilemessages --ignore=.venv --verbosity 0
+
+run: install
+	$(PY) -m scripts.run
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+messages: install
+	for app in cauce/*/; do \
+	  if [ -d $$app/templates ] || ls $$app*.py >/dev/null 2>&1; then \
+	    mkdir -p $$app/locale; (cd $$app && ../../$(PY) ../../manage.py makemessages -l en --no-obsolete >/dev/null 2>&1 || true); \
+	  fi; \
+	done
+
+bench: install
+	for script in bench/bench_*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf var staticfiles

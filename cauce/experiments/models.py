@@ -1,0 +1,96 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from taggit.managers import TaggableManager
+from taggit.models import GenericUUIDTaggedItemBase, TaggedItemBase
+
+from cauce.core.models import TimeStampedModel
+
+
+class TaggedExperiment(GenericUUIDTaggedItemBase, TaggedItemBase):
+    """django-taggit's through model for UUID primary keys."""
+
+    class Meta:
+        verbose_name = _("etiqueta de experimento")
+        verbose_name_plural = _("etiquetas de experimentos")
+
+
+class MLExperiment(TimeStampedModel):
+    class Status(models.TextChoices):
+        DRAFT = "DRAFT", _("Borrador")
+        QUEUED = "QUEUED", _("En cola")
+        RUNNING = "RUNNING", _("En Ejecución")
+        FINISHED = "FINISHED", _("Finalizado")
+        ERROR = "ERROR", _("Error")
+
+    class TaskType(models.TextChoices):
+        CLASSIFICATION = "classification", _("Clasificación")
+        REGRESSION = "regression", _("Regresión")
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="experiments"
+    )
+    dataset = models.ForeignKey(
+        "datasets.Dataset",
+        verbose_name=_("conjunto de datos"),
+        on_delete=models.PROTECT,
+        related_name="experiments",
+    )
+    name = models.CharField(_("nombre"), max_length=200)
+    description = models.TextField(_("descripción"), blank=True)
+    target_column = models.CharField(_("columna objetivo"), max_length=255)
+    feature_columns = models.JSONField(_("columnas de entrada"), default=list)
+    task_type = models.CharField(_("tipo de tarea"), max_length=20, choices=TaskType.choices)
+    algorithm = models.CharField(_("algoritmo"), max_length=100)
+    hyperparameters = models.JSONField(_("hiperparámetros"), default=dict, blank=True)
+    test_size = models.FloatField(_("proporción de prueba"), default=0.2)
+    random_state = models.IntegerField(_("semilla aleatoria"), default=42)
+    tags = TaggableManager(_("etiquetas"), through=TaggedExperiment, blank=True)
+
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    stage = models.CharField(_("etapa"), max_length=120, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    mlflow_experiment_id = models.CharField(max_length=64, blank=True)
+    mlflow_run_id = models.CharField(_("Run ID de MLflow"), max_length=64, blank=True)
+    # MLflow 3 keeps the logged model outside the run: models:/m-<id>.
+    mlflow_model_id = models.CharField(max_length=64, blank=True)
+    mlflow_model_uri = models.CharField(max_length=255, blank=True)
+    metrics = models.JSONField(_("métricas"), default=dict, blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("experimento")
+        verbose_name_plural = _("experimentos")
+        indexes = [models.Index(fields=["project", "status"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def main_metric_name(self) -> str:
+        return "f1_macro" if self.task_type == self.TaskType.CLASSIFICATION else "r2"
+
+    @property
+    def main_metric(self) -> float | None:
+        return self.metrics.get(self.main_metric_name)

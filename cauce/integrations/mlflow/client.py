@@ -1,0 +1,239 @@
+"""The one way into MLflow: configured clients, bounded waits, translated errors.
+
+Two transports, both with the configured tracking URI and never process-global state:
+- ``get_client()``: an ``MlflowClient`` for writes and registry calls;
+- ``rest_get()`` / ``rest_open_stream()``: plain ``requests`` calls with float timeouts for the
+  web's read paths (listings, streamed downloads), so that a page never waits long.
+
+Web processes fail fast (no client retries, sub-second timeouts) and, once MLflow has
+failed, treat it as down for a short cool-down instead of waiting again on every call.
+Workers call ``use_worker_profile()`` and wait longer; they retry through Celery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import requests
+from django.conf import settings
+
+from cauce.integrations.mlflow.errors import MlflowError, MlflowNotFound, MlflowUnavailable
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+logger = logging.getLogger(__name__)
+
+_WEB_PROFILE = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "2",
+}
+_profile_lock = threading.Lock()
+_worker_profile = False
+
+
+def _apply_profile(values: dict[str, str]) -> None:
+    # mlflow reads these at call time; setting them once per process bounds every call.
+    for key, value in values.items():
+        os.environ[key] = value
+
+
+_apply_profile(_WEB_PROFILE)
+
+
+def use_worker_profile() -> None:
+    """Longer waits and a few client retries: a worker may wait, a page may not."""
+    global _worker_profile
+    with _profile_lock:
+        _apply_profile(
+            {
+                "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(settings.MLFLOW_WORKER_MAX_RETRIES),
+                "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+                "MLFLOW_HTTP_REQUEST_TIMEOUT": str(settings.MLFLOW_WORKER_TIMEOUT),
+            }
+        )
+        _worker_profile = True
+
+
+def tracking_uri() -> str:
+    return settings.MLFLOW_TRACKING_URI.rstrip("/")
+
+
+def public_url() -> str:
+    return settings.MLFLOW_PUBLIC_URL.rstrip("/")
+
+
+# --- circuit breaker (per process) -----------------------------------------------------------
+
+_down_until: dict[str, float] = {}
+
+
+def _mark_down(uri: str) -> None:
+    if not _worker_profile:
+        _down_until[uri] = time.monotonic() + settings.MLFLOW_DOWN_COOLDOWN_SECONDS
+
+
+def _mark_up(uri: str) -> None:
+    _down_until.pop(uri, None)
+
+
+def _ensure_not_cooling_down(uri: str) -> None:
+    until = _down_until.get(uri)
+    if until is not None and time.monotonic() < until:
+        raise MlflowUnavailable()
+
+
+def reset_availability() -> None:
+    """Forget a remembered outage (tests, and the tab's retry link)."""
+    _down_until.clear()
+
+
+# --- MlflowClient ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _client_for(uri: str) -> MlflowClient:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def get_client() -> MlflowClient:
+    return _client_for(tracking_uri())
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)):
+        return True
+    text = str(exc)
+    return any(
+        marker in text
+        for marker in (
+            "Max retries exceeded",
+            "Connection refused",
+            "Read timed out",
+            "ConnectTimeout",
+            "Failed to establish",
+            "RemoteDisconnected",
+            "Connection aborted",
+            "API request to endpoint",
+        )
+    )
+
+
+@contextlib.contextmanager
+def translate_errors(*, what: str = "") -> Iterator[None]:
+    """Run MLflow client code; turn every failure into the platform's own error."""
+    from mlflow.exceptions import MlflowException
+
+    uri = tracking_uri()
+    _ensure_not_cooling_down(uri)
+    try:
+        yield
+    except MlflowException as exc:
+        if _is_transport_error(exc):
+            _mark_down(uri)
+            logger.warning("MLflow unavailable during %s: %s", what or "call", exc)
+            raise MlflowUnavailable() from exc
+        if getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+            raise MlflowNotFound() from exc
+        logger.warning("MLflow refused %s: %s", what or "call", exc)
+        raise MlflowError(str(getattr(exc, "message", exc))) from exc
+    except (requests.RequestException, OSError) as exc:
+        _mark_down(uri)
+        logger.warning("MLflow unavailable during %s: %s", what or "call", exc)
+        raise MlflowUnavailable() from exc
+    else:
+        _mark_up(uri)
+
+
+# --- plain REST for the web's read paths -----------------------------------------------------
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        _local.session = session
+    return session
+
+
+def _web_timeout(read: float | None = None) -> tuple[float, float]:
+    return (settings.MLFLOW_WEB_CONNECT_TIMEOUT, read or settings.MLFLOW_WEB_READ_TIMEOUT)
+
+
+def _raise_for_status(response: requests.Response, what: str) -> None:
+    if response.status_code == 404:
+        raise MlflowNotFound()
+    if response.status_code >= 500:
+        _mark_down(tracking_uri())
+        raise MlflowUnavailable()
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if body.get("error_code") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+            raise MlflowNotFound()
+        logger.warning("MLflow refused %s: %s %s", what, response.status_code, body)
+        raise MlflowError(body.get("message") or f"HTTP {response.status_code}")
+
+
+def rest_get(
+    path: str, *, params: dict[str, Any] | None = None, read_timeout: float | None = None
+) -> Any:
+    """GET a JSON endpoint of the tracking server (path like ``/api/2.0/mlflow/runs/get``)."""
+    uri = tracking_uri()
+    _ensure_not_cooling_down(uri)
+    try:
+        response = _session().get(uri + path, params=params, timeout=_web_timeout(read_timeout))
+    except requests.RequestException as exc:
+        _mark_down(uri)
+        logger.warning("MLflow unavailable on GET %s: %s", path, exc)
+        raise MlflowUnavailable() from exc
+    _raise_for_status(response, path)
+    _mark_up(uri)
+    return response.json() if response.content else {}
+
+
+def rest_open_stream(path: str, *, read_timeout: float = 30.0) -> requests.Response:
+    """Open a streamed GET, status already checked; the caller must close the response."""
+    uri = tracking_uri()
+    _ensure_not_cooling_down(uri)
+    try:
+        response = _session().get(uri + path, stream=True, timeout=_web_timeout(read_timeout))
+    except requests.RequestException as exc:
+        _mark_down(uri)
+        logger.warning("MLflow unavailable on GET %s: %s", path, exc)
+        raise MlflowUnavailable() from exc
+    try:
+        _raise_for_status(response, path)
+    except Exception:
+        response.close()
+        raise
+    _mark_up(uri)
+    return response
+
+
+def ping() -> bool:
+    """True when the tracking server answers its health endpoint in time."""
+    try:
+        response = _session().get(tracking_uri() + "/health", timeout=_web_timeout())
+    except requests.RequestException:
+        return False
+    return response.status_code == 200

@@ -1,0 +1,160 @@
+"""Writes made by the training worker: experiments, runs, params, metrics, artifacts, models."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cauce.integrations.mlflow.client import get_client, tracking_uri, translate_errors
+from cauce.integrations.mlflow.errors import MlflowNotFound
+
+# log_batch limits of the tracking server.
+_MAX_PARAMS_PER_BATCH = 100
+_MAX_TAGS_PER_BATCH = 100
+_MAX_PARAM_VALUE = 6000
+
+
+@dataclass(frozen=True)
+class LoggedModelInfo:
+    model_id: str
+    model_uri: str
+    artifact_location: str
+
+
+def experiment_ensure(*, name: str) -> str:
+    """The id of the MLflow experiment with this name, created if missing."""
+    client = get_client()
+    with translate_errors(what="get_experiment_by_name"):
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        return client.create_experiment(name)
+
+
+def run_create(*, experiment_id: str, run_name: str, tags: Mapping[str, str]) -> str:
+    with translate_errors(what="create_run"):
+        run = get_client().create_run(experiment_id, run_name=run_name, tags=dict(tags))
+    return run.info.run_id
+
+
+def run_log_params(*, run_id: str, params: Mapping[str, Any]) -> None:
+    from mlflow.entities import Param
+
+    items = [Param(key, str(value)[:_MAX_PARAM_VALUE]) for key, value in params.items()]
+    with translate_errors(what="log_batch(params)"):
+        for start in range(0, len(items), _MAX_PARAMS_PER_BATCH):
+            get_client().log_batch(run_id, params=items[start : start + _MAX_PARAMS_PER_BATCH])
+
+
+def run_log_metrics(*, run_id: str, metrics: Mapping[str, float]) -> None:
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    items = [
+        Metric(key, float(value), now, 0)
+        for key, value in metrics.items()
+        if value is not None and math.isfinite(float(value))
+    ]
+    with translate_errors(what="log_batch(metrics)"):
+        get_client().log_batch(run_id, metrics=items)
+
+
+def run_set_tags(*, run_id: str, tags: Mapping[str, str], delete: list[str] | tuple = ()) -> None:
+    """Set tags in one batch and remove stale keys (missing keys are not an error)."""
+    from mlflow.entities import RunTag
+
+    client = get_client()
+    items = [RunTag(key, str(value)) for key, value in tags.items()]
+    with translate_errors(what="set_tags"):
+        for start in range(0, len(items), _MAX_TAGS_PER_BATCH):
+            client.log_batch(run_id, tags=items[start : start + _MAX_TAGS_PER_BATCH])
+    for key in delete:
+        try:
+            with translate_errors(what="delete_tag"):
+                client.delete_tag(run_id, key)
+        except MlflowNotFound:
+            pass
+
+
+def run_log_artifacts(*, run_id: str, local_dir: Path) -> None:
+    with translate_errors(what="log_artifacts"):
+        get_client().log_artifacts(run_id, str(local_dir))
+
+
+def run_log_sklearn_model(
+    *,
+    run_id: str,
+    model: Any,
+    input_example: Any,
+    signature_input: Any,
+    signature_output: Any,
+    pip_requirements: list[str],
+) -> LoggedModelInfo:
+    """Log a fitted scikit-learn model as the run's ``model`` (MLflow 3: a LoggedModel).
+
+    The flavor's ``log_model`` has no client argument; ``_use_tracking_uri`` scopes the URI
+    to this call instead of setting it for the whole process.
+    """
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    signature = infer_signature(signature_input, signature_output)
+    with translate_errors(what="log_model"), _use_tracking_uri(tracking_uri()):
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            run_id=run_id,
+            signature=signature,
+            input_example=input_example,
+            pip_requirements=pip_requirements,
+            # skops refuses our pipelines without a list of trusted types per estimator;
+            # cloudpickle loads any of them, and only Cauce's own workers write these files.
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+        )
+        logged = get_client().get_logged_model(info.model_id)
+    return LoggedModelInfo(
+        model_id=info.model_id,
+        model_uri=info.model_uri,
+        artifact_location=logged.artifact_location,
+    )
+
+
+def run_end(*, run_id: str, status: str = "FINISHED") -> None:
+    """End a run as FINISHED, FAILED or KILLED."""
+    with translate_errors(what="set_terminated"):
+        get_client().set_terminated(run_id, status=status)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    experiment_id: str
+    status: str
+    artifact_uri: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    model_ids: list[str]
+
+
+def run_get(*, run_id: str) -> RunSummary:
+    with translate_errors(what="get_run"):
+        run = get_client().get_run(run_id)
+    outputs = getattr(run, "outputs", None)
+    model_ids = [output.model_id for output in (outputs.model_outputs if outputs else [])]
+    return RunSummary(
+        run_id=run.info.run_id,
+        experiment_id=run.info.experiment_id,
+        status=run.info.status,
+        artifact_uri=run.info.artifact_uri,
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+        tags=dict(run.data.tags),
+        model_ids=model_ids,
+    )

@@ -1,0 +1,32 @@
+import os
+
+from celery import Celery
+from celery.signals import worker_init, worker_ready
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("cauce")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _prepare_worker(**_kwargs) -> None:
+    """Workers may wait longer for MLflow than web requests; the broker folder must exist."""
+    from django.conf import settings
+
+    from cauce.integrations.mlflow import client as mlflow_client
+
+    mlflow_client.use_worker_profile()
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        for folder in settings.CELERY_BROKER_TRANSPORT_OPTIONS.values():
+            if isinstance(folder, str):
+                os.makedirs(folder, exist_ok=True)
+
+
+@worker_ready.connect
+def _reap_stale_experiments(**_kwargs) -> None:
+    """A worker that was killed mid-run left its experiments RUNNING: fail them now."""
+    from cauce.experiments.services import experiments_fail_stale
+
+    experiments_fail_stale()

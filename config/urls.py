@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from cauce.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("health/", core_views.health, name="health"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("projects/", include("cauce.projects.urls")),
+    path("datasets/", include("cauce.datasets.urls")),
+    path("experiments/", include("cauce.experiments.urls")),
+    path("artifacts/", include("cauce.artifacts.urls")),
+    path("api/", include("cauce.api.urls")),
+]

@@ -89,6 +89,7 @@ def run_log_artifacts(*, run_id: str, local_dir: Path) -> None:
 def run_log_sklearn_model(
     *,
     run_id: str,
+    experiment_id: str,
     model: Any,
     input_example: Any,
     signature_input: Any,
@@ -98,18 +99,25 @@ def run_log_sklearn_model(
     """Log a fitted scikit-learn model as the run's ``model`` (MLflow 3: a LoggedModel).
 
     The flavor's ``log_model`` has no client argument; ``_use_tracking_uri`` scopes the URI
-    to this call instead of setting it for the whole process.
+    to this call instead of setting it for the whole process. The LoggedModel is created first
+    with the client, because ``log_model`` alone files it under the process's *active*
+    experiment (the default one), not the run's.
     """
     import mlflow.sklearn
     from mlflow.models import infer_signature
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
     signature = infer_signature(signature_input, signature_output)
+    client = get_client()
     with translate_errors(what="log_model"), _use_tracking_uri(tracking_uri()):
+        created = client.create_logged_model(
+            experiment_id=experiment_id, name="model", source_run_id=run_id, model_type="sklearn"
+        )
         info = mlflow.sklearn.log_model(
             model,
             name="model",
             run_id=run_id,
+            model_id=created.model_id,
             signature=signature,
             input_example=input_example,
             pip_requirements=pip_requirements,
@@ -117,7 +125,7 @@ def run_log_sklearn_model(
             # cloudpickle loads any of them, and only Cauce's own workers write these files.
             serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
         )
-        logged = get_client().get_logged_model(info.model_id)
+        logged = client.get_logged_model(info.model_id)
     return LoggedModelInfo(
         model_id=info.model_id,
         model_uri=info.model_uri,

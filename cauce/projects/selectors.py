@@ -2,7 +2,8 @@
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from cauce.projects.models import Membership, Project, Role
@@ -14,11 +15,42 @@ def projects_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user=user)
 
 
-def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
-    return projects_for_user(user=user).annotate(
-        dataset_count=Count("datasets", distinct=True),
-        experiment_count=Count("experiments", distinct=True),
+def _count_of(model_label: str) -> Coalesce:
+    # A correlated subquery per count: joining datasets and experiments at once would
+    # multiply their rows (datasets x experiments) before counting.
+    from django.apps import apps
+
+    model = apps.get_model(model_label)
+    counts = (
+        model.objects.filter(project=OuterRef("pk"))
+        .order_by()
+        .values("project")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
+    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+
+
+def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
+    """The user's projects with ``dataset_count``, ``experiment_count`` and the user's ``role``."""
+    role = Membership.objects.filter(project=OuterRef("pk"), user_id=user.pk).values("role")[:1]
+    return projects_for_user(user=user).annotate(
+        dataset_count=_count_of("datasets.Dataset"),
+        experiment_count=_count_of("experiments.MLExperiment"),
+        role=Subquery(role),
+    )
+
+
+def membership_list(*, project: Project) -> QuerySet[Membership]:
+    return Membership.objects.filter(project=project).select_related("user")
+
+
+def membership_get_for_project(*, project: Project, user_id: int) -> Membership:
+    """A member of the project by user id; 404 when that user is not a member."""
+    membership = membership_list(project=project).filter(user_id=user_id).first()
+    if membership is None:
+        raise Http404
+    return membership
 
 
 def membership_get(*, user: AbstractBaseUser, project: Project) -> Membership | None:

@@ -1,0 +1,422 @@
+"""Read a tabular file (CSV or Parquet), validate it and describe it.
+
+Pure functions: no ORM, no request. The upload service profiles a file with
+``profile_file`` before anything is stored; the training pipeline loads it later with
+``load_dataframe``, which shares the parsing rules so both see the same table.
+"""
+
+import codecs
+import csv
+import io
+import math
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from cauce.core.exceptions import ApplicationError
+
+CSV = "csv"
+PARQUET = "parquet"
+
+PARQUET_MAGIC = b"PAR1"
+CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
+# Tried in this order: a file that is not valid UTF-8 is most often a Windows export.
+FALLBACK_ENCODINGS = ("cp1252", "latin-1")
+
+# How much of the file is looked at to tell text from binary and to sniff the delimiter.
+SAMPLE_BYTES = 64 * 1024
+DECODE_CHUNK_BYTES = 1024 * 1024
+
+# Signatures of files people upload by mistake, with the name we give them.
+BINARY_SIGNATURES = (
+    (b"PK\x03\x04", "ZIP/XLSX"),
+    (b"PK\x05\x06", "ZIP"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "XLS"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"%PDF", "PDF"),
+    (b"\x1f\x8b", "GZIP"),
+    (b"BZh", "BZIP2"),
+    (b"\xfd7zXZ\x00", "XZ"),
+    (b"7z\xbc\xaf\x27\x1c", "7Z"),
+    (b"Rar!", "RAR"),
+    (b"SQLite format 3\x00", "SQLite"),
+    (b"\x7fELF", "ELF"),
+)
+
+BOOLEAN_TOKENS = frozenset(
+    {"true", "false", "yes", "no", "si", "sí", "t", "f", "y", "n", "verdadero", "falso"}
+)
+# A text column with at most this many distinct values (and repeated values) is categorical.
+CATEGORICAL_MAX_UNIQUE = 50
+CATEGORICAL_MAX_UNIQUE_RATIO = 0.5
+ISO_DATE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+Source = str | Path | IO[bytes]
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    name: str
+    dtype: str
+    kind: str  # numeric | categorical | boolean | datetime | text
+    missing: int
+    unique: int
+
+
+@dataclass(frozen=True)
+class DatasetProfile:
+    file_format: str
+    encoding: str
+    delimiter: str
+    columns: list[ColumnProfile]
+    row_count: int
+    # {"columns": [names], "rows": [[JSON-safe values], ...]}
+    preview: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def column_count(self) -> int:
+        return len(self.columns)
+
+    @property
+    def schema(self) -> list[dict[str, Any]]:
+        return [asdict(column) for column in self.columns]
+
+
+# --- public API -----------------------------------------------------------------------------
+
+
+def profile_file(source: Source, *, preview_rows: int | None = None) -> DatasetProfile:
+    """Validate a CSV or Parquet file and describe it; ApplicationError if it is not usable."""
+    if preview_rows is None:
+        preview_rows = settings.DATASET_PREVIEW_ROWS
+    with _binary(source) as handle:
+        head = handle.read(SAMPLE_BYTES)
+        if not head.strip():
+            raise ApplicationError(_("El archivo está vacío."))
+        if head.startswith(PARQUET_MAGIC):
+            frame = _read_parquet_checked(handle)
+            file_format, encoding, delimiter = PARQUET, "", ""
+        else:
+            _reject_binary(head)
+            encoding = _detect_encoding(handle)
+            text_head = head.decode(encoding, errors="replace")
+            if encoding == "utf-8" and text_head.startswith("\ufeff"):
+                encoding = "utf-8-sig"
+            text_head = text_head.lstrip("\ufeff")
+            delimiter = sniff_delimiter(text_head)
+            _check_header(_csv_header(text_head, delimiter))
+            handle.seek(0)
+            frame = _read_csv(handle, encoding=encoding, delimiter=delimiter)
+            file_format = CSV
+    _check_frame(frame)
+    return DatasetProfile(
+        file_format=file_format,
+        encoding=encoding,
+        delimiter=delimiter,
+        columns=[_profile_column(name, frame[name]) for name in frame.columns],
+        row_count=len(frame),
+        preview=frame_preview(frame, rows=preview_rows),
+    )
+
+
+def load_dataframe(
+    dataset_path: str | Path,
+    *,
+    file_format: str,
+    encoding: str = "",
+    delimiter: str = "",
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """Load a stored dataset with the same parsing rules used when it was profiled."""
+    with _binary(dataset_path) as handle:
+        if file_format == PARQUET:
+            frame = _read_parquet(handle, columns=columns)
+        elif file_format == CSV:
+            frame = _read_csv(
+                handle, encoding=encoding or "utf-8", delimiter=delimiter or ",", columns=columns
+            )
+        else:
+            raise ApplicationError(_("Formato de archivo no admitido: %s.") % file_format)
+    if columns is not None:
+        missing = [name for name in columns if name not in frame.columns]
+        if missing:
+            raise ApplicationError(
+                _("El conjunto de datos no tiene las columnas: %s.") % ", ".join(missing)
+            )
+        frame = frame[list(columns)]
+    return frame
+
+
+def sniff_delimiter(text: str) -> str:
+    """The candidate delimiter that splits the sample's lines into the most consistent rows."""
+    lines = text.splitlines()
+    if len(lines) > 1 and not text.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the sample may end in the middle of a line
+    sample = "\n".join(lines[:200])
+    best, best_score = ",", (0.0, 0)
+    for delimiter in CANDIDATE_DELIMITERS:
+        try:
+            counts = [len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter)]
+        except csv.Error:
+            continue
+        counts = [count for count in counts if count]
+        if not counts:
+            continue
+        header_fields = counts[0]
+        if header_fields < 2:
+            continue
+        agreeing = sum(1 for count in counts if count == header_fields) / len(counts)
+        score = (agreeing, header_fields)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def json_safe(value: Any) -> Any:
+    """A value pandas or numpy produced, as something json.dumps accepts (NaN → None)."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, pd.Timestamp | datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def frame_preview(frame: pd.DataFrame, *, rows: int) -> dict[str, Any]:
+    head = frame.head(rows)
+    return {
+        "columns": [str(name) for name in head.columns],
+        "rows": [[json_safe(value) for value in row] for row in head.itertuples(index=False)],
+    }
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@contextmanager
+def _binary(source: Source) -> Iterator[IO[bytes]]:
+    """A binary handle at position 0: opened (and closed) here for a path, rewound otherwise."""
+    if isinstance(source, str | Path):
+        with open(source, "rb") as handle:
+            yield handle
+        return
+    source.seek(0)
+    try:
+        yield source
+    finally:
+        source.seek(0)
+
+
+def _read_csv(
+    handle: IO[bytes], *, encoding: str, delimiter: str, columns: list[str] | None = None
+) -> pd.DataFrame:
+    # A text wrapper of our own: pandas must neither close nor keep the caller's handle.
+    text = io.TextIOWrapper(handle, encoding=encoding, newline="")
+    try:
+        with warnings.catch_warnings():
+            # Rows longer than the header would be silently cut (or used as an index).
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(text, sep=delimiter, index_col=False, usecols=columns, engine="c")
+    except pd.errors.EmptyDataError as error:
+        raise ApplicationError(_("El archivo está vacío.")) from error
+    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, csv.Error) as error:
+        raise ApplicationError(_csv_error_message(error)) from error
+    finally:
+        text.detach()
+
+
+def _csv_error_message(error: Exception) -> str:
+    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
+    if match:
+        expected, line, seen = match.groups()
+        return _(
+            "No se pudo leer el CSV: la línea %(line)s tiene %(seen)s campos y la cabecera "
+            "tiene %(expected)s."
+        ) % {"line": line, "seen": seen, "expected": expected}
+    if isinstance(error, pd.errors.ParserWarning):
+        return _(
+            "No se pudo leer el CSV: hay filas con más campos que la cabecera. "
+            "Revise el separador y las comillas."
+        )
+    return _("No se pudo leer el CSV: el archivo está mal formado.")
+
+
+def _read_parquet(handle: IO[bytes], *, columns: list[str] | None = None) -> pd.DataFrame:
+    return pq.read_table(handle, columns=columns).to_pandas()
+
+
+def _read_parquet_checked(handle: IO[bytes]) -> pd.DataFrame:
+    handle.seek(0)
+    try:
+        names = pq.ParquetFile(handle).schema_arrow.names
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise ApplicationError(
+            _("No se pudo leer el archivo Parquet: está dañado o incompleto.")
+        ) from error
+    _check_header(names)
+    handle.seek(0)
+    try:
+        return _read_parquet(handle)
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise ApplicationError(
+            _("No se pudo leer el archivo Parquet: está dañado o incompleto.")
+        ) from error
+
+
+def _reject_binary(head: bytes) -> None:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ApplicationError(
+            _("El CSV está codificado en UTF-16: guárdelo como UTF-8 (o CSV de Windows).")
+        )
+    for signature, kind in BINARY_SIGNATURES:
+        if head.startswith(signature):
+            raise ApplicationError(
+                _(
+                    "El archivo no es CSV ni Parquet (parece %(kind)s). "
+                    "Suba un archivo .csv o .parquet."
+                )
+                % {"kind": kind}
+            )
+    # Text never holds NUL bytes, and hardly any other control character.
+    controls = sum(1 for byte in head if byte < 32 and byte not in b"\t\n\r\f")
+    if b"\x00" in head or controls > len(head) / 100:
+        raise ApplicationError(
+            _("El archivo no es CSV ni Parquet: contiene datos binarios. Suba un .csv o .parquet.")
+        )
+
+
+def _detect_encoding(handle: IO[bytes]) -> str:
+    """UTF-8 when the whole file decodes as UTF-8; else cp1252; else latin-1 (never fails)."""
+    for encoding in ("utf-8", *FALLBACK_ENCODINGS[:-1]):
+        handle.seek(0)
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            while chunk := handle.read(DECODE_CHUNK_BYTES):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return FALLBACK_ENCODINGS[-1]
+
+
+def _csv_header(text: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    except csv.Error as error:
+        raise ApplicationError(_csv_error_message(error)) from error
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def _check_header(names: list[str]) -> None:
+    """Checks on the raw header: pandas would rename duplicates (a.1) and blanks (Unnamed: 1)."""
+    if len(names) < 2:
+        raise ApplicationError(
+            _(
+                "El archivo debe tener al menos dos columnas (se encontró %(count)d). "
+                "Revise el separador."
+            )
+            % {"count": len(names)}
+        )
+    stripped = [str(name).strip() for name in names]
+    if any(not name for name in stripped):
+        positions = ", ".join(str(index) for index, name in enumerate(stripped, 1) if not name)
+        raise ApplicationError(
+            _("La cabecera tiene columnas sin nombre (posición %(positions)s).")
+            % {"positions": positions}
+        )
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    for name in stripped:
+        if name in seen and name not in duplicates:
+            duplicates.append(name)
+        seen.add(name)
+    if duplicates:
+        raise ApplicationError(
+            _("La cabecera tiene nombres de columna repetidos: %(names)s.")
+            % {"names": ", ".join(duplicates)}
+        )
+
+
+def _check_frame(frame: pd.DataFrame) -> None:
+    if len(frame.columns) < 2:
+        raise ApplicationError(
+            _(
+                "El archivo debe tener al menos dos columnas (se encontró %(count)d). "
+                "Revise el separador."
+            )
+            % {"count": len(frame.columns)}
+        )
+    if len(frame) == 0:
+        raise ApplicationError(_("El archivo no tiene filas de datos, solo la cabecera."))
+
+
+# --- profiling ------------------------------------------------------------------------------
+
+
+def _profile_column(name: Any, series: pd.Series) -> ColumnProfile:
+    return ColumnProfile(
+        name=str(name),
+        dtype=str(series.dtype),
+        kind=column_kind(series),
+        missing=int(series.isna().sum()),
+        unique=int(series.nunique(dropna=True)),
+    )
+
+
+def column_kind(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return "numeric"
+    values = series.dropna()
+    if values.empty:
+        return "text"
+    distinct = pd.unique(values)
+    if all(_is_boolean_token(value) for value in distinct):
+        return "boolean"
+    as_text = values.astype(str).str.strip()
+    if as_text.str.match(ISO_DATE).all():
+        return "datetime"
+    ratio = len(distinct) / len(values)
+    if len(distinct) <= CATEGORICAL_MAX_UNIQUE and ratio <= CATEGORICAL_MAX_UNIQUE_RATIO:
+        return "categorical"
+    return "text"
+
+
+def _is_boolean_token(value: Any) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return True
+    return isinstance(value, str) and value.strip().lower() in BOOLEAN_TOKENS

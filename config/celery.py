@@ -27,6 +27,6 @@ def _prepare_worker(**_kwargs) -> None:
 @worker_ready.connect
 def _reap_stale_experiments(**_kwargs) -> None:
     """A worker that was killed mid-run left its experiments RUNNING: fail them now."""
-    from cauce.experiments.services import experiments_fail_stale
+    from cauce.experiments.runner import experiments_fail_stale
 
     experiments_fail_stale()

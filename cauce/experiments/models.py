@@ -29,6 +29,17 @@ class MLExperiment(TimeStampedModel):
         CLASSIFICATION = "classification", _("Clasificación")
         REGRESSION = "regression", _("Regresión")
 
+    class Stage(models.TextChoices):
+        """What a queued or running experiment is doing now (shown live on its page)."""
+
+        WAITING = "waiting", _("Esperando a un proceso de trabajo")
+        PREPARING = "preparing", _("Preparando el run de MLflow")
+        LOADING = "loading", _("Cargando los datos")
+        TRAINING = "training", _("Entrenando el modelo")
+        EVALUATING = "evaluating", _("Evaluando")
+        LOGGING = "logging", _("Guardando artefactos y modelo en MLflow")
+        RETRYING = "retrying", _("MLflow no disponible: reintentando")
+
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -55,7 +66,7 @@ class MLExperiment(TimeStampedModel):
     status = models.CharField(
         _("estado"), max_length=10, choices=Status.choices, default=Status.DRAFT
     )
-    stage = models.CharField(_("etapa"), max_length=120, blank=True)
+    stage = models.CharField(_("etapa"), max_length=20, choices=Stage.choices, blank=True)
     error = models.TextField(_("error"), blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.data",
     "tests.fixtures.worker",
     "tests.fixtures.browser",
+    "tests.fixtures.artifacts",
 ]

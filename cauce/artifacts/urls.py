@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
 app_name = "artifacts"
 
-urlpatterns: list = []
+# Browsing, downloads and ZIPs; previews and comparison (two modules, two owners).
+urlpatterns = [
+    path("", include("cauce.artifacts.urls_browse")),
+    path("", include("cauce.artifacts.urls_preview")),
+]

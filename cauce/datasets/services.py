@@ -1,0 +1,117 @@
+"""Writes of datasets: validate and profile first, then store the file and the row together."""
+
+import logging
+from pathlib import PurePath
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from cauce.core.exceptions import ApplicationError
+from cauce.datasets.inference import profile_file
+from cauce.datasets.models import Dataset
+from cauce.projects.models import Project
+
+logger = logging.getLogger(__name__)
+
+
+def dataset_upload_validate_size(*, file: UploadedFile) -> None:
+    """Reject a file above the limit before reading it (the limit is in MB)."""
+    limit_mb = settings.DATASET_MAX_UPLOAD_MB
+    if file.size is not None and file.size > limit_mb * 1024 * 1024:
+        raise ApplicationError(
+            _("El archivo ocupa %(size).1f MB y el máximo es %(limit)d MB.")
+            % {"size": file.size / (1024 * 1024), "limit": limit_mb}
+        )
+
+
+def dataset_create(
+    *,
+    project: Project,
+    user: AbstractBaseUser | None,
+    name: str,
+    file: UploadedFile,
+    description: str = "",
+) -> Dataset:
+    if file is None:
+        raise ApplicationError(_("Seleccione un archivo CSV o Parquet."))
+    if not file.size:
+        raise ApplicationError(_("El archivo está vacío."))
+    dataset_upload_validate_size(file=file)
+    profile = profile_file(file)
+
+    original_filename = PurePath(file.name or "").name[:255]
+    name = (name or "").strip() or PurePath(original_filename).stem or _("Conjunto de datos")
+    dataset = Dataset(
+        project=project,
+        name=name[:200],
+        description=(description or "").strip(),
+        original_filename=original_filename,
+        file_format=profile.file_format,
+        encoding=profile.encoding,
+        delimiter=profile.delimiter,
+        size_bytes=file.size,
+        row_count=profile.row_count,
+        column_count=profile.column_count,
+        schema=profile.schema,
+        preview=profile.preview,
+        uploaded_by=user if user is not None and user.is_authenticated else None,
+    )
+    try:
+        dataset.full_clean(exclude=["file"])
+    except ValidationError as error:
+        raise ApplicationError(" ".join(error.messages)) from error
+
+    stored_name = ""
+    try:
+        with transaction.atomic():
+            # The stored name's suffix follows the detected format, not the user's name.
+            dataset.file.save(f"data.{profile.file_format}", file, save=False)
+            stored_name = dataset.file.name
+            dataset.save()
+    except Exception:
+        # The row was not written: the file must not stay behind.
+        if stored_name:
+            dataset.file.storage.delete(stored_name)
+        raise
+    return dataset
+
+
+def dataset_delete(*, dataset: Dataset, user: AbstractBaseUser | None = None) -> None:
+    in_use = dataset.experiments.count()
+    if in_use:
+        raise ApplicationError(
+            ngettext(
+                "No se puede eliminar «%(name)s»: lo usa %(count)d experimento. "
+                "Elimine antes ese experimento.",
+                "No se puede eliminar «%(name)s»: lo usan %(count)d experimentos. "
+                "Elimine antes esos experimentos.",
+                in_use,
+            )
+            % {"name": dataset.name, "count": in_use}
+        )
+    stored_name = dataset.file.name
+    storage = dataset.file.storage
+    try:
+        with transaction.atomic():
+            dataset.delete()
+    except ProtectedError as error:
+        # An experiment was created between the check and the delete.
+        raise ApplicationError(
+            _("No se puede eliminar «%(name)s»: lo usan experimentos.") % {"name": dataset.name}
+        ) from error
+    if stored_name:
+        transaction.on_commit(lambda: _delete_stored_file(storage, stored_name))
+    logger.info("Dataset %s deleted by %s", stored_name, getattr(user, "pk", None))
+
+
+def _delete_stored_file(storage, name: str) -> None:
+    try:
+        storage.delete(name)
+    except OSError:
+        logger.warning("Could not delete the stored dataset file %s", name, exc_info=True)

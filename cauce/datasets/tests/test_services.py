@@ -1,0 +1,85 @@
+import pytest
+from django.db import IntegrityError
+
+from cauce.core.exceptions import ApplicationError
+from cauce.datasets.models import Dataset
+from cauce.datasets.services import dataset_delete
+from cauce.datasets.tests.conftest import stored_files
+from cauce.datasets.tests.samples import GOOD_PARQUET
+from cauce.experiments.models import MLExperiment
+
+pytestmark = pytest.mark.django_db
+
+
+def make_experiment(dataset: Dataset) -> MLExperiment:
+    return MLExperiment.objects.create(
+        project=dataset.project,
+        dataset=dataset,
+        name="Bosque",
+        target_column="species",
+        task_type=MLExperiment.TaskType.CLASSIFICATION,
+        algorithm="random_forest",
+    )
+
+
+def test_it_stores_the_file_and_the_profile(iris_dataset, iris_csv_bytes, media_root, editor):
+    dataset = Dataset.objects.get()
+
+    assert dataset == iris_dataset
+    assert dataset.name == "Iris"
+    assert dataset.original_filename == "iris.csv"
+    assert dataset.file_format == "csv"
+    assert dataset.size_bytes == len(iris_csv_bytes)
+    assert (dataset.row_count, dataset.column_count) == (150, 5)
+    assert dataset.column_names[-1] == "species"
+    assert dataset.preview["rows"][0][-1] == "setosa"
+    assert dataset.file.name.startswith(f"datasets/{dataset.project_id}/")
+    assert [path.read_bytes() for path in stored_files(media_root)] == [iris_csv_bytes]
+
+
+def test_it_names_the_dataset_after_the_file_when_the_name_is_blank(make_dataset, project):
+    dataset = make_dataset(project, b"a,b\n1,2\n", "ventas 2024.csv", name="   ")
+
+    assert dataset.name == "ventas 2024"
+
+
+def test_it_stores_parquet_with_its_own_suffix_whatever_the_upload_name(make_dataset, project):
+    dataset = make_dataset(project, GOOD_PARQUET, "export.csv")
+
+    assert dataset.file_format == "parquet"
+    assert dataset.file.name.endswith(".parquet")
+    assert dataset.original_filename == "export.csv"
+
+
+def test_it_removes_the_stored_file_when_the_row_cannot_be_saved(
+    make_dataset, project, media_root, monkeypatch
+):
+    def fail(*args, **kwargs):
+        raise IntegrityError("simulated failure after the file was written")
+
+    monkeypatch.setattr(Dataset, "save", fail)
+
+    with pytest.raises(IntegrityError):
+        make_dataset(project, b"a,b\n1,2\n")
+
+    assert stored_files(media_root) == []
+
+
+def test_it_refuses_to_delete_a_dataset_that_experiments_use(iris_dataset, editor, media_root):
+    make_experiment(iris_dataset)
+
+    with pytest.raises(ApplicationError, match="lo usa 1 experimento"):
+        dataset_delete(dataset=iris_dataset, user=editor)
+
+    assert Dataset.objects.filter(pk=iris_dataset.pk).exists()
+    assert len(stored_files(media_root)) == 1
+
+
+def test_it_deletes_the_row_and_then_the_file(
+    iris_dataset, editor, media_root, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        dataset_delete(dataset=iris_dataset, user=editor)
+
+    assert not Dataset.objects.exists()
+    assert stored_files(media_root) == []

@@ -1,0 +1,446 @@
+"""``make run``: set Cauce up on this machine and run every part of it until Ctrl-C.
+
+In order: the data dir, ``migrate``, a real MLflow tracking server (unless MLFLOW_TRACKING_URI
+points at one that already answers), one Celery worker, the demo data (``manage.py cauce_demo
+--wait``, trained by that worker) and the web server (gunicorn, static files by whitenoise).
+
+Each long-running child runs in its own process group and writes to ``<data dir>/logs/``.
+SIGINT, SIGTERM or SIGHUP stop them all (web, then worker, then MLflow: SIGTERM to the group,
+SIGKILL after a grace period) and the script exits 0. A child that dies on its own stops the
+rest, and the script exits 1 naming it, with the tail of its log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+GRACE_SECONDS = 10
+MLFLOW_START_TIMEOUT = 120
+WORKER_START_TIMEOUT = 90
+WEB_START_TIMEOUT = 60
+DEMO_TIMEOUT = 240
+LOG_TAIL_LINES = 30
+# The MLflow server answers 403 to a Host header it does not know; this flag replaces its list.
+MLFLOW_ALLOWED_HOSTS = "localhost:*,127.0.0.1:*"
+
+
+class StopRequested(Exception):
+    """SIGINT, SIGTERM or SIGHUP arrived: stop everything and exit 0."""
+
+
+class StartupError(Exception):
+    """Something needed to start is missing or broken; the message says what to do."""
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def pgid(self) -> int:
+        # start_new_session makes each child the leader of its own process group.
+        return self.process.pid
+
+
+class ChildDied(Exception):
+    def __init__(self, child: Child):
+        super().__init__(child.name)
+        self.child = child
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def mlflow_answers(url: str) -> bool:
+    try:
+        return requests.get(url.rstrip("/") + "/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def http_answers(url: str) -> bool:
+    try:
+        requests.get(url, timeout=2)
+    except requests.RequestException:
+        return False
+    return True
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, read from /proc."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return []
+        except PermissionError:
+            pass
+        return [pgid]
+    members = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) >= 3 and fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def _die_with_parent() -> None:
+    """Linux: if this script is killed outright, its children get SIGTERM instead of lingering."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Supervisor:
+    def __init__(self, logs_dir: Path, env: dict[str, str]):
+        self.logs_dir = logs_dir
+        self.env = env
+        self.children: list[Child] = []
+        self.stop_requested = False
+        self.stopping = False
+        self.force = False
+
+    # --- signals -----------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        if self.stopping:
+            # A second Ctrl-C while stopping: don't wait for the grace period.
+            self.force = True
+        self.stop_requested = True
+
+    # --- children ----------------------------------------------------------------------------
+
+    def spawn(self, name: str, command: list[str], log_name: str, env: dict | None = None) -> Child:
+        log_path = self.logs_dir / log_name
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=BASE_DIR,
+                env={**self.env, **(env or {})},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+        return Child(name=name, process=process, log_path=log_path)
+
+    def start(self, name: str, command: list[str], log_name: str, env: dict | None = None) -> Child:
+        child = self.spawn(name, command, log_name, env)
+        self.children.append(child)
+        return child
+
+    def check(self) -> None:
+        if self.stop_requested:
+            raise StopRequested
+        for child in self.children:
+            if child.process.poll() is not None:
+                raise ChildDied(child)
+
+    def sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            self.check()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(0.1, left))
+
+    def wait_for(self, child: Child, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if time.monotonic() > deadline:
+                raise StartupError(
+                    f"{child.name} did not become ready ({what}) within {timeout:.0f} s. "
+                    f"Last lines of {child.log_path}:\n{log_tail(child.log_path)}"
+                )
+            self.sleep(0.25)
+
+    def run_once(self, name: str, command: list[str], log_name: str, timeout: float) -> Child:
+        """Run a command to its end while watching the long-running children."""
+        child = self.spawn(name, command, log_name)
+        try:
+            deadline = time.monotonic() + timeout
+            while child.process.poll() is None:
+                if time.monotonic() > deadline:
+                    raise StartupError(f"{name} did not finish within {timeout:.0f} s.")
+                self.sleep(0.1)
+        finally:
+            if child.process.poll() is None:
+                self.stop(child)
+        return child
+
+    def stop(self, child: Child) -> None:
+        if not self._signal_group(child, signal.SIGTERM):
+            child.process.wait()
+            return
+        deadline = time.monotonic() + GRACE_SECONDS
+        while time.monotonic() < deadline and not self.force:
+            child.process.poll()  # reap the leader so it does not count as alive
+            if not group_members(child.pgid):
+                return
+            time.sleep(0.1)
+        say(f"  {child.name} did not stop in time: killing it.")
+        self._signal_group(child, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.process.wait(timeout=5)
+        deadline = time.monotonic() + 5
+        while group_members(child.pgid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    @staticmethod
+    def _signal_group(child: Child, signum: int) -> bool:
+        try:
+            os.killpg(child.pgid, signum)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def stop_all(self) -> None:
+        self.stopping = True
+        # The web first (no new work), then the worker (it may still report to MLflow), MLflow last.
+        for child in reversed(self.children):
+            if child.process.poll() is None or group_members(child.pgid):
+                say(f"  stopping {child.name}...")
+                self.stop(child)
+
+
+# --- the steps ---------------------------------------------------------------------------------
+
+
+def load_settings():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(BASE_DIR))
+    from django.conf import settings
+
+    settings.DATA_DIR  # noqa: B018 - reading one setting loads them all (and .env)
+    return settings
+
+
+def env_port(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip() or str(default)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise StartupError(f"{name} must be a port number, not {value!r}.")
+    return int(value)
+
+
+def make_data_dirs(settings) -> Path:
+    logs_dir = settings.DATA_DIR / "logs"
+    folders = [settings.DATA_DIR, logs_dir, settings.DATA_DIR / "mlflow", Path(settings.MEDIA_ROOT)]
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        options = settings.CELERY_BROKER_TRANSPORT_OPTIONS.values()
+        folders += [Path(value) for value in options if isinstance(value, str)]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    return logs_dir
+
+
+def start_mlflow(sup: Supervisor, settings, port: int) -> str:
+    """The tracking URI Cauce will use: the configured server, or a local one started here."""
+    configured = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if configured:
+        if not mlflow_answers(configured):
+            raise StartupError(
+                f"MLFLOW_TRACKING_URI={configured} does not answer at /health. Start that "
+                "server, or unset MLFLOW_TRACKING_URI to let `make run` start a local one."
+            )
+        say(f"- MLflow: using the server at {configured}")
+        return configured.rstrip("/")
+
+    root = settings.DATA_DIR / "mlflow"
+    url = f"http://127.0.0.1:{port}"
+    say(f"- MLflow: starting a tracking server on {url} (store in {root})")
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination", str(root / "artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--allowed-hosts", MLFLOW_ALLOWED_HOSTS,
+    ]  # fmt: skip
+    child = sup.start(
+        "MLflow server",
+        command,
+        "mlflow.log",
+        env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+    )
+    sup.wait_for(child, lambda: mlflow_answers(url), MLFLOW_START_TIMEOUT, f"{url}/health")
+    return url
+
+
+def start_worker(sup: Supervisor, settings) -> None:
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    say(f"- Celery: starting one worker on queue {queue!r} ({settings.CELERY_BROKER_URL})")
+    command = [
+        sys.executable, "-m", "celery", "-A", "config", "worker",
+        "--pool", "solo", "--loglevel", "INFO", "--queues", queue,
+        "--hostname", f"cauce-{os.getpid()}@%h",
+    ]  # fmt: skip
+    child = sup.start("Celery worker", command, "worker.log")
+    sup.wait_for(
+        child, lambda: b" ready." in child.log_path.read_bytes(), WORKER_START_TIMEOUT, "ready"
+    )
+
+
+def create_demo(sup: Supervisor) -> bool:
+    say("- Demo data: user, project, Iris dataset, one experiment trained by the worker...")
+    command = [
+        sys.executable, "manage.py", "cauce_demo", "--wait", "--timeout", str(DEMO_TIMEOUT),
+    ]  # fmt: skip
+    child = sup.run_once("cauce_demo", command, "demo.log", timeout=DEMO_TIMEOUT + 60)
+    if child.process.returncode == 0:
+        for line in log_tail(child.log_path, 10).splitlines():
+            say(f"    {line}")
+        return True
+    # The platform works without its demo: say why, and carry on.
+    say(f"  WARNING: cauce_demo failed (exit {child.process.returncode}). Last lines:")
+    say(log_tail(child.log_path))
+    return False
+
+
+def start_web(sup: Supervisor, port: int) -> str:
+    url = f"http://127.0.0.1:{port}"
+    say(f"- Web: starting gunicorn on {url}")
+    command = [
+        sys.executable, "-m", "gunicorn", "config.wsgi:application",
+        "--bind", f"127.0.0.1:{port}",
+        "--worker-class", "gthread", "--workers", "2", "--threads", "4",
+        "--timeout", "120", "--graceful-timeout", "5",
+        "--access-logfile", "-", "--error-logfile", "-",
+    ]  # fmt: skip
+    child = sup.start("Web server", command, "web.log")
+    sup.wait_for(child, lambda: http_answers(f"{url}/health/"), WEB_START_TIMEOUT, "/health/")
+    return url
+
+
+def run(sup: Supervisor, settings, web_port: int, mlflow_port: int) -> None:
+    say("- Database: migrate")
+    child = sup.run_once(
+        "migrate", [sys.executable, "manage.py", "migrate", "--noinput"], "migrate.log", 300
+    )
+    if child.process.returncode != 0:
+        tail = log_tail(child.log_path)
+        raise StartupError(f"migrate failed. Last lines of {child.log_path}:\n{tail}")
+
+    mlflow_url = start_mlflow(sup, settings, mlflow_port)
+    sup.env["MLFLOW_TRACKING_URI"] = mlflow_url
+    mlflow_public = os.environ.get("MLFLOW_PUBLIC_URL", "").strip() or mlflow_url
+
+    start_worker(sup, settings)
+    demo_ok = create_demo(sup)
+    web = start_web(sup, web_port)
+
+    password = "$CAUCE_DEMO_PASSWORD" if os.environ.get("CAUCE_DEMO_PASSWORD") else "demo"
+    say()
+    say("Cauce is running. Press Ctrl-C to stop.")
+    say(f"  Web:        {web}/")
+    say(f"  MLflow UI:  {mlflow_public.rstrip('/')}/")
+    say(f"  API docs:   {web}/api/docs/")
+    say(f"  Admin:      {web}/admin/")
+    say(f"  Health:     {web}/health/")
+    say(
+        f"  Demo login: demo / {password}" + ("" if demo_ok else "  (cauce_demo failed: see above)")
+    )
+    say(f"  Logs:       {sup.logs_dir}/")
+    while True:
+        sup.sleep(0.5)
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+        web_port = env_port("CAUCE_WEB_PORT", 8000)
+        mlflow_port = env_port("CAUCE_MLFLOW_PORT", 5000)
+        if not port_is_free(web_port):
+            raise StartupError(f"Port {web_port} is in use: set CAUCE_WEB_PORT to a free port.")
+        if not os.environ.get("MLFLOW_TRACKING_URI") and not port_is_free(mlflow_port):
+            raise StartupError(
+                f"Port {mlflow_port} is in use: set CAUCE_MLFLOW_PORT to a free port, or "
+                "MLFLOW_TRACKING_URI to a running MLflow server."
+            )
+        logs_dir = make_data_dirs(settings)
+    except StartupError as exc:
+        say(f"ERROR: {exc}")
+        return 1
+
+    env = {
+        **os.environ,
+        "CAUCE_DATA_DIR": str(settings.DATA_DIR),
+        "PYTHONUNBUFFERED": "1",
+    }
+    sup = Supervisor(logs_dir, env)
+    sup.install_signal_handlers()
+    say(f"Cauce: data in {settings.DATA_DIR}, logs in {logs_dir}/")
+    code = 0
+    try:
+        run(sup, settings, web_port, mlflow_port)
+    except StopRequested:
+        say()
+        say("Stopping Cauce...")
+    except ChildDied as exc:
+        child = exc.child
+        code = 1
+        say()
+        say(
+            f"ERROR: {child.name} exited unexpectedly (exit code {child.process.returncode}). "
+            f"Last lines of {child.log_path}:"
+        )
+        say(log_tail(child.log_path))
+        say("Stopping the other processes...")
+    except StartupError as exc:
+        code = 1
+        say()
+        say(f"ERROR: {exc}")
+        say("Stopping the processes started so far...")
+    finally:
+        sup.stop_all()
+    say("Stopped." if code == 0 else "Stopped after an error.")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

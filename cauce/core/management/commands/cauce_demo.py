@@ -1,0 +1,154 @@
+"""Demo data for a fresh install: ``manage.py cauce_demo [--wait] [--timeout SECONDS]``.
+
+Creates (once; running it again creates nothing new) the user ``demo`` (staff and superuser,
+password ``demo`` or ``$CAUCE_DEMO_PASSWORD``), the project "Demo" owned by that user, the
+"Iris" dataset and the experiment "Iris RandomForest", and sends that experiment to the Celery
+worker. With ``--wait`` it polls until the experiment is FINISHED or ERROR.
+"""
+
+import io
+import os
+import time
+
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management.base import BaseCommand, CommandError
+
+from cauce.core.exceptions import ApplicationError
+from cauce.datasets.models import Dataset
+from cauce.datasets.services import dataset_create
+from cauce.experiments.models import MLExperiment
+from cauce.experiments.services import experiment_create, experiment_enqueue
+from cauce.projects.models import Project, Role
+from cauce.projects.services import project_create
+
+DEMO_USERNAME = "demo"
+DEMO_PROJECT = "Demo"
+DEMO_DATASET = "Iris"
+DEMO_EXPERIMENT = "Iris RandomForest"
+
+
+def iris_csv() -> bytes:
+    """Fisher's iris, as shipped with scikit-learn, with the species by name."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris(as_frame=True)
+    frame = iris.data.rename(
+        columns={
+            "sepal length (cm)": "sepal_length",
+            "sepal width (cm)": "sepal_width",
+            "petal length (cm)": "petal_length",
+            "petal width (cm)": "petal_width",
+        }
+    )
+    frame["species"] = [iris.target_names[code] for code in iris.target]
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+class Command(BaseCommand):
+    help = "Create the demo user, project, Iris dataset and experiment (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--wait",
+            action="store_true",
+            help="Wait until the demo experiment is FINISHED or ERROR (needs a running worker).",
+        )
+        parser.add_argument(
+            "--timeout", type=float, default=300, help="Seconds to wait with --wait."
+        )
+
+    def handle(self, *args, wait: bool, timeout: float, **options):
+        user = self._user()
+        project = self._project(user)
+        dataset = self._dataset(project, user)
+        experiment = self._experiment(project, user, dataset)
+        if wait:
+            self._wait(experiment, timeout)
+
+    def _user(self):
+        users = get_user_model()
+        user, created = users.objects.get_or_create(username=DEMO_USERNAME)
+        # Set every time, so that the login `make run` prints is always the one that works.
+        user.set_password(os.environ.get("CAUCE_DEMO_PASSWORD") or "demo")
+        user.is_active = user.is_staff = user.is_superuser = True
+        user.save()
+        self.stdout.write(f"User {user.username!r}: {'created' if created else 'exists'}")
+        return user
+
+    def _project(self, user) -> Project:
+        project = Project.objects.filter(
+            name=DEMO_PROJECT, memberships__user=user, memberships__role=Role.OWNER
+        ).first()
+        created = project is None
+        if created:
+            project = project_create(
+                name=DEMO_PROJECT,
+                user=user,
+                description="Proyecto de demostración: el conjunto Iris y un RandomForest.",
+            )
+        self.stdout.write(f"Project {project.name!r}: {'created' if created else 'exists'}")
+        return project
+
+    def _dataset(self, project: Project, user) -> Dataset:
+        dataset = project.datasets.filter(name=DEMO_DATASET).first()
+        created = dataset is None
+        if created:
+            dataset = dataset_create(
+                project=project,
+                user=user,
+                name=DEMO_DATASET,
+                file=SimpleUploadedFile("iris.csv", iris_csv(), content_type="text/csv"),
+                description="Iris de Fisher (scikit-learn): 150 flores, 4 medidas y la especie.",
+            )
+        self.stdout.write(
+            f"Dataset {dataset.name!r}: {'created' if created else 'exists'} "
+            f"({dataset.row_count} rows, {dataset.column_count} columns)"
+        )
+        return dataset
+
+    def _experiment(self, project: Project, user, dataset: Dataset) -> MLExperiment:
+        experiment = project.experiments.filter(name=DEMO_EXPERIMENT).first()
+        created = experiment is None
+        if created:
+            experiment = experiment_create(
+                project=project,
+                user=user,
+                name=DEMO_EXPERIMENT,
+                dataset=dataset,
+                target_column="species",
+                algorithm="RandomForestClassifier",
+                tags=["demo", "iris"],
+                description="Clasificación de la especie de iris con un bosque aleatorio.",
+            )
+        self.stdout.write(f"Experiment {experiment.name!r}: {'created' if created else 'exists'}")
+        # A new experiment, or one whose run failed last time, goes to the worker; one that is
+        # queued, running or finished is left alone.
+        if experiment.status in (MLExperiment.Status.DRAFT, MLExperiment.Status.ERROR):
+            try:
+                experiment_enqueue(experiment=experiment, user=user)
+            except ApplicationError as error:
+                raise CommandError(f"Could not enqueue {experiment.name!r}: {error}") from error
+            experiment.refresh_from_db()
+            self.stdout.write(f"Experiment {experiment.name!r}: sent to the worker")
+        self.stdout.write(f"Experiment {experiment.name!r}: {experiment.status}")
+        return experiment
+
+    def _wait(self, experiment: MLExperiment, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        done = (MLExperiment.Status.FINISHED, MLExperiment.Status.ERROR)
+        while experiment.status not in done:
+            if time.monotonic() > deadline:
+                raise CommandError(
+                    f"Experiment {experiment.name!r} is still {experiment.status} after "
+                    f"{timeout:.0f} s: is a Celery worker running?"
+                )
+            time.sleep(0.5)
+            experiment.refresh_from_db()
+        if experiment.status == MLExperiment.Status.ERROR:
+            raise CommandError(f"Experiment {experiment.name!r} failed: {experiment.error}")
+        metric = experiment.main_metric
+        summary = f" ({experiment.main_metric_name} = {metric:.3f})" if metric is not None else ""
+        self.stdout.write(f"Experiment {experiment.name!r}: FINISHED{summary}")

@@ -1,0 +1,177 @@
+"""Reads of an experiment's MLflow artifacts: run info, one-level listings, the whole tree.
+
+A run that has ended (FINISHED, FAILED, KILLED) no longer changes, so its info and listings
+are kept in Django's cache, keyed by run id, root and path: a second view of the same run
+asks MLflow nothing. Runs still going are always read fresh.
+
+Paths given here must already be cleaned (``cauce.artifacts.paths.clean_artifact_path``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from cauce.core.exceptions import NotFoundError
+from cauce.experiments.models import MLExperiment
+from cauce.integrations.mlflow.artifacts import (
+    ArtifactEntry,
+    LoggedModelRef,
+    RunArtifactsInfo,
+    artifacts_list,
+    run_artifacts_info,
+)
+from cauce.projects.models import Role
+from cauce.projects.selectors import require_role
+
+__all__ = [
+    "ArtifactEntry",
+    "ArtifactTotals",
+    "LoggedModelRef",
+    "RunArtifactsInfo",
+    "artifact_children",
+    "artifact_entry",
+    "artifact_experiment_get",
+    "artifact_root",
+    "artifact_totals",
+    "artifact_tree",
+    "experiment_artifacts",
+]
+
+TERMINAL_RUN_STATUSES = frozenset({"FINISHED", "FAILED", "KILLED"})
+_CACHE_PREFIX = "cauce:artifacts:v1"
+_MISSING = object()
+
+
+def _cache_seconds() -> int:
+    return getattr(settings, "ARTIFACT_CACHE_SECONDS", 24 * 3600)
+
+
+def _cache_key(kind: str, *parts: str) -> str:
+    # Paths may hold spaces and any unicode: hash them so every cache backend accepts the key.
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return f"{_CACHE_PREFIX}:{kind}:{digest}"
+
+
+def artifact_experiment_get(
+    *, user: AbstractBaseUser, experiment_id, role: str = Role.VIEWER
+) -> MLExperiment:
+    """The experiment, if the user may read it; 404 for outsiders, 403 for too low a role."""
+    experiment = MLExperiment.objects.select_related("project").filter(pk=experiment_id).first()
+    if experiment is None:
+        raise Http404
+    require_role(user=user, project=experiment.project, role=role)
+    return experiment
+
+
+def experiment_artifacts(*, experiment: MLExperiment) -> RunArtifactsInfo:
+    """The run's artifact root and its logged models (MLflow 3 keeps them outside the run)."""
+    run_id = experiment.mlflow_run_id
+    if not run_id:
+        raise NotFoundError(_("Este experimento todavía no tiene un run de MLflow."))
+    key = _cache_key("run", run_id)
+    info = cache.get(key, _MISSING)
+    if info is _MISSING:
+        info = run_artifacts_info(run_id=run_id)
+        if info.status in TERMINAL_RUN_STATUSES:
+            cache.set(key, info, _cache_seconds())
+    return info
+
+
+def _is_frozen(info: RunArtifactsInfo) -> bool:
+    return info.status in TERMINAL_RUN_STATUSES
+
+
+def artifact_root(*, info: RunArtifactsInfo, model_id: str | None = None) -> str:
+    """The run's root, or the root of one of ITS logged models (any other id is a 404)."""
+    if not model_id:
+        return info.root
+    for model in info.models:
+        if model.model_id == model_id:
+            return model.root
+    raise NotFoundError(_("Este run no tiene ese modelo registrado."))
+
+
+def _listing(*, info: RunArtifactsInfo, root: str, path: str) -> list[ArtifactEntry]:
+    if not _is_frozen(info):
+        return artifacts_list(root=root, path=path)
+    key = _cache_key("list", info.run_id, root, path)
+    entries = cache.get(key, _MISSING)
+    if entries is _MISSING:
+        entries = artifacts_list(root=root, path=path)
+        cache.set(key, entries, _cache_seconds())
+    return entries
+
+
+def artifact_children(
+    *, experiment: MLExperiment, path: str = "", model_id: str | None = None
+) -> list[ArtifactEntry]:
+    """One level below ``path`` (folders first). A missing folder lists as empty."""
+    info = experiment_artifacts(experiment=experiment)
+    root = artifact_root(info=info, model_id=model_id)
+    return _listing(info=info, root=root, path=path)
+
+
+def _walk(*, info: RunArtifactsInfo, root: str, path: str) -> list[ArtifactEntry]:
+    files = []
+    for entry in _listing(info=info, root=root, path=path):
+        if entry.is_dir:
+            files.extend(_walk(info=info, root=root, path=entry.path))
+        else:
+            files.append(entry)
+    return files
+
+
+def artifact_tree(
+    *, experiment: MLExperiment, model_id: str | None = None, path: str = ""
+) -> list[ArtifactEntry]:
+    """Every file below ``path`` (the whole run by default), depth first, folders first."""
+    info = experiment_artifacts(experiment=experiment)
+    root = artifact_root(info=info, model_id=model_id)
+    if not _is_frozen(info):
+        return _walk(info=info, root=root, path=path)
+    key = _cache_key("tree", info.run_id, root, path)
+    files = cache.get(key, _MISSING)
+    if files is _MISSING:
+        files = _walk(info=info, root=root, path=path)
+        cache.set(key, files, _cache_seconds())
+    return files
+
+
+def artifact_entry(
+    *, experiment: MLExperiment, path: str, model_id: str | None = None
+) -> ArtifactEntry:
+    """The entry at ``path`` ("" is the root folder); NotFoundError when it does not exist.
+
+    MLflow lists a missing folder as empty, so an entry is looked up in its parent's listing.
+    """
+    if path == "":
+        # Resolve the root (and the model id) so that a wrong model id is a 404 here too.
+        artifact_root(info=experiment_artifacts(experiment=experiment), model_id=model_id)
+        return ArtifactEntry(path="", is_dir=True)
+    parent = path.rsplit("/", 1)[0] if "/" in path else ""
+    for entry in artifact_children(experiment=experiment, path=parent, model_id=model_id):
+        if entry.path == path:
+            return entry
+    raise NotFoundError(_("No existe el artefacto «%(path)s».") % {"path": path})
+
+
+@dataclass(frozen=True)
+class ArtifactTotals:
+    files: int
+    bytes: int
+
+
+def artifact_totals(*, experiment: MLExperiment) -> ArtifactTotals:
+    """How many files the run and its logged models hold, and their total size."""
+    info = experiment_artifacts(experiment=experiment)
+    files = list(artifact_tree(experiment=experiment))
+    for model in info.models:
+        files.extend(artifact_tree(experiment=experiment, model_id=model.model_id))
+    return ArtifactTotals(files=len(files), bytes=sum(entry.size or 0 for entry in files))

@@ -1,0 +1,133 @@
+"""Files a run leaves behind: plots, test-set predictions and a metrics summary.
+
+Plots are drawn on ``matplotlib.figure.Figure`` objects (Agg canvas), never through pyplot:
+no display, no process-global figure state, safe in a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.metrics import confusion_matrix
+
+from cauce.datasets.inference import json_safe
+
+PLOTS_DIR = "plots"
+DATA_DIR = "data"
+CONFUSION_MATRIX = f"{PLOTS_DIR}/confusion_matrix.png"
+RESIDUALS = f"{PLOTS_DIR}/residuals.png"
+FEATURE_IMPORTANCE = f"{PLOTS_DIR}/feature_importance.png"
+FEATURE_IMPORTANCE_CSV = f"{DATA_DIR}/feature_importance.csv"
+TEST_PREDICTIONS = f"{DATA_DIR}/test_predictions.csv"
+METRICS_JSON = "metrics.json"
+
+# The importance plot shows the strongest features only; the CSV has them all.
+MAX_FEATURES_PLOTTED = 20
+MAX_CLASSES_ANNOTATED = 30
+
+
+def _figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png", bbox_inches="tight")
+
+
+def confusion_matrix_plot(
+    path: Path, y_true: pd.Series, y_pred: np.ndarray, classes: list[Any]
+) -> None:
+    labels = list(classes) or sorted(set(y_true) | set(y_pred), key=str)
+    matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    size = min(4 + 0.5 * len(labels), 16)
+    figure = _figure(size, size)
+    axes = figure.subplots()
+    image = axes.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axes)
+    ticks = range(len(labels))
+    names = [str(label) for label in labels]
+    axes.set_xticks(ticks, names, rotation=45, ha="right")
+    axes.set_yticks(ticks, names)
+    axes.set_xlabel("Predicción")
+    axes.set_ylabel("Valor real")
+    axes.set_title("Matriz de confusión (conjunto de prueba)")
+    if len(labels) <= MAX_CLASSES_ANNOTATED:
+        threshold = matrix.max() / 2 if matrix.size else 0
+        for row in ticks:
+            for column in ticks:
+                value = matrix[row, column]
+                axes.text(
+                    column,
+                    row,
+                    str(value),
+                    ha="center",
+                    va="center",
+                    color="white" if value > threshold else "black",
+                )
+    _save(figure, path)
+
+
+def residuals_plot(path: Path, y_true: pd.Series, y_pred: np.ndarray) -> None:
+    residuals = np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float)
+    figure = _figure(10, 4.5)
+    scatter, histogram = figure.subplots(1, 2)
+    scatter.scatter(y_pred, residuals, s=14, alpha=0.7)
+    scatter.axhline(0, color="grey", linewidth=1)
+    scatter.set_xlabel("Predicción")
+    scatter.set_ylabel("Residuo (real - predicción)")
+    scatter.set_title("Residuos frente a predicción")
+    histogram.hist(residuals, bins=min(30, max(5, len(residuals) // 3)))
+    histogram.set_xlabel("Residuo")
+    histogram.set_ylabel("Filas")
+    histogram.set_title("Distribución de los residuos")
+    _save(figure, path)
+
+
+def feature_importance_plot(path: Path, importances: pd.Series) -> None:
+    top = importances.head(MAX_FEATURES_PLOTTED)[::-1]
+    figure = _figure(8, max(3, 0.35 * len(top) + 1))
+    axes = figure.subplots()
+    axes.barh([str(name) for name in top.index], top.to_numpy())
+    axes.set_xlabel("Importancia")
+    axes.set_title("Importancia de las variables")
+    _save(figure, path)
+
+
+def _unique_name(name: str, taken: pd.Index) -> str:
+    while name in taken:
+        name = f"_{name}"
+    return name
+
+
+def predictions_write(path: Path, x_test: pd.DataFrame, y_test: pd.Series, y_pred) -> None:
+    """The held-out rows as the model saw them, with the real and the predicted value."""
+    frame = x_test.reset_index(drop=True).copy()
+    frame[_unique_name("y_true", frame.columns)] = np.asarray(y_test)
+    frame[_unique_name("y_pred", frame.columns)] = np.asarray(y_pred)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+
+
+def summary_write(path: Path, summary: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(_json_ready(summary), ensure_ascii=False, indent=2, sort_keys=True),
+        encoding="utf-8",
+    )
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    return json_safe(value)

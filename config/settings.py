@@ -167,6 +167,12 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # A RUNNING experiment whose worker has not written a heartbeat for this long is dead.
 EXPERIMENT_HEARTBEAT_SECONDS = env.int("CAUCE_EXPERIMENT_HEARTBEAT_SECONDS", default=10)
 EXPERIMENT_STALE_AFTER_SECONDS = env.int("CAUCE_EXPERIMENT_STALE_AFTER_SECONDS", default=120)
+# While MLflow is unreachable a run is retried this often, with a doubling, capped delay.
+EXPERIMENT_MLFLOW_RETRIES = env.int("CAUCE_EXPERIMENT_MLFLOW_RETRIES", default=5)
+EXPERIMENT_MLFLOW_RETRY_DELAY = env.float("CAUCE_EXPERIMENT_MLFLOW_RETRY_DELAY", default=10.0)
+EXPERIMENT_MLFLOW_RETRY_MAX_DELAY = env.float(
+    "CAUCE_EXPERIMENT_MLFLOW_RETRY_MAX_DELAY", default=300.0
+)
 
 # --- Artifacts ----------------------------------------------------------------------------
 ARTIFACT_PREVIEW_MAX_BYTES = env.int("CAUCE_ARTIFACT_PREVIEW_MAX_BYTES", default=5 * 1024 * 1024)

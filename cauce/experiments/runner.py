@@ -1,9 +1,457 @@
-"""Runs an experiment in a worker: the whole life of its MLflow run (being written)."""
+"""Runs an experiment in a worker: the whole life of its MLflow run.
+
+``experiment_execute`` is what the Celery task calls. Choices, in one place:
+
+- Claiming. The experiment moves QUEUED → RUNNING under ``select_for_update`` and
+  ``attempts`` grows by one; only the worker that made that move runs it. DRAFT, FINISHED
+  and ERROR experiments are left alone, so a duplicated or late task does nothing.
+- Redelivery. ``acks_late`` makes the broker hand a killed worker's task to another worker;
+  that task finds the experiment RUNNING. It starts over (a new MLflow run; the old one is
+  ended FAILED) while ``attempts`` < ``MAX_ATTEMPTS``, else the experiment is ERROR. Two
+  live workers never get one task at once on the embedded broker; on Redis that can happen
+  only after the visibility timeout (one hour), longer than any run Cauce expects.
+- Previous runs. An experiment that already has an ``mlflow_run_id`` when a new attempt
+  starts (a redelivery, or a retry after MLflow went away) gets that run ended as FAILED
+  before a new one is created. Only when that succeeds is the id replaced, so a run is never
+  forgotten while still RUNNING; a missing or already ended run is not an error.
+- MLflow down. ``MlflowUnavailable`` either sends the experiment back to QUEUED with stage
+  RETRYING (``retry_on_unavailable=True``, the task then retries with backoff) or ends it
+  as ERROR "MLflow no disponible: ...".
+- Any other failure: ERROR with a readable message (an ApplicationError's own; otherwise a
+  generic one naming the exception class, never a traceback, which goes to the log), and the
+  MLflow run ended FAILED, best effort.
+- Liveness. ``heartbeat_at`` is written at each step and, while the work goes on, by a
+  background thread every ``EXPERIMENT_HEARTBEAT_SECONDS``. ``experiments_fail_stale``
+  turns RUNNING experiments without a recent heartbeat into ERROR (at worker start and
+  before each task), so none stays RUNNING forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cauce.core.exceptions import ApplicationError
+from cauce.datasets.inference import load_dataframe
+from cauce.experiments.models import MLExperiment
+from cauce.experiments.pipeline.data import training_columns_check
+from cauce.experiments.pipeline.training import TrainingResult, TrainingSpec, training_run
+from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable, tracking
+
+logger = logging.getLogger(__name__)
+
+Status = MLExperiment.Status
+Stage = MLExperiment.Stage
+
+# A task redelivered after its worker died starts the experiment over at most this often.
+MAX_ATTEMPTS = 3
+MODEL_REQUIREMENTS = ("scikit-learn", "pandas", "numpy", "cloudpickle")
+INPUT_EXAMPLE_ROWS = 5
 
 
-def experiment_execute(*, experiment_id: str) -> None:
-    raise NotImplementedError
+def experiment_mlflow_tags(experiment: MLExperiment) -> dict[str, str]:
+    """The experiment's tags in the spec's MLflow formats, plus Cauce's own ids.
+
+    ``tag_0``..``tag_{n-1}`` (one per tag, sorted by name so the keys are stable),
+    ``all_tags`` (comma-joined) and ``tag_count``, all strings; ``all_tags`` and
+    ``tag_count`` are present even with no tags, so a later sync can overwrite them.
+    """
+    names = sorted(experiment.tags.names())
+    tags = {f"tag_{index}": name for index, name in enumerate(names)}
+    tags["all_tags"] = ",".join(names)
+    tags["tag_count"] = str(len(names))
+    tags["cauce.experiment_id"] = str(experiment.pk)
+    tags["cauce.project_id"] = str(experiment.project_id)
+    return tags
 
 
-def experiments_fail_stale() -> int:
-    return 0
+def experiment_mlflow_params(experiment: MLExperiment) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "algorithm": experiment.algorithm,
+        "task_type": experiment.task_type,
+        "target": experiment.target_column,
+        "features": ",".join(experiment.feature_columns),
+        "test_size": experiment.test_size,
+        "random_state": experiment.random_state,
+        "dataset_id": experiment.dataset_id,
+        "dataset_name": experiment.dataset.name,
+    }
+    for name, value in (experiment.hyperparameters or {}).items():
+        params[f"hp.{name}"] = value
+    return params
+
+
+def model_pip_requirements() -> list[str]:
+    """Pinned to what this worker has installed (MLflow's own inference takes seconds)."""
+    return [f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS]
+
+
+# --- state changes -------------------------------------------------------------------------
+
+
+def _touch(experiment: MLExperiment, stage: str) -> None:
+    experiment.stage = stage
+    experiment.heartbeat_at = timezone.now()
+    experiment.save(update_fields=["stage", "heartbeat_at", "updated_at"])
+
+
+def _heartbeat(experiment_id: Any) -> None:
+    MLExperiment.objects.filter(pk=experiment_id, status=Status.RUNNING).update(
+        heartbeat_at=timezone.now()
+    )
+
+
+class _HeartbeatThread(threading.Thread):
+    """Refreshes ``heartbeat_at`` every ``EXPERIMENT_HEARTBEAT_SECONDS`` until stopped."""
+
+    def __init__(self, experiment_id: Any) -> None:
+        super().__init__(name=f"heartbeat-{experiment_id}", daemon=True)
+        self.experiment_id = experiment_id
+        self.interval = settings.EXPERIMENT_HEARTBEAT_SECONDS
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.interval):
+                try:
+                    _heartbeat(self.experiment_id)
+                except Exception:
+                    logger.warning("Heartbeat of experiment %s failed", self.experiment_id)
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=5)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    experiment: MLExperiment
+    # The run of an earlier attempt that may still be RUNNING in MLflow.
+    previous_run_id: str
+
+
+def _claim(experiment_id: str) -> _Claim | None:
+    """Move the experiment to RUNNING for this worker, or say there is nothing to do."""
+    now = timezone.now()
+    with transaction.atomic():
+        experiment = (
+            MLExperiment.objects.select_for_update()
+            .select_related("project", "dataset")
+            .filter(pk=experiment_id)
+            .first()
+        )
+        if experiment is None:
+            logger.warning("Experiment %s no longer exists; nothing to run", experiment_id)
+            return None
+        if experiment.status == Status.RUNNING:
+            if experiment.attempts >= MAX_ATTEMPTS:
+                logger.warning(
+                    "Experiment %s was interrupted %s times; giving up",
+                    experiment_id,
+                    experiment.attempts,
+                )
+                _fail(
+                    experiment,
+                    _(
+                        "El experimento se interrumpió %(attempts)d veces (el proceso de "
+                        "trabajo se detuvo); no se volverá a intentar."
+                    )
+                    % {"attempts": experiment.attempts},
+                )
+                run_id = experiment.mlflow_run_id
+                transaction.on_commit(lambda: _end_run_quietly(run_id))
+                return None
+            logger.warning(
+                "Experiment %s found RUNNING: its worker died; starting over", experiment_id
+            )
+        elif experiment.status != Status.QUEUED:
+            logger.info("Experiment %s is %s; nothing to run", experiment_id, experiment.status)
+            return None
+        experiment.status = Status.RUNNING
+        experiment.stage = Stage.PREPARING
+        experiment.attempts += 1
+        experiment.started_at = now
+        experiment.heartbeat_at = now
+        experiment.finished_at = None
+        experiment.error = ""
+        experiment.save(
+            update_fields=[
+                "status",
+                "stage",
+                "attempts",
+                "started_at",
+                "heartbeat_at",
+                "finished_at",
+                "error",
+                "updated_at",
+            ]
+        )
+    return _Claim(experiment=experiment, previous_run_id=experiment.mlflow_run_id)
+
+
+def _fail(experiment: MLExperiment, message: str) -> None:
+    experiment.status = Status.ERROR
+    experiment.stage = ""
+    experiment.error = str(message)
+    experiment.finished_at = timezone.now()
+    experiment.save(update_fields=["status", "stage", "error", "finished_at", "updated_at"])
+
+
+def _fail_by_id(experiment_id: Any, message: str) -> None:
+    """Set ERROR unless another path already ended the experiment."""
+    MLExperiment.objects.filter(pk=experiment_id, status=Status.RUNNING).update(
+        status=Status.ERROR,
+        stage="",
+        error=str(message),
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+
+
+def _requeue_for_retry(experiment_id: Any) -> None:
+    MLExperiment.objects.filter(pk=experiment_id, status=Status.RUNNING).update(
+        status=Status.QUEUED, stage=Stage.RETRYING, updated_at=timezone.now()
+    )
+
+
+def _end_run_quietly(run_id: str, status: str = "FAILED") -> None:
+    """End an MLflow run, best effort: a failure here must not hide the first one."""
+    if not run_id:
+        return
+    try:
+        tracking.run_end(run_id=run_id, status=status)
+    except Exception as exc:
+        logger.warning("Could not end MLflow run %s as %s: %s", run_id, status, exc)
+
+
+def _end_previous_run(run_id: str) -> None:
+    """End an earlier attempt's run as FAILED; MlflowUnavailable propagates (retry later)."""
+    try:
+        if tracking.run_get(run_id=run_id).status == "RUNNING":
+            tracking.run_end(run_id=run_id, status="FAILED")
+    except MlflowNotFound:
+        pass
+    except MlflowUnavailable:
+        raise
+    except MlflowError as exc:
+        logger.warning("Could not end the earlier MLflow run %s: %s", run_id, exc)
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def experiment_execute(*, experiment_id: str, retry_on_unavailable: bool = False) -> None:
+    """Run a queued experiment to FINISHED or ERROR (see the module docstring).
+
+    With ``retry_on_unavailable`` an ``MlflowUnavailable`` puts the experiment back in the
+    queue (QUEUED, stage RETRYING) and is raised again for the task to retry; without it the
+    experiment ends as ERROR "MLflow no disponible: ...".
+    """
+    claim = _claim(experiment_id)
+    if claim is None:
+        return
+    experiment = claim.experiment
+    # In memory, from here on, the id of this attempt's own run (set once it is created);
+    # the database keeps the earlier one until then, so it is never lost.
+    experiment.mlflow_run_id = ""
+    heartbeat = _HeartbeatThread(experiment.pk)
+    heartbeat.start()
+    try:
+        if claim.previous_run_id:
+            _end_previous_run(claim.previous_run_id)
+        _execute(experiment)
+    except MlflowUnavailable as exc:
+        heartbeat.stop()
+        _end_run_quietly(experiment.mlflow_run_id)
+        if retry_on_unavailable:
+            logger.warning("MLflow unavailable running experiment %s; will retry", experiment.pk)
+            _requeue_for_retry(experiment.pk)
+            raise
+        logger.warning("MLflow unavailable running experiment %s; giving up", experiment.pk)
+        _fail_by_id(experiment.pk, mlflow_unavailable_message(exc))
+    except ApplicationError as exc:
+        heartbeat.stop()
+        logger.info("Experiment %s failed: %s", experiment.pk, exc)
+        _fail_by_id(experiment.pk, _application_error_message(exc))
+        _end_run_quietly(experiment.mlflow_run_id)
+    except Exception as exc:
+        heartbeat.stop()
+        logger.exception("Experiment %s failed unexpectedly", experiment.pk)
+        _fail_by_id(
+            experiment.pk,
+            _(
+                "Error inesperado durante el entrenamiento (%(kind)s). El detalle está en el "
+                "registro del proceso de trabajo."
+            )
+            % {"kind": type(exc).__name__},
+        )
+        _end_run_quietly(experiment.mlflow_run_id)
+    finally:
+        heartbeat.stop()
+
+
+def mlflow_unavailable_message(exc: Exception | None = None) -> str:
+    detail = str(exc) if exc is not None else ""
+    detail = detail or _("no responde")
+    return _(
+        "MLflow no disponible: %(detail)s. No se pudo completar el experimento tras varios "
+        "intentos; vuelva a ejecutarlo cuando MLflow esté en marcha."
+    ) % {"detail": detail}
+
+
+def _application_error_message(exc: ApplicationError) -> str:
+    if isinstance(exc, MlflowError) and not isinstance(exc, MlflowUnavailable):
+        return _("MLflow rechazó la operación: %(message)s") % {"message": exc.message}
+    return str(exc.message)
+
+
+def _execute(experiment: MLExperiment) -> None:
+    project = experiment.project
+    dataset = experiment.dataset
+
+    _touch(experiment, Stage.PREPARING)
+    mlflow_experiment_id = tracking.experiment_ensure(name=project.mlflow_experiment_name)
+    if project.mlflow_experiment_id != mlflow_experiment_id:
+        project.mlflow_experiment_id = mlflow_experiment_id
+        project.save(update_fields=["mlflow_experiment_id", "updated_at"])
+    run_id = tracking.run_create(
+        experiment_id=mlflow_experiment_id,
+        run_name=experiment.name,
+        tags=experiment_mlflow_tags(experiment),
+    )
+    # Stored at once: whatever happens next, this run can be found and ended.
+    experiment.mlflow_experiment_id = mlflow_experiment_id
+    experiment.mlflow_run_id = run_id
+    experiment.save(update_fields=["mlflow_experiment_id", "mlflow_run_id", "updated_at"])
+    tracking.run_log_params(run_id=run_id, params=experiment_mlflow_params(experiment))
+
+    _touch(experiment, Stage.LOADING)
+    features = list(experiment.feature_columns)
+    if dataset.schema:
+        training_columns_check(
+            columns=dataset.column_names, target=experiment.target_column, features=features
+        )
+    wanted = [experiment.target_column, *features] if features else None
+    with dataset.file.open("rb") as handle:
+        frame = load_dataframe(
+            handle,
+            file_format=dataset.file_format,
+            encoding=dataset.encoding,
+            delimiter=dataset.delimiter,
+            columns=wanted,
+        )
+
+    spec = TrainingSpec(
+        target=experiment.target_column,
+        features=features,
+        task_type=experiment.task_type,
+        algorithm=experiment.algorithm,
+        hyperparameters=dict(experiment.hyperparameters or {}),
+        test_size=experiment.test_size,
+        random_state=experiment.random_state,
+    )
+    with tempfile.TemporaryDirectory(prefix="cauce-run-") as tmp:
+        output_dir = Path(tmp)
+        result = training_run(
+            frame,
+            spec=spec,
+            output_dir=output_dir,
+            on_stage=lambda stage: _touch(experiment, stage),
+        )
+        _touch(experiment, Stage.LOGGING)
+        _log_result(experiment, run_id, mlflow_experiment_id, result, output_dir)
+
+    experiment.status = Status.FINISHED
+    experiment.stage = ""
+    experiment.finished_at = timezone.now()
+    experiment.heartbeat_at = experiment.finished_at
+    experiment.save(update_fields=["status", "stage", "finished_at", "heartbeat_at", "updated_at"])
+    tracking.run_end(run_id=run_id, status="FINISHED")
+
+
+def _log_result(
+    experiment: MLExperiment,
+    run_id: str,
+    mlflow_experiment_id: str,
+    result: TrainingResult,
+    output_dir: Path,
+) -> None:
+    summary = result.summary
+    tracking.run_log_params(
+        run_id=run_id,
+        params={
+            "rows_total": summary["rows_total"],
+            "rows_dropped_missing_target": summary["rows_dropped_missing_target"],
+            "rows_train": summary["rows_train"],
+            "rows_test": summary["rows_test"],
+            "stratified_split": summary["stratified_split"],
+            "dropped_columns": ",".join(summary["dropped_columns"]),
+        },
+    )
+    tracking.run_log_metrics(run_id=run_id, metrics=result.metrics)
+    tracking.run_log_artifacts(run_id=run_id, local_dir=output_dir)
+    x_train = result.split.x_train
+    logged = tracking.run_log_sklearn_model(
+        run_id=run_id,
+        experiment_id=mlflow_experiment_id,
+        model=result.model,
+        input_example=x_train.head(INPUT_EXAMPLE_ROWS),
+        signature_input=x_train,
+        signature_output=result.predictions,
+        pip_requirements=model_pip_requirements(),
+    )
+    experiment.metrics = result.metrics
+    experiment.mlflow_model_id = logged.model_id
+    experiment.mlflow_model_uri = logged.model_uri
+    experiment.save(update_fields=["metrics", "mlflow_model_id", "mlflow_model_uri", "updated_at"])
+
+
+# --- the reaper ----------------------------------------------------------------------------
+
+
+def experiments_fail_stale(*, exclude_ids: list[Any] | tuple = ()) -> int:
+    """Turn RUNNING experiments with no heartbeat for ``EXPERIMENT_STALE_AFTER_SECONDS``
+    into ERROR and end their MLflow runs as FAILED (best effort). Returns how many.
+
+    ``exclude_ids`` lets a task spare its own experiment: a redelivered task restarts it.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.EXPERIMENT_STALE_AFTER_SECONDS)
+    message = _(
+        "El proceso de trabajo se detuvo durante la ejecución (sin señales de vida desde "
+        "hace más de %(seconds)d s). Vuelva a ejecutar el experimento."
+    ) % {"seconds": settings.EXPERIMENT_STALE_AFTER_SECONDS}
+    failed_runs: list[str] = []
+    with transaction.atomic():
+        stale = (
+            MLExperiment.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.RUNNING)
+            .filter(
+                Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, updated_at__lt=cutoff)
+            )
+            .exclude(pk__in=list(exclude_ids))
+        )
+        for experiment in stale:
+            logger.warning(
+                "Experiment %s has had no heartbeat since %s: marking it ERROR",
+                experiment.pk,
+                experiment.heartbeat_at,
+            )
+            _fail(experiment, message)
+            failed_runs.append(experiment.mlflow_run_id)
+    for run_id in failed_runs:
+        _end_run_quietly(run_id)
+    return len(failed_runs)

@@ -1,11 +1,36 @@
-"""Celery tasks of the experiments app. Thin: they call the runner."""
+"""Celery tasks of the experiments app. Thin: load by id, call the runner, retry.
+
+The web process imports this module to enqueue; the runner (scikit-learn, matplotlib) is
+imported inside the task so that only workers pay for it.
+"""
 
 from celery import shared_task
+from django.conf import settings
+
+from cauce.integrations.mlflow import MlflowUnavailable
 
 
-@shared_task(bind=True, acks_late=True, name="cauce.experiments.run_full_experiment_pipeline")
+def retry_delay(retries: int) -> float:
+    """Exponential backoff: the base delay, doubled on each retry, capped."""
+    base = settings.EXPERIMENT_MLFLOW_RETRY_DELAY
+    return min(base * 2**retries, settings.EXPERIMENT_MLFLOW_RETRY_MAX_DELAY)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
 def run_full_experiment_pipeline_task(self, experiment_id: str) -> None:
-    """Run one experiment end to end (see ``cauce.experiments.runner``)."""
-    from cauce.experiments.runner import experiment_execute
+    """Run one queued experiment end to end (see ``cauce.experiments.runner``).
 
-    experiment_execute(experiment_id=str(experiment_id))
+    While MLflow is unreachable the runner puts the experiment back in the queue (stage
+    RETRYING) and this task retries up to ``EXPERIMENT_MLFLOW_RETRIES`` times with backoff;
+    the last attempt ends it as ERROR "MLflow no disponible: ...". The limit is read from
+    settings at run time, so ``max_retries`` on the decorator is unbounded.
+    """
+    from cauce.experiments.runner import experiment_execute, experiments_fail_stale
+
+    experiment_id = str(experiment_id)
+    experiments_fail_stale(exclude_ids=[experiment_id])
+    last_try = self.request.retries >= settings.EXPERIMENT_MLFLOW_RETRIES
+    try:
+        experiment_execute(experiment_id=experiment_id, retry_on_unavailable=not last_try)
+    except MlflowUnavailable as exc:
+        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc

@@ -284,11 +284,6 @@ def start_mlflow(sup: Supervisor, settings, port: int) -> str:
     """The tracking URI Cauce will use: the configured server, or a local one started here."""
     configured = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
     if configured:
-        if not mlflow_answers(configured):
-            raise StartupError(
-                f"MLFLOW_TRACKING_URI={configured} does not answer at /health. Start that "
-                "server, or unset MLFLOW_TRACKING_URI to let `make run` start a local one."
-            )
         say(f"- MLflow: using the server at {configured}")
         return configured.rstrip("/")
 
@@ -358,6 +353,13 @@ def start_web(sup: Supervisor, port: int) -> str:
 
 
 def run(sup: Supervisor, settings, web_port: int, mlflow_port: int) -> None:
+    step_started = time.monotonic()
+
+    def step_done() -> None:
+        nonlocal step_started
+        say(f"  done in {time.monotonic() - step_started:.1f} s")
+        step_started = time.monotonic()
+
     say("- Database: migrate")
     child = sup.run_once(
         "migrate", [sys.executable, "manage.py", "migrate", "--noinput"], "migrate.log", 300
@@ -365,14 +367,18 @@ def run(sup: Supervisor, settings, web_port: int, mlflow_port: int) -> None:
     if child.process.returncode != 0:
         tail = log_tail(child.log_path)
         raise StartupError(f"migrate failed. Last lines of {child.log_path}:\n{tail}")
+    step_done()
 
     mlflow_url = start_mlflow(sup, settings, mlflow_port)
     sup.env["MLFLOW_TRACKING_URI"] = mlflow_url
     mlflow_public = os.environ.get("MLFLOW_PUBLIC_URL", "").strip() or mlflow_url
-
+    step_done()
     start_worker(sup, settings)
+    step_done()
     demo_ok = create_demo(sup)
+    step_done()
     web = start_web(sup, web_port)
+    step_done()
 
     password = "$CAUCE_DEMO_PASSWORD" if os.environ.get("CAUCE_DEMO_PASSWORD") else "demo"
     say()
@@ -397,7 +403,13 @@ def main() -> int:
         mlflow_port = env_port("CAUCE_MLFLOW_PORT", 5000)
         if not port_is_free(web_port):
             raise StartupError(f"Port {web_port} is in use: set CAUCE_WEB_PORT to a free port.")
-        if not os.environ.get("MLFLOW_TRACKING_URI") and not port_is_free(mlflow_port):
+        configured_mlflow = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+        if configured_mlflow and not mlflow_answers(configured_mlflow):
+            raise StartupError(
+                f"MLFLOW_TRACKING_URI={configured_mlflow} does not answer at /health. Start "
+                "that server, or unset MLFLOW_TRACKING_URI to let `make run` start a local one."
+            )
+        if not configured_mlflow and not port_is_free(mlflow_port):
             raise StartupError(
                 f"Port {mlflow_port} is in use: set CAUCE_MLFLOW_PORT to a free port, or "
                 "MLFLOW_TRACKING_URI to a running MLflow server."

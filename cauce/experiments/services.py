@@ -1,0 +1,449 @@
+"""Writes of experiments: every rule about what a valid experiment is lives here.
+
+Each failure is an ApplicationError whose message (in Spanish, translated) names the field,
+with ``extra={<field>: <message>}`` so that forms show it on that field and the API returns
+it in ``errors``.
+"""
+
+import logging
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cauce.core.exceptions import ApplicationError
+from cauce.datasets.inference import load_dataframe
+from cauce.datasets.models import Dataset
+from cauce.experiments.models import MLExperiment
+from cauce.experiments.pipeline.algorithms import (
+    MAX_CLASSES_FOR_INTEGER_TARGET,
+    algorithm_get,
+    hyperparameters_validate,
+    task_type_infer,
+)
+from cauce.projects.models import Project
+
+logger = logging.getLogger(__name__)
+
+MAX_TAGS = 20  # each tag becomes an MLflow run tag (tag_<i>); a run takes at most 100 per batch
+MAX_TAG_LENGTH = 100
+MAX_RANDOM_STATE = 2**32 - 1  # numpy's seed range
+# Kinds of dataset column (see cauce.datasets.inference.column_kind) that hold classes.
+CLASS_KINDS = ("categorical", "text", "boolean")
+
+
+def _fail(field: str, message: str) -> ApplicationError:
+    return ApplicationError(message, extra={field: message})
+
+
+# --- normalization and checks -------------------------------------------------------------
+
+
+def tags_normalize(tags: Iterable[str] | str | None) -> list[str]:
+    """Trimmed, without empties, without case-insensitive duplicates (first spelling wins)."""
+    if tags is None:
+        return []
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    normalized: list[str] = []
+    seen: set[str] = set()
+    for raw in tags:
+        if not isinstance(raw, str):
+            raise _fail("tags", _("Cada etiqueta debe ser un texto."))
+        tag = " ".join(raw.split())
+        if not tag:
+            continue
+        if "," in tag:
+            raise _fail(
+                "tags", _("Una etiqueta no puede contener comas: «%(tag)s».") % {"tag": tag}
+            )
+        if len(tag) > MAX_TAG_LENGTH:
+            raise _fail(
+                "tags",
+                _("La etiqueta «%(tag)s…» supera los %(max)d caracteres.")
+                % {"tag": tag[:30], "max": MAX_TAG_LENGTH},
+            )
+        if tag.casefold() in seen:
+            continue
+        seen.add(tag.casefold())
+        normalized.append(tag)
+    if len(normalized) > MAX_TAGS:
+        raise _fail(
+            "tags",
+            _("Un experimento admite como mucho %(max)d etiquetas (ha indicado %(count)d).")
+            % {"max": MAX_TAGS, "count": len(normalized)},
+        )
+    return normalized
+
+
+def _name_clean(name: Any) -> str:
+    name = " ".join(str(name or "").split())
+    if not name:
+        raise _fail("name", _("El nombre del experimento es obligatorio."))
+    max_length = MLExperiment._meta.get_field("name").max_length
+    if len(name) > max_length:
+        raise _fail(
+            "name", _("El nombre no puede superar los %(max)d caracteres.") % {"max": max_length}
+        )
+    return name
+
+
+def _column(dataset: Dataset, name: str) -> dict[str, Any] | None:
+    return next((column for column in dataset.schema if column["name"] == name), None)
+
+
+def _target_column_check(*, dataset: Dataset, target_column: Any) -> dict[str, Any]:
+    if not isinstance(target_column, str) or not target_column:
+        raise _fail("target_column", _("Elija la columna objetivo."))
+    column = _column(dataset, target_column)
+    if column is None:
+        raise _fail(
+            "target_column",
+            _("La columna objetivo «%(column)s» no existe en el conjunto de datos «%(dataset)s».")
+            % {"column": target_column, "dataset": dataset.name},
+        )
+    if column.get("missing", 0) >= dataset.row_count:
+        raise _fail(
+            "target_column",
+            _("La columna objetivo «%(column)s» no tiene ningún valor.")
+            % {"column": target_column},
+        )
+    if column.get("kind") == "datetime":
+        raise _fail(
+            "target_column",
+            _("La columna objetivo «%(column)s» es una fecha: elija una columna numérica o de "
+              "categorías.") % {"column": target_column},
+        )  # fmt: skip
+    return column
+
+
+def _feature_columns_check(
+    *, dataset: Dataset, target_column: str, feature_columns: Any
+) -> list[str]:
+    if feature_columns is None:
+        features = [name for name in dataset.column_names if name != target_column]
+    else:
+        if isinstance(feature_columns, str) or not isinstance(feature_columns, Iterable):
+            raise _fail("feature_columns", _("Las columnas de entrada deben ser una lista."))
+        features = []
+        for name in feature_columns:
+            if not isinstance(name, str):
+                raise _fail("feature_columns", _("Cada columna de entrada debe ser un texto."))
+            if name not in features:
+                features.append(name)
+        unknown = [name for name in features if _column(dataset, name) is None]
+        if unknown:
+            raise _fail(
+                "feature_columns",
+                _("Estas columnas de entrada no existen en el conjunto de datos: %(columns)s.")
+                % {"columns": ", ".join(f"«{name}»" for name in unknown)},
+            )
+        if target_column in features:
+            raise _fail(
+                "feature_columns",
+                _("La columna objetivo «%(column)s» no puede ser también columna de entrada.")
+                % {"column": target_column},
+            )
+    if not features:
+        raise _fail(
+            "feature_columns", _("Hace falta al menos una columna de entrada además del objetivo.")
+        )
+    return features
+
+
+def _task_type_infer_for(*, dataset: Dataset, column: dict[str, Any]) -> str:
+    """The schema decides, except for a float column with few values: then read that column.
+
+    Text, categories and booleans are classes; integers with at most 20 distinct values are
+    classes; a float column may hold integers (e.g. 0.0/1.0 with gaps), which only its values tell.
+    """
+    kind, dtype, unique = column.get("kind"), str(column.get("dtype", "")), column.get("unique", 0)
+    if kind in CLASS_KINDS:
+        return MLExperiment.TaskType.CLASSIFICATION
+    if unique > MAX_CLASSES_FOR_INTEGER_TARGET:
+        return MLExperiment.TaskType.REGRESSION
+    if dtype.lower().startswith(("int", "uint")):
+        return MLExperiment.TaskType.CLASSIFICATION
+    try:
+        with dataset.file.open("rb") as handle:
+            frame = load_dataframe(
+                handle,
+                file_format=dataset.file_format,
+                encoding=dataset.encoding,
+                delimiter=dataset.delimiter,
+                columns=[column["name"]],
+            )
+    except (OSError, ApplicationError):
+        logger.warning("Could not read dataset %s to infer the task type", dataset.pk)
+        raise _fail(
+            "task_type",
+            _("No se pudo leer el conjunto de datos para deducir el tipo de tarea: elíjalo."),
+        ) from None
+    return task_type_infer(frame[column["name"]])
+
+
+def _task_type_check(
+    *, dataset: Dataset, target: dict[str, Any], task_type: Any, algorithm: str
+) -> str:
+    if task_type in (None, "", "auto"):
+        task_type = _task_type_infer_for(dataset=dataset, column=target)
+        inferred = True
+    elif task_type in MLExperiment.TaskType.values:
+        inferred = False
+    else:
+        raise _fail(
+            "task_type",
+            _("Tipo de tarea no válido: «%(value)s». Use «classification» o «regression».")
+            % {"value": task_type},
+        )
+    task_label = MLExperiment.TaskType(task_type).label
+    if task_type == MLExperiment.TaskType.REGRESSION and target.get("kind") != "numeric":
+        raise _fail(
+            "task_type",
+            _("La regresión necesita una columna objetivo numérica y «%(column)s» no lo es.")
+            % {"column": target["name"]},
+        )
+    if task_type == MLExperiment.TaskType.CLASSIFICATION and target.get("unique", 0) < 2:
+        raise _fail(
+            "target_column",
+            _("La columna objetivo «%(column)s» tiene un solo valor: no hay clases que aprender.")
+            % {"column": target["name"]},
+        )
+    spec = algorithm_get(algorithm)
+    if spec.task_type != task_type:
+        if inferred:
+            message = _(
+                "El algoritmo %(algorithm)s no sirve para %(task)s, que es lo que indica la "
+                "columna objetivo «%(column)s». Elija otro algoritmo o fije el tipo de tarea."
+            )
+        else:
+            message = _("El algoritmo %(algorithm)s no sirve para %(task)s.")
+        raise _fail(
+            "algorithm",
+            message
+            % {"algorithm": spec.name, "task": str(task_label).lower(), "column": target["name"]},
+        )
+    return task_type
+
+
+def _algorithm_check(algorithm: Any) -> str:
+    if not isinstance(algorithm, str) or not algorithm:
+        raise _fail("algorithm", _("Elija un algoritmo."))
+    try:
+        return algorithm_get(algorithm).name
+    except ApplicationError as error:
+        raise _fail("algorithm", str(error.message)) from None
+
+
+def _hyperparameters_check(*, algorithm: str, hyperparameters: Any) -> dict[str, Any]:
+    try:
+        return hyperparameters_validate(algorithm=algorithm, hyperparameters=hyperparameters)
+    except ApplicationError as error:
+        message = str(error.message)
+        raise ApplicationError(message, extra={"hyperparameters": message, **error.extra}) from None
+
+
+def _test_size_check(*, dataset: Dataset, test_size: Any) -> float:
+    if isinstance(test_size, bool) or not isinstance(test_size, int | float):
+        raise _fail("test_size", _("La proporción de prueba debe ser un número, p. ej. 0.2."))
+    test_size = float(test_size)
+    if not 0 < test_size < 1 or math.isnan(test_size):
+        raise _fail(
+            "test_size",
+            _("La proporción de prueba debe estar entre 0 y 1 sin incluirlos (p. ej. 0.2); "
+              "se ha indicado %(value)s.") % {"value": test_size},
+        )  # fmt: skip
+    test_rows = math.ceil(test_size * dataset.row_count)
+    if dataset.row_count - test_rows < 1:
+        raise _fail(
+            "test_size",
+            _("Con %(rows)d filas y una proporción de prueba de %(value)s no queda ninguna fila "
+              "para entrenar.") % {"rows": dataset.row_count, "value": test_size},
+        )  # fmt: skip
+    return test_size
+
+
+def _random_state_check(random_state: Any) -> int:
+    if isinstance(random_state, bool) or not isinstance(random_state, int):
+        raise _fail("random_state", _("La semilla aleatoria debe ser un número entero."))
+    if not 0 <= random_state <= MAX_RANDOM_STATE:
+        raise _fail(
+            "random_state",
+            _("La semilla aleatoria debe estar entre 0 y %(max)d.") % {"max": MAX_RANDOM_STATE},
+        )
+    return random_state
+
+
+# --- services ------------------------------------------------------------------------------
+
+
+def experiment_create(
+    *,
+    project: Project,
+    user: AbstractBaseUser | None,
+    name: str,
+    dataset: Dataset,
+    target_column: str,
+    feature_columns: list[str] | None = None,
+    task_type: str | None = None,
+    algorithm: str,
+    hyperparameters: dict[str, Any] | None = None,
+    test_size: float = 0.2,
+    random_state: int = 42,
+    tags: Iterable[str] = (),
+    description: str = "",
+) -> MLExperiment:
+    """A DRAFT experiment, once every input is checked; run it with ``experiment_enqueue``."""
+    name = _name_clean(name)
+    if not isinstance(dataset, Dataset):
+        raise _fail("dataset", _("Elija un conjunto de datos."))
+    if dataset.project_id != project.pk:
+        # Said without the dataset's name: it belongs to a project the user may not see.
+        raise _fail("dataset", _("El conjunto de datos no pertenece a este proyecto."))
+    target = _target_column_check(dataset=dataset, target_column=target_column)
+    features = _feature_columns_check(
+        dataset=dataset, target_column=target_column, feature_columns=feature_columns
+    )
+    algorithm = _algorithm_check(algorithm)
+    task_type = _task_type_check(
+        dataset=dataset, target=target, task_type=task_type, algorithm=algorithm
+    )
+    hyperparameters = _hyperparameters_check(algorithm=algorithm, hyperparameters=hyperparameters)
+    test_size = _test_size_check(dataset=dataset, test_size=test_size)
+    random_state = _random_state_check(random_state)
+    tags = tags_normalize(tags)
+
+    experiment = MLExperiment(
+        project=project,
+        dataset=dataset,
+        name=name,
+        description=(description or "").strip(),
+        target_column=target_column,
+        feature_columns=features,
+        task_type=task_type,
+        algorithm=algorithm,
+        hyperparameters=hyperparameters,
+        test_size=test_size,
+        random_state=random_state,
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+    try:
+        experiment.full_clean(exclude=["tags"])
+    except ValidationError as error:
+        field, messages = next(iter(error.message_dict.items()))
+        raise _fail(field, " ".join(messages)) from error
+    with transaction.atomic():
+        experiment.save()
+        experiment_tags_set(experiment=experiment, tags=tags)
+    return experiment
+
+
+def experiment_tags_set(*, experiment: MLExperiment, tags: Iterable[str] | str) -> list[str]:
+    """The one place where an experiment's tags change (a later issue syncs them to MLflow)."""
+    normalized = tags_normalize(tags)
+    with transaction.atomic():
+        experiment.tags.set(normalized, clear=False)
+    return normalized
+
+
+def experiment_update(
+    *,
+    experiment: MLExperiment,
+    user: AbstractBaseUser | None,
+    name: str | None = None,
+    description: str | None = None,
+    tags: Iterable[str] | str | None = None,
+) -> MLExperiment:
+    """Name, description and tags: editable in any status (the configuration is not)."""
+    # Check everything before changing the instance: a refused edit leaves it as it was.
+    name = _name_clean(name) if name is not None else None
+    normalized = tags_normalize(tags) if tags is not None else None
+    fields: list[str] = []
+    if name is not None:
+        experiment.name = name
+        fields.append("name")
+    if description is not None:
+        experiment.description = description.strip()
+        fields.append("description")
+    with transaction.atomic():
+        if fields:
+            # Only these columns: the worker may be writing status and metrics meanwhile.
+            experiment.save(update_fields=[*fields, "updated_at"])
+        if normalized is not None:
+            experiment_tags_set(experiment=experiment, tags=normalized)
+    logger.info("Experiment %s updated by %s", experiment.pk, getattr(user, "pk", None))
+    return experiment
+
+
+ENQUEUEABLE_STATUSES = (MLExperiment.Status.DRAFT, MLExperiment.Status.ERROR)
+
+
+def experiment_enqueue(*, experiment: MLExperiment, user: AbstractBaseUser | None) -> MLExperiment:
+    """Queue a DRAFT experiment, or re-run one that ended in ERROR (in a new MLflow run).
+
+    A FINISHED experiment is not run again: its run, metrics and any model registered from
+    it stay one consistent record. To try again, create a new experiment from its settings.
+    """
+    Status = MLExperiment.Status
+    now = timezone.now()
+    with transaction.atomic():
+        # One conditional UPDATE: of two concurrent clicks exactly one wins.
+        claimed = MLExperiment.objects.filter(
+            pk=experiment.pk, status__in=ENQUEUEABLE_STATUSES
+        ).update(
+            status=Status.QUEUED,
+            stage=MLExperiment.Stage.WAITING,
+            queued_at=now,
+            started_at=None,
+            finished_at=None,
+            heartbeat_at=None,
+            attempts=0,
+            error="",
+            metrics={},
+            # mlflow_run_id stays: the runner ends a previous run as FAILED before a new one.
+            mlflow_model_id="",
+            mlflow_model_uri="",
+            updated_at=now,
+        )
+        if not claimed:
+            experiment.refresh_from_db(fields=["status"])
+            raise ApplicationError(_enqueue_refusal(experiment.status))
+        transaction.on_commit(lambda: _dispatch(str(experiment.pk)))
+    experiment.refresh_from_db()
+    logger.info("Experiment %s queued by %s", experiment.pk, getattr(user, "pk", None))
+    return experiment
+
+
+def _enqueue_refusal(status: str) -> str:
+    if status in MLExperiment.ACTIVE_STATUSES:
+        return _("El experimento ya está en cola o en ejecución.")
+    if status == MLExperiment.Status.FINISHED:
+        return _(
+            "El experimento ya ha finalizado y no se vuelve a ejecutar. Para probar de nuevo, "
+            "cree un experimento a partir de este («Duplicar»)."
+        )
+    return _("El experimento no se puede ejecutar en su estado actual.")
+
+
+def _dispatch(experiment_id: str) -> None:
+    """Send the task; if the broker refuses it, say so on the experiment instead of a 500."""
+    from cauce.experiments.tasks import run_full_experiment_pipeline_task
+
+    try:
+        run_full_experiment_pipeline_task.delay(experiment_id)
+    except Exception:
+        logger.exception("Could not send experiment %s to the broker", experiment_id)
+        MLExperiment.objects.filter(pk=experiment_id, status=MLExperiment.Status.QUEUED).update(
+            status=MLExperiment.Status.ERROR,
+            stage="",
+            error=_(
+                "No se pudo poner el experimento en cola: la cola de tareas no responde. "
+                "Inténtelo de nuevo en unos minutos."
+            ),
+            updated_at=timezone.now(),
+        )

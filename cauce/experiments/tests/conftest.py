@@ -1,0 +1,44 @@
+"""Fixtures of the experiments' service, page and API tests (helpers: web_support.py)."""
+
+from pathlib import Path
+
+import pytest
+from celery.signals import before_task_publish
+
+from cauce.experiments.models import MLExperiment
+from cauce.experiments.tasks import run_full_experiment_pipeline_task
+from cauce.experiments.tests.web_support import create_experiment
+
+
+@pytest.fixture
+def media_root(settings, tmp_path) -> Path:
+    """Each test stores dataset files in its own folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def experiment(media_root, project, iris_dataset, editor) -> MLExperiment:
+    """A DRAFT classification experiment on Iris, tagged "base", made by the editor."""
+    return create_experiment(project=project, dataset=iris_dataset, user=editor)
+
+
+@pytest.fixture
+def published(settings) -> list[dict]:
+    """Messages sent to the broker for the experiment task: [{"args": ..., "queue": ...}].
+
+    The embedded broker's folders are made as ``make run`` (or a worker) makes them.
+    """
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        for folder in settings.CELERY_BROKER_TRANSPORT_OPTIONS.values():
+            if isinstance(folder, str):
+                Path(folder).mkdir(parents=True, exist_ok=True)
+    sent: list[dict] = []
+
+    def record(sender=None, body=None, routing_key=None, **_kwargs):
+        if sender == run_full_experiment_pipeline_task.name:
+            sent.append({"args": list(body[0]), "queue": routing_key})
+
+    before_task_publish.connect(record, weak=False)
+    yield sent
+    before_task_publish.disconnect(record)

@@ -146,21 +146,33 @@ def load_dataframe(
     """Load a stored dataset with the same parsing rules used when it was profiled."""
     with _binary(dataset_path) as handle:
         if file_format == PARQUET:
+            if columns is not None:
+                _check_columns_exist(columns, pq.ParquetFile(handle).schema_arrow.names)
+                handle.seek(0)
             frame = _read_parquet(handle, columns=columns)
         elif file_format == CSV:
+            wanted = None if columns is None else set(columns)
             frame = _read_csv(
-                handle, encoding=encoding or "utf-8", delimiter=delimiter or ",", columns=columns
+                handle,
+                encoding=encoding or "utf-8",
+                delimiter=delimiter or ",",
+                # A callable never raises on a missing name: the check below names them.
+                usecols=None if wanted is None else wanted.__contains__,
             )
         else:
             raise ApplicationError(_("Formato de archivo no admitido: %s.") % file_format)
-    if columns is not None:
-        missing = [name for name in columns if name not in frame.columns]
-        if missing:
-            raise ApplicationError(
-                _("El conjunto de datos no tiene las columnas: %s.") % ", ".join(missing)
-            )
-        frame = frame[list(columns)]
-    return frame
+    if columns is None:
+        return frame
+    _check_columns_exist(columns, list(frame.columns))
+    return frame[list(columns)]
+
+
+def _check_columns_exist(columns: list[str], available: list[str]) -> None:
+    missing = [name for name in columns if name not in available]
+    if missing:
+        raise ApplicationError(
+            _("El conjunto de datos no tiene las columnas: %s.") % ", ".join(missing)
+        )
 
 
 def sniff_delimiter(text: str) -> str:
@@ -236,7 +248,7 @@ def _binary(source: Source) -> Iterator[IO[bytes]]:
 
 
 def _read_csv(
-    handle: IO[bytes], *, encoding: str, delimiter: str, columns: list[str] | None = None
+    handle: IO[bytes], *, encoding: str, delimiter: str, usecols: Any = None
 ) -> pd.DataFrame:
     # A text wrapper of our own: pandas must neither close nor keep the caller's handle.
     text = io.TextIOWrapper(handle, encoding=encoding, newline="")
@@ -244,7 +256,7 @@ def _read_csv(
         with warnings.catch_warnings():
             # Rows longer than the header would be silently cut (or used as an index).
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            return pd.read_csv(text, sep=delimiter, index_col=False, usecols=columns, engine="c")
+            return pd.read_csv(text, sep=delimiter, index_col=False, usecols=usecols, engine="c")
     except pd.errors.EmptyDataError as error:
         raise ApplicationError(_("El archivo está vacío.")) from error
     except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, csv.Error) as error:

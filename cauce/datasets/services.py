@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import ProtectedError
+from django.template.defaultfilters import floatformat
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -25,8 +26,8 @@ def dataset_upload_validate_size(*, file: UploadedFile) -> None:
     limit_mb = settings.DATASET_MAX_UPLOAD_MB
     if file.size is not None and file.size > limit_mb * 1024 * 1024:
         raise ApplicationError(
-            _("El archivo ocupa %(size).1f MB y el máximo es %(limit)d MB.")
-            % {"size": file.size / (1024 * 1024), "limit": limit_mb}
+            _("El archivo ocupa %(size)s MB y el máximo es %(limit)d MB.")
+            % {"size": floatformat(file.size / (1024 * 1024), 1), "limit": limit_mb}
         )
 
 

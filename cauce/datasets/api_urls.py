@@ -1,1 +1,12 @@
-urlpatterns: list = []
+from django.urls import path
+
+from cauce.datasets import api
+
+urlpatterns = [
+    path(
+        "projects/<int:project_id>/datasets/",
+        api.ProjectDatasetsApi.as_view(),
+        name="api-project-datasets",
+    ),
+    path("datasets/<int:pk>/", api.DatasetDetailApi.as_view(), name="api-dataset-detail"),
+]

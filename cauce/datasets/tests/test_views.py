@@ -112,7 +112,7 @@ def test_the_form_rejects_a_file_over_the_size_limit_before_parsing_it(
     response = post_file(editor_client, project, content, "big.csv")
 
     body = response.content.decode()
-    assert "El archivo ocupa 1.0 MB y el máximo es 1 MB." in body
+    assert "El archivo ocupa 1,0 MB y el máximo es 1 MB." in body
     assert "no es CSV ni Parquet" not in body
     assert not Dataset.objects.exists()
     assert stored_files(media_root) == []

@@ -1,0 +1,120 @@
+"""REST endpoints for datasets: upload (multipart), list and read, scoped to the user's projects."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from cauce.datasets import services
+from cauce.datasets.models import Dataset
+from cauce.datasets.selectors import dataset_get_for_user, dataset_list
+from cauce.projects.models import Role
+from cauce.projects.selectors import project_get_for_user
+
+LIST_FIELDS = [
+    "id",
+    "project",
+    "name",
+    "description",
+    "original_filename",
+    "file_format",
+    "encoding",
+    "delimiter",
+    "size_bytes",
+    "row_count",
+    "column_count",
+    "schema",
+    "created_at",
+]
+
+
+class DatasetListSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Dataset
+        fields = LIST_FIELDS
+        read_only_fields = fields
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Dataset
+        fields = [*LIST_FIELDS, "preview"]
+        read_only_fields = fields
+
+
+class DatasetInputSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        # Empty files reach the service, which answers with the same message as the form.
+        allow_empty_file=True,
+        use_url=False,
+    )
+    name = serializers.CharField(
+        max_length=Dataset._meta.get_field("name").max_length,
+        required=False,
+        allow_blank=True,
+        default="",
+    )
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+_ERRORS = {
+    400: OpenApiResponse(description="Invalid file or data: {message}"),
+    403: OpenApiResponse(description="The user's role is too low: {message}"),
+    404: OpenApiResponse(description="No such project or dataset for this user: {message}"),
+}
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Datasets of a project (without the preview)",
+        responses={200: DatasetListSerializer(many=True), 404: _ERRORS[404]},
+    ),
+    post=extend_schema(
+        summary="Upload a CSV or Parquet file as a dataset (editors)",
+        request={"multipart/form-data": DatasetInputSerializer},
+        responses={201: DatasetSerializer, **_ERRORS},
+    ),
+)
+class ProjectDatasetsApi(generics.ListCreateAPIView):
+    serializer_class = DatasetListSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self):
+        project, _membership = project_get_for_user(
+            user=self.request.user, project_id=self.kwargs["project_id"]
+        )
+        return dataset_list(project=project)
+
+    def create(self, request, *args, **kwargs):
+        project, _membership = project_get_for_user(
+            user=request.user, project_id=self.kwargs["project_id"], role=Role.EDITOR
+        )
+        data = DatasetInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        dataset = services.dataset_create(project=project, user=request.user, **data.validated_data)
+        return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="One dataset with its schema and preview",
+        responses={200: DatasetSerializer, 404: _ERRORS[404]},
+    ),
+    delete=extend_schema(
+        summary="Delete a dataset no experiment uses (editors)",
+        request=None,
+        responses={204: None, **_ERRORS},
+    ),
+)
+class DatasetDetailApi(generics.GenericAPIView):
+    serializer_class = DatasetSerializer
+    http_method_names = ["get", "delete", "head", "options"]
+
+    def get(self, request, pk: int):
+        dataset = dataset_get_for_user(user=request.user, dataset_id=pk)
+        return Response(DatasetSerializer(dataset).data)
+
+    def delete(self, request, pk: int):
+        dataset = dataset_get_for_user(user=request.user, dataset_id=pk, role=Role.EDITOR)
+        services.dataset_delete(dataset=dataset, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

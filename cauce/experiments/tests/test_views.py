@@ -1,0 +1,481 @@
+import time
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from cauce.experiments.models import MLExperiment
+from cauce.experiments.tests.web_support import create_experiment, finish, set_state
+
+pytestmark = pytest.mark.django_db
+
+
+def _messages(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def _url(name: str, *args) -> str:
+    return reverse(f"experiments:{name}", args=args)
+
+
+def _form_data(iris, **overrides) -> dict:
+    data = {
+        "name": "Iris desde el formulario",
+        "description": "",
+        "dataset": iris.pk,
+        "target_column": "species",
+        "task_type": "auto",
+        "algorithm": "RandomForestClassifier",
+        "hyperparameters": '{"n_estimators": 20}',
+        "test_size": "0.25",
+        "random_state": "3",
+        "tags": "iris, rf",
+    }
+    data.update(overrides)
+    return data
+
+
+# --- ml_experiment_list ------------------------------------------------------------------
+
+
+def test_list_redirects_anonymous_users_to_login(client, project):
+    response = client.get(_url("ml_experiment_list", project.pk))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_list_is_404_for_outsiders(outsider_client, project):
+    assert outsider_client.get(_url("ml_experiment_list", project.pk)).status_code == 404
+
+
+def test_list_shows_status_algorithm_main_metric_and_tags_to_viewers(viewer_client, experiment):
+    finish(experiment)
+    response = viewer_client.get(_url("ml_experiment_list", experiment.project_id))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Iris base" in page
+    assert "Finalizado" in page
+    assert "LogisticRegression" in page
+    assert "0,9665" in page  # Spanish number format
+    assert '<span class="tag">base</span>' in page
+    assert "Nuevo experimento" not in page  # viewers don't create
+
+
+def test_list_filters_by_status_and_by_tag(editor_client, experiment, iris_dataset, editor):
+    other = create_experiment(
+        project=experiment.project, dataset=iris_dataset, user=editor, name="Otro", tags=["rf"]
+    )
+    finish(other)
+    url = _url("ml_experiment_list", experiment.project_id)
+    by_status = editor_client.get(url, {"status": "FINISHED"}).context["experiments"]
+    assert [e.name for e in by_status] == ["Otro"]
+    by_tag = editor_client.get(url, {"tag": "base"}).context["experiments"]
+    assert [e.name for e in by_tag] == ["Iris base"]
+    none = editor_client.get(url, {"status": "DRAFT", "tag": "rf"})
+    assert list(none.context["experiments"]) == []
+    assert "Ningún experimento cumple estos filtros." in none.content.decode()
+
+
+# --- ml_experiment_create ----------------------------------------------------------------
+
+
+def test_create_redirects_anonymous_users_to_login(client, project):
+    response = client.get(_url("ml_experiment_create", project.pk))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_create_is_404_for_outsiders(outsider_client, project, iris_dataset):
+    url = _url("ml_experiment_create", project.pk)
+    assert outsider_client.get(url).status_code == 404
+    assert outsider_client.post(url, _form_data(iris_dataset)).status_code == 404
+    assert not MLExperiment.objects.exists()
+
+
+def test_create_is_forbidden_to_viewers(viewer_client, project, iris_dataset):
+    url = _url("ml_experiment_create", project.pk)
+    assert viewer_client.get(url).status_code == 403
+    assert viewer_client.post(url, _form_data(iris_dataset)).status_code == 403
+    assert not MLExperiment.objects.exists()
+
+
+def test_create_form_offers_the_columns_of_the_newest_dataset(
+    editor_client, project, iris_dataset, media_root
+):
+    response = editor_client.get(_url("ml_experiment_create", project.pk))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'value="petal_width"' in page
+    assert "Guardar y ejecutar" in page
+    assert 'hx-target="#column-fields"' in page
+    assert '<optgroup label="Clasificación">' in page
+    assert '<optgroup label="Regresión">' in page
+
+
+def test_create_form_follows_the_dataset_parameter(
+    editor_client, project, iris_dataset, messy_dataset, media_root
+):
+    url = _url("ml_experiment_create", project.pk)
+    newest = editor_client.get(url).content.decode()
+    assert 'value="price"' in newest  # messy is the newest
+    chosen = editor_client.get(url, {"dataset": iris_dataset.pk}).content.decode()
+    assert 'value="petal_width"' in chosen
+    assert 'value="price"' not in chosen
+
+
+def test_create_form_reloads_only_the_column_fields_for_htmx(
+    editor_client, project, iris_dataset, messy_dataset, media_root
+):
+    response = editor_client.get(
+        _url("ml_experiment_create", project.pk),
+        {"dataset": iris_dataset.pk},
+        headers={"HX-Request": "true", "HX-Target": "column-fields"},
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="target_column"' in page
+    assert 'value="sepal_length"' in page
+    assert "<html" not in page
+    assert 'name="algorithm"' not in page
+
+
+def test_create_says_to_upload_a_dataset_first(editor_client, project):
+    response = editor_client.get(_url("ml_experiment_create", project.pk))
+    assert "todavía no tiene conjuntos de datos" in response.content.decode()
+
+
+def test_create_saves_a_draft(editor_client, editor, project, iris_dataset, published, media_root):
+    response = editor_client.post(
+        _url("ml_experiment_create", project.pk), {**_form_data(iris_dataset), "save": "1"}
+    )
+    experiment = MLExperiment.objects.get()
+    assert response.status_code == 302
+    assert response.url == _url("ml_experiment_detail", experiment.pk)
+    assert _messages(response) == ["Experimento guardado como borrador."]
+    assert experiment.status == MLExperiment.Status.DRAFT
+    assert experiment.algorithm == "RandomForestClassifier"
+    assert experiment.hyperparameters == {"n_estimators": 20}
+    assert experiment.feature_columns == [
+        "sepal_length",
+        "sepal_width",
+        "petal_length",
+        "petal_width",
+    ]
+    assert (experiment.test_size, experiment.random_state) == (0.25, 3)
+    assert sorted(t.name for t in experiment.tags.all()) == ["iris", "rf"]
+    assert experiment.created_by == editor
+    assert published == []
+
+
+def test_create_and_run_queues_the_experiment(
+    editor_client, project, iris_dataset, published, media_root, django_capture_on_commit_callbacks
+):
+    data = {**_form_data(iris_dataset, feature_columns=["petal_length", "petal_width"]), "run": "1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_client.post(_url("ml_experiment_create", project.pk), data)
+    experiment = MLExperiment.objects.get()
+    assert response.status_code == 302
+    assert _messages(response) == ["Experimento creado y en cola."]
+    assert experiment.status == MLExperiment.Status.QUEUED
+    assert experiment.feature_columns == ["petal_length", "petal_width"]
+    assert [message["args"] for message in published] == [[str(experiment.pk)]]
+
+
+FORM_ERRORS = [
+    ({"name": "  "}, "name", "requerido"),
+    ({"target_column": "nope"}, "target_column", "nope"),
+    ({"feature_columns": ["species", "petal_width"]}, "feature_columns", "«species»"),
+    ({"algorithm": "Ridge"}, "algorithm", "Ridge"),
+    ({"task_type": "regression", "algorithm": "Ridge"}, "task_type", "numérica"),
+    ({"hyperparameters": "{n_estimators: 5}"}, "hyperparameters", "JSON no válido"),
+    ({"hyperparameters": "[1]"}, "hyperparameters", "objeto JSON"),
+    ({"hyperparameters": '{"max_depht": 2}'}, "hyperparameters", "«max_depht»"),
+    ({"hyperparameters": '{"n_estimators": -3}'}, "hyperparameters", "«n_estimators»"),
+    ({"test_size": "1.5"}, "test_size", "entre 0 y 1"),
+    ({"test_size": "abc"}, "test_size", "número"),
+    ({"random_state": "-4"}, "random_state", "semilla"),
+    ({"tags": "ok, " + "x" * 101}, "tags", "100"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "field", "says"), FORM_ERRORS)
+def test_create_shows_each_error_on_its_field_and_stores_nothing(
+    editor_client, project, iris_dataset, media_root, overrides, field, says
+):
+    response = editor_client.post(
+        _url("ml_experiment_create", project.pk),
+        {**_form_data(iris_dataset, **overrides), "run": "1"},
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert list(errors) == [field]
+    assert says in " ".join(errors[field])
+    assert says in response.content.decode().replace("&quot;", '"')
+    assert not MLExperiment.objects.exists()
+
+
+def test_create_rejects_a_dataset_of_another_project(
+    editor_client, project, other_project, make_dataset, iris_csv_bytes, iris_dataset, media_root
+):
+    foreign = make_dataset(other_project, iris_csv_bytes, name="Secreto")
+    response = editor_client.post(
+        _url("ml_experiment_create", project.pk), _form_data(iris_dataset, dataset=foreign.pk)
+    )
+    assert response.status_code == 200
+    assert "dataset" in response.context["form"].errors
+    assert "Secreto" not in response.content.decode()
+    assert not MLExperiment.objects.exists()
+
+
+def test_create_can_start_from_another_experiments_settings(editor_client, experiment):
+    response = editor_client.get(
+        _url("ml_experiment_create", experiment.project_id), {"copy": str(experiment.pk)}
+    )
+    form = response.context["form"]
+    assert form.initial["name"] == "Iris base (copia)"
+    assert form.initial["algorithm"] == "LogisticRegression"
+    assert 'value="Iris base (copia)"' in response.content.decode()
+
+
+def test_create_does_not_copy_from_another_project(outsider_client, experiment, other_project):
+    response = outsider_client.get(
+        _url("ml_experiment_create", other_project.pk), {"copy": str(experiment.pk)}
+    )
+    assert response.status_code == 404
+
+
+# --- ml_experiment_detail ----------------------------------------------------------------
+
+
+def test_detail_redirects_anonymous_users_to_login(client, experiment):
+    response = client.get(_url("ml_experiment_detail", experiment.pk))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_detail_is_404_for_outsiders(outsider_client, experiment):
+    assert outsider_client.get(_url("ml_experiment_detail", experiment.pk)).status_code == 404
+
+
+def test_detail_shows_the_configuration_and_the_run_button_to_editors(editor_client, experiment):
+    response = editor_client.get(_url("ml_experiment_detail", experiment.pk))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Borrador" in page
+    assert _url("ml_experiment_run", experiment.pk) in page
+    assert ">Ejecutar<" in page
+    assert "petal_width" in page
+    assert reverse("datasets:dataset_detail", args=[experiment.dataset_id]) in page
+    for tab in ("Resumen", "Gráficos", "Artefactos de MLflow"):
+        assert tab in page
+    assert "Registrar Modelo en MLflow" not in page  # a later issue
+    assert "every 1s" not in page
+
+
+def test_detail_has_no_run_button_for_viewers(viewer_client, experiment):
+    page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    assert _url("ml_experiment_run", experiment.pk) not in page
+    assert _url("ml_experiment_edit", experiment.pk) not in page
+
+
+def test_detail_of_a_finished_experiment_shows_metrics_mlflow_link_and_plots(
+    viewer_client, experiment, settings
+):
+    settings.MLFLOW_PUBLIC_URL = "https://mlflow.example.org/"
+    finish(experiment)
+    response = viewer_client.get(_url("ml_experiment_detail", experiment.pk))
+    page = response.content.decode()
+    assert "Finalizado" in page
+    assert "0,9665" in page and "f1_macro" in page
+    assert (
+        "https://mlflow.example.org/#/experiments/17/runs/0123456789abcdef0123456789abcdef" in page
+    )
+    download = reverse("artifacts:download", args=[experiment.pk])
+    assert f"{download}?path=plots/confusion_matrix.png" in page
+    assert f"{download}?path=plots/feature_importance.png" in page
+    assert "residuals.png" not in page
+
+
+def test_detail_of_a_regression_shows_the_residuals_plot(
+    viewer_client, project, messy_dataset, editor, media_root
+):
+    experiment = create_experiment(
+        project=project,
+        dataset=messy_dataset,
+        user=editor,
+        target_column="price",
+        algorithm="Ridge",
+    )
+    finish(experiment)
+    page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    assert "plots/residuals.png" in page
+    assert "confusion_matrix" not in page
+
+
+def test_detail_shows_the_error_of_a_failed_experiment(editor_client, experiment):
+    set_state(experiment, status=MLExperiment.Status.ERROR, error="MLflow no disponible: caído")
+    page = editor_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    assert "MLflow no disponible: caído" in page
+    assert ">Ejecutar<" in page  # a failed experiment can run again
+
+
+def test_detail_polls_the_status_while_running(viewer_client, experiment):
+    set_state(experiment, status=MLExperiment.Status.RUNNING, stage=MLExperiment.Stage.TRAINING)
+    page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    assert f'hx-get="{_url("ml_experiment_status", experiment.pk)}"' in page
+    assert 'hx-trigger="every 1s"' in page
+    assert "Entrenando el modelo" in page
+    assert 'class="spinner"' in page
+
+
+def test_detail_renders_fast_and_loads_artifacts_lazily_when_mlflow_is_down(
+    viewer_client, experiment, mlflow_down
+):
+    finish(experiment)
+    url = _url("ml_experiment_detail", experiment.pk)
+    viewer_client.get(url)  # templates compiled
+    started = time.monotonic()
+    response = viewer_client.get(url)
+    elapsed = time.monotonic() - started
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert elapsed < 0.3
+    assert "Artefactos de MLflow" in page
+    tab_url = reverse("artifacts:tab", args=[experiment.pk])
+    assert f'hx-get="{tab_url}" hx-trigger="click once"' in page
+
+
+def test_detail_does_not_wait_for_an_mlflow_that_never_answers(
+    viewer_client, experiment, mlflow_silent
+):
+    finish(experiment)
+    started = time.monotonic()
+    response = viewer_client.get(_url("ml_experiment_detail", experiment.pk))
+    assert response.status_code == 200
+    assert time.monotonic() - started < 0.5
+
+
+# --- ml_experiment_status ----------------------------------------------------------------
+
+
+def test_status_is_404_for_outsiders(outsider_client, experiment):
+    assert outsider_client.get(_url("ml_experiment_status", experiment.pk)).status_code == 404
+
+
+def test_status_shows_the_stage_while_running(viewer_client, experiment):
+    set_state(experiment, status=MLExperiment.Status.QUEUED, stage=MLExperiment.Stage.WAITING)
+    response = viewer_client.get(
+        _url("ml_experiment_status", experiment.pk), headers={"HX-Request": "true"}
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "HX-Refresh" not in response.headers
+    assert "En cola" in page
+    assert "Esperando a un proceso de trabajo" in page
+    assert 'hx-trigger="every 1s"' in page
+    assert "no-cache" in response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize("status", [MLExperiment.Status.FINISHED, MLExperiment.Status.ERROR])
+def test_status_refreshes_the_page_once_the_run_is_over(viewer_client, experiment, status):
+    set_state(experiment, status=status)
+    response = viewer_client.get(
+        _url("ml_experiment_status", experiment.pk), headers={"HX-Request": "true"}
+    )
+    assert response.headers["HX-Refresh"] == "true"
+
+
+# --- ml_experiment_run -------------------------------------------------------------------
+
+
+def test_run_rejects_get(editor_client, experiment):
+    assert editor_client.get(_url("ml_experiment_run", experiment.pk)).status_code == 405
+
+
+def test_run_redirects_anonymous_users_to_login(client, experiment):
+    response = client.post(_url("ml_experiment_run", experiment.pk))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+    experiment.refresh_from_db()
+    assert experiment.status == MLExperiment.Status.DRAFT
+
+
+def test_run_is_404_for_outsiders(outsider_client, experiment):
+    assert outsider_client.post(_url("ml_experiment_run", experiment.pk)).status_code == 404
+    experiment.refresh_from_db()
+    assert experiment.status == MLExperiment.Status.DRAFT
+
+
+def test_run_is_forbidden_to_viewers(viewer_client, experiment):
+    assert viewer_client.post(_url("ml_experiment_run", experiment.pk)).status_code == 403
+    experiment.refresh_from_db()
+    assert experiment.status == MLExperiment.Status.DRAFT
+
+
+def test_run_queues_the_experiment(
+    editor_client, experiment, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_client.post(_url("ml_experiment_run", experiment.pk))
+    assert response.status_code == 302
+    assert response.url == _url("ml_experiment_detail", experiment.pk)
+    assert _messages(response) == ["Experimento en cola."]
+    experiment.refresh_from_db()
+    assert experiment.status == MLExperiment.Status.QUEUED
+    assert len(published) == 1
+
+
+def test_run_twice_says_it_is_already_queued(
+    editor_client, experiment, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        editor_client.post(_url("ml_experiment_run", experiment.pk))
+        response = editor_client.post(_url("ml_experiment_run", experiment.pk))
+    assert _messages(response)[-1] == "El experimento ya está en cola o en ejecución."
+    assert len(published) == 1
+
+
+# --- ml_experiment_edit ------------------------------------------------------------------
+
+
+def test_edit_is_404_for_outsiders(outsider_client, experiment):
+    url = _url("ml_experiment_edit", experiment.pk)
+    assert outsider_client.get(url).status_code == 404
+    assert outsider_client.post(url, {"name": "X"}).status_code == 404
+
+
+def test_edit_is_forbidden_to_viewers(viewer_client, experiment):
+    url = _url("ml_experiment_edit", experiment.pk)
+    assert viewer_client.get(url).status_code == 403
+    assert viewer_client.post(url, {"name": "X"}).status_code == 403
+    experiment.refresh_from_db()
+    assert experiment.name == "Iris base"
+
+
+def test_edit_redirects_anonymous_users_to_login(client, experiment):
+    response = client.get(_url("ml_experiment_edit", experiment.pk))
+    assert response.status_code == 302
+
+
+def test_edit_changes_name_description_and_tags(editor_client, experiment):
+    url = _url("ml_experiment_edit", experiment.pk)
+    assert 'value="base"' in editor_client.get(url).content.decode()
+    response = editor_client.post(
+        url, {"name": "Iris v2", "description": "Nueva", "tags": "iris, v2, iris"}
+    )
+    assert response.status_code == 302
+    assert _messages(response) == ["Experimento actualizado."]
+    experiment.refresh_from_db()
+    assert (experiment.name, experiment.description) == ("Iris v2", "Nueva")
+    assert sorted(t.name for t in experiment.tags.all()) == ["iris", "v2"]
+
+
+def test_edit_shows_a_tag_error_and_changes_nothing(editor_client, experiment):
+    response = editor_client.post(
+        _url("ml_experiment_edit", experiment.pk), {"name": "Otro", "tags": "y" * 150}
+    )
+    assert response.status_code == 200
+    assert "tags" in response.context["form"].errors
+    experiment.refresh_from_db()
+    assert experiment.name == "Iris base"
+    assert [t.name for t in experiment.tags.all()] == ["base"]

@@ -136,14 +136,14 @@ def profile_file(source: Source, *, preview_rows: int | None = None) -> DatasetP
 
 
 def load_dataframe(
-    dataset_path: str | Path,
+    dataset_path: Source,
     *,
     file_format: str,
     encoding: str = "",
     delimiter: str = "",
     columns: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Load a stored dataset with the same parsing rules used when it was profiled."""
+    """Load a stored dataset (a path or a binary file object) as it was profiled."""
     with _binary(dataset_path) as handle:
         if file_format == PARQUET:
             if columns is not None:

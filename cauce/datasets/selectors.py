@@ -1,9 +1,11 @@
 """Reads of datasets, always scoped to the projects the user belongs to."""
 
+import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import Http404
 
+from cauce.datasets.inference import load_dataframe
 from cauce.datasets.models import Dataset
 from cauce.projects.models import Project, Role
 from cauce.projects.selectors import require_role
@@ -26,3 +28,15 @@ def dataset_get_for_user(
 
 def dataset_experiments(*, dataset: Dataset) -> QuerySet:
     return dataset.experiments.order_by("-created_at")
+
+
+def dataset_dataframe(*, dataset: Dataset, columns: list[str] | None = None) -> pd.DataFrame:
+    """The stored file as a DataFrame, parsed as it was when profiled (any storage backend)."""
+    with dataset.file.open("rb") as handle:
+        return load_dataframe(
+            handle,
+            file_format=dataset.file_format,
+            encoding=dataset.encoding,
+            delimiter=dataset.delimiter,
+            columns=columns,
+        )

@@ -3,6 +3,7 @@ from django.db import IntegrityError
 
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.models import Dataset
+from cauce.datasets.selectors import dataset_dataframe
 from cauce.datasets.services import dataset_delete
 from cauce.datasets.tests.conftest import stored_files
 from cauce.datasets.tests.samples import GOOD_PARQUET
@@ -83,3 +84,14 @@ def test_it_deletes_the_row_and_then_the_file(
 
     assert not Dataset.objects.exists()
     assert stored_files(media_root) == []
+
+
+def test_a_stored_dataset_loads_as_a_dataframe(make_dataset, project):
+    content = "ciudad;precio;nota\nMálaga;1,5;x\nCórdoba;;y\n".encode("cp1252")
+    dataset = make_dataset(project, content)
+
+    frame = dataset_dataframe(dataset=dataset, columns=["precio", "ciudad"])
+
+    assert list(frame.columns) == ["precio", "ciudad"]
+    assert frame["ciudad"].tolist() == ["Málaga", "Córdoba"]
+    assert frame["precio"].isna().tolist() == [False, True]

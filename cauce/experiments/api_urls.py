@@ -1,1 +1,9 @@
-urlpatterns: list = []
+from django.urls import path
+
+from cauce.experiments import api
+
+urlpatterns = [
+    path("experiments/", api.ExperimentListCreateApi.as_view(), name="api-experiment-list"),
+    path("experiments/<uuid:pk>/", api.ExperimentDetailApi.as_view(), name="api-experiment-detail"),
+    path("experiments/<uuid:pk>/run/", api.ExperimentRunApi.as_view(), name="api-experiment-run"),
+]

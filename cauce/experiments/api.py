@@ -1,0 +1,236 @@
+"""REST endpoints for experiments: thin serializers, writes through the services."""
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+
+from cauce.core.exceptions import ApplicationError
+from cauce.datasets.models import Dataset
+from cauce.experiments import services
+from cauce.experiments.models import MLExperiment
+from cauce.experiments.selectors import experiment_get_for_user, experiment_list_for_user
+from cauce.projects.models import Role
+from cauce.projects.selectors import project_get_for_user
+
+
+class ExperimentSerializer(serializers.ModelSerializer):
+    project = serializers.IntegerField(source="project_id", read_only=True)
+    dataset = serializers.IntegerField(source="dataset_id", read_only=True)
+    tags = serializers.SerializerMethodField()
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    stage_display = serializers.CharField(source="get_stage_display", read_only=True)
+    main_metric = serializers.SerializerMethodField()
+    mlflow_run_url = serializers.SerializerMethodField()
+    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = MLExperiment
+        fields = [
+            "id",
+            "project",
+            "name",
+            "description",
+            "dataset",
+            "target_column",
+            "feature_columns",
+            "task_type",
+            "algorithm",
+            "hyperparameters",
+            "test_size",
+            "random_state",
+            "tags",
+            "status",
+            "status_display",
+            "stage",
+            "stage_display",
+            "error",
+            "metrics",
+            "main_metric",
+            "mlflow_experiment_id",
+            "mlflow_run_id",
+            "mlflow_run_url",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "queued_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_tags(self, experiment: MLExperiment) -> list[str]:
+        return sorted(tag.name for tag in experiment.tags.all())
+
+    def get_main_metric(self, experiment: MLExperiment) -> dict | None:
+        value = experiment.main_metric
+        return None if value is None else {"name": experiment.main_metric_name, "value": value}
+
+    def get_mlflow_run_url(self, experiment: MLExperiment) -> str | None:
+        public = settings.MLFLOW_PUBLIC_URL.rstrip("/")
+        if not (public and experiment.mlflow_experiment_id and experiment.mlflow_run_id):
+            return None
+        return (
+            f"{public}/#/experiments/{experiment.mlflow_experiment_id}"
+            f"/runs/{experiment.mlflow_run_id}"
+        )
+
+
+class ExperimentInputSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    dataset = serializers.IntegerField()
+    target_column = serializers.CharField()
+    feature_columns = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_null=True, default=None
+    )
+    task_type = serializers.ChoiceField(
+        choices=MLExperiment.TaskType.choices, required=False, allow_null=True, default=None
+    )
+    algorithm = serializers.CharField(
+        help_text="The scikit-learn class name, e.g. LogisticRegression"
+    )
+    hyperparameters = serializers.DictField(required=False, default=dict)
+    test_size = serializers.FloatField(required=False, default=0.2)
+    random_state = serializers.IntegerField(required=False, default=42)
+    tags = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        default=list,
+    )
+
+
+EDITABLE_FIELDS = ("name", "description", "tags")
+
+
+class ExperimentUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    tags = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False
+    )
+
+    def validate(self, attrs):
+        # Status, metrics and the training configuration are not edited here: say so rather
+        # than silently ignoring them.
+        other = sorted(set(self.initial_data) - set(EDITABLE_FIELDS))
+        if other:
+            message = _("Este campo no se puede modificar (solo nombre, descripción y etiquetas).")
+            raise serializers.ValidationError({name: [message] for name in other})
+        return attrs
+
+
+def _experiment_out(*, user, experiment_id) -> dict:
+    experiment, _membership = experiment_get_for_user(user=user, experiment_id=experiment_id)
+    return ExperimentSerializer(experiment).data
+
+
+_ERRORS = {
+    400: OpenApiResponse(description="Invalid data: {message, errors}"),
+    403: OpenApiResponse(description="The user's role is too low: {message}"),
+    404: OpenApiResponse(description="No such experiment or project for this user: {message}"),
+}
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Experiments of the user's projects",
+        parameters=[
+            OpenApiParameter("project", int, description="Only this project's experiments"),
+            OpenApiParameter("status", str, enum=MLExperiment.Status.values),
+            OpenApiParameter("tag", str, description="Only experiments with this tag"),
+            OpenApiParameter("algorithm", str),
+        ],
+    ),
+    post=extend_schema(
+        summary="Create an experiment (editors); it stays DRAFT until run",
+        request=ExperimentInputSerializer,
+        responses={201: ExperimentSerializer, **_ERRORS},
+    ),
+)
+class ExperimentListCreateApi(generics.ListCreateAPIView):
+    serializer_class = ExperimentSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        project = params.get("project")
+        if project is not None and not project.isdigit():
+            raise ApplicationError(
+                _("El parámetro «project» debe ser un número."), extra={"project": project}
+            )
+        return experiment_list_for_user(
+            user=self.request.user,
+            project_id=int(project) if project else None,
+            status=params.get("status") or None,
+            algorithm=params.get("algorithm") or None,
+            tag=params.get("tag") or None,
+        )
+
+    def create(self, request, *args, **kwargs):
+        data = ExperimentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        arguments = dict(data.validated_data)
+        project, _membership = project_get_for_user(
+            user=request.user, project_id=arguments.pop("project"), role=Role.EDITOR
+        )
+        dataset = Dataset.objects.filter(project=project, pk=arguments.pop("dataset")).first()
+        if dataset is None:
+            # The same answer for a missing dataset and another project's: nothing leaks.
+            message = _("El conjunto de datos no existe en este proyecto.")
+            raise ApplicationError(message, extra={"dataset": message})
+        experiment = services.experiment_create(
+            project=project, user=request.user, dataset=dataset, **arguments
+        )
+        body = _experiment_out(user=request.user, experiment_id=experiment.pk)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="One experiment", responses={200: ExperimentSerializer, 404: _ERRORS[404]}
+    ),
+    patch=extend_schema(
+        summary="Change an experiment's name, description or tags (editors)",
+        request=ExperimentUpdateSerializer,
+        responses={200: ExperimentSerializer, **_ERRORS},
+    ),
+)
+class ExperimentDetailApi(generics.GenericAPIView):
+    serializer_class = ExperimentSerializer
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get(self, request, pk):
+        return Response(_experiment_out(user=request.user, experiment_id=pk))
+
+    def patch(self, request, pk):
+        experiment, _membership = experiment_get_for_user(
+            user=request.user, experiment_id=pk, role=Role.EDITOR
+        )
+        data = ExperimentUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.experiment_update(experiment=experiment, user=request.user, **data.validated_data)
+        return Response(_experiment_out(user=request.user, experiment_id=pk))
+
+
+@extend_schema(
+    summary="Queue an experiment (editors): DRAFT, or a re-run of one in ERROR",
+    request=None,
+    responses={202: ExperimentSerializer, **_ERRORS},
+)
+class ExperimentRunApi(generics.GenericAPIView):
+    serializer_class = ExperimentSerializer
+
+    def post(self, request, pk):
+        experiment, _membership = experiment_get_for_user(
+            user=request.user, experiment_id=pk, role=Role.EDITOR
+        )
+        services.experiment_enqueue(experiment=experiment, user=request.user)
+        body = _experiment_out(user=request.user, experiment_id=pk)
+        return Response(body, status=status.HTTP_202_ACCEPTED)

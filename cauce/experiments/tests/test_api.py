@@ -1,0 +1,280 @@
+import pytest
+
+from cauce.experiments.models import MLExperiment
+from cauce.experiments.tests.web_support import create_experiment, finish, set_state
+
+pytestmark = pytest.mark.django_db
+
+LIST_URL = "/api/experiments/"
+
+
+def _detail_url(experiment) -> str:
+    return f"/api/experiments/{experiment.pk}/"
+
+
+def _run_url(experiment) -> str:
+    return f"/api/experiments/{experiment.pk}/run/"
+
+
+def _body(project, data, **overrides) -> dict:
+    body = {
+        "project": project.pk,
+        "name": "Iris API",
+        "dataset": data.pk,
+        "target_column": "species",
+        "feature_columns": ["petal_length", "petal_width"],
+        "algorithm": "DecisionTreeClassifier",
+        "hyperparameters": {"max_depth": 3},
+        "test_size": 0.3,
+        "random_state": 1,
+        "tags": ["api", " árbol "],
+    }
+    body.update(overrides)
+    return body
+
+
+# --- GET /api/experiments/ ---------------------------------------------------------------
+
+
+def test_list_requires_authentication(api_client, experiment):
+    response = api_client.get(LIST_URL)
+    assert response.status_code in (401, 403)
+    assert response.json()["message"]
+
+
+def test_list_returns_the_users_experiments_only(
+    owner_api, experiment, other_project, make_dataset, iris_csv_bytes, outsider
+):
+    foreign = make_dataset(other_project, iris_csv_bytes, user=outsider)
+    create_experiment(project=other_project, dataset=foreign, user=outsider, name="Ajeno")
+    body = owner_api.get(LIST_URL).json()
+    assert body["count"] == 1
+    [item] = body["results"]
+    assert item["id"] == str(experiment.pk)
+    assert item["project"] == experiment.project_id
+    assert item["status"] == "DRAFT"
+    assert item["tags"] == ["base"]
+
+
+def test_list_filters_by_project_status_and_tag(
+    editor_api, experiment, iris_dataset, editor, other_project
+):
+    finish(
+        create_experiment(
+            project=experiment.project, dataset=iris_dataset, user=editor, name="Fin", tags=["rf"]
+        )
+    )
+    names = lambda response: [item["name"] for item in response.json()["results"]]  # noqa: E731
+    assert names(editor_api.get(LIST_URL, {"status": "FINISHED"})) == ["Fin"]
+    assert names(editor_api.get(LIST_URL, {"tag": "base"})) == ["Iris base"]
+    assert sorted(names(editor_api.get(LIST_URL, {"project": experiment.project_id}))) == [
+        "Fin",
+        "Iris base",
+    ]
+    assert names(editor_api.get(LIST_URL, {"project": other_project.pk})) == []
+    bad = editor_api.get(LIST_URL, {"project": "abc"})
+    assert bad.status_code == 400
+    assert "project" in bad.json()["message"]
+
+
+# --- POST /api/experiments/ --------------------------------------------------------------
+
+
+def test_create_returns_the_experiment(editor_api, editor, project, iris_dataset, media_root):
+    response = editor_api.post(LIST_URL, _body(project, iris_dataset), format="json")
+    assert response.status_code == 201
+    body = response.json()
+    experiment = MLExperiment.objects.get()
+    assert body["id"] == str(experiment.pk)
+    assert body["status"] == "DRAFT"
+    assert body["task_type"] == "classification"
+    assert body["feature_columns"] == ["petal_length", "petal_width"]
+    assert body["hyperparameters"] == {"max_depth": 3}
+    assert body["tags"] == ["api", "árbol"]
+    assert body["created_by"] == editor.username
+    assert body["mlflow_run_id"] == ""
+    assert body["metrics"] == {}
+
+
+def test_create_defaults_features_and_infers_the_task_type(
+    editor_api, project, messy_dataset, media_root
+):
+    body = _body(project, messy_dataset, target_column="price", algorithm="Ridge")
+    del body["feature_columns"], body["hyperparameters"]
+    response = editor_api.post(LIST_URL, body, format="json")
+    assert response.status_code == 201
+    assert response.json()["task_type"] == "regression"
+    assert response.json()["feature_columns"] == ["age", "income", "city", "member", "label"]
+
+
+API_ERRORS = [
+    ({"name": ""}, "name"),
+    ({"target_column": "nope"}, "target_column"),
+    ({"feature_columns": ["species"]}, "feature_columns"),
+    ({"feature_columns": ["missing"]}, "feature_columns"),
+    ({"task_type": "clustering"}, "task_type"),
+    ({"task_type": "regression", "algorithm": "Ridge"}, "task_type"),
+    ({"algorithm": "Ridge"}, "algorithm"),
+    ({"algorithm": "NotAnEstimator"}, "algorithm"),
+    ({"hyperparameters": {"max_depth": "deep"}}, "hyperparameters"),
+    ({"hyperparameters": {"unknown": 1}}, "hyperparameters"),
+    ({"hyperparameters": [1]}, "hyperparameters"),
+    ({"test_size": 0}, "test_size"),
+    ({"test_size": 1.2}, "test_size"),
+    ({"random_state": -1}, "random_state"),
+    ({"tags": ["x" * 101]}, "tags"),
+    ({"tags": "uno"}, "tags"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "field"), API_ERRORS)
+def test_create_rejects_bad_input_with_a_json_error_and_stores_nothing(
+    editor_api, project, iris_dataset, media_root, overrides, field
+):
+    response = editor_api.post(LIST_URL, _body(project, iris_dataset, **overrides), format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert isinstance(body["message"], str) and body["message"]
+    assert field in body["errors"]
+    assert not MLExperiment.objects.exists()
+
+
+def test_create_names_the_bad_hyperparameter(editor_api, project, iris_dataset, media_root):
+    response = editor_api.post(
+        LIST_URL, _body(project, iris_dataset, hyperparameters={"max_depth": -2}), format="json"
+    )
+    body = response.json()
+    assert "«max_depth»" in body["message"]
+    assert body["errors"]["parameter"] == "max_depth"
+
+
+def test_create_is_forbidden_to_viewers(api_client, viewer, project, iris_dataset, media_root):
+    api_client.force_authenticate(viewer)
+    response = api_client.post(LIST_URL, _body(project, iris_dataset), format="json")
+    assert response.status_code == 403
+    assert not MLExperiment.objects.exists()
+
+
+def test_create_in_another_project_is_404(outsider_api, project, iris_dataset, media_root):
+    response = outsider_api.post(LIST_URL, _body(project, iris_dataset), format="json")
+    assert response.status_code == 404
+    assert "Iris" not in response.content.decode()
+    assert not MLExperiment.objects.exists()
+
+
+def test_create_with_a_dataset_of_another_project_does_not_leak_it(
+    editor_api, project, other_project, make_dataset, iris_csv_bytes, outsider, media_root
+):
+    foreign = make_dataset(other_project, iris_csv_bytes, user=outsider, name="Secreto")
+    response = editor_api.post(LIST_URL, _body(project, foreign), format="json")
+    missing = editor_api.post(LIST_URL, _body(project, foreign, dataset=999999), format="json")
+    assert response.status_code == missing.status_code == 400
+    assert response.json() == missing.json()
+    assert "Secreto" not in response.content.decode()
+    assert "dataset" in response.json()["errors"]
+    assert not MLExperiment.objects.exists()
+
+
+# --- GET/PATCH /api/experiments/{id}/ ----------------------------------------------------
+
+
+def test_detail_returns_status_stage_run_and_metrics(api_client, viewer, experiment, settings):
+    settings.MLFLOW_PUBLIC_URL = "http://mlflow.local:5000"
+    finish(experiment)
+    api_client.force_authenticate(viewer)
+    body = api_client.get(_detail_url(experiment)).json()
+    assert body["status"] == "FINISHED"
+    assert body["status_display"] == "Finalizado"
+    assert body["stage"] == ""
+    assert body["mlflow_run_id"] == "0123456789abcdef0123456789abcdef"
+    assert body["mlflow_run_url"] == (
+        "http://mlflow.local:5000/#/experiments/17/runs/0123456789abcdef0123456789abcdef"
+    )
+    assert body["metrics"] == {"accuracy": 0.9667, "f1_macro": 0.9665}
+    assert body["main_metric"] == {"name": "f1_macro", "value": 0.9665}
+    assert body["error"] == ""
+
+
+def test_detail_is_404_for_outsiders(outsider_api, experiment):
+    response = outsider_api.get(_detail_url(experiment))
+    assert response.status_code == 404
+    assert response.json() == {"message": "No encontrado."}
+
+
+def test_patch_changes_name_description_and_tags(editor_api, experiment):
+    response = editor_api.patch(
+        _detail_url(experiment),
+        {"name": "Renombrado", "description": "Otra", "tags": ["a", "b", "a"]},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["name"] == "Renombrado"
+    assert response.json()["tags"] == ["a", "b"]
+    experiment.refresh_from_db()
+    assert experiment.description == "Otra"
+
+
+def test_patch_of_status_or_configuration_is_refused(editor_api, experiment):
+    response = editor_api.patch(
+        _detail_url(experiment),
+        {"name": "X", "status": "FINISHED", "algorithm": "Ridge"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"status", "algorithm"}
+    experiment.refresh_from_db()
+    assert (experiment.name, experiment.status) == ("Iris base", MLExperiment.Status.DRAFT)
+
+
+def test_patch_with_a_bad_tag_is_a_json_error(editor_api, experiment):
+    response = editor_api.patch(_detail_url(experiment), {"tags": ["z" * 101]}, format="json")
+    assert response.status_code == 400
+    assert "tags" in response.json()["errors"]
+    assert [tag.name for tag in experiment.tags.all()] == ["base"]
+
+
+def test_patch_is_forbidden_to_viewers(api_client, viewer, experiment):
+    api_client.force_authenticate(viewer)
+    response = api_client.patch(_detail_url(experiment), {"name": "X"}, format="json")
+    assert response.status_code == 403
+
+
+def test_patch_is_404_for_outsiders(outsider_api, experiment):
+    response = outsider_api.patch(_detail_url(experiment), {"name": "X"}, format="json")
+    assert response.status_code == 404
+    experiment.refresh_from_db()
+    assert experiment.name == "Iris base"
+
+
+# --- POST /api/experiments/{id}/run/ -----------------------------------------------------
+
+
+def test_run_queues_and_answers_202(
+    editor_api, experiment, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_api.post(_run_url(experiment))
+    assert response.status_code == 202
+    assert response.json()["status"] == "QUEUED"
+    assert response.json()["stage"] == "waiting"
+    assert [message["args"] for message in published] == [[str(experiment.pk)]]
+
+
+def test_run_of_a_running_experiment_is_a_json_error(editor_api, experiment):
+    set_state(experiment, status=MLExperiment.Status.RUNNING)
+    response = editor_api.post(_run_url(experiment))
+    assert response.status_code == 400
+    assert response.json()["message"] == "El experimento ya está en cola o en ejecución."
+
+
+def test_run_is_forbidden_to_viewers(api_client, viewer, experiment):
+    api_client.force_authenticate(viewer)
+    assert api_client.post(_run_url(experiment)).status_code == 403
+    experiment.refresh_from_db()
+    assert experiment.status == MLExperiment.Status.DRAFT
+
+
+def test_run_is_404_for_outsiders(outsider_api, experiment):
+    assert outsider_api.post(_run_url(experiment)).status_code == 404
+    experiment.refresh_from_db()
+    assert experiment.status == MLExperiment.Status.DRAFT

@@ -343,3 +343,11 @@ def test_an_owner_who_leaves_goes_back_to_the_project_list(owner_client, project
     assert response.status_code == 302
     assert response.url == _url("project_list")
     assert not project.memberships.filter(user=owner).exists()
+
+
+@pytest.mark.parametrize("name", ["project_member_role", "project_member_remove"])
+def test_member_changes_redirect_anonymous_users_to_login(client, project, viewer, name):
+    response = client.post(_url(name, project.pk, viewer.pk), {"role": Role.OWNER})
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+    assert project.memberships.get(user=viewer).role == Role.VIEWER

@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from cauce.core.exceptions import NotFoundError
+from cauce.core.exceptions import ApplicationError, NotFoundError
 from cauce.experiments.models import MLExperiment
 from cauce.integrations.mlflow.artifacts import (
     ArtifactEntry,
@@ -35,12 +35,15 @@ __all__ = [
     "ArtifactTotals",
     "LoggedModelRef",
     "RunArtifactsInfo",
+    "ZipMember",
     "artifact_children",
     "artifact_entry",
     "artifact_experiment_get",
     "artifact_root",
+    "artifact_selection_members",
     "artifact_totals",
     "artifact_tree",
+    "artifact_zip_members",
     "experiment_artifacts",
 ]
 
@@ -163,6 +166,14 @@ def artifact_entry(
 
 
 @dataclass(frozen=True)
+class ZipMember:
+    arcname: str  # the name inside the archive
+    root: str  # the MLflow artifact root it is read from
+    path: str  # its path below that root
+    size: int | None
+
+
+@dataclass(frozen=True)
 class ArtifactTotals:
     files: int
     bytes: int
@@ -175,3 +186,62 @@ def artifact_totals(*, experiment: MLExperiment) -> ArtifactTotals:
     for model in info.models:
         files.extend(artifact_tree(experiment=experiment, model_id=model.model_id))
     return ArtifactTotals(files=len(files), bytes=sum(entry.size or 0 for entry in files))
+
+
+def _model_prefix(*, info: RunArtifactsInfo, model: LoggedModelRef, run_files) -> str:
+    # "model/" as MLflow 2 had it, unless the run itself already holds a "model" folder.
+    base = "model"
+    if any(entry.path.split("/", 1)[0] == "model" for entry in run_files):
+        base = "logged-model"
+    return base if len(info.models) == 1 else f"{base}/{model.model_id}"
+
+
+def artifact_zip_members(
+    *, experiment: MLExperiment, path: str = "", model_id: str | None = None
+) -> list[ZipMember]:
+    """The files a ZIP of ``path`` holds; the whole run (with its logged models) for ""."""
+    info = experiment_artifacts(experiment=experiment)
+    root = artifact_root(info=info, model_id=model_id)
+    entry = artifact_entry(experiment=experiment, path=path, model_id=model_id)
+    files = (
+        artifact_tree(experiment=experiment, model_id=model_id, path=path)
+        if entry.is_dir
+        else [entry]
+    )
+    members = [ZipMember(arcname=f.path, root=root, path=f.path, size=f.size) for f in files]
+    if path == "" and not model_id:
+        for model in info.models:
+            prefix = _model_prefix(info=info, model=model, run_files=files)
+            for f in artifact_tree(experiment=experiment, model_id=model.model_id):
+                members.append(
+                    ZipMember(
+                        arcname=f"{prefix}/{f.path}", root=model.root, path=f.path, size=f.size
+                    )
+                )
+    return members
+
+
+def artifact_selection_members(
+    *, experiment: MLExperiment, paths: list[str], model_paths: list[tuple[str, str]] = ()
+) -> list[ZipMember]:
+    """The files of a selection: run paths, and (model id, path) pairs of its logged models.
+
+    Folders in a selection bring their files along; a path chosen twice is zipped once.
+    """
+    if not paths and not model_paths:
+        raise ApplicationError(_("Seleccione al menos un archivo para descargar."))
+    info = experiment_artifacts(experiment=experiment)
+    members: dict[str, ZipMember] = {}
+    for path in paths:
+        for member in artifact_zip_members(experiment=experiment, path=path):
+            members.setdefault(member.arcname, member)
+    run_files = artifact_tree(experiment=experiment) if model_paths else []
+    for model_id, path in model_paths:
+        model = next((m for m in info.models if m.model_id == model_id), None)
+        if model is None:
+            raise NotFoundError(_("Este run no tiene ese modelo registrado."))
+        prefix = _model_prefix(info=info, model=model, run_files=run_files)
+        for member in artifact_zip_members(experiment=experiment, path=path, model_id=model_id):
+            arcname = f"{prefix}/{member.arcname}"
+            members.setdefault(arcname, ZipMember(arcname, member.root, member.path, member.size))
+    return list(members.values())

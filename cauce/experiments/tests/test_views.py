@@ -479,3 +479,26 @@ def test_edit_shows_a_tag_error_and_changes_nothing(editor_client, experiment):
     experiment.refresh_from_db()
     assert experiment.name == "Iris base"
     assert [t.name for t in experiment.tags.all()] == ["base"]
+
+
+# --- language ----------------------------------------------------------------------------
+
+
+def test_status_labels_read_as_the_spec_says():
+    assert [str(label) for _value, label in MLExperiment.Status.choices] == [
+        "Borrador",
+        "En cola",
+        "En Ejecución",
+        "Finalizado",
+        "Error",
+    ]
+
+
+def test_the_detail_page_is_available_in_english(viewer_client, experiment):
+    response = viewer_client.get(
+        _url("ml_experiment_detail", experiment.pk), headers={"Accept-Language": "en"}
+    )
+    page = response.content.decode()
+    assert "Draft" in page
+    assert "MLflow artifacts" in page
+    assert "Target column" in page

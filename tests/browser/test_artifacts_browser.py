@@ -44,28 +44,30 @@ def test_a_user_browses_previews_and_downloads_artifacts(
     page.locator("li.artifact-folder summary", has_text="plots/").click()
     expect(file_row(page, "plot.png")).to_be_visible()
 
-    # The image preview shows the real image, loaded through Cauce.
+    # The image preview opens inside the tab (no navigation) and shows the real image.
+    detail_url = page.url
     file_row(page, "plot.png").get_by_role("link", name="Vista previa").click()
-    image = page.locator("[data-artifact-preview] img.artifact-image")
+    image = page.locator("#artifacts-tab [data-artifact-preview] img.artifact-image")
     expect(image).to_be_visible()
     page.wait_for_function(
         "img => img.complete && img.naturalWidth === 1", arg=image.element_handle()
     )
 
-    # The CSV preview is a table, fifty rows a page.
-    if not file_row(page, "predictions.csv").is_visible():
-        open_artifacts_tab(page, live_server, experiment)
+    assert page.url == detail_url
+
+    # The CSV preview replaces it: a table, fifty rows a page, paged in place.
     file_row(page, "predictions.csv").get_by_role("link", name="Vista previa").click()
-    table = page.locator("[data-artifact-preview] table")
+    table = page.locator("#artifacts-tab [data-artifact-preview] table")
     expect(table.locator("thead th")).to_have_text(["#", "id", "specie"])
     expect(table.locator("tbody tr")).to_have_count(50)
     expect(table.locator("tbody tr").first).to_contain_text("virginica")
     page.locator("[data-artifact-preview]").get_by_role("link", name="Siguiente").click()
     expect(page.locator("[data-artifact-preview]")).to_contain_text("Página 2")
     expect(table.locator("tbody tr")).to_have_count(30)
+    expect(image).to_have_count(0)
+    assert page.url == detail_url
 
     # A download goes through Cauce and holds MLflow's bytes.
-    open_artifacts_tab(page, live_server, experiment)
     with page.expect_download() as download_info:
         file_row(page, "metrics.json").get_by_role("link", name="Descargar").click()
     download = download_info.value

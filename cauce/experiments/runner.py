@@ -142,10 +142,12 @@ class _Claim:
     experiment: MLExperiment
     # The run of an earlier attempt that may still be RUNNING in MLflow.
     previous_run_id: str
+    # True when the experiment was interrupted too often and has just been set to ERROR.
+    gave_up: bool = False
 
 
 def _claim(experiment_id: str) -> _Claim | None:
-    """Move the experiment to RUNNING for this worker, or say there is nothing to do."""
+    """Move the experiment to RUNNING for this worker; None when there is nothing to do."""
     now = timezone.now()
     with transaction.atomic():
         experiment = (
@@ -172,9 +174,7 @@ def _claim(experiment_id: str) -> _Claim | None:
                     )
                     % {"attempts": experiment.attempts},
                 )
-                run_id = experiment.mlflow_run_id
-                transaction.on_commit(lambda: _end_run_quietly(run_id))
-                return None
+                return _Claim(experiment, experiment.mlflow_run_id, gave_up=True)
             logger.warning(
                 "Experiment %s found RUNNING: its worker died; starting over", experiment_id
             )
@@ -263,6 +263,9 @@ def experiment_execute(*, experiment_id: str, retry_on_unavailable: bool = False
     """
     claim = _claim(experiment_id)
     if claim is None:
+        return
+    if claim.gave_up:
+        _end_run_quietly(claim.previous_run_id)
         return
     experiment = claim.experiment
     # In memory, from here on, the id of this attempt's own run (set once it is created);

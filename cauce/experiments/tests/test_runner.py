@@ -1,0 +1,328 @@
+"""The runner against a real MLflow server: what a run leaves in MLflow and in the database."""
+
+import time
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.utils import timezone
+from mlflow.models import get_model_info
+from mlflow.pyfunc import load_model
+from mlflow.tracking import MlflowClient
+from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+from cauce.experiments.models import MLExperiment
+from cauce.experiments.runner import (
+    MAX_ATTEMPTS,
+    _HeartbeatThread,
+    experiment_execute,
+    experiment_mlflow_tags,
+    experiments_fail_stale,
+)
+from cauce.experiments.tests.runner_support import queued_experiment
+from cauce.integrations.mlflow import tracking
+from tests.fixtures.data import IRIS_FEATURES
+
+Status = MLExperiment.Status
+
+
+@pytest.fixture(autouse=True)
+def _no_heartbeat_writes_inside_the_test_transaction(settings):
+    # The heartbeat thread has its own connection; with the ``db`` fixture the test's rows are
+    # uncommitted (and locked) for it. Its writes are tested with ``transactional_db`` below.
+    settings.EXPERIMENT_HEARTBEAT_SECONDS = 3600
+
+
+@pytest.fixture
+def mlflow_client(mlflow):
+    """A client of the test server; ``models:/`` URIs resolve through it during the test."""
+    with _use_tracking_uri(mlflow):
+        yield MlflowClient(tracking_uri=mlflow)
+
+
+def _artifact_paths(client, run_id, path=None) -> set[str]:
+    paths = set()
+    for entry in client.list_artifacts(run_id, path):
+        if entry.is_dir:
+            paths |= _artifact_paths(client, run_id, entry.path)
+        else:
+            paths.add(entry.path)
+    return paths
+
+
+def _open_run(project) -> str:
+    """A RUNNING MLflow run, as a worker that died would leave it."""
+    experiment_id = tracking.experiment_ensure(name=project.mlflow_experiment_name)
+    return tracking.run_create(experiment_id=experiment_id, run_name="interrumpido", tags={})
+
+
+def test_it_runs_an_experiment_to_finished_with_everything_in_mlflow(mlflow_client, iris_dataset):
+    experiment = queued_experiment(iris_dataset, tags=["iris", "baseline", "rf"])
+
+    experiment_execute(experiment_id=str(experiment.pk))
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.FINISHED, experiment.error
+    assert experiment.error == ""
+    assert experiment.stage == ""
+    assert experiment.attempts == 1
+    assert experiment.started_at <= experiment.finished_at
+    assert set(experiment.metrics) == {
+        "accuracy",
+        "precision_macro",
+        "recall_macro",
+        "f1_macro",
+        "roc_auc",
+    }
+    assert experiment.main_metric > 0.8
+    experiment.project.refresh_from_db()
+    assert experiment.mlflow_experiment_id == experiment.project.mlflow_experiment_id != ""
+
+    run = mlflow_client.get_run(experiment.mlflow_run_id)
+    assert run.info.status == "FINISHED"
+    assert run.info.experiment_id == experiment.mlflow_experiment_id
+    assert run.info.run_name == "Bosque iris"
+    params = run.data.params
+    assert params["algorithm"] == "RandomForestClassifier"
+    assert params["task_type"] == "classification"
+    assert params["target"] == "species"
+    assert params["features"] == ",".join(IRIS_FEATURES)
+    assert params["test_size"] == "0.2"
+    assert params["random_state"] == "7"
+    assert params["dataset_id"] == str(iris_dataset.pk)
+    assert params["dataset_name"] == "Iris"
+    assert params["hp.n_estimators"] == "20"
+    assert params["hp.max_depth"] == "4"
+    assert params["rows_train"] == "120"
+    assert run.data.metrics == pytest.approx(experiment.metrics)
+    tags = run.data.tags
+    assert (tags["tag_0"], tags["tag_1"], tags["tag_2"]) == ("baseline", "iris", "rf")
+    assert tags["all_tags"] == "baseline,iris,rf"
+    assert tags["tag_count"] == "3"
+    assert tags["cauce.experiment_id"] == str(experiment.pk)
+    assert tags["cauce.project_id"] == str(experiment.project_id)
+
+    assert _artifact_paths(mlflow_client, run.info.run_id) == {
+        "metrics.json",
+        "plots/confusion_matrix.png",
+        "plots/feature_importance.png",
+        "data/test_predictions.csv",
+        "data/feature_importance.csv",
+    }
+
+    assert experiment.mlflow_model_uri == f"models:/{experiment.mlflow_model_id}"
+    assert [output.model_id for output in run.outputs.model_outputs] == [experiment.mlflow_model_id]
+    logged = mlflow_client.get_logged_model(experiment.mlflow_model_id)
+    assert logged.experiment_id == experiment.mlflow_experiment_id
+    info = get_model_info(experiment.mlflow_model_uri)
+    assert [spec.name for spec in info.signature.inputs] == IRIS_FEATURES
+    assert info.saved_input_example_info is not None
+    model = load_model(experiment.mlflow_model_uri)
+    example = iris_dataset_rows(iris_dataset)
+    predictions = model.predict(example)
+    assert set(np.asarray(predictions)) <= {"setosa", "versicolor", "virginica"}
+
+
+def iris_dataset_rows(dataset):
+    from cauce.datasets.inference import load_dataframe
+
+    frame = load_dataframe(dataset.file.path, file_format="csv", delimiter=",", encoding="utf-8")
+    return frame[IRIS_FEATURES].head(3)
+
+
+def test_it_trains_messy_data_and_logs_a_model_that_predicts_with_gaps(
+    mlflow_client, messy_dataset
+):
+    experiment = queued_experiment(
+        messy_dataset,
+        name="Precio",
+        target_column="price",
+        feature_columns=["age", "income", "city", "member"],
+        task_type=MLExperiment.TaskType.REGRESSION,
+        algorithm="Ridge",
+        hyperparameters={"alpha": 0.5},
+        tags=[],
+    )
+
+    experiment_execute(experiment_id=str(experiment.pk))
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.FINISHED, experiment.error
+    assert set(experiment.metrics) == {"r2", "mae", "rmse"}
+    run = mlflow_client.get_run(experiment.mlflow_run_id)
+    assert run.data.tags["tag_count"] == "0"
+    assert "tag_0" not in run.data.tags
+    assert "plots/residuals.png" in _artifact_paths(mlflow_client, run.info.run_id)
+    model = load_model(experiment.mlflow_model_uri)
+    import pandas as pd
+
+    rows = pd.DataFrame(
+        {
+            "age": [np.nan, 44.0],
+            "income": [31000.0, np.nan],
+            "city": ["Madrid", None],
+            "member": [True, None],
+        }
+    )
+    assert np.isfinite(np.asarray(model.predict(rows), dtype=float)).all()
+
+
+def test_it_fails_with_the_reason_and_ends_the_run_failed_for_a_bad_target(
+    mlflow_client, iris_dataset
+):
+    experiment = queued_experiment(iris_dataset, target_column="especie")
+
+    experiment_execute(experiment_id=str(experiment.pk))
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.ERROR
+    assert experiment.error == "La columna objetivo «especie» no está en el conjunto de datos."
+    assert experiment.finished_at is not None
+    assert experiment.stage == ""
+    assert mlflow_client.get_run(experiment.mlflow_run_id).info.status == "FAILED"
+
+
+def test_it_reports_an_unexpected_failure_without_a_traceback(mlflow_client, iris_dataset):
+    experiment = queued_experiment(iris_dataset)
+    iris_dataset.file.storage.delete(iris_dataset.file.name)
+
+    experiment_execute(experiment_id=str(experiment.pk))
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.ERROR
+    assert experiment.error.startswith("Error inesperado durante el entrenamiento")
+    assert "(FileNotFoundError)" in experiment.error
+    assert "Traceback" not in experiment.error
+    assert "/" not in experiment.error  # no file path leaks
+    assert mlflow_client.get_run(experiment.mlflow_run_id).info.status == "FAILED"
+
+
+@pytest.mark.parametrize("status", [Status.DRAFT, Status.FINISHED, Status.ERROR])
+def test_it_does_nothing_for_an_experiment_that_is_not_queued(iris_dataset, status):
+    experiment = queued_experiment(iris_dataset, status=status, stage="")
+
+    experiment_execute(experiment_id=str(experiment.pk))
+
+    experiment.refresh_from_db()
+    assert experiment.status == status
+    assert experiment.attempts == 0
+    assert experiment.mlflow_run_id == ""
+
+
+def test_it_does_nothing_for_an_experiment_that_no_longer_exists(db):
+    experiment_execute(experiment_id="00000000-0000-0000-0000-000000000000")
+
+
+def test_a_redelivered_task_starts_over_and_fails_the_interrupted_run(mlflow_client, iris_dataset):
+    old_run_id = _open_run(iris_dataset.project)
+    experiment = queued_experiment(
+        iris_dataset,
+        status=Status.RUNNING,
+        stage=MLExperiment.Stage.TRAINING,
+        attempts=1,
+        mlflow_run_id=old_run_id,
+        heartbeat_at=timezone.now(),
+    )
+
+    experiment_execute(experiment_id=str(experiment.pk))
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.FINISHED, experiment.error
+    assert experiment.attempts == 2
+    assert experiment.mlflow_run_id not in ("", old_run_id)
+    assert mlflow_client.get_run(old_run_id).info.status == "FAILED"
+    assert mlflow_client.get_run(experiment.mlflow_run_id).info.status == "FINISHED"
+
+
+def test_a_redelivered_task_gives_up_after_the_last_attempt(mlflow_client, iris_dataset):
+    old_run_id = _open_run(iris_dataset.project)
+    experiment = queued_experiment(
+        iris_dataset,
+        status=Status.RUNNING,
+        attempts=MAX_ATTEMPTS,
+        mlflow_run_id=old_run_id,
+        heartbeat_at=timezone.now(),
+    )
+
+    experiment_execute(experiment_id=str(experiment.pk))
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.ERROR
+    assert experiment.attempts == MAX_ATTEMPTS
+    assert "se interrumpió 3 veces" in experiment.error
+    assert experiment.mlflow_run_id == old_run_id
+    assert mlflow_client.get_run(old_run_id).info.status == "FAILED"
+
+
+def test_the_reaper_fails_running_experiments_without_a_recent_heartbeat(
+    mlflow_client, iris_dataset, settings
+):
+    settings.EXPERIMENT_STALE_AFTER_SECONDS = 60
+    stale_run_id = _open_run(iris_dataset.project)
+    stale = queued_experiment(
+        iris_dataset,
+        status=Status.RUNNING,
+        attempts=1,
+        mlflow_run_id=stale_run_id,
+        heartbeat_at=timezone.now() - timedelta(seconds=61),
+    )
+    alive = queued_experiment(
+        iris_dataset, status=Status.RUNNING, attempts=1, heartbeat_at=timezone.now()
+    )
+    spared = queued_experiment(
+        iris_dataset,
+        status=Status.RUNNING,
+        attempts=1,
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+    )
+    queued = queued_experiment(iris_dataset)
+
+    assert experiments_fail_stale(exclude_ids=[spared.pk]) == 1
+
+    stale.refresh_from_db()
+    assert stale.status == Status.ERROR
+    assert stale.error.startswith("El proceso de trabajo se detuvo durante la ejecución")
+    assert stale.finished_at is not None
+    assert mlflow_client.get_run(stale_run_id).info.status == "FAILED"
+    for other, status in (
+        (alive, Status.RUNNING),
+        (spared, Status.RUNNING),
+        (queued, Status.QUEUED),
+    ):
+        other.refresh_from_db()
+        assert other.status == status
+
+
+def test_the_tag_formats_follow_the_spec(iris_dataset):
+    experiment = queued_experiment(iris_dataset, tags=["producción", "v2", "clientes"])
+    assert experiment_mlflow_tags(experiment) == {
+        "tag_0": "clientes",
+        "tag_1": "producción",
+        "tag_2": "v2",
+        "all_tags": "clientes,producción,v2",
+        "tag_count": "3",
+        "cauce.experiment_id": str(experiment.pk),
+        "cauce.project_id": str(experiment.project_id),
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_thread_refreshes_a_running_experiment(iris_dataset, settings):
+    settings.EXPERIMENT_HEARTBEAT_SECONDS = 0.05
+    long_ago = timezone.now() - timedelta(minutes=10)
+    experiment = queued_experiment(
+        iris_dataset, status=Status.RUNNING, attempts=1, heartbeat_at=long_ago
+    )
+    thread = _HeartbeatThread(experiment.pk)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            experiment.refresh_from_db()
+            if experiment.heartbeat_at > long_ago:
+                break
+            time.sleep(0.05)
+    finally:
+        thread.stop()
+    assert experiment.heartbeat_at > timezone.now() - timedelta(seconds=10)
+    assert not thread.is_alive()

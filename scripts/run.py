@@ -1,13 +1,14 @@
 """``make run``: set Cauce up on this machine and run every part of it until Ctrl-C.
 
-In order: the data dir, ``migrate``, a real MLflow tracking server (unless MLFLOW_TRACKING_URI
-points at one that already answers), one Celery worker, the demo data (``manage.py cauce_demo
---wait``, trained by that worker) and the web server (gunicorn, static files by whitenoise).
+It makes the data dir, starts a real MLflow tracking server (unless MLFLOW_TRACKING_URI points
+at one that already answers) and, while that boots, runs ``migrate`` and starts one Celery
+worker; then it creates the demo data (``manage.py cauce_demo --wait``, trained by that worker)
+and starts the web server (gunicorn; static files by whitenoise).
 
 Each long-running child runs in its own process group and writes to ``<data dir>/logs/``.
-SIGINT, SIGTERM or SIGHUP stop them all (web, then worker, then MLflow: SIGTERM to the group,
-SIGKILL after a grace period) and the script exits 0. A child that dies on its own stops the
-rest, and the script exits 1 naming it, with the tail of its log.
+SIGINT, SIGTERM or SIGHUP stop them all (the web server and the worker, then MLflow: SIGTERM
+to each group, SIGKILL after a grace period) and the script exits 0. A child that dies on its
+own stops the rest, and the script exits 1 naming it, with the tail of its log.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Child:
     name: str
     process: subprocess.Popen
     log_path: Path
+    stop_last: bool = False
 
     @property
     def pgid(self) -> int:
@@ -170,8 +172,16 @@ class Supervisor:
             )
         return Child(name=name, process=process, log_path=log_path)
 
-    def start(self, name: str, command: list[str], log_name: str, env: dict | None = None) -> Child:
+    def start(
+        self,
+        name: str,
+        command: list[str],
+        log_name: str,
+        env: dict | None = None,
+        stop_last: bool = False,
+    ) -> Child:
         child = self.spawn(name, command, log_name, env)
+        child.stop_last = stop_last
         self.children.append(child)
         return child
 
@@ -201,9 +211,11 @@ class Supervisor:
                 )
             self.sleep(0.25)
 
-    def run_once(self, name: str, command: list[str], log_name: str, timeout: float) -> Child:
+    def run_once(
+        self, name: str, command: list[str], log_name: str, timeout: float, env: dict | None = None
+    ) -> Child:
         """Run a command to its end while watching the long-running children."""
-        child = self.spawn(name, command, log_name)
+        child = self.spawn(name, command, log_name, env)
         try:
             deadline = time.monotonic() + timeout
             while child.process.poll() is None:
@@ -212,42 +224,49 @@ class Supervisor:
                 self.sleep(0.1)
         finally:
             if child.process.poll() is None:
-                self.stop(child)
+                self.stop([child])
         return child
 
-    def stop(self, child: Child) -> None:
-        if not self._signal_group(child, signal.SIGTERM):
-            child.process.wait()
-            return
-        deadline = time.monotonic() + GRACE_SECONDS
-        while time.monotonic() < deadline and not self.force:
-            child.process.poll()  # reap the leader so it does not count as alive
-            if not group_members(child.pgid):
-                return
-            time.sleep(0.1)
-        say(f"  {child.name} did not stop in time: killing it.")
-        self._signal_group(child, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.process.wait(timeout=5)
-        deadline = time.monotonic() + 5
-        while group_members(child.pgid) and time.monotonic() < deadline:
-            time.sleep(0.1)
+    @staticmethod
+    def _alive(child: Child) -> bool:
+        child.process.poll()  # reap the leader, so that a zombie does not count as alive
+        return bool(group_members(child.pgid))
 
     @staticmethod
-    def _signal_group(child: Child, signum: int) -> bool:
-        try:
+    def _signal_group(child: Child, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pgid, signum)
-        except ProcessLookupError:
-            return False
-        return True
+
+    def stop(self, children: list[Child]) -> None:
+        """SIGTERM to each child's group; SIGKILL to what is left after the grace period."""
+        for child in children:
+            self._signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_SECONDS
+        while time.monotonic() < deadline and not self.force:
+            if not any(self._alive(child) for child in children):
+                return
+            time.sleep(0.1)
+        for child in children:
+            if self._alive(child):
+                say(f"  {child.name} did not stop in time: killing it.")
+                self._signal_group(child, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while any(self._alive(child) for child in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def stop_all(self) -> None:
         self.stopping = True
-        # The web first (no new work), then the worker (it may still report to MLflow), MLflow last.
-        for child in reversed(self.children):
-            if child.process.poll() is None or group_members(child.pgid):
-                say(f"  stopping {child.name}...")
-                self.stop(child)
+        # MLflow goes last: a worker finishing its task during the warm shutdown still needs it.
+        first = [child for child in self.children if not child.stop_last]
+        last = [child for child in self.children if child.stop_last]
+        for group in (first, last):
+            running = [child for child in group if self._alive(child)]
+            if running:
+                started = time.monotonic()
+                names = ", ".join(child.name for child in running)
+                say(f"  stopping {names}...")
+                self.stop(running)
+                say(f"  stopped in {time.monotonic() - started:.1f} s")
 
 
 # --- the steps ---------------------------------------------------------------------------------
@@ -280,12 +299,12 @@ def make_data_dirs(settings) -> Path:
     return logs_dir
 
 
-def start_mlflow(sup: Supervisor, settings, port: int) -> str:
+def start_mlflow(sup: Supervisor, settings, port: int) -> tuple[str, Child | None]:
     """The tracking URI Cauce will use: the configured server, or a local one started here."""
     configured = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
     if configured:
         say(f"- MLflow: using the server at {configured}")
-        return configured.rstrip("/")
+        return configured.rstrip("/"), None
 
     root = settings.DATA_DIR / "mlflow"
     url = f"http://127.0.0.1:{port}"
@@ -302,12 +321,12 @@ def start_mlflow(sup: Supervisor, settings, port: int) -> str:
         command,
         "mlflow.log",
         env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        stop_last=True,
     )
-    sup.wait_for(child, lambda: mlflow_answers(url), MLFLOW_START_TIMEOUT, f"{url}/health")
-    return url
+    return url, child
 
 
-def start_worker(sup: Supervisor, settings) -> None:
+def start_worker(sup: Supervisor, settings) -> Child:
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     say(f"- Celery: starting one worker on queue {queue!r} ({settings.CELERY_BROKER_URL})")
     command = [
@@ -315,10 +334,7 @@ def start_worker(sup: Supervisor, settings) -> None:
         "--pool", "solo", "--loglevel", "INFO", "--queues", queue,
         "--hostname", f"cauce-{os.getpid()}@%h",
     ]  # fmt: skip
-    child = sup.start("Celery worker", command, "worker.log")
-    sup.wait_for(
-        child, lambda: b" ready." in child.log_path.read_bytes(), WORKER_START_TIMEOUT, "ready"
-    )
+    return sup.start("Celery worker", command, "worker.log")
 
 
 def create_demo(sup: Supervisor) -> bool:
@@ -326,7 +342,9 @@ def create_demo(sup: Supervisor) -> bool:
     command = [
         sys.executable, "manage.py", "cauce_demo", "--wait", "--timeout", str(DEMO_TIMEOUT),
     ]  # fmt: skip
-    child = sup.run_once("cauce_demo", command, "demo.log", timeout=DEMO_TIMEOUT + 60)
+    child = sup.run_once(
+        "cauce_demo", command, "demo.log", timeout=DEMO_TIMEOUT + 60, env={"LOG_LEVEL": "ERROR"}
+    )
     if child.process.returncode == 0:
         for line in log_tail(child.log_path, 10).splitlines():
             say(f"    {line}")
@@ -353,12 +371,16 @@ def start_web(sup: Supervisor, port: int) -> str:
 
 
 def run(sup: Supervisor, settings, web_port: int, mlflow_port: int) -> None:
-    step_started = time.monotonic()
+    started = time.monotonic()
 
-    def step_done() -> None:
-        nonlocal step_started
-        say(f"  done in {time.monotonic() - step_started:.1f} s")
-        step_started = time.monotonic()
+    def ready(what: str) -> None:
+        say(f"  {what} ready ({time.monotonic() - started:.0f} s)")
+
+    # MLflow takes longest to start: it boots while the database is migrated and the worker
+    # starts; the demo then needs both.
+    mlflow_url, mlflow_child = start_mlflow(sup, settings, mlflow_port)
+    sup.env["MLFLOW_TRACKING_URI"] = mlflow_url
+    mlflow_public = os.environ.get("MLFLOW_PUBLIC_URL", "").strip() or mlflow_url
 
     say("- Database: migrate")
     child = sup.run_once(
@@ -367,18 +389,23 @@ def run(sup: Supervisor, settings, web_port: int, mlflow_port: int) -> None:
     if child.process.returncode != 0:
         tail = log_tail(child.log_path)
         raise StartupError(f"migrate failed. Last lines of {child.log_path}:\n{tail}")
-    step_done()
+    ready("Database")
 
-    mlflow_url = start_mlflow(sup, settings, mlflow_port)
-    sup.env["MLFLOW_TRACKING_URI"] = mlflow_url
-    mlflow_public = os.environ.get("MLFLOW_PUBLIC_URL", "").strip() or mlflow_url
-    step_done()
-    start_worker(sup, settings)
-    step_done()
+    worker = start_worker(sup, settings)
+    if mlflow_child is not None:
+        health = f"{mlflow_url}/health"
+        sup.wait_for(mlflow_child, lambda: mlflow_answers(mlflow_url), MLFLOW_START_TIMEOUT, health)
+        ready("MLflow")
+    sup.wait_for(
+        worker, lambda: b" ready." in worker.log_path.read_bytes(), WORKER_START_TIMEOUT, "ready"
+    )
+    ready("Celery worker")
+
     demo_ok = create_demo(sup)
-    step_done()
+    if demo_ok:
+        ready("Demo data")
     web = start_web(sup, web_port)
-    step_done()
+    ready("Web server")
 
     password = "$CAUCE_DEMO_PASSWORD" if os.environ.get("CAUCE_DEMO_PASSWORD") else "demo"
     say()

@@ -135,7 +135,7 @@ def test_it_runs_every_part_with_the_demo_and_stops_them_all_on_ctrl_c(tmp_path)
     )
     output = Output(process)
     try:
-        web = output.wait_for(r"^\s+Web:\s+(\S+?)/?$", process, timeout=80).group(1)
+        web = output.wait_for(r"^\s+Web:\s+(\S+?)/?$", process, timeout=180).group(1)
         mlflow_ui = output.wait_for(r"^\s+MLflow UI:\s+(\S+?)/?$", process, 1).group(1)
         output.wait_for(r"^\s+API docs:\s+\S+/api/docs/$", process, 1)
         output.wait_for(r"^\s+Admin:\s+\S+/admin/$", process, 1)

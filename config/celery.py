@@ -12,16 +12,10 @@ app.autodiscover_tasks()
 
 @worker_init.connect
 def _prepare_worker(**_kwargs) -> None:
-    """Workers may wait longer for MLflow than web requests; the broker folder must exist."""
-    from django.conf import settings
-
+    """Workers may wait longer for MLflow than web requests."""
     from cauce.integrations.mlflow import client as mlflow_client
 
     mlflow_client.use_worker_profile()
-    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        for folder in settings.CELERY_BROKER_TRANSPORT_OPTIONS.values():
-            if isinstance(folder, str):
-                os.makedirs(folder, exist_ok=True)
 
 
 @worker_ready.connect

@@ -31,16 +31,15 @@ def artifact_compare_view(request, project_pk: int):
         "selected_ids": {str(experiment.pk) for experiment in selected},
         "without_run": [experiment for experiment in chosen if not experiment.mlflow_run_id],
     }
+    try:
+        path = context["path"] = clean_artifact_path(request.GET.get("path"))
+    except InvalidArtifactPath as error:
+        context["error"] = error.message
+        return render(request, "artifacts/compare.html", context, status=400)
     if len(selected) < 2:
+        # A path chosen already (e.g. from a preview) waits in the form for more experiments.
         context["message"] = _("Elija al menos dos experimentos con run para comparar.")
         return render(request, "artifacts/compare.html", context)
-    try:
-        path = clean_artifact_path(request.GET.get("path"))
-    except InvalidArtifactPath as error:
-        return render(
-            request, "artifacts/compare.html", {**context, "error": error.message}, status=400
-        )
-    context["path"] = path
     try:
         context["choices"] = compare_path_choices(experiments=selected)
         if path:

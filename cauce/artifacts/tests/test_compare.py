@@ -178,3 +178,11 @@ def test_a_csv_summary_counts_every_row_in_one_pass():
     assert summary.rows == 4
     assert (number.numeric, number.count, number.mean) == (True, 2, 2.0)
     assert (text.numeric, text.distinct_count) == (False, 3)
+
+
+def test_a_path_chosen_before_two_experiments_waits_in_the_form(viewer_client, project, pair):
+    response = get(viewer_client, project, pair[:1], "metrics.json")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<input type="hidden" name="path" value="metrics.json">' in html
+    assert "Elija al menos dos experimentos" in html

@@ -227,6 +227,12 @@ def test_the_htmx_panel_is_a_fragment(viewer_client, experiment):
     assert "data-artifact-preview" in html
 
 
+def test_the_panel_links_to_comparing_the_same_file(viewer_client, experiment):
+    _response, html = panel(viewer_client, experiment, "data/table.csv")
+    compare = reverse("artifacts:compare", args=[experiment.project.pk])
+    assert f"{compare}?experiments={experiment.pk}&amp;path=data/table.csv" in html
+
+
 @pytest.mark.parametrize("path", ["../secret", "%2e%2e/secret", "/etc/passwd", "a\\b", "a#b"])
 def test_it_rejects_a_bad_path(viewer_client, experiment, path):
     response = viewer_client.get(reverse("artifacts:preview", args=[experiment.pk]), {"path": path})

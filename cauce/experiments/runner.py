@@ -49,6 +49,7 @@ from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.data import training_columns_check
 from cauce.experiments.pipeline.training import TrainingResult, TrainingSpec, training_run
 from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable, tracking
+from cauce.integrations.mlflow.client import tracking_uri as mlflow_tracking_uri
 
 logger = logging.getLogger(__name__)
 
@@ -281,11 +282,19 @@ def experiment_execute(*, experiment_id: str, retry_on_unavailable: bool = False
         heartbeat.stop()
         _end_run_quietly(experiment.mlflow_run_id)
         if retry_on_unavailable:
-            logger.warning("MLflow unavailable running experiment %s; will retry", experiment.pk)
+            logger.warning(
+                "MLflow unavailable running experiment %s (%r); will retry",
+                experiment.pk,
+                exc.__cause__,
+            )
             _requeue_for_retry(experiment.pk)
             raise
-        logger.warning("MLflow unavailable running experiment %s; giving up", experiment.pk)
-        _fail_by_id(experiment.pk, mlflow_unavailable_message(exc))
+        logger.warning(
+            "MLflow unavailable running experiment %s (%r); giving up",
+            experiment.pk,
+            exc.__cause__,
+        )
+        _fail_by_id(experiment.pk, mlflow_unavailable_message())
     except ApplicationError as exc:
         heartbeat.stop()
         logger.info("Experiment %s failed: %s", experiment.pk, exc)
@@ -307,13 +316,12 @@ def experiment_execute(*, experiment_id: str, retry_on_unavailable: bool = False
         heartbeat.stop()
 
 
-def mlflow_unavailable_message(exc: Exception | None = None) -> str:
-    detail = str(exc) if exc is not None else ""
-    detail = detail or _("no responde")
+def mlflow_unavailable_message() -> str:
+    """Names the server that did not answer; the cause's details go to the log."""
     return _(
-        "MLflow no disponible: %(detail)s. No se pudo completar el experimento tras varios "
-        "intentos; vuelva a ejecutarlo cuando MLflow esté en marcha."
-    ) % {"detail": detail}
+        "MLflow no disponible: el servidor %(uri)s no respondió. No se pudo completar el "
+        "experimento; vuelva a ejecutarlo cuando MLflow esté en marcha."
+    ) % {"uri": mlflow_tracking_uri()}
 
 
 def _application_error_message(exc: ApplicationError) -> str:
@@ -378,12 +386,14 @@ def _execute(experiment: MLExperiment) -> None:
         _touch(experiment, Stage.LOGGING)
         _log_result(experiment, run_id, mlflow_experiment_id, result, output_dir)
 
+    # The run ends first: if MLflow fails here, the experiment is not FINISHED yet and the
+    # failure paths (retry or ERROR) still apply.
+    tracking.run_end(run_id=run_id, status="FINISHED")
     experiment.status = Status.FINISHED
     experiment.stage = ""
     experiment.finished_at = timezone.now()
     experiment.heartbeat_at = experiment.finished_at
     experiment.save(update_fields=["status", "stage", "finished_at", "heartbeat_at", "updated_at"])
-    tracking.run_end(run_id=run_id, status="FINISHED")
 
 
 def _log_result(

@@ -1,0 +1,189 @@
+"""Shared set-up of the artifact benchmarks: a private MLflow server, database and web server.
+
+Everything lives in a temporary directory and on free ports; nothing touches ./var.
+Not a benchmark itself (``make bench`` runs ``bench/bench_*.py`` only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from tests.fixtures.mlflow_server import free_port, start_mlflow_server, wait_healthy  # noqa: E402
+
+MB = 1024 * 1024
+
+
+@dataclass
+class Bench:
+    root: Path
+    mlflow_url: str
+    mlflow_process: subprocess.Popen
+
+
+@contextlib.contextmanager
+def bench_environment() -> Iterator[Bench]:
+    """A temporary data dir, a real MLflow server, and Django set up against both."""
+    root = Path(tempfile.mkdtemp(prefix="cauce-bench-artifacts-"))
+    port = free_port()
+    process = start_mlflow_server(root / "mlflow", port)
+    url = f"http://127.0.0.1:{port}"
+    (root / "data").mkdir()
+    os.environ.update(
+        {
+            "CAUCE_DATA_DIR": str(root / "data"),
+            "MLFLOW_TRACKING_URI": url,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    try:
+        wait_healthy(url, process)
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        yield Bench(root=root, mlflow_url=url, mlflow_process=process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def write_random_file(path: Path, size: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        remaining = size
+        block = os.urandom(4 * MB)
+        while remaining > 0:
+            handle.write(block[: min(remaining, len(block))])
+            remaining -= len(block)
+
+
+def make_experiment(bench: Bench, local_dir: Path):
+    """A FINISHED experiment whose MLflow run holds the files of ``local_dir``; and its user."""
+    from django.contrib.auth import get_user_model
+    from mlflow.tracking import MlflowClient
+
+    from cauce.datasets.models import Dataset
+    from cauce.experiments.models import MLExperiment
+    from cauce.projects.models import Membership, Project, Role
+
+    client = MlflowClient(tracking_uri=bench.mlflow_url)
+    experiment_id = client.create_experiment(f"bench-{time.time_ns()}")
+    run = client.create_run(experiment_id, run_name="bench")
+    client.log_artifacts(run.info.run_id, str(local_dir))
+    client.set_terminated(run.info.run_id, "FINISHED")
+
+    user, _created = get_user_model().objects.get_or_create(username="bench")
+    project = Project.objects.create(name="Bench", created_by=user)
+    Membership.objects.create(project=project, user=user, role=Role.VIEWER)
+    dataset = Dataset.objects.create(
+        project=project,
+        name="d",
+        file="datasets/none.csv",
+        original_filename="d.csv",
+        file_format="csv",
+        size_bytes=1,
+        row_count=1,
+        column_count=2,
+        schema=[{"name": "a"}, {"name": "b"}],
+    )
+    experiment = MLExperiment.objects.create(
+        project=project,
+        dataset=dataset,
+        name="bench",
+        target_column="b",
+        feature_columns=["a"],
+        task_type="classification",
+        algorithm="RandomForestClassifier",
+        status=MLExperiment.Status.FINISHED,
+        mlflow_experiment_id=experiment_id,
+        mlflow_run_id=run.info.run_id,
+    )
+    return experiment, user
+
+
+def api_token(user) -> str:
+    from rest_framework.authtoken.models import Token
+
+    token, _created = Token.objects.get_or_create(user=user)
+    return token.key
+
+
+@dataclass
+class WebServer:
+    url: str
+    master: subprocess.Popen
+    worker_pid: int
+
+
+@contextlib.contextmanager
+def web_server(bench: Bench) -> Iterator[WebServer]:
+    """Gunicorn with one sync worker (the production shape), on a free port."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "config.wsgi:application",
+        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "600",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    log = (bench.root / "gunicorn.log").open("wb")
+    master = subprocess.Popen(command, cwd=BASE_DIR, env=os.environ.copy(), stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(url + "/health/", timeout=2)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline or master.poll() is not None:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.2)
+        children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+        yield WebServer(url=url, master=master, worker_pid=int(children[0]))
+    finally:
+        master.terminate()
+        try:
+            master.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            master.kill()
+        log.close()
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process, in kB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _sep, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0])
+    return values
+
+
+def timed_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, float]:
+    """Bytes received and seconds taken by a streamed GET, the body discarded."""
+    started = time.perf_counter()
+    received = 0
+    with requests.get(url, headers=headers or {}, stream=True, timeout=(5, 120)) as response:
+        response.raise_for_status()
+        for chunk in response.iter_content(MB):
+            received += len(chunk)
+    return received, time.perf_counter() - started

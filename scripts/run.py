@@ -29,6 +29,9 @@ import requests
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 GRACE_SECONDS = 10
+# A worker's warm shutdown lets its current task finish; one still running after this is killed
+# and, with acks_late, handed to the next worker that starts.
+WORKER_GRACE_SECONDS = 20
 MLFLOW_START_TIMEOUT = 120
 WORKER_START_TIMEOUT = 90
 WEB_START_TIMEOUT = 60
@@ -52,6 +55,7 @@ class Child:
     process: subprocess.Popen
     log_path: Path
     stop_last: bool = False
+    grace: float | None = None
 
     @property
     def pgid(self) -> int:
@@ -179,9 +183,11 @@ class Supervisor:
         log_name: str,
         env: dict | None = None,
         stop_last: bool = False,
+        grace: float | None = None,
     ) -> Child:
         child = self.spawn(name, command, log_name, env)
         child.stop_last = stop_last
+        child.grace = grace
         self.children.append(child)
         return child
 
@@ -241,17 +247,25 @@ class Supervisor:
         """SIGTERM to each child's group; SIGKILL to what is left after the grace period."""
         for child in children:
             self._signal_group(child, signal.SIGTERM)
-        deadline = time.monotonic() + GRACE_SECONDS
-        while time.monotonic() < deadline and not self.force:
-            if not any(self._alive(child) for child in children):
-                return
+        started = time.monotonic()
+
+        def overdue(child: Child) -> bool:
+            grace = GRACE_SECONDS if child.grace is None else child.grace
+            return self.force or time.monotonic() - started > grace
+
+        pending, killed = list(children), []
+        while pending:
+            for child in list(pending):
+                if not self._alive(child):
+                    pending.remove(child)
+                elif overdue(child):
+                    say(f"  {child.name} did not stop in time: killing it.")
+                    self._signal_group(child, signal.SIGKILL)
+                    pending.remove(child)
+                    killed.append(child)
             time.sleep(0.1)
-        for child in children:
-            if self._alive(child):
-                say(f"  {child.name} did not stop in time: killing it.")
-                self._signal_group(child, signal.SIGKILL)
         deadline = time.monotonic() + 5
-        while any(self._alive(child) for child in children) and time.monotonic() < deadline:
+        while any(self._alive(child) for child in killed) and time.monotonic() < deadline:
             time.sleep(0.1)
 
     def stop_all(self) -> None:
@@ -334,7 +348,7 @@ def start_worker(sup: Supervisor, settings) -> Child:
         "--pool", "solo", "--loglevel", "INFO", "--queues", queue,
         "--hostname", f"cauce-{os.getpid()}@%h",
     ]  # fmt: skip
-    return sup.start("Celery worker", command, "worker.log")
+    return sup.start("Celery worker", command, "worker.log", grace=WORKER_GRACE_SECONDS)
 
 
 def create_demo(sup: Supervisor) -> bool:

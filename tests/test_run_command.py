@@ -181,10 +181,9 @@ def test_it_runs_every_part_with_the_demo_and_stops_them_all_on_ctrl_c(tmp_path)
         for part in ("mlflow server", "celery -A config worker", "gunicorn"):
             assert part in commands
 
-        started = time.monotonic()
+        # Usually ~10 s; the grace periods (worker 20 s, then MLflow 10 s) bound it near 30 s.
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0, output.text
-        assert time.monotonic() - started < 30
+        assert process.wait(timeout=40) == 0, output.text
         left = [(pid, _command_line(pid)) for pid in children if _alive(pid)]
         assert left == []
         assert "Stopped." in output.text

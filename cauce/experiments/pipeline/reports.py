@@ -33,14 +33,15 @@ MAX_CLASSES_ANNOTATED = 30
 
 
 def _figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height), dpi=100)
+    # Constrained layout fits labels in the one draw savefig makes (bbox "tight" draws twice).
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 
 
 def _save(figure: Figure, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png", bbox_inches="tight")
+    figure.savefig(path, format="png")
 
 
 def confusion_matrix_plot(
@@ -85,7 +86,7 @@ def residuals_plot(path: Path, y_true: pd.Series, y_pred: np.ndarray) -> None:
     scatter.set_xlabel("Predicción")
     scatter.set_ylabel("Residuo (real - predicción)")
     scatter.set_title("Residuos frente a predicción")
-    histogram.hist(residuals, bins=min(30, max(5, len(residuals) // 3)))
+    histogram.hist(residuals, bins=min(30, max(5, len(residuals) // 3)), edgecolor="white")
     histogram.set_xlabel("Residuo")
     histogram.set_ylabel("Filas")
     histogram.set_title("Distribución de los residuos")

@@ -355,3 +355,13 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client, run_experiment):
 
     assert response.status_code == 302
     assert reverse("login") in response["Location"]
+
+
+def test_the_tab_speaks_english_when_asked(owner_client, run_experiment, settings):
+    owner_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    html = owner_client.get(url("tab", run_experiment), **HTMX).content.decode()
+
+    assert "Download all (ZIP)" in html
+    assert "Model logged in the run (MLflow 3)" in html
+    assert f"{len(RUN_FILES) + len(MODEL_FILES)} files" in html

@@ -50,7 +50,7 @@ def test_the_tab_shows_the_root_level_the_model_and_the_totals(owner_client, run
     assert "metrics.json" in html and "report.html" in html
     assert "data/" in html and "plots/" in html
     assert "résumé" not in html  # nested files load when their folder is opened
-    assert "Modelo registrado en el run (MLflow 3)" in html
+    assert "Modelo guardado con el run (MLflow 3)" in html
     assert "MLmodel" in html and "requirements.txt" in html
     total_files = len(RUN_FILES) + len(MODEL_FILES)
     assert f"{total_files} archivos" in html
@@ -363,5 +363,5 @@ def test_the_tab_speaks_english_when_asked(owner_client, run_experiment, setting
     html = owner_client.get(url("tab", run_experiment), **HTMX).content.decode()
 
     assert "Download all (ZIP)" in html
-    assert "Model logged in the run (MLflow 3)" in html
+    assert "Model logged with the run (MLflow 3)" in html
     assert f"{len(RUN_FILES) + len(MODEL_FILES)} files" in html

@@ -1,5 +1,6 @@
 """State of the parts Cauce depends on, each checked with a short timeout."""
 
+from django.core.cache import cache
 from django.db import connection
 
 from cauce.integrations.mlflow import client as mlflow_client
@@ -35,3 +36,16 @@ def health_report() -> dict:
         "status": "ok" if all(checks.values()) else "degraded",
         "checks": {name: ("ok" if ok else "down") for name, ok in checks.items()},
     }
+
+
+MLFLOW_STATUS_CACHE_KEY = "cauce:mlflow-available"
+MLFLOW_STATUS_CACHE_SECONDS = 10
+
+
+def mlflow_available() -> bool:
+    """MLflow's health, remembered for a few seconds so pages don't ping it on every view."""
+    available = cache.get(MLFLOW_STATUS_CACHE_KEY)
+    if available is None:
+        available = mlflow_client.ping()
+        cache.set(MLFLOW_STATUS_CACHE_KEY, available, MLFLOW_STATUS_CACHE_SECONDS)
+    return available

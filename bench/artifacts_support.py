@@ -22,7 +22,12 @@ import requests
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from tests.fixtures.mlflow_server import free_port, start_mlflow_server, wait_healthy  # noqa: E402
+from tests.fixtures.mlflow_server import (  # noqa: E402
+    free_port,
+    start_mlflow_server,
+    stop_process,
+    wait_healthy,
+)
 
 MB = 1024 * 1024
 
@@ -59,11 +64,7 @@ def bench_environment() -> Iterator[Bench]:
         call_command("migrate", verbosity=0)
         yield Bench(root=root, mlflow_url=url, mlflow_process=process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -82,9 +83,9 @@ def make_experiment(bench: Bench, local_dir: Path):
     from django.contrib.auth import get_user_model
     from mlflow.tracking import MlflowClient
 
-    from cauce.datasets.models import Dataset
     from cauce.experiments.models import MLExperiment
     from cauce.projects.models import Membership, Project, Role
+    from tests.fixtures.artifacts import experiment_for_run
 
     client = MlflowClient(tracking_uri=bench.mlflow_url)
     experiment_id = client.create_experiment(f"bench-{time.time_ns()}")
@@ -95,28 +96,12 @@ def make_experiment(bench: Bench, local_dir: Path):
     user, _created = get_user_model().objects.get_or_create(username="bench")
     project = Project.objects.create(name="Bench", created_by=user)
     Membership.objects.create(project=project, user=user, role=Role.VIEWER)
-    dataset = Dataset.objects.create(
+    experiment = experiment_for_run(
         project=project,
-        name="d",
-        file="datasets/none.csv",
-        original_filename="d.csv",
-        file_format="csv",
-        size_bytes=1,
-        row_count=1,
-        column_count=2,
-        schema=[{"name": "a"}, {"name": "b"}],
-    )
-    experiment = MLExperiment.objects.create(
-        project=project,
-        dataset=dataset,
-        name="bench",
-        target_column="b",
-        feature_columns=["a"],
-        task_type="classification",
-        algorithm="RandomForestClassifier",
-        status=MLExperiment.Status.FINISHED,
         mlflow_experiment_id=experiment_id,
-        mlflow_run_id=run.info.run_id,
+        run_id=run.info.run_id,
+        name="bench",
+        status=MLExperiment.Status.FINISHED,
     )
     return experiment, user
 

@@ -194,29 +194,12 @@ def _raise_for_status(response: requests.Response, what: str) -> None:
         raise MlflowError(body.get("message") or f"HTTP {response.status_code}")
 
 
-def rest_get(
-    path: str, *, params: dict[str, Any] | None = None, read_timeout: float | None = None
-) -> Any:
-    """GET a JSON endpoint of the tracking server (path like ``/api/2.0/mlflow/runs/get``)."""
+def _get(path: str, *, read_timeout: float | None, **kwargs: Any) -> requests.Response:
+    """One GET with the web's timeouts; transport failures and bad statuses become ours."""
     uri = tracking_uri()
     _ensure_not_cooling_down(uri)
     try:
-        response = _session().get(uri + path, params=params, timeout=_web_timeout(read_timeout))
-    except requests.RequestException as exc:
-        _mark_down(uri)
-        logger.warning("MLflow unavailable on GET %s: %s", path, exc)
-        raise MlflowUnavailable() from exc
-    _raise_for_status(response, path)
-    _mark_up(uri)
-    return response.json() if response.content else {}
-
-
-def rest_open_stream(path: str, *, read_timeout: float = 30.0) -> requests.Response:
-    """Open a streamed GET, status already checked; the caller must close the response."""
-    uri = tracking_uri()
-    _ensure_not_cooling_down(uri)
-    try:
-        response = _session().get(uri + path, stream=True, timeout=_web_timeout(read_timeout))
+        response = _session().get(uri + path, timeout=_web_timeout(read_timeout), **kwargs)
     except requests.RequestException as exc:
         _mark_down(uri)
         logger.warning("MLflow unavailable on GET %s: %s", path, exc)
@@ -228,6 +211,19 @@ def rest_open_stream(path: str, *, read_timeout: float = 30.0) -> requests.Respo
         raise
     _mark_up(uri)
     return response
+
+
+def rest_get(
+    path: str, *, params: dict[str, Any] | None = None, read_timeout: float | None = None
+) -> Any:
+    """GET a JSON endpoint of the tracking server (path like ``/api/2.0/mlflow/runs/get``)."""
+    response = _get(path, read_timeout=read_timeout, params=params)
+    return response.json() if response.content else {}
+
+
+def rest_open_stream(path: str, *, read_timeout: float = 30.0) -> requests.Response:
+    """Open a streamed GET, status already checked; the caller must close the response."""
+    return _get(path, read_timeout=read_timeout, stream=True)
 
 
 def ping() -> bool:

@@ -30,12 +30,15 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Apps with their own English catalog; config/ and cauce/core/ strings go to locale/.
+CATALOG_APPS := projects datasets experiments artifacts api
+
 messages: install
-	for app in cauce/*/; do \
-	  if [ -d $$app/templates ] || ls $$app*.py >/dev/null 2>&1; then \
-	    mkdir -p $$app/locale; (cd $$app && ../../$(PY) ../../manage.py makemessages -l en --no-obsolete >/dev/null 2>&1 || true); \
-	  fi; \
+	for app in $(CATALOG_APPS); do \
+	  (cd cauce/$$app && ../../$(PY) ../../manage.py makemessages -l en --no-obsolete) || exit 1; \
 	done
+	$(PY) manage.py makemessages -l en --no-obsolete -i ".venv/*" -i "var/*" -i "tests/*" \
+	  -i "bench/*" -i "scripts/*" -i "staticfiles/*" $(foreach app,$(CATALOG_APPS),-i "cauce/$(app)/*")
 
 bench: install
 	for script in bench/bench_*.py; do $(PY) $$script || exit 1; done

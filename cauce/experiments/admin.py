@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from cauce.experiments.models import MLExperiment
+from cauce.experiments.models import MLExperiment, TaggedExperiment
 
 
 @admin.register(MLExperiment)
@@ -72,3 +72,14 @@ class MLExperimentAdmin(admin.ModelAdmin):
         ),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
+
+
+@admin.register(TaggedExperiment)
+class TaggedExperimentAdmin(admin.ModelAdmin):
+    """Which experiment carries which tag (taggit's own admin lists the tags themselves)."""
+
+    list_display = ["tag", "object_id"]
+    list_filter = ["tag"]
+    search_fields = ["tag__name", "object_id"]
+    list_select_related = ["tag"]
+    raw_id_fields = ["tag"]

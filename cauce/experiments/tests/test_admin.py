@@ -27,3 +27,14 @@ def test_the_mlflow_fields_are_read_only(admin_user_client, experiment):
     assert "0123456789abcdef0123456789abcdef" in page
     assert 'name="mlflow_run_id"' not in page
     assert 'name="status"' in page
+
+
+def test_the_experiment_tags_are_listed_and_filtered_by_tag(admin_user_client, experiment):
+    experiment.tags.set(["base", "otra"])
+    url = reverse("admin:experiments_taggedexperiment_changelist")
+    response = admin_user_client.get(url)
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 2
+    assert str(experiment.pk) in response.content.decode()
+    base = experiment.tags.get(name="base")
+    assert admin_user_client.get(url, {"tag__id__exact": base.pk}).context["cl"].result_count == 1

@@ -221,6 +221,22 @@ def rest_get(
     return response.json() if response.content else {}
 
 
+def rest_post(path: str, *, body: dict[str, Any], read_timeout: float | None = None) -> Any:
+    """POST a small JSON write to the tracking server with the web's timeouts."""
+    uri = tracking_uri()
+    _ensure_not_cooling_down(uri)
+    try:
+        response = _session().post(uri + path, json=body, timeout=_web_timeout(read_timeout))
+    except requests.RequestException as exc:
+        _mark_down(uri)
+        logger.warning("MLflow unavailable on POST %s: %s", path, exc)
+        raise MlflowUnavailable() from exc
+    with response:
+        _raise_for_status(response, path)
+        _mark_up(uri)
+        return response.json() if response.content else {}
+
+
 def rest_open_stream(path: str, *, read_timeout: float = 30.0) -> requests.Response:
     """Open a streamed GET, status already checked; the caller must close the response."""
     return _get(path, read_timeout=read_timeout, stream=True)

@@ -20,7 +20,9 @@ def _prepare_worker(**_kwargs) -> None:
 
 @worker_ready.connect
 def _reap_stale_experiments(**_kwargs) -> None:
-    """A worker that was killed mid-run left its experiments RUNNING: fail them now."""
-    from cauce.experiments.runner import experiments_fail_stale
+    """A worker killed mid-run left its experiments RUNNING: fail them now; then end the
+    MLflow runs that recent ERROR experiments left RUNNING (MLflow was down at the time)."""
+    from cauce.experiments.liveness import experiments_close_orphan_runs, experiments_fail_stale
 
     experiments_fail_stale()
+    experiments_close_orphan_runs()

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.models import Dataset
 from cauce.experiments import services
+from cauce.experiments.liveness import experiment_fail_if_stale
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.selectors import experiment_get_for_user, experiment_list_for_user
 from cauce.projects.models import Role
@@ -207,7 +208,9 @@ class ExperimentDetailApi(generics.GenericAPIView):
     http_method_names = ["get", "patch", "head", "options"]
 
     def get(self, request, pk):
-        return Response(_experiment_out(user=request.user, experiment_id=pk))
+        experiment, _membership = experiment_get_for_user(user=request.user, experiment_id=pk)
+        experiment_fail_if_stale(experiment=experiment)
+        return Response(ExperimentSerializer(experiment).data)
 
     def patch(self, request, pk):
         experiment, _membership = experiment_get_for_user(

@@ -22,8 +22,9 @@
   MLflow run ended FAILED, best effort.
 - Liveness. ``heartbeat_at`` is written at each step and, while the work goes on, by a
   background thread every ``EXPERIMENT_HEARTBEAT_SECONDS``. ``experiments_fail_stale``
-  turns RUNNING experiments without a recent heartbeat into ERROR (at worker start and
-  before each task), so none stays RUNNING forever.
+  (in ``cauce.experiments.liveness``, light enough for web processes) turns RUNNING
+  experiments without a recent heartbeat into ERROR at worker start, before each task and
+  when a page or the API shows one, so none stays RUNNING forever.
 """
 
 from __future__ import annotations
@@ -32,14 +33,12 @@ import logging
 import tempfile
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -431,40 +430,3 @@ def _log_result(
     experiment.mlflow_model_id = logged.model_id
     experiment.mlflow_model_uri = logged.model_uri
     experiment.save(update_fields=["metrics", "mlflow_model_id", "mlflow_model_uri", "updated_at"])
-
-
-# --- the reaper ----------------------------------------------------------------------------
-
-
-def experiments_fail_stale(*, exclude_ids: list[Any] | tuple = ()) -> int:
-    """Turn RUNNING experiments with no heartbeat for ``EXPERIMENT_STALE_AFTER_SECONDS``
-    into ERROR and end their MLflow runs as FAILED (best effort). Returns how many.
-
-    ``exclude_ids`` lets a task spare its own experiment: a redelivered task restarts it.
-    """
-    cutoff = timezone.now() - timedelta(seconds=settings.EXPERIMENT_STALE_AFTER_SECONDS)
-    message = _(
-        "El proceso de trabajo se detuvo durante la ejecución (sin señales de vida desde "
-        "hace más de %(seconds)d s). Vuelva a ejecutar el experimento."
-    ) % {"seconds": settings.EXPERIMENT_STALE_AFTER_SECONDS}
-    failed_runs: list[str] = []
-    with transaction.atomic():
-        stale = (
-            MLExperiment.objects.select_for_update(skip_locked=True)
-            .filter(status=Status.RUNNING)
-            .filter(
-                Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, updated_at__lt=cutoff)
-            )
-            .exclude(pk__in=list(exclude_ids))
-        )
-        for experiment in stale:
-            logger.warning(
-                "Experiment %s has had no heartbeat since %s: marking it ERROR",
-                experiment.pk,
-                experiment.heartbeat_at,
-            )
-            _fail(experiment, message)
-            failed_runs.append(experiment.mlflow_run_id)
-    for run_id in failed_runs:
-        _end_run_quietly(run_id)
-    return len(failed_runs)

@@ -25,7 +25,8 @@ def run_full_experiment_pipeline_task(self, experiment_id: str) -> None:
     the last attempt ends it as ERROR "MLflow no disponible: ...". The limit is read from
     settings at run time, so ``max_retries`` on the decorator is unbounded.
     """
-    from cauce.experiments.runner import experiment_execute, experiments_fail_stale
+    from cauce.experiments.liveness import experiments_fail_stale
+    from cauce.experiments.runner import experiment_execute
 
     experiment_id = str(experiment_id)
     experiments_fail_stale(exclude_ids=[experiment_id])

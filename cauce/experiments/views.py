@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from cauce.core.exceptions import ApplicationError
 from cauce.experiments import services
 from cauce.experiments.forms import ExperimentCreateForm, ExperimentEditForm, ExperimentFilterForm
+from cauce.experiments.liveness import experiment_fail_if_stale
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.selectors import (
     experiment_get_for_user,
@@ -143,6 +144,7 @@ def ml_experiment_create(request, project_pk: int):
 @require_GET
 def ml_experiment_detail(request, pk):
     experiment, membership = experiment_get_for_user(user=request.user, experiment_id=pk)
+    experiment_fail_if_stale(experiment=experiment)
     can_edit = membership.allows(Role.EDITOR)
     context = {
         "experiment": experiment,
@@ -163,6 +165,7 @@ def ml_experiment_detail(request, pk):
 def ml_experiment_status(request, pk):
     """The live status block; once the run is over, htmx reloads the whole page."""
     experiment, _membership = experiment_get_for_user(user=request.user, experiment_id=pk)
+    experiment_fail_if_stale(experiment=experiment)
     if request.htmx and not experiment.is_active:
         return HttpResponseClientRefresh()
     return render(request, "experiments/_status.html", {"experiment": experiment})

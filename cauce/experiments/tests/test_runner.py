@@ -11,13 +11,13 @@ from mlflow.pyfunc import load_model
 from mlflow.tracking import MlflowClient
 from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
+from cauce.experiments.liveness import experiments_fail_stale
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.runner import (
     MAX_ATTEMPTS,
     _HeartbeatThread,
     experiment_execute,
     experiment_mlflow_tags,
-    experiments_fail_stale,
 )
 from cauce.experiments.tests.runner_support import queued_experiment
 from cauce.integrations.mlflow import tracking

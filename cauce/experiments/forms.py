@@ -120,6 +120,9 @@ class ExperimentCreateForm(forms.Form):
         self.fields["feature_columns"].choices = choices
         if self.chosen_dataset and not self.is_bound:
             self.initial.setdefault("dataset", self.chosen_dataset.pk)
+            if columns:
+                # The label is most often the last column of a table.
+                self.initial.setdefault("target_column", columns[-1]["name"])
 
     def _chosen_dataset(self, datasets) -> Dataset | None:
         """The dataset whose columns the form offers: the posted one, the initial one, or newest."""

@@ -138,6 +138,8 @@ def test_create_form_reloads_only_the_column_fields_for_htmx(
     assert 'value="sepal_length"' in page
     assert "<html" not in page
     assert 'name="algorithm"' not in page
+    # The last column, where a table's label usually is, is the proposed target.
+    assert '<option value="species" selected>' in page
 
 
 def test_create_says_to_upload_a_dataset_first(editor_client, project):

@@ -27,7 +27,7 @@ def dataset_get_for_user(
 
 
 def dataset_experiments(*, dataset: Dataset) -> QuerySet:
-    return dataset.experiments.order_by("-created_at")
+    return dataset.experiments.prefetch_related("tags").order_by("-created_at")
 
 
 def dataset_dataframe(*, dataset: Dataset, columns: list[str] | None = None) -> pd.DataFrame:

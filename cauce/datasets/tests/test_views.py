@@ -148,12 +148,18 @@ def test_a_viewer_sees_the_schema_and_the_preview(viewer_client, project, make_d
 
 
 def test_the_detail_lists_the_experiments_that_use_the_dataset(editor_client, iris_dataset):
-    make_experiment(iris_dataset)
+    experiment = make_experiment(iris_dataset)
 
     body = editor_client.get(detail_url(iris_dataset)).content.decode()
 
     assert "Bosque" in body
     assert "random_forest" in body
+    assert reverse("experiments:ml_experiment_detail", args=[experiment.pk]) in body
+
+
+def test_the_detail_says_when_no_experiment_uses_the_dataset(viewer_client, iris_dataset):
+    body = viewer_client.get(detail_url(iris_dataset)).content.decode()
+    assert "Ningún experimento usa este conjunto de datos." in body
 
 
 def test_the_detail_is_404_for_outsiders(outsider_client, iris_dataset):

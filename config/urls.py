@@ -13,8 +13,10 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("projects/", include("cauce.projects.urls")),
-    path("datasets/", include("cauce.datasets.urls")),
-    path("experiments/", include("cauce.experiments.urls")),
-    path("artifacts/", include("cauce.artifacts.urls")),
+    # Lists and creation read as the hierarchy (/projects/<id>/experiments/); objects keep
+    # their own short URLs (/experiments/<uuid>/, /datasets/<id>/).
+    path("", include("cauce.experiments.urls")),
+    path("", include("cauce.datasets.urls")),
+    path("", include("cauce.artifacts.urls")),
     path("api/", include("cauce.api.urls")),
 ]

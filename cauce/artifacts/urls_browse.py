@@ -5,8 +5,8 @@ from django.urls import path
 from cauce.artifacts import views
 
 urlpatterns = [
-    path("experiments/<uuid:pk>/tab/", views.tab, name="tab"),
-    path("experiments/<uuid:pk>/folder/", views.folder, name="folder"),
-    path("experiments/<uuid:pk>/download/", views.download, name="download"),
-    path("experiments/<uuid:pk>/zip/", views.zip_download, name="zip"),
+    path("experiments/<uuid:pk>/artifacts/tab/", views.tab, name="tab"),
+    path("experiments/<uuid:pk>/artifacts/folder/", views.folder, name="folder"),
+    path("experiments/<uuid:pk>/artifacts/download/", views.download, name="download"),
+    path("experiments/<uuid:pk>/artifacts/zip/", views.zip_download, name="zip"),
 ]

@@ -5,8 +5,8 @@ from cauce.datasets import views
 app_name = "datasets"
 
 urlpatterns = [
-    path("projects/<int:project_pk>/upload/", views.dataset_create, name="dataset_create"),
-    path("<int:pk>/", views.dataset_detail, name="dataset_detail"),
-    path("<int:pk>/download/", views.dataset_download, name="dataset_download"),
-    path("<int:pk>/delete/", views.dataset_delete, name="dataset_delete"),
+    path("projects/<int:project_pk>/datasets/upload/", views.dataset_create, name="dataset_create"),
+    path("datasets/<int:pk>/", views.dataset_detail, name="dataset_detail"),
+    path("datasets/<int:pk>/download/", views.dataset_download, name="dataset_download"),
+    path("datasets/<int:pk>/delete/", views.dataset_delete, name="dataset_delete"),
 ]

@@ -59,7 +59,7 @@ def test_list_shows_status_algorithm_main_metric_and_tags_to_viewers(viewer_clie
     assert "0,9665" in page  # Spanish number format
     assert '<span class="tag">base</span>' in page
     assert "Nuevo experimento" not in page  # viewers don't create
-    assert f'href="/artifacts/projects/{experiment.project_id}/compare/"' in page
+    assert f'href="/projects/{experiment.project_id}/artifacts/compare/"' in page
 
 
 def test_list_filters_by_status_and_by_tag(editor_client, experiment, iris_dataset, editor):

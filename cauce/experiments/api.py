@@ -54,6 +54,8 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "error",
             "metrics",
             "main_metric",
+            "timings",
+            "plots",
             "mlflow_experiment_id",
             "mlflow_run_id",
             "mlflow_run_url",
@@ -62,6 +64,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "updated_at",
             "queued_at",
             "started_at",
+            "stage_started_at",
             "finished_at",
         ]
         read_only_fields = fields

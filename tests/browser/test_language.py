@@ -12,9 +12,7 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "en-US"}
 
 
-def test_an_english_browser_gets_spanish_until_the_user_chooses_english(
-    page, context, live_server
-):
+def test_an_english_browser_gets_spanish_until_the_user_chooses_english(page, context, live_server):
     requests_sent = []
     page.on("request", lambda request: requests_sent.append(request.headers))
 

@@ -372,3 +372,29 @@ def _is_api_view(view) -> bool:
     from cauce.api.views import SwaggerUIView
 
     return issubclass(view, APIView) and not issubclass(view, SwaggerUIView)
+
+
+def test_deleting_a_dataset_still_asks_first_without_an_inline_handler(
+    live_server, logged_in_page, owner, make_dataset, project, iris_csv_bytes, csp_watch
+):
+    from cauce.datasets.models import Dataset
+
+    dataset = make_dataset(project, iris_csv_bytes, name="Para borrar")
+    page = logged_in_page(owner, "pw-olga")
+    page.goto(f"{live_server.url}{reverse('datasets:dataset_detail', args=[dataset.pk])}")
+    questions = []
+
+    def answer(dialog, accept: bool) -> None:
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    page.get_by_role("button", name="Eliminar").click()
+    assert questions == ["¿Eliminar este conjunto de datos? No se puede deshacer."]
+    assert Dataset.objects.filter(pk=dataset.pk).exists()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=True))
+    page.get_by_role("button", name="Eliminar").click()
+    page.wait_for_url(lambda url: "/datasets/" not in url)
+    assert not Dataset.objects.filter(pk=dataset.pk).exists()
+    assert csp_watch.all() == {"events": [], "console": [], "reports": []}

@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "cauce.datasets",
     "cauce.experiments",
     "cauce.artifacts",
+    "cauce.registry",
     "cauce.api",
 ]
 
@@ -153,6 +154,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The worker and the web server write to the same file: wait for the lock, don't fail.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    # An unreachable host fails a request (and /health/) in seconds instead of hanging.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("CAUCE_DATABASE_CONNECT_TIMEOUT", default=5)
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -216,6 +222,8 @@ MLFLOW_WORKER_TIMEOUT = env.int("MLFLOW_WORKER_TIMEOUT", default=60)
 MLFLOW_WORKER_MAX_RETRIES = env.int("MLFLOW_WORKER_MAX_RETRIES", default=2)
 # After a failed call the web process treats MLflow as down for this long (no new waits).
 MLFLOW_DOWN_COOLDOWN_SECONDS = env.float("MLFLOW_DOWN_COOLDOWN_SECONDS", default=5.0)
+# How long a registration waits for MLflow to mark a new model version READY.
+REGISTRY_READY_TIMEOUT = env.float("CAUCE_REGISTRY_READY_TIMEOUT", default=10.0)
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -232,6 +240,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# How long /health/ waits for the broker (Redis or AMQP) before calling it down.
+HEALTH_CHECK_TIMEOUT = env.float("CAUCE_HEALTH_CHECK_TIMEOUT", default=1.0)
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="cauce")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

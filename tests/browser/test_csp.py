@@ -12,6 +12,7 @@ listed in ``NOT_PAGES`` with the reason it is not a page of its own. A new route
 
 import contextlib
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -39,6 +40,7 @@ class Site:
     other_experiment: object
     queued_experiment: object
     owner: object
+    model_name: str
 
 
 @dataclass
@@ -147,6 +149,22 @@ PAGES: list[PageVisit] = [
         },
         label="artifacts:compare metrics.json",
     ),
+    PageVisit("registry:model_list"),
+    PageVisit("registry:project_models", kwargs=lambda s: {"project_pk": s.project.pk}),
+    PageVisit("registry:model_detail", kwargs=lambda s: {"name": s.model_name}),
+    PageVisit("registry:version_detail", kwargs=lambda s: {"name": s.model_name, "version": 1}),
+    PageVisit(
+        "registry:version_delete",
+        kwargs=lambda s: {"name": s.model_name, "version": 2},
+        label="registry:version_delete (confirmation)",
+    ),
+    PageVisit("registry:compare", kwargs=lambda s: {"name": s.model_name}),
+    PageVisit(
+        "registry:compare",
+        kwargs=lambda s: {"name": s.model_name},
+        query=lambda s: {"versions": ["1", "2"]},
+        label="registry:compare v1 v2",
+    ),
     PageVisit(
         "swagger-ui", steps=lambda page: expect(page.locator(".swagger-ui .info")).to_be_visible()
     ),
@@ -175,6 +193,13 @@ NOT_PAGES: dict[str, str] = {
     "datasets:dataset_delete": "POST only",
     "experiments:ml_experiment_run": "POST only",
     "experiments:ml_experiment_bulk_tags": "POST only",
+    "experiments:register_model": "POST only",
+    "experiments:ml_experiment_plots": "partial, the plots tab's retry (htmx)",
+    "registry:experiment_registry": "partial, loaded by htmx on the experiment page",
+    "registry:model_edit": "POST only",
+    "registry:alias_set": "POST only",
+    "registry:alias_delete": "POST only",
+    "registry:version_edit": "POST only",
     "experiments:ml_experiment_status": "partial, polled by htmx on a queued experiment's page",
     "artifacts:tab": "partial, loaded by the experiment page's artifacts tab",
     "artifacts:folder": "partial, loaded when a folder of the artifacts tab opens",
@@ -263,10 +288,27 @@ def wait_for_report(page: Page, watch: CspWatch, timeout: float = 15) -> None:
 
 @pytest.fixture
 def site(make_run_experiment, iris_dataset, project, owner) -> Site:
+    from cauce.registry.services import model_version_register
+    from cauce.registry.tests.conftest import IRIS_COLUMNS, mlmodel_bytes
+
     owner.is_staff = owner.is_superuser = True
     owner.save()
-    experiment = make_run_experiment(FILES, name="Con artefactos", dataset=iris_dataset)
-    other = make_run_experiment({"metrics.json": b'{"f1": 0.5}'}, name="Otro", dataset=iris_dataset)
+    model_files = {"MLmodel": mlmodel_bytes(IRIS_COLUMNS)}
+    experiment = make_run_experiment(
+        FILES, name="Con artefactos", dataset=iris_dataset, model_files=model_files
+    )
+    other = make_run_experiment(
+        {"metrics.json": b'{"f1": 0.5}'},
+        name="Otro",
+        dataset=iris_dataset,
+        model_files=model_files,
+    )
+    # The session's MLflow server outlives the test database: a name of this test's own.
+    model_name = f"csp-{uuid.uuid4().hex[:8]}"
+    for registered in (experiment, other):
+        MLExperiment.objects.filter(pk=registered.pk).update(metrics={"accuracy": 0.9})
+        registered.refresh_from_db()
+        model_version_register(experiment=registered, user=owner, name=model_name)
     queued = MLExperiment.objects.create(
         project=project,
         dataset=iris_dataset,
@@ -278,7 +320,7 @@ def site(make_run_experiment, iris_dataset, project, owner) -> Site:
         status=MLExperiment.Status.QUEUED,
         created_by=owner,
     )
-    return Site(project, iris_dataset, experiment, other, queued, owner)
+    return Site(project, iris_dataset, experiment, other, queued, owner, model_name)
 
 
 # --- the tests -------------------------------------------------------------------------------

@@ -19,4 +19,9 @@ urlpatterns = [
     path("experiments/<uuid:pk>/edit/", views.ml_experiment_edit, name="ml_experiment_edit"),
     path("experiments/<uuid:pk>/run/", views.ml_experiment_run, name="ml_experiment_run"),
     path("experiments/<uuid:pk>/status/", views.ml_experiment_status, name="ml_experiment_status"),
+    path(
+        "experiments/<uuid:pk>/tag-sync/",
+        views.ml_experiment_tag_sync,
+        name="ml_experiment_tag_sync",
+    ),
 ]

@@ -22,6 +22,7 @@ from cauce.experiments.selectors import (
     experiment_get_for_user,
     experiment_list,
     experiment_tag_names,
+    experiment_tag_sync_status,
 )
 from cauce.projects.models import Role
 from cauce.projects.selectors import project_get_for_user
@@ -155,8 +156,22 @@ def ml_experiment_detail(request, pk):
         "mlflow_run_url": _mlflow_run_url(experiment),
         "metrics": _metrics(experiment),
         "plots": _plots(experiment),
+        "tag_sync": experiment_tag_sync_status(experiment=experiment),
     }
     return render(request, "experiments/experiment_detail.html", context)
+
+
+@never_cache
+@login_required
+@require_GET
+def ml_experiment_tag_sync(request, pk):
+    """Whether the run's tags are synced yet (polled by the page while a change is pending)."""
+    experiment, _membership = experiment_get_for_user(user=request.user, experiment_id=pk)
+    context = {
+        "experiment": experiment,
+        "tag_sync": experiment_tag_sync_status(experiment=experiment),
+    }
+    return render(request, "experiments/_tag_sync.html", context)
 
 
 @never_cache

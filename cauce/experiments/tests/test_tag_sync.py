@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 from cauce.experiments import services
 from cauce.experiments.models import MLExperiment, TagSyncState
 from cauce.experiments.runner import experiment_mlflow_tags, run_start
-from cauce.experiments.selectors import experiment_list
+from cauce.experiments.selectors import ExperimentFilters, experiment_list
 from cauce.experiments.tag_sync import PushOutcome, tag_sync_push, tag_sync_sweep
 from cauce.experiments.tests.web_support import create_experiment
 from cauce.integrations.mlflow import MlflowUnavailable, tracking
@@ -274,9 +274,12 @@ def test_mlflow_down_keeps_the_change_pending_until_the_sweep_applies_it(
     assert "Etiquetas pendientes de sincronizar" in page
     assert "1 intento fallido; se reintentará." in page
     assert 'hx-trigger="every 2s"' in page
-    assert [e.pk for e in experiment_list(project=running.project, sync_pending=True)] == [
-        running.pk
-    ]
+    assert [
+        e.pk
+        for e in experiment_list(
+            project=running.project, filters=ExperimentFilters(sync_pending=True)
+        )
+    ] == [running.pk]
     # While MLflow is down the sweep stops at once and keeps everything pending.
     assert tag_sync_sweep().unavailable
     assert _state(running).is_pending
@@ -291,7 +294,10 @@ def test_mlflow_down_keeps_the_change_pending_until_the_sweep_applies_it(
         "tag_count": "1",
     }
     assert mlflow_client.get_run(running.mlflow_run_id).info.run_name == "Renombrado"
-    assert list(experiment_list(project=running.project, sync_pending=True)) == []
+    assert (
+        list(experiment_list(project=running.project, filters=ExperimentFilters(sync_pending=True)))
+        == []
+    )
     fragment = editor_client.get(reverse("experiments:ml_experiment_tag_sync", args=[running.pk]))
     body = fragment.content.decode()
     assert "Sincronizado con MLflow hace" in body
@@ -357,7 +363,14 @@ def test_the_list_filters_on_pending(running, media_root, project, iris_dataset,
     # A draft's change is recorded too, but it has no run to be pending for.
     other = create_experiment(project=project, dataset=iris_dataset, user=editor, name="Otro")
     assert _state(other).is_pending
-    assert list(experiment_list(project=project, sync_pending=True)) == []
+    assert (
+        list(experiment_list(project=project, filters=ExperimentFilters(sync_pending=True))) == []
+    )
     services.experiment_tags_set(experiment=running, tags=["cambio"])
-    assert [e.pk for e in experiment_list(project=project, sync_pending=True)] == [running.pk]
-    assert [e.pk for e in experiment_list(project=project, sync_pending=False)] == [other.pk]
+    assert [
+        e.pk for e in experiment_list(project=project, filters=ExperimentFilters(sync_pending=True))
+    ] == [running.pk]
+    assert [
+        e.pk
+        for e in experiment_list(project=project, filters=ExperimentFilters(sync_pending=False))
+    ] == [other.pk]

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -101,9 +102,59 @@ def model_pip_requirements() -> list[str]:
 
 
 def _touch(experiment: MLExperiment, stage: str) -> None:
+    now = timezone.now()
+    if experiment.stage != stage or experiment.stage_started_at is None:
+        experiment.stage_started_at = now
     experiment.stage = stage
-    experiment.heartbeat_at = timezone.now()
-    experiment.save(update_fields=["stage", "heartbeat_at", "updated_at"])
+    experiment.heartbeat_at = now
+    experiment.save(update_fields=["stage", "stage_started_at", "heartbeat_at", "updated_at"])
+
+
+# The run's stages as they are named in the timing metrics (cauce.time.<name>_s).
+STAGE_TIMING_NAMES = {
+    Stage.PREPARING: "prepare",
+    Stage.LOADING: "load",
+    Stage.TRAINING: "fit",
+    Stage.EVALUATING: "evaluate",
+    Stage.LOGGING: "log",
+}
+TIMING_METRIC_PREFIX = "cauce.time."
+
+
+class _StageClock:
+    """How long each stage of one run took: a stage ends when the next one starts."""
+
+    def __init__(self, experiment: MLExperiment) -> None:
+        self.experiment = experiment
+        self.seconds: dict[str, float] = {}
+        self._started = time.perf_counter()
+        self._stage = ""
+        self._stage_started = self._started
+
+    def enter(self, stage: str) -> None:
+        self._close()
+        self._stage = stage
+        self._stage_started = time.perf_counter()
+        _touch(self.experiment, stage)
+
+    def finish(self) -> dict[str, float]:
+        """Close the last stage; the durations, with the whole run as ``total``."""
+        self._close()
+        self._stage = ""
+        self.seconds["total"] = round(time.perf_counter() - self._started, 3)
+        return dict(self.seconds)
+
+    def _close(self) -> None:
+        if not self._stage:
+            return
+        name = STAGE_TIMING_NAMES.get(self._stage, self._stage)
+        elapsed = time.perf_counter() - self._stage_started
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + elapsed, 3)
+        logger.info("Experiment %s: %s took %.2f s", self.experiment.pk, name, elapsed)
+
+
+def timing_metrics(seconds: dict[str, float]) -> dict[str, float]:
+    return {f"{TIMING_METRIC_PREFIX}{name}_s": value for name, value in seconds.items()}
 
 
 def _heartbeat(experiment_id: Any) -> None:
@@ -184,6 +235,7 @@ def _claim(experiment_id: str) -> _Claim | None:
         experiment.stage = Stage.PREPARING
         experiment.attempts += 1
         experiment.started_at = now
+        experiment.stage_started_at = now
         experiment.heartbeat_at = now
         experiment.finished_at = None
         experiment.error = ""
@@ -193,6 +245,7 @@ def _claim(experiment_id: str) -> _Claim | None:
                 "stage",
                 "attempts",
                 "started_at",
+                "stage_started_at",
                 "heartbeat_at",
                 "finished_at",
                 "error",
@@ -223,7 +276,10 @@ def _fail_by_id(experiment_id: Any, message: str) -> None:
 
 def _requeue_for_retry(experiment_id: Any) -> None:
     MLExperiment.objects.filter(pk=experiment_id, status=Status.RUNNING).update(
-        status=Status.QUEUED, stage=Stage.RETRYING, updated_at=timezone.now()
+        status=Status.QUEUED,
+        stage=Stage.RETRYING,
+        stage_started_at=timezone.now(),
+        updated_at=timezone.now(),
     )
 
 
@@ -358,8 +414,9 @@ def run_start(experiment: MLExperiment, *, mlflow_experiment_id: str) -> str:
 def _execute(experiment: MLExperiment) -> None:
     project = experiment.project
     dataset = experiment.dataset
+    clock = _StageClock(experiment)
 
-    _touch(experiment, Stage.PREPARING)
+    clock.enter(Stage.PREPARING)
     mlflow_experiment_id = tracking.experiment_ensure(name=project.mlflow_experiment_name)
     if project.mlflow_experiment_id != mlflow_experiment_id:
         project.mlflow_experiment_id = mlflow_experiment_id
@@ -367,7 +424,7 @@ def _execute(experiment: MLExperiment) -> None:
     run_id = run_start(experiment, mlflow_experiment_id=mlflow_experiment_id)
     tracking.run_log_params(run_id=run_id, params=experiment_mlflow_params(experiment))
 
-    _touch(experiment, Stage.LOADING)
+    clock.enter(Stage.LOADING)
     features = list(experiment.feature_columns)
     if dataset.schema:
         training_columns_check(
@@ -398,19 +455,35 @@ def _execute(experiment: MLExperiment) -> None:
             frame,
             spec=spec,
             output_dir=output_dir,
-            on_stage=lambda stage: _touch(experiment, stage),
+            on_stage=clock.enter,
         )
-        _touch(experiment, Stage.LOGGING)
+        clock.enter(Stage.LOGGING)
         _log_result(experiment, run_id, mlflow_experiment_id, result, output_dir)
+    timings = clock.finish()
+    tracking.run_log_metrics(run_id=run_id, metrics=timing_metrics(timings))
 
     # The run ends first: if MLflow fails here, the experiment is not FINISHED yet and the
     # failure paths (retry or ERROR) still apply.
     tracking.run_end(run_id=run_id, status="FINISHED")
     experiment.status = Status.FINISHED
     experiment.stage = ""
+    experiment.stage_started_at = None
+    experiment.timings = timings
+    experiment.plots = result.plots
     experiment.finished_at = timezone.now()
     experiment.heartbeat_at = experiment.finished_at
-    experiment.save(update_fields=["status", "stage", "finished_at", "heartbeat_at", "updated_at"])
+    experiment.save(
+        update_fields=[
+            "status",
+            "stage",
+            "stage_started_at",
+            "timings",
+            "plots",
+            "finished_at",
+            "heartbeat_at",
+            "updated_at",
+        ]
+    )
 
 
 def _log_result(

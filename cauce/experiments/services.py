@@ -508,6 +508,15 @@ def experiment_update(
     return experiment
 
 
+def experiment_plots_record(*, experiment: MLExperiment, plots: list[str]) -> None:
+    """Remember the plots found in a finished run's artifacts (runs from before the worker
+    recorded them), so the page does not ask MLflow again."""
+    experiment.plots = list(plots)
+    MLExperiment.objects.filter(
+        pk=experiment.pk, status=MLExperiment.Status.FINISHED, plots__isnull=True
+    ).update(plots=experiment.plots)
+
+
 ENQUEUEABLE_STATUSES = (MLExperiment.Status.DRAFT, MLExperiment.Status.ERROR)
 
 
@@ -533,6 +542,9 @@ def experiment_enqueue(*, experiment: MLExperiment, user: AbstractBaseUser | Non
             attempts=0,
             error="",
             metrics={},
+            plots=None,
+            timings={},
+            stage_started_at=now,
             # mlflow_run_id stays: the runner ends a previous run as FAILED before a new one.
             mlflow_model_id="",
             mlflow_model_uri="",

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from cauce.experiments import views
+from cauce.registry import views as registry_views
 
 app_name = "experiments"
 
@@ -25,5 +26,12 @@ urlpatterns = [
         "experiments/<uuid:pk>/tag-sync/",
         views.ml_experiment_tag_sync,
         name="ml_experiment_tag_sync",
+    ),
+    path("experiments/<uuid:pk>/plots/", views.ml_experiment_plots, name="ml_experiment_plots"),
+    # The spec's route; the registry app does the work.
+    path(
+        "experiments/<uuid:pk>/register-model/",
+        registry_views.experiment_register_model,
+        name="register_model",
     ),
 ]

@@ -25,13 +25,25 @@ from cauce.artifacts.compare import (
     compare_experiments_get,
     compare_path_choices,
 )
-from cauce.artifacts.paths import clean_artifact_path
+from cauce.artifacts.paths import MAX_PATH_LENGTH, clean_artifact_path
 from cauce.artifacts.selectors import artifact_children, artifact_entry, artifact_experiment_get
 from cauce.core.exceptions import ApplicationError
 from cauce.projects.selectors import project_get_for_user
 
+# What clean_artifact_path() accepts, as far as a pattern can say it: relative, no "." or ".."
+# segment, no empty segment, no backslash, "#", "?", "%" (encodings) or control character.
+PATH_PATTERN = (
+    r"^(?![/])(?![A-Za-z]:)(?!(.*/)?[.]{1,2}(/|$))(?!.*//)[^\\#?%\u0000-\u001f\u007f-\u009f]*$"
+)
+PATH_SCHEMA = {"type": "string", "maxLength": MAX_PATH_LENGTH, "pattern": PATH_PATTERN}
 PATH_PARAMETER = OpenApiParameter(
-    "path", OpenApiTypes.STR, description='Artifact path relative to the run ("" is the root).'
+    "path", PATH_SCHEMA, description='Artifact path relative to the run ("" is the root).'
+)
+FILE_PATH_PARAMETER = OpenApiParameter(
+    "path",
+    {**PATH_SCHEMA, "minLength": 1},
+    required=True,
+    description="Path of a file, relative to the run (or to the model with ``model``).",
 )
 MODEL_PARAMETER = OpenApiParameter(
     "model", OpenApiTypes.STR, description="A logged model id of the run (MLflow 3)."
@@ -71,7 +83,7 @@ class ArtifactListApi(_ArtifactApi):
 
 class ArtifactDownloadApi(_ArtifactApi):
     @extend_schema(
-        parameters=[PATH_PARAMETER, MODEL_PARAMETER],
+        parameters=[FILE_PATH_PARAMETER, MODEL_PARAMETER],
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
     def get(self, request, pk):
@@ -87,6 +99,27 @@ class ArtifactDownloadApi(_ArtifactApi):
 class _ModelPathIn(serializers.Serializer):
     model = serializers.CharField(help_text="A logged model id of the run.")
     path = serializers.CharField(allow_blank=True, help_text='Path in the model ("" = all).')
+
+
+# At least one file: a selection names run paths, model files, or both.
+SELECTION_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "paths": {"type": "array", "items": PATH_SCHEMA},
+        "model_paths": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"model": {"type": "string", "minLength": 1}, "path": PATH_SCHEMA},
+                "required": ["model", "path"],
+            },
+        },
+    },
+    "anyOf": [
+        {"required": ["paths"], "properties": {"paths": {"minItems": 1}}},
+        {"required": ["model_paths"], "properties": {"model_paths": {"minItems": 1}}},
+    ],
+}
 
 
 class ArtifactSelectionSerializer(serializers.Serializer):
@@ -107,7 +140,7 @@ class ArtifactZipApi(_ArtifactApi):
 
     @extend_schema(
         summary="Download a selection of run and model files as one streamed ZIP (viewers)",
-        request=ArtifactSelectionSerializer,
+        request={"application/json": SELECTION_SCHEMA},
         responses={(200, "application/zip"): OpenApiTypes.BINARY},
     )
     def post(self, request, pk):
@@ -194,6 +227,10 @@ class ArtifactPreviewSerializer(serializers.Serializer):
         )
 
 
+class _PageSerializer(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, max_value=10**9, default=1)
+
+
 class ArtifactPreviewApi(_ArtifactApi):
     @extend_schema(
         summary="Preview one artifact (viewers): what the page's preview panel shows",
@@ -201,14 +238,18 @@ class ArtifactPreviewApi(_ArtifactApi):
             PATH_PARAMETER,
             MODEL_PARAMETER,
             OpenApiParameter(
-                "page", OpenApiTypes.INT, description="CSV/TSV page (1-based).", default=1
+                "page",
+                {"type": "integer", "minimum": 1, "maximum": 10**9},
+                description="CSV/TSV page (1-based).",
             ),
         ],
         responses=ArtifactPreviewSerializer,
     )
     def get(self, request, pk):
         experiment, path, model_id = self._request_args(request, pk)
-        page = previews.page_number(request.query_params.get("page"))
+        page = _PageSerializer(data=request.query_params)
+        page.is_valid(raise_exception=True)
+        page = page.validated_data["page"]
         preview = previews.artifact_preview(
             experiment=experiment, path=path, model_id=model_id, page=page
         )
@@ -220,8 +261,7 @@ class ArtifactPreviewApi(_ArtifactApi):
 
 EXPERIMENTS_PARAMETER = OpenApiParameter(
     "experiments",
-    OpenApiTypes.UUID,
-    many=True,
+    {"type": "array", "items": {"type": "string", "format": "uuid"}, "minItems": 2},
     explode=True,
     required=True,
     description="Two or more experiments of the project (repeat the parameter).",
@@ -328,7 +368,9 @@ class ArtifactCompareApi(APIView):
         summary="One artifact path compared across two or more experiments of a project",
         parameters=[
             EXPERIMENTS_PARAMETER,
-            OpenApiParameter("path", OpenApiTypes.STR, required=True, description="A file path."),
+            OpenApiParameter(
+                "path", {**PATH_SCHEMA, "minLength": 1}, required=True, description="A file path."
+            ),
         ],
         responses=ArtifactComparisonSerializer,
     )

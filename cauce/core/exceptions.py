@@ -25,3 +25,10 @@ class NotFoundError(ApplicationError):
 
 class PermissionDeniedError(ApplicationError):
     status_code = 403
+
+
+class ConflictError(ApplicationError):
+    """The request is well formed, but the object's state does not allow it (in use, the last
+    owner, already finished...): 409 in the API."""
+
+    status_code = 409

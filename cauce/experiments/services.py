@@ -18,7 +18,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cauce.core.exceptions import ApplicationError
+from cauce.core.exceptions import ApplicationError, ConflictError
 from cauce.datasets.inference import load_dataframe
 from cauce.datasets.models import Dataset
 from cauce.experiments.models import MLExperiment
@@ -553,7 +553,7 @@ def experiment_enqueue(*, experiment: MLExperiment, user: AbstractBaseUser | Non
         )
         if not claimed:
             experiment.refresh_from_db(fields=["status"])
-            raise ApplicationError(_enqueue_refusal(experiment.status))
+            raise ConflictError(_enqueue_refusal(experiment.status))
         transaction.on_commit(lambda: _dispatch(str(experiment.pk)))
     experiment.refresh_from_db()
     logger.info("Experiment %s queued by %s", experiment.pk, getattr(user, "pk", None))

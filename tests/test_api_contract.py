@@ -11,6 +11,7 @@ endpoint added later is tested as soon as it is in the schema (see the README's 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -20,6 +21,7 @@ from cauce.artifacts.tests.conftest import MODEL_FILES, RUN_FILES
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 MAX_EXAMPLES = 8
+SETTINGS = Path(__file__).with_name("schemathesis.toml")
 
 
 def _schemathesis(schema_url: str, token: str, config_path, report_path) -> str:
@@ -46,7 +48,8 @@ def _toml_value(value) -> str:
 
 
 def _config(path, operations: list[tuple[str, dict]]) -> None:
-    lines = []
+    """The shared settings, and fixed path parameters (the ids of real objects) per path."""
+    lines = [SETTINGS.read_text()]
     for path_regex, parameters in operations:
         lines.append("[[operations]]")
         lines.append(f"include-path-regex = {_toml_value(path_regex)}")
@@ -72,7 +75,7 @@ def api_data(owner, viewer, project, iris_dataset, make_run_experiment):
 def test_the_api_agrees_with_its_schema(live_server, mlflow, api_data, tmp_path):
     schema_url = f"{live_server.url}/api/schema/"
     free = tmp_path / "free.toml"
-    free.write_text("")
+    free.write_text(SETTINGS.read_text())
     real = tmp_path / "real.toml"
     _config(
         real,

@@ -27,7 +27,7 @@ from cauce.artifacts.compare import (
 )
 from cauce.artifacts.paths import MAX_PATH_LENGTH, clean_artifact_path
 from cauce.artifacts.selectors import artifact_children, artifact_entry, artifact_experiment_get
-from cauce.core.exceptions import ApplicationError
+from cauce.core.exceptions import ApplicationError, ConflictError
 from cauce.projects.selectors import project_get_for_user
 
 # What clean_artifact_path() accepts, as far as a pattern can say it: relative, no "." or ".."
@@ -76,7 +76,7 @@ class ArtifactListApi(_ArtifactApi):
     def get(self, request, pk):
         experiment, path, model_id = self._request_args(request, pk)
         if not artifact_entry(experiment=experiment, path=path, model_id=model_id).is_dir:
-            raise ApplicationError(_("«%(path)s» no es una carpeta.") % {"path": path})
+            raise ConflictError(_("«%(path)s» no es una carpeta.") % {"path": path})
         entries = artifact_children(experiment=experiment, path=path, model_id=model_id)
         return Response([{"path": e.path, "is_dir": e.is_dir, "size": e.size} for e in entries])
 

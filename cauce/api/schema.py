@@ -68,9 +68,12 @@ def postprocess(result: dict[str, Any], generator, request, public) -> dict[str,
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
-            for code, description in ERRORS.items():
-                if code in ("401", "403") and path.startswith("/api/token/"):
-                    continue
+            errors = dict(ERRORS)
+            if path == "/api/token/":
+                # Anyone may ask for a token; repeated wrong passwords lock the name out a while.
+                del errors["401"], errors["403"]
+                errors["429"] = "Too many failed attempts for this user name: locked out for now"
+            for code, description in errors.items():
                 documented = responses.setdefault(code, _json_error(description))
                 documented.setdefault("content", _json_error(description)["content"])
             for parameter in operation.get("parameters", []):

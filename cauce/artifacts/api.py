@@ -18,6 +18,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cauce.api.schema import NON_BLANK_PATTERN
 from cauce.artifacts import previews, streaming
 from cauce.artifacts.compare import (
     DISTINCT_CAP,
@@ -84,7 +85,8 @@ class ArtifactListApi(_ArtifactApi):
 class ArtifactDownloadApi(_ArtifactApi):
     @extend_schema(
         parameters=[FILE_PATH_PARAMETER, MODEL_PARAMETER],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        # The file as MLflow stores it, with its own content type (JSON, PNG, HTML...).
+        responses={(200, "*/*"): OpenApiTypes.BINARY},
     )
     def get(self, request, pk):
         experiment, path, model_id = self._request_args(request, pk)
@@ -110,7 +112,10 @@ SELECTION_SCHEMA = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"model": {"type": "string", "minLength": 1}, "path": PATH_SCHEMA},
+                "properties": {
+                    "model": {"type": "string", "minLength": 1, "pattern": NON_BLANK_PATTERN},
+                    "path": PATH_SCHEMA,
+                },
                 "required": ["model", "path"],
             },
         },

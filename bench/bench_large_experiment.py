@@ -51,13 +51,14 @@ def large_csv(path: Path, rows: int, seed: int = 42) -> None:
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({f"x{index}": rng.normal(size=rows) * 100 for index in range(6)})
+    # Values like -0.0435310113934902 (full float precision), as measurements are exported.
+    frame = pd.DataFrame({f"x{index}": rng.normal(size=rows) / 7 for index in range(6)})
     frame["count_a"] = rng.integers(0, 1000, size=rows)
     frame["count_b"] = rng.integers(0, 50, size=rows)
     frame["region"] = rng.choice([f"region_{letter}" for letter in "abcdefgh"], size=rows)
     frame[TARGET] = (
-        frame["x0"] * 0.02
-        + np.sin(frame["x1"] / 100)
+        frame["x0"] * 14
+        + np.sin(frame["x1"] * 7)
         + frame["count_b"] * 0.1
         + (frame["region"] == "region_c")
         + rng.normal(size=rows)

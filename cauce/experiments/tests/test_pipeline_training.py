@@ -230,4 +230,6 @@ def test_permutation_importance_shuffles_fewer_rows_for_a_model_slow_to_predict(
     rows = permutation_rows(rows=2000, columns=10, seconds_per_prediction=0.5)
     assert rows == int(2000 * PERMUTATION_BUDGET_SECONDS / (0.5 * (PERMUTATION_REPEATS * 10 + 1)))
     assert PERMUTATION_MIN_ROWS < rows < 2000
-    assert permutation_rows(rows=2000, columns=10, seconds_per_prediction=60) == PERMUTATION_MIN_ROWS
+    assert (
+        permutation_rows(rows=2000, columns=10, seconds_per_prediction=60) == PERMUTATION_MIN_ROWS
+    )

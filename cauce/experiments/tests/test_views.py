@@ -1,8 +1,11 @@
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import strip_tags
 
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.tests.web_support import create_experiment, finish, set_state
@@ -439,6 +442,92 @@ def test_status_shows_the_stage_while_running(viewer_client, experiment):
     assert "Esperando a un proceso de trabajo" in page
     assert 'hx-trigger="every 1s"' in page
     assert "no-cache" in response.headers["Cache-Control"]
+
+
+@pytest.fixture
+def frozen_now(monkeypatch):
+    """``timezone.now()`` fixed at one instant, so elapsed times render exactly."""
+    instant = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: instant)
+    return instant
+
+
+def _status_text(client, experiment) -> str:
+    response = client.get(_url("ml_experiment_status", experiment.pk), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    return " ".join(strip_tags(response.content.decode()).split())
+
+
+def test_status_shows_the_stage_and_how_long_it_and_the_run_have_been_going(
+    viewer_client, experiment, frozen_now
+):
+    set_state(
+        experiment,
+        status=MLExperiment.Status.RUNNING,
+        stage=MLExperiment.Stage.TRAINING,
+        queued_at=frozen_now - timedelta(minutes=5),
+        started_at=frozen_now - timedelta(seconds=200),
+        stage_started_at=frozen_now - timedelta(seconds=75),
+    )
+    text = _status_text(viewer_client, experiment)
+    assert (
+        "En Ejecución · Entrenando el modelo · etapa: 1 min 15 s · "
+        "en ejecución desde hace 3 min 20 s"
+    ) in text
+
+
+def test_status_of_a_queued_experiment_counts_from_when_it_was_queued(
+    viewer_client, experiment, frozen_now
+):
+    set_state(
+        experiment,
+        status=MLExperiment.Status.QUEUED,
+        stage=MLExperiment.Stage.WAITING,
+        queued_at=frozen_now - timedelta(seconds=42),
+        stage_started_at=frozen_now - timedelta(seconds=42),
+    )
+    text = _status_text(viewer_client, experiment)
+    assert "En cola · Esperando a un proceso de trabajo · en cola desde hace 42 s" in text
+    assert "etapa:" not in text
+
+
+def test_the_detail_page_renders_the_same_elapsed_times_after_a_reload(
+    viewer_client, experiment, frozen_now
+):
+    # The times come from the database, not from the browser: a reload shows them too.
+    set_state(
+        experiment,
+        status=MLExperiment.Status.RUNNING,
+        stage=MLExperiment.Stage.EVALUATING,
+        started_at=frozen_now - timedelta(hours=1, minutes=2, seconds=5),
+        stage_started_at=frozen_now - timedelta(seconds=4.5),
+    )
+    page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    text = " ".join(strip_tags(page).split())
+    assert "Evaluando · etapa: 4,50 s · en ejecución desde hace 1 h 02 min" in text
+
+
+def test_detail_of_a_finished_run_lists_each_stage_s_duration(viewer_client, experiment):
+    finish(experiment)
+    set_state(
+        experiment,
+        timings={"prepare": 0.21, "load": 2.5, "fit": 37.2, "evaluate": 75.0, "log": 1.1,
+                 "total": 116.01},
+    )  # fmt: skip
+    page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    table = page[page.index("data-timings") : page.index("</table>", page.index("data-timings"))]
+    rows = [
+        " ".join(strip_tags(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row))
+        for row in table.split("<tr")[2:]
+    ]
+    assert rows == [
+        "Preparar el run de MLflow 0,21 s cauce.time.prepare_s",
+        "Cargar y preparar los datos 2,50 s cauce.time.load_s",
+        "Entrenar 37 s cauce.time.fit_s",
+        "Evaluar (métricas, importancia, gráficos) 1 min 15 s cauce.time.evaluate_s",
+        "Guardar artefactos y modelo en MLflow 1,10 s cauce.time.log_s",
+        "Total 1 min 56 s cauce.time.total_s",
+    ]
 
 
 @pytest.mark.parametrize("status", [MLExperiment.Status.FINISHED, MLExperiment.Status.ERROR])

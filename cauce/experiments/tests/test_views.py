@@ -146,6 +146,127 @@ def test_create_form_reloads_only_the_column_fields_for_htmx(
     assert '<option value="species" selected>' in page
 
 
+CARS_CSV = "\n".join(
+    ["row,name,price,cylinders,origin,mpg"]
+    + [
+        f"{index},coche {index},{index * 1011.5 + 0.3},{4 + index % 3 * 2},"
+        f"{'EU' if index % 2 else 'US'},{20 + index % 7}.5"
+        for index in range(1, 61)
+    ]
+).encode()
+
+
+def _feature_boxes(page: str) -> dict[str, bool]:
+    """{column: ticked} of the input-column checkboxes."""
+    boxes = re.findall(
+        r'<input type="checkbox" name="feature_columns" value="([^"]+)"([^>]*)>', page
+    )
+    return {name: "checked" in attributes for name, attributes in boxes}
+
+
+def test_create_form_leaves_identifier_like_columns_out_of_the_proposed_inputs(
+    editor_client, project, make_dataset, media_root
+):
+    make_dataset(project, CARS_CSV, "cars.csv", name="Coches")
+    page = editor_client.get(_url("ml_experiment_create", project.pk)).content.decode()
+    # The target (last column) is not offered; names and row numbers are offered unticked.
+    assert _feature_boxes(page) == {
+        "row": False,
+        "name": False,
+        "price": True,
+        "cylinders": True,
+        "origin": True,
+    }
+    notes = re.findall(
+        r'name="feature_columns" value="([^"]+)"[^<]*<label[^>]*>[^<]*</label>\s*'
+        r"<small class=\"note\" data-id-like-note>([^<]+)</small>",
+        page,
+    )
+    assert notes == [
+        (
+            "row",
+            "No se propone: sus valores son únicos y van de uno en uno, parece un número de "
+            "fila. Puede marcarla igualmente.",
+        ),
+        (
+            "name",
+            "No se propone: casi todos sus valores son distintos, parece un identificador o un "
+            "nombre (el modelo no aprendería nada útil de él). Puede marcarla igualmente.",
+        ),
+    ]
+
+
+def test_create_form_s_inputs_follow_the_target_when_it_changes(
+    editor_client, project, make_dataset, media_root
+):
+    dataset = make_dataset(project, CARS_CSV, "cars.csv", name="Coches")
+    ticked = ["price", "cylinders", "origin"]
+    response = editor_client.get(
+        _url("ml_experiment_create", project.pk),
+        {
+            "dataset": dataset.pk,
+            "target_column": "price",
+            "shown_target": "mpg",
+            "feature_columns": ticked,
+        },
+        headers={"HX-Request": "true", "HX-Target": "column-fields"},
+    )
+    page = response.content.decode()
+    assert "<html" not in page
+    assert '<option value="price" selected>' in page
+    # price is now the target: not offered; mpg, the old target, comes back ticked.
+    assert _feature_boxes(page) == {
+        "row": False,
+        "name": False,
+        "cylinders": True,
+        "origin": True,
+        "mpg": True,
+    }
+    assert '<input type="hidden" name="shown_target" value="price"' in page
+    assert 'hx-include="closest form"' in page
+
+
+def test_create_form_without_javascript_reloads_the_inputs_for_a_new_target(
+    editor_client, project, make_dataset, media_root
+):
+    dataset = make_dataset(project, CARS_CSV, "cars.csv", name="Coches")
+    page = editor_client.get(
+        _url("ml_experiment_create", project.pk),
+        {"dataset": dataset.pk, "target_column": "origin", "shown_target": "mpg",
+         "feature_columns": ["price"], "name": "Origen", "reload": "1"},
+    ).content.decode()  # fmt: skip
+    assert "<html" in page
+    assert 'value="Origen"' in page  # what was typed is kept
+    assert _feature_boxes(page) == {
+        "row": False,
+        "name": False,
+        "price": True,
+        "cylinders": False,
+        "mpg": True,
+    }
+    assert "Actualizar columnas de entrada" in page
+
+
+def test_an_explicitly_ticked_identifier_column_is_kept(
+    editor_client, project, make_dataset, media_root
+):
+    dataset = make_dataset(project, CARS_CSV, "cars.csv", name="Coches")
+    data = {
+        "name": "Con nombre",
+        "dataset": dataset.pk,
+        "target_column": "mpg",
+        "feature_columns": ["name", "price"],
+        "task_type": "auto",
+        "algorithm": "Ridge",
+        "test_size": "0.2",
+        "random_state": "1",
+        "save": "1",
+    }
+    response = editor_client.post(_url("ml_experiment_create", project.pk), data)
+    assert response.status_code == 302
+    assert MLExperiment.objects.get().feature_columns == ["name", "price"]
+
+
 def test_create_says_to_upload_a_dataset_first(editor_client, project):
     response = editor_client.get(_url("ml_experiment_create", project.pk))
     assert "todavía no tiene conjuntos de datos" in response.content.decode()

@@ -180,6 +180,21 @@ EXPERIMENT_MLFLOW_RETRY_MAX_DELAY = env.float(
 ARTIFACT_PREVIEW_MAX_BYTES = env.int("CAUCE_ARTIFACT_PREVIEW_MAX_BYTES", default=5 * 1024 * 1024)
 ARTIFACT_TEXT_PREVIEW_BYTES = env.int("CAUCE_ARTIFACT_TEXT_PREVIEW_BYTES", default=256 * 1024)
 
+# --- Predictions with registered models -------------------------------------------------
+# Loaded models kept per process (LRU); each holds a whole scikit-learn pipeline in memory.
+REGISTRY_MODEL_CACHE_SIZE = env.int("CAUCE_MODEL_CACHE_SIZE", default=4)
+# Rows in one prediction request (JSON API, pasted rows, or a file predicted on the page).
+PREDICT_MAX_ROWS = env.int("CAUCE_PREDICT_MAX_ROWS", default=100_000)
+# Largest prediction file accepted, and above which size it is predicted by a worker.
+PREDICT_MAX_UPLOAD_MB = env.int("CAUCE_PREDICT_MAX_UPLOAD_MB", default=100)
+PREDICT_ASYNC_THRESHOLD_BYTES = env.int("CAUCE_PREDICT_ASYNC_THRESHOLD_BYTES", default=1024 * 1024)
+# A file predicted by a worker is read and predicted this many rows at a time.
+PREDICT_CHUNK_ROWS = env.int("CAUCE_PREDICT_CHUNK_ROWS", default=10_000)
+# Largest JSON body of the predict API (a scoring-server client may send big batches).
+PREDICT_MAX_BODY_MB = env.int("CAUCE_PREDICT_MAX_BODY_MB", default=20)
+# Rows of the result shown per page (the whole result is in the CSV download).
+PREDICT_PAGE_ROWS = env.int("CAUCE_PREDICT_PAGE_ROWS", default=50)
+
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -167,6 +167,93 @@ def load_dataframe(
     return frame[list(columns)]
 
 
+@dataclass(frozen=True)
+class TextTable:
+    """A CSV (or Parquet) file opened for reading in chunks: see ``text_table_open``."""
+
+    file_format: str
+    encoding: str
+    delimiter: str
+    columns: list[str]
+
+
+def text_table_open(source: Source) -> TextTable:
+    """Check a CSV or Parquet file and detect how to read it (encoding, delimiter, header).
+
+    The same rules as a dataset upload (binary files refused, UTF-8/cp1252/latin-1, the
+    delimiter sniffed), without a minimum number of columns: a prediction file may hold one.
+    """
+    with _binary(source) as handle:
+        head = handle.read(SAMPLE_BYTES)
+        if not head.strip():
+            raise ApplicationError(_("El archivo está vacío."))
+        if head.startswith(PARQUET_MAGIC):
+            handle.seek(0)
+            try:
+                names = pq.ParquetFile(handle).schema_arrow.names
+            except (pa.ArrowException, OSError, ValueError) as error:
+                raise ApplicationError(
+                    _("No se pudo leer el archivo Parquet: está dañado o incompleto.")
+                ) from error
+            return TextTable(PARQUET, "", "", [str(name) for name in names])
+        _reject_binary(head)
+        encoding = _detect_encoding(handle)
+        text_head = head.decode(encoding, errors="replace")
+        if encoding == "utf-8" and text_head.startswith("\ufeff"):
+            encoding = "utf-8-sig"
+        text_head = text_head.lstrip("\ufeff")
+        delimiter = sniff_delimiter(text_head)
+        header = [name.strip() for name in _csv_header(text_head, delimiter)]
+    if not any(header):
+        raise ApplicationError(_("El archivo está vacío."))
+    return TextTable(CSV, encoding, delimiter, header)
+
+
+def text_table_chunks(
+    source: Source, table: TextTable, *, chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    """The rows of a file opened with ``text_table_open``, ``chunk_rows`` at a time.
+
+    CSV cells come as text (None when empty), exactly as written: the caller converts each
+    column to the type it needs and can quote a bad value back to the user.
+    """
+    with _binary(source) as handle:
+        if table.file_format == PARQUET:
+            parquet = pq.ParquetFile(handle)
+            for batch in parquet.iter_batches(batch_size=chunk_rows):
+                yield batch.to_pandas()
+            return
+        text = io.TextIOWrapper(handle, encoding=table.encoding, newline="")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                reader = pd.read_csv(
+                    text,
+                    sep=table.delimiter,
+                    index_col=False,
+                    dtype=str,
+                    keep_default_na=False,
+                    na_values=[""],
+                    engine="c",
+                    chunksize=chunk_rows,
+                )
+                with reader:
+                    for chunk in reader:
+                        chunk.columns = [str(name).strip() for name in chunk.columns]
+                        yield chunk.astype(object).where(chunk.notna(), None)
+        except pd.errors.EmptyDataError as error:
+            raise ApplicationError(_("El archivo está vacío.")) from error
+        except (
+            pd.errors.ParserError,
+            pd.errors.ParserWarning,
+            UnicodeDecodeError,
+            csv.Error,
+        ) as error:
+            raise ApplicationError(_csv_error_message(error)) from error
+        finally:
+            text.detach()
+
+
 def _check_columns_exist(columns: list[str], available: list[str]) -> None:
     missing = [name for name in columns if name not in available]
     if missing:

@@ -1,0 +1,225 @@
+"""Registered model versions loaded as pyfunc models, to predict inside Cauce.
+
+A loaded model is kept in a per-process LRU cache of ``REGISTRY_MODEL_CACHE_SIZE`` entries,
+keyed by (name, version): a version never changes once registered, so nothing else
+invalidates it. Aliases are not cached here: callers resolve them on every call (one small
+REST request), so an alias moved to another version is followed by the next prediction.
+
+Loading goes through ``models:/<name>/<version>`` with the process's profile (the web's short
+timeouts, or the worker's), and every failure becomes ``MlflowUnavailable``,
+``MlflowNotFound`` or ``MlflowError``. Callers never see an mlflow object: ``ServedModel``
+is an opaque handle whose methods run inside this module.
+
+Probabilities come from the scikit-learn estimator itself: ``PyFuncModel.get_raw_model()``
+(public in MLflow 3) returns the very Pipeline the pyfunc wraps, loaded once, so
+``predict_proba`` needs neither a second load nor the sklearn flavor's loader.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from cauce.core.exceptions import ApplicationError
+from cauce.integrations.mlflow.client import tracking_uri, translate_errors
+from cauce.integrations.mlflow.errors import MlflowError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InputColumn:
+    """One column of a model's input signature."""
+
+    name: str
+    type: str  # MLflow's DataType name: double, float, long, integer, boolean, string, datetime...
+    required: bool
+
+
+@dataclass(frozen=True)
+class PredictionOutput:
+    predictions: list[Any]
+    # Set only when probabilities were asked for and the model has ``predict_proba``.
+    classes: list[Any] | None = None
+    probabilities: list[list[float]] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ServedModel:
+    """A loaded version: its signature, whether it gives probabilities, and the model."""
+
+    name: str
+    version: int
+    # None when the version was logged without a column-based input signature.
+    inputs: tuple[InputColumn, ...] | None
+    classes: tuple[Any, ...] | None
+    _pyfunc: Any = field(repr=False)
+    _estimator: Any = field(repr=False)
+
+    @property
+    def has_probabilities(self) -> bool:
+        return self.classes is not None
+
+
+# --- loading and the cache -------------------------------------------------------------------
+
+_cache: OrderedDict[tuple[str, int], ServedModel] = OrderedDict()
+_cache_lock = threading.Lock()
+# One lock per key: two requests for the same cold model load it once.
+_load_locks: dict[tuple[str, int], threading.Lock] = {}
+
+
+def served_model_get(*, name: str, version: int) -> ServedModel:
+    """The loaded version, from the cache or loaded now (then cached, evicting the oldest)."""
+    key = (name, int(version))
+    with _cache_lock:
+        model = _cache.get(key)
+        if model is not None:
+            _cache.move_to_end(key)
+            return model
+        load_lock = _load_locks.setdefault(key, threading.Lock())
+    with load_lock:
+        with _cache_lock:
+            model = _cache.get(key)
+            if model is not None:
+                _cache.move_to_end(key)
+                return model
+        model = _load(name=name, version=int(version))
+        with _cache_lock:
+            _cache[key] = model
+            _cache.move_to_end(key)
+            while len(_cache) > max(1, settings.REGISTRY_MODEL_CACHE_SIZE):
+                evicted, _model = _cache.popitem(last=False)
+                _load_locks.pop(evicted, None)
+                logger.info("Model %s v%s evicted from the serving cache", *evicted)
+    return model
+
+
+def served_models_cached() -> list[tuple[str, int]]:
+    """The (name, version) keys in the cache, least recently used first."""
+    with _cache_lock:
+        return list(_cache)
+
+
+def served_models_clear() -> None:
+    """Forget every loaded model (tests; a deleted version is not served from memory)."""
+    with _cache_lock:
+        _cache.clear()
+        _load_locks.clear()
+
+
+def served_model_forget(*, name: str, version: int) -> None:
+    with _cache_lock:
+        _cache.pop((name, int(version)), None)
+
+
+def _load(*, name: str, version: int) -> ServedModel:
+    import mlflow.pyfunc
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    uri = f"models:/{name}/{version}"
+    with translate_errors(what=f"load_model({uri})"), _use_tracking_uri(tracking_uri()):
+        try:
+            pyfunc = mlflow.pyfunc.load_model(uri)
+        except (ImportError, AttributeError, EOFError, ValueError, TypeError) as exc:
+            # An unpicklable file or a missing library: not MLflow's fault, not the user's.
+            logger.exception("Model %s could not be loaded", uri)
+            raise MlflowError(
+                _("No se pudo cargar el modelo '%(name)s' versión %(version)s.")
+                % {"name": name, "version": version}
+            ) from exc
+    return ServedModel(
+        name=name,
+        version=version,
+        inputs=_input_columns(pyfunc),
+        classes=_classes(pyfunc),
+        _pyfunc=pyfunc,
+        _estimator=_estimator(pyfunc),
+    )
+
+
+def _input_columns(pyfunc: Any) -> tuple[InputColumn, ...] | None:
+    schema = pyfunc.metadata.get_input_schema()
+    if schema is None or not schema.has_input_names() or schema.is_tensor_spec():
+        return None
+    return tuple(
+        InputColumn(
+            name=str(spec.name),
+            type=getattr(spec.type, "name", str(spec.type)),
+            required=bool(getattr(spec, "required", True)),
+        )
+        for spec in schema.inputs
+    )
+
+
+def _estimator(pyfunc: Any) -> Any:
+    try:
+        return pyfunc.get_raw_model()
+    except NotImplementedError:
+        return None
+
+
+def _classes(pyfunc: Any) -> tuple[Any, ...] | None:
+    estimator = _estimator(pyfunc)
+    if estimator is None or not hasattr(estimator, "predict_proba"):
+        return None
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        return None
+    return tuple(_plain(value) for value in classes)
+
+
+# --- predicting ------------------------------------------------------------------------------
+
+
+def model_predict(
+    *, model: ServedModel, frame: Any, probabilities: bool = False
+) -> PredictionOutput:
+    """Predict a DataFrame already checked against the signature (``prediction.py``).
+
+    MLflow still enforces the schema inside ``predict``; a refusal there is the user's data
+    (an ApplicationError with MLflow's reason), anything else is logged and reported
+    without internals.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        raw = model._pyfunc.predict(frame)
+        proba = None
+        if probabilities and model.has_probabilities:
+            proba = model._estimator.predict_proba(frame)
+    except MlflowException as exc:
+        logger.info("Model %s v%s refused the input: %s", model.name, model.version, exc)
+        raise ApplicationError(
+            _("El modelo rechazó los datos: %(reason)s")
+            % {"reason": str(getattr(exc, "message", exc)).splitlines()[0][:300]}
+        ) from exc
+    except (ValueError, TypeError, KeyError) as exc:
+        logger.warning("Model %s v%s failed to predict: %s", model.name, model.version, exc)
+        raise ApplicationError(
+            _("El modelo no pudo predecir con estos datos. Revise los tipos de las columnas.")
+        ) from exc
+    return PredictionOutput(
+        predictions=_as_list(raw),
+        classes=list(model.classes) if proba is not None else None,
+        probabilities=proba.tolist() if proba is not None else None,
+    )
+
+
+def _as_list(raw: Any) -> list[Any]:
+    """Predictions as MLflow's scoring server lists them (arrays, Series or frames)."""
+    if hasattr(raw, "to_dict") and hasattr(raw, "columns"):
+        return raw.to_dict(orient="records")
+    if hasattr(raw, "tolist"):
+        return raw.tolist()
+    return [_plain(value) for value in raw]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value

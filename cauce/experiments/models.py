@@ -91,6 +91,15 @@ class MLExperiment(TimeStampedModel):
     mlflow_model_id = models.CharField(max_length=64, blank=True)
     mlflow_model_uri = models.CharField(max_length=255, blank=True)
     metrics = models.JSONField(_("métricas"), default=dict, blank=True)
+    # The plots the run logged (paths like "plots/residuals.png"), recorded by the worker at
+    # the end of the run so the page lists them without asking MLflow; None = not known yet
+    # (runs from before this was recorded: the page looks them up once).
+    plots = models.JSONField(_("gráficos"), null=True, blank=True, default=None)
+    # Seconds per stage of the last run, e.g. {"load": 1.2, "fit": 8.4}; also logged to the
+    # run as metrics cauce.time.<stage>_s.
+    timings = models.JSONField(_("duración por etapa"), default=dict, blank=True)
+    # When the current stage began: the page shows how long it has been going.
+    stage_started_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

@@ -43,6 +43,7 @@ import ctypes
 import logging
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.metadata import version
@@ -132,10 +133,65 @@ def _mine(experiment: MLExperiment):
 def _touch(experiment: MLExperiment, stage: str) -> None:
     """Record the stage (and a heartbeat); stop here if the experiment was cancelled."""
     now = timezone.now()
-    if not _mine(experiment).update(stage=stage, heartbeat_at=now, updated_at=now):
+    stage_started_at = (
+        now
+        if experiment.stage != stage or experiment.stage_started_at is None
+        else experiment.stage_started_at
+    )
+    if not _mine(experiment).update(
+        stage=stage, stage_started_at=stage_started_at, heartbeat_at=now, updated_at=now
+    ):
         raise ExperimentStopped
     experiment.stage = stage
+    experiment.stage_started_at = stage_started_at
     experiment.heartbeat_at = now
+
+
+# The run's stages as they are named in the timing metrics (cauce.time.<name>_s).
+STAGE_TIMING_NAMES = {
+    Stage.PREPARING: "prepare",
+    Stage.LOADING: "load",
+    Stage.TRAINING: "fit",
+    Stage.EVALUATING: "evaluate",
+    Stage.LOGGING: "log",
+}
+TIMING_METRIC_PREFIX = "cauce.time."
+
+
+class _StageClock:
+    """How long each stage of one run took: a stage ends when the next one starts."""
+
+    def __init__(self, experiment: MLExperiment) -> None:
+        self.experiment = experiment
+        self.seconds: dict[str, float] = {}
+        self._started = time.perf_counter()
+        self._stage = ""
+        self._stage_started = self._started
+
+    def enter(self, stage: str) -> None:
+        self._close()
+        self._stage = stage
+        self._stage_started = time.perf_counter()
+        _touch(self.experiment, stage)
+
+    def finish(self) -> dict[str, float]:
+        """Close the last stage; the durations, with the whole run as ``total``."""
+        self._close()
+        self._stage = ""
+        self.seconds["total"] = round(time.perf_counter() - self._started, 3)
+        return dict(self.seconds)
+
+    def _close(self) -> None:
+        if not self._stage:
+            return
+        name = STAGE_TIMING_NAMES.get(self._stage, self._stage)
+        elapsed = time.perf_counter() - self._stage_started
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + elapsed, 3)
+        logger.info("Experiment %s: %s took %.2f s", self.experiment.pk, name, elapsed)
+
+
+def timing_metrics(seconds: dict[str, float]) -> dict[str, float]:
+    return {f"{TIMING_METRIC_PREFIX}{name}_s": value for name, value in seconds.items()}
 
 
 def _heartbeat(experiment: MLExperiment) -> bool:
@@ -261,6 +317,7 @@ def _claim(experiment_id: str, task_id: str | None = None) -> _Claim | None:
         experiment.stage = Stage.PREPARING
         experiment.attempts += 1
         experiment.started_at = now
+        experiment.stage_started_at = now
         experiment.heartbeat_at = now
         experiment.finished_at = None
         experiment.error = ""
@@ -272,6 +329,7 @@ def _claim(experiment_id: str, task_id: str | None = None) -> _Claim | None:
                 "stage",
                 "attempts",
                 "started_at",
+                "stage_started_at",
                 "heartbeat_at",
                 "finished_at",
                 "error",
@@ -306,6 +364,7 @@ def _requeue_for_retry(experiment: MLExperiment, countdown: float) -> bool:
         _mine(experiment).update(
             status=Status.QUEUED,
             stage=Stage.RETRYING,
+            stage_started_at=now,
             due_at=now + timedelta(seconds=countdown),
             updated_at=now,
         )
@@ -450,8 +509,9 @@ def _application_error_message(exc: ApplicationError) -> str:
 def _execute(experiment: MLExperiment) -> None:
     project = experiment.project
     dataset = experiment.dataset
+    clock = _StageClock(experiment)
 
-    _touch(experiment, Stage.PREPARING)
+    clock.enter(Stage.PREPARING)
     mlflow_experiment_id = tracking.experiment_ensure(name=project.mlflow_experiment_name)
     if project.mlflow_experiment_id != mlflow_experiment_id:
         project.mlflow_experiment_id = mlflow_experiment_id
@@ -467,7 +527,7 @@ def _execute(experiment: MLExperiment) -> None:
     experiment.save(update_fields=["mlflow_experiment_id", "mlflow_run_id", "updated_at"])
     tracking.run_log_params(run_id=run_id, params=experiment_mlflow_params(experiment))
 
-    _touch(experiment, Stage.LOADING)
+    clock.enter(Stage.LOADING)
     features = list(experiment.feature_columns)
     if dataset.schema:
         training_columns_check(
@@ -498,27 +558,39 @@ def _execute(experiment: MLExperiment) -> None:
             frame,
             spec=spec,
             output_dir=output_dir,
-            on_stage=lambda stage: _touch(experiment, stage),
+            on_stage=clock.enter,
         )
-        _touch(experiment, Stage.LOGGING)
+        clock.enter(Stage.LOGGING)
         _log_result(experiment, run_id, mlflow_experiment_id, result, output_dir)
+    timings = clock.finish()
+    tracking.run_log_metrics(run_id=run_id, metrics=timing_metrics(timings))
 
     # The run ends first: if MLflow fails here, the experiment is not FINISHED yet and the
     # failure paths (retry or ERROR) still apply.
     tracking.run_end(run_id=run_id, status="FINISHED")
-    _finish(experiment)
+    _finish(experiment, timings=timings, plots=result.plots)
 
 
-def _finish(experiment: MLExperiment) -> None:
+def _finish(experiment: MLExperiment, *, timings: dict[str, float], plots: list[str]) -> None:
     """RUNNING → FINISHED, unless a cancel came in the last instant: then the run is KILLED."""
     now = timezone.now()
     finished = _mine(experiment).update(
-        status=Status.FINISHED, stage="", finished_at=now, heartbeat_at=now, updated_at=now
+        status=Status.FINISHED,
+        stage="",
+        stage_started_at=None,
+        timings=timings,
+        plots=plots,
+        finished_at=now,
+        heartbeat_at=now,
+        updated_at=now,
     )
     if not finished:
         raise ExperimentStopped
     experiment.status = Status.FINISHED
     experiment.stage = ""
+    experiment.stage_started_at = None
+    experiment.timings = timings
+    experiment.plots = plots
     experiment.finished_at = experiment.heartbeat_at = now
 
 

@@ -228,3 +228,32 @@ def experiment_get_for_user(
         raise Http404
     membership = require_role(user=user, project=experiment.project, role=role)
     return experiment, membership
+
+
+PLOT_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
+
+
+def experiment_plot_paths(*, experiment: MLExperiment) -> list[str]:
+    """The run's plots: as the worker recorded them, else listed in the run's plots/ folder.
+
+    Listing asks MLflow (web timeouts; a finished run's listing is cached): it raises
+    MlflowUnavailable, or NotFoundError when there is no run.
+    """
+    if experiment.plots is not None:
+        return list(experiment.plots)
+    from cauce.artifacts.selectors import artifact_children
+
+    entries = artifact_children(experiment=experiment, path="plots")
+    return [
+        entry.path
+        for entry in entries
+        if not entry.is_dir and entry.path.lower().endswith(PLOT_SUFFIXES)
+    ]
+
+
+def experiment_timings(*, experiment: MLExperiment) -> list[tuple[str, float]]:
+    """(stage, seconds) of the last run, in the order the stages happen, total last."""
+    order = ["prepare", "load", "fit", "evaluate", "log", "total"]
+    timings = experiment.timings or {}
+    known = [(name, timings[name]) for name in order if name in timings]
+    return known + [(name, value) for name, value in timings.items() if name not in order]

@@ -490,6 +490,15 @@ def experiment_update(
     return experiment
 
 
+def experiment_plots_record(*, experiment: MLExperiment, plots: list[str]) -> None:
+    """Remember the plots found in a finished run's artifacts (runs from before the worker
+    recorded them), so the page does not ask MLflow again."""
+    experiment.plots = list(plots)
+    MLExperiment.objects.filter(
+        pk=experiment.pk, status=MLExperiment.Status.FINISHED, plots__isnull=True
+    ).update(plots=experiment.plots)
+
+
 ENQUEUEABLE_STATUSES = MLExperiment.RERUNNABLE_STATUSES
 CANCELLABLE_STATUSES = MLExperiment.ACTIVE_STATUSES
 
@@ -518,6 +527,9 @@ def experiment_enqueue(*, experiment: MLExperiment, user: AbstractBaseUser | Non
             attempts=0,
             error="",
             metrics={},
+            plots=None,
+            timings={},
+            stage_started_at=now,
             # mlflow_run_id stays: the runner ends a previous run as FAILED before a new one.
             mlflow_model_id="",
             mlflow_model_uri="",
@@ -597,6 +609,7 @@ def experiment_cancel(*, experiment: MLExperiment, user: AbstractBaseUser | None
         if MLExperiment.objects.filter(pk=experiment.pk, status=status_before).update(
             status=Status.CANCELLED,
             stage="",
+            stage_started_at=None,
             error="",
             finished_at=now,
             due_at=None,

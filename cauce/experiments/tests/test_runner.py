@@ -97,7 +97,22 @@ def test_it_runs_an_experiment_to_finished_with_everything_in_mlflow(mlflow_clie
     assert params["hp.n_estimators"] == "20"
     assert params["hp.max_depth"] == "4"
     assert params["rows_train"] == "120"
-    assert run.data.metrics == pytest.approx(experiment.metrics)
+    timing_names = {"prepare", "load", "fit", "evaluate", "log", "total"}
+    run_metrics = dict(run.data.metrics)
+    timing_metrics = {
+        name: run_metrics.pop(name) for name in list(run_metrics) if name.startswith("cauce.")
+    }
+    assert run_metrics == pytest.approx(experiment.metrics)
+    # Each stage's duration is on the run (users see it in MLflow) and on the experiment.
+    assert set(timing_metrics) == {f"cauce.time.{name}_s" for name in timing_names}
+    assert timing_metrics == pytest.approx(
+        {f"cauce.time.{name}_s": value for name, value in experiment.timings.items()}
+    )
+    assert all(value >= 0 for value in experiment.timings.values())
+    stages = sum(experiment.timings[name] for name in timing_names - {"total"})
+    assert stages == pytest.approx(experiment.timings["total"], abs=0.05)
+    # The plots the page lists are the ones the run logged.
+    assert experiment.plots == ["plots/confusion_matrix.png", "plots/feature_importance.png"]
     tags = run.data.tags
     assert (tags["tag_0"], tags["tag_1"], tags["tag_2"]) == ("baseline", "iris", "rf")
     assert tags["all_tags"] == "baseline,iris,rf"
@@ -212,8 +227,11 @@ def test_it_does_nothing_for_an_experiment_that_is_not_queued(iris_dataset, stat
     assert experiment.mlflow_run_id == ""
 
 
-def test_it_does_nothing_for_an_experiment_that_no_longer_exists(db):
-    experiment_execute(experiment_id="00000000-0000-0000-0000-000000000000")
+def test_it_does_nothing_for_an_experiment_that_no_longer_exists(db, http_calls):
+    assert experiment_execute(experiment_id="00000000-0000-0000-0000-000000000000") is None
+
+    assert not MLExperiment.objects.exists()
+    assert http_calls == []  # no MLflow run, no MLflow call at all
 
 
 def test_a_redelivered_task_starts_over_and_fails_the_interrupted_run(mlflow_client, iris_dataset):

@@ -115,7 +115,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # Spanish until the user chooses English with the switch (the browser's language is ignored).
+    "cauce.core.middleware.SpanishFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -183,6 +184,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "es"
 LANGUAGES = [("es", _("Español")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The language switch's choice outlives the browser session and a log-out: a year.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 USE_I18N = True
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Madrid")
 USE_TZ = True

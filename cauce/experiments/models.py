@@ -15,6 +15,9 @@ class TaggedExperiment(GenericUUIDTaggedItemBase, TaggedItemBase):
     class Meta:
         verbose_name = _("etiqueta de experimento")
         verbose_name_plural = _("etiquetas de experimentos")
+        # Tag filters and the autocompletion look up "experiments with this tag": served
+        # from the index alone (see bench/bench_experiment_list.py --explain).
+        indexes = [models.Index(fields=["tag", "object_id"], name="experiment_tag_object")]
 
 
 class MLExperiment(TimeStampedModel):
@@ -109,7 +112,11 @@ class MLExperiment(TimeStampedModel):
         ordering = ["-created_at"]
         verbose_name = _("experimento")
         verbose_name_plural = _("experimentos")
-        indexes = [models.Index(fields=["project", "status"])]
+        indexes = [
+            models.Index(fields=["project", "status"]),
+            # A project's list, newest first: a page is read off the index, not sorted.
+            models.Index(fields=["project", "-created_at"], name="experiment_project_newest"),
+        ]
 
     def __str__(self) -> str:
         return self.name

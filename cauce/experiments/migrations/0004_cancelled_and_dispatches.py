@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('experiments', '0002_run_plots_timings'),
+        ('experiments', '0003_list_indexes'),
     ]
 
     operations = [

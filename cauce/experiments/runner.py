@@ -60,6 +60,11 @@ from cauce.datasets.inference import load_dataframe
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.data import training_columns_check
 from cauce.experiments.pipeline.training import TrainingResult, TrainingSpec, training_run
+from cauce.experiments.tag_sync import (
+    mlflow_tags_desired,
+    tag_sync_run_started,
+    tag_sync_version,
+)
 from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable, tracking
 from cauce.integrations.mlflow.client import tracking_uri as mlflow_tracking_uri
 
@@ -75,19 +80,13 @@ INPUT_EXAMPLE_ROWS = 5
 
 
 def experiment_mlflow_tags(experiment: MLExperiment) -> dict[str, str]:
-    """The experiment's tags in the spec's MLflow formats, plus Cauce's own ids.
+    """The run's tags at start: the spec's formats, name, description, user and Cauce's ids.
 
-    ``tag_0``..``tag_{n-1}`` (one per tag, sorted by name so the keys are stable),
-    ``all_tags`` (comma-joined) and ``tag_count``, all strings; ``all_tags`` and
-    ``tag_count`` are present even with no tags, so a later sync can overwrite them.
+    ``tag_0``..``tag_{n-1}`` (sorted by name, stable keys), ``all_tags`` (comma-joined) and
+    ``tag_count`` (a string), present even with no tags; see ``tag_sync.mlflow_tags_desired``,
+    which every later sync writes too.
     """
-    names = sorted(experiment.tags.names())
-    tags = {f"tag_{index}": name for index, name in enumerate(names)}
-    tags["all_tags"] = ",".join(names)
-    tags["tag_count"] = str(len(names))
-    tags["cauce.experiment_id"] = str(experiment.pk)
-    tags["cauce.project_id"] = str(experiment.project_id)
-    return tags
+    return mlflow_tags_desired(experiment).tags
 
 
 def experiment_mlflow_params(experiment: MLExperiment) -> dict[str, Any]:
@@ -506,6 +505,33 @@ def _application_error_message(exc: ApplicationError) -> str:
     return str(exc.message)
 
 
+def run_start(experiment: MLExperiment, *, mlflow_experiment_id: str) -> str:
+    """Create the experiment's run with all its tags, record it, and return its id.
+
+    The tag sync version is read before the tags, so the run holds at least that version;
+    a change made meanwhile is pushed once the run is recorded (``tag_sync_run_started``).
+    """
+    version = tag_sync_version(experiment_id=experiment.pk)
+    experiment.refresh_from_db(fields=["name", "description", "queued_by"])
+    tags = experiment_mlflow_tags(experiment)
+    run_id = tracking.run_create(
+        experiment_id=mlflow_experiment_id, run_name=experiment.name, tags=tags
+    )
+    logger.info(
+        "Run %s of experiment %s started with %s experiment tags (%d run tags)",
+        run_id,
+        experiment.pk,
+        tags["tag_count"],
+        len(tags),
+    )
+    # Stored at once: whatever happens next, this run can be found and ended.
+    experiment.mlflow_experiment_id = mlflow_experiment_id
+    experiment.mlflow_run_id = run_id
+    experiment.save(update_fields=["mlflow_experiment_id", "mlflow_run_id", "updated_at"])
+    tag_sync_run_started(experiment_id=experiment.pk, run_id=run_id, version=version, written=tags)
+    return run_id
+
+
 def _execute(experiment: MLExperiment) -> None:
     project = experiment.project
     dataset = experiment.dataset
@@ -516,15 +542,7 @@ def _execute(experiment: MLExperiment) -> None:
     if project.mlflow_experiment_id != mlflow_experiment_id:
         project.mlflow_experiment_id = mlflow_experiment_id
         project.save(update_fields=["mlflow_experiment_id", "updated_at"])
-    run_id = tracking.run_create(
-        experiment_id=mlflow_experiment_id,
-        run_name=experiment.name,
-        tags=experiment_mlflow_tags(experiment),
-    )
-    # Stored at once: whatever happens next, this run can be found and ended.
-    experiment.mlflow_experiment_id = mlflow_experiment_id
-    experiment.mlflow_run_id = run_id
-    experiment.save(update_fields=["mlflow_experiment_id", "mlflow_run_id", "updated_at"])
+    run_id = run_start(experiment, mlflow_experiment_id=mlflow_experiment_id)
     tracking.run_log_params(run_id=run_id, params=experiment_mlflow_params(experiment))
 
     clock.enter(Stage.LOADING)

@@ -2,16 +2,18 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 from taggit.models import Tag
 
 from cauce.core.db import UnicodeLower
 from cauce.datasets.models import Dataset
-from cauce.experiments.models import MLExperiment, TaggedExperiment
+from cauce.experiments.models import MLExperiment, TaggedExperiment, TagSyncState
+from cauce.experiments.tag_sync import mlflow_tags_desired
 from cauce.projects.models import Membership, Project, Role
 from cauce.projects.selectors import projects_for_user, require_role
 
@@ -56,12 +58,14 @@ class ExperimentFilters:
     dataset_id: int | None = None
     project_id: int | None = None
     q: str = ""
+    # True: only experiments whose run has a tag change not yet in MLflow; False: none such.
+    sync_pending: bool | None = None
 
     @property
     def active(self) -> bool:
         return bool(
             self.tags or self.status or self.algorithm or self.dataset_id or self.project_id
-        ) or bool(self.q.strip())
+        ) or bool(self.q.strip() or self.sync_pending is not None)
 
     def query(self, **changes) -> str:
         """This filter as a query string (bookmarkable), with ``changes`` applied."""
@@ -121,6 +125,17 @@ def experiments_filter(
         queryset = queryset.filter(algorithm=filters.algorithm)
     if filters.dataset_id is not None:
         queryset = queryset.filter(dataset_id=filters.dataset_id)
+    if filters.sync_pending is not None:
+        # Pending while the outbox version is ahead of what reached the run (an experiment
+        # without a run has nothing to sync: its run will start with the current tags).
+        pending = TagSyncState.objects.filter(
+            version__gt=F("synced_version"), experiment__mlflow_run_id__gt=""
+        ).values("experiment_id")
+        queryset = (
+            queryset.filter(pk__in=pending)
+            if filters.sync_pending
+            else queryset.exclude(pk__in=pending)
+        )
     words = filters.q.lower().split()
     if words:
         queryset = queryset.alias(
@@ -264,3 +279,31 @@ def experiment_timings(*, experiment: MLExperiment) -> list[tuple[str, float]]:
     timings = experiment.timings or {}
     known = [(name, timings[name]) for name in order if name in timings]
     return known + [(name, value) for name, value in timings.items() if name not in order]
+
+
+@dataclass(frozen=True)
+class TagSyncStatus:
+    """What the experiment page says about its run's tags, name and description."""
+
+    has_run: bool
+    pending: bool
+    synced_at: datetime | None
+    last_error: str
+    attempts: int
+    # What MLflow received shortened: [(key, received, total)].
+    clipped: list[tuple[str, int, int]]
+
+
+def experiment_tag_sync_status(*, experiment: MLExperiment) -> TagSyncStatus:
+    state = TagSyncState.objects.filter(pk=experiment.pk).first()
+    desired = mlflow_tags_desired(experiment, tag_names=[tag.name for tag in experiment.tags.all()])
+    return TagSyncStatus(
+        has_run=bool(experiment.mlflow_run_id),
+        pending=bool(state and state.is_pending and experiment.mlflow_run_id),
+        synced_at=state.synced_at if state else None,
+        last_error=state.last_error if state else "",
+        attempts=state.attempts if state else 0,
+        clipped=[
+            (key, values["received"], values["total"]) for key, values in desired.clipped.items()
+        ],
+    )

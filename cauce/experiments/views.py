@@ -38,6 +38,7 @@ from cauce.experiments.selectors import (
     experiment_plot_paths,
     experiment_tag_counts,
     experiment_tag_names,
+    experiment_tag_sync_status,
     experiment_timings,
 )
 from cauce.projects.models import Project, Role
@@ -324,6 +325,7 @@ def ml_experiment_detail(request, pk):
         "metrics": _metrics(experiment),
         "plots": _plots(experiment.plots),
         "timings": experiment_timings(experiment=experiment),
+        "tag_sync": experiment_tag_sync_status(experiment=experiment),
     }
     return render(request, "experiments/experiment_detail.html", context)
 
@@ -347,6 +349,19 @@ def ml_experiment_plots(request, pk):
         return redirect("experiments:ml_experiment_detail", pk=experiment.pk)
     context = {"experiment": experiment, "plots": _plots(paths)}
     return render(request, "experiments/_plots.html", context)
+
+
+@never_cache
+@login_required
+@require_GET
+def ml_experiment_tag_sync(request, pk):
+    """Whether the run's tags are synced yet (polled by the page while a change is pending)."""
+    experiment, _membership = experiment_get_for_user(user=request.user, experiment_id=pk)
+    context = {
+        "experiment": experiment,
+        "tag_sync": experiment_tag_sync_status(experiment=experiment),
+    }
+    return render(request, "experiments/_tag_sync.html", context)
 
 
 @never_cache

@@ -31,9 +31,7 @@ def test_a_user_registers_two_versions_sets_an_alias_and_compares_them(
         )
         # htmx swapped the section in place: still the experiment's page.
         assert page.url.endswith(f"/experiments/{experiment.pk}/")
-        expect(page.locator("#model-registry .run-versions")).to_contain_text(
-            f"{NAME} v{number}"
-        )
+        expect(page.locator("#model-registry .run-versions")).to_contain_text(f"{NAME} v{number}")
     assert mlflow_client.get_model_version(NAME, "2").run_id == second.mlflow_run_id
 
     page.locator("#model-registry").get_by_role("link", name="Ver en el registro").click()

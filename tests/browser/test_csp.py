@@ -195,6 +195,7 @@ NOT_PAGES: dict[str, str] = {
     "experiments:ml_experiment_bulk_tags": "POST only",
     "experiments:register_model": "POST only",
     "experiments:ml_experiment_plots": "partial, the plots tab's retry (htmx)",
+    "experiments:ml_experiment_tag_sync": "partial, polled by htmx while a tag sync is pending",
     "registry:experiment_registry": "partial, loaded by htmx on the experiment page",
     "registry:model_edit": "POST only",
     "registry:alias_set": "POST only",

@@ -192,6 +192,7 @@ NOT_PAGES: dict[str, str] = {
     "datasets:dataset_download": "file download",
     "datasets:dataset_delete": "POST only",
     "experiments:ml_experiment_run": "POST only",
+    "experiments:ml_experiment_cancel": "POST only",
     "experiments:ml_experiment_bulk_tags": "POST only",
     "experiments:register_model": "POST only",
     "experiments:ml_experiment_plots": "partial, the plots tab's retry (htmx)",

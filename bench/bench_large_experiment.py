@@ -263,7 +263,7 @@ def main() -> None:
         worker_log = bench.root / "worker.log"
         worker = start_worker(bench.mlflow_url, worker_log)
         try:
-            wait_ready(worker, worker_log, timeout=120)
+            wait_ready(worker, worker_log, timeout=600)
             print(f"MLflow {bench.mlflow_url}; worker ready; {args.repetitions} repetitions")
             # Warm-up: imports in the worker and in this process, MLflow experiments created.
             cauce_run(project, small, user, 0)

@@ -17,6 +17,9 @@ from cauce.experiments.mlflow_links import mlflow_run_url
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.selectors import (
     MAX_FILTER_TAGS,
+    SYNC_CHOICES,
+    SYNC_PENDING,
+    SYNC_SYNCED,
     TAG_MODES,
     TAGS_ALL,
     ExperimentFilters,
@@ -169,6 +172,11 @@ class ExperimentListQuerySerializer(serializers.Serializer):
     q = serializers.CharField(
         required=False, max_length=200, help_text="Words to find in the name or description"
     )
+    sync = serializers.ChoiceField(
+        choices=SYNC_CHOICES,
+        required=False,
+        help_text="pending: the run lacks a tag change not yet synced; synced: it has them all",
+    )
 
     def to_filters(self) -> ExperimentFilters:
         data = self.validated_data
@@ -187,6 +195,7 @@ class ExperimentListQuerySerializer(serializers.Serializer):
             dataset_id=data.get("dataset"),
             project_id=data.get("project"),
             q=data.get("q", "").strip(),
+            sync_pending={SYNC_PENDING: True, SYNC_SYNCED: False}.get(data.get("sync", "")),
         )
 
 
@@ -302,3 +311,30 @@ class ExperimentRunApi(generics.GenericAPIView):
         services.experiment_enqueue(experiment=experiment, user=request.user)
         body = _experiment_out(user=request.user, experiment_id=pk)
         return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(
+    summary="Cancel a queued, retrying or running experiment (editors)",
+    description=(
+        "The experiment becomes CANCELLED at once. A queued one never starts; a running one "
+        "is stopped by its worker at its next step (within the heartbeat interval in the "
+        "middle of a training) and its MLflow run ends KILLED. It can be run again. "
+        "409 when it is not queued or running."
+    ),
+    request=None,
+    responses={
+        200: ExperimentSerializer,
+        403: _ERRORS[403],
+        404: _ERRORS[404],
+        409: OpenApiResponse(description="Not queued or running: {message}"),
+    },
+)
+class ExperimentCancelApi(generics.GenericAPIView):
+    serializer_class = ExperimentSerializer
+
+    def post(self, request, pk):
+        experiment, _membership = experiment_get_for_user(
+            user=request.user, experiment_id=pk, role=Role.EDITOR
+        )
+        services.experiment_cancel(experiment=experiment, user=request.user)
+        return Response(_experiment_out(user=request.user, experiment_id=pk))

@@ -18,10 +18,11 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cauce.core.exceptions import ApplicationError
+from cauce.core.exceptions import ApplicationError, ConflictError
 from cauce.datasets.inference import load_dataframe
 from cauce.datasets.models import Dataset
 from cauce.datasets.services import dataset_schema_complete
+from cauce.experiments.liveness import run_end_if_running
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.algorithms import (
     MAX_CLASSES_FOR_INTEGER_TARGET,
@@ -29,12 +30,15 @@ from cauce.experiments.pipeline.algorithms import (
     hyperparameters_validate,
     task_type_infer,
 )
+from cauce.experiments.tag_sync import tag_sync_record_change
 from cauce.projects.models import ROLE_RANK, Project, Role
 from cauce.projects.selectors import membership_roles
 
 logger = logging.getLogger(__name__)
 
-MAX_TAGS = 20  # each tag becomes an MLflow run tag (tag_<i>); a run takes at most 100 per batch
+# Each tag becomes an MLflow run tag (tag_<i>), written 100 per request; 100 tags keep a run
+# readable in the MLflow UI and its sync to two requests.
+MAX_TAGS = 100
 MAX_TAG_LENGTH = 100
 MAX_RANDOM_STATE = 2**32 - 1  # numpy's seed range
 # Kinds of dataset column (see cauce.datasets.inference.column_kind) that hold classes.
@@ -48,8 +52,17 @@ def _fail(field: str, message: str) -> ApplicationError:
 # --- normalization and checks -------------------------------------------------------------
 
 
-def tags_normalize(tags: Iterable[str] | str | None) -> list[str]:
-    """Trimmed, without empties, without case-insensitive duplicates (first spelling wins)."""
+def tag_is_valid(tag: str) -> bool:
+    """A tag Cauce accepts (after trimming): no comma (``all_tags`` is comma-joined), at most
+    ``MAX_TAG_LENGTH`` characters, any other unicode."""
+    tag = " ".join(tag.split())
+    return bool(tag) and "," not in tag and len(tag) <= MAX_TAG_LENGTH
+
+
+def tags_normalize(tags: Iterable[str] | str | None, *, limit: int | None = MAX_TAGS) -> list[str]:
+    """Trimmed, inner spaces collapsed, without empties, without case-insensitive duplicates
+    (case is kept: the first spelling wins). A comma or an over-long tag is refused, and
+    more than ``limit`` tags."""
     if tags is None:
         return []
     if isinstance(tags, str):
@@ -76,11 +89,11 @@ def tags_normalize(tags: Iterable[str] | str | None) -> list[str]:
             continue
         seen.add(tag.casefold())
         normalized.append(tag)
-    if len(normalized) > MAX_TAGS:
+    if limit is not None and len(normalized) > limit:
         raise _fail(
             "tags",
             _("Un experimento admite como mucho %(max)d etiquetas (ha indicado %(count)d).")
-            % {"max": MAX_TAGS, "count": len(normalized)},
+            % {"max": limit, "count": len(normalized)},
         )
     return normalized
 
@@ -358,10 +371,15 @@ def experiment_create(
 
 
 def experiment_tags_set(*, experiment: MLExperiment, tags: Iterable[str] | str) -> list[str]:
-    """The one place where an experiment's tags change (a later issue syncs them to MLflow)."""
+    """The one place where an experiment's tags change; the change reaches its MLflow run
+    through the outbox (``tag_sync``), recorded in the same transaction."""
     normalized = tags_normalize(tags)
     with transaction.atomic():
-        experiment.tags.set(normalized, clear=False)
+        current = sorted(experiment.tags.names())
+        # Exact spelling counts: "Iris" -> "iris" is a change MLflow must see.
+        if current != sorted(normalized):
+            experiment.tags.set(normalized, clear=False)
+            tag_sync_record_change(experiment=experiment)
     return normalized
 
 
@@ -484,16 +502,18 @@ def experiment_update(
     name = _name_clean(name) if name is not None else None
     normalized = tags_normalize(tags) if tags is not None else None
     fields: list[str] = []
-    if name is not None:
+    if name is not None and name != experiment.name:
         experiment.name = name
         fields.append("name")
-    if description is not None:
+    if description is not None and description.strip() != experiment.description:
         experiment.description = description.strip()
         fields.append("description")
     with transaction.atomic():
         if fields:
             # Only these columns: the worker may be writing status and metrics meanwhile.
             experiment.save(update_fields=[*fields, "updated_at"])
+            # The run's name and description follow, like its tags.
+            tag_sync_record_change(experiment=experiment)
         if normalized is not None:
             experiment_tags_set(experiment=experiment, tags=normalized)
     logger.info("Experiment %s updated by %s", experiment.pk, getattr(user, "pk", None))
@@ -509,17 +529,20 @@ def experiment_plots_record(*, experiment: MLExperiment, plots: list[str]) -> No
     ).update(plots=experiment.plots)
 
 
-ENQUEUEABLE_STATUSES = (MLExperiment.Status.DRAFT, MLExperiment.Status.ERROR)
+ENQUEUEABLE_STATUSES = MLExperiment.RERUNNABLE_STATUSES
+CANCELLABLE_STATUSES = MLExperiment.ACTIVE_STATUSES
 
 
 def experiment_enqueue(*, experiment: MLExperiment, user: AbstractBaseUser | None) -> MLExperiment:
-    """Queue a DRAFT experiment, or re-run one that ended in ERROR (in a new MLflow run).
+    """Queue a DRAFT experiment, or re-run one that ended in ERROR or was CANCELLED (in a
+    new MLflow run).
 
     A FINISHED experiment is not run again: its run, metrics and any model registered from
     it stay one consistent record. To try again, create a new experiment from its settings.
     """
     Status = MLExperiment.Status
     now = timezone.now()
+    task_id = str(uuid.uuid4())
     with transaction.atomic():
         # One conditional UPDATE: of two concurrent clicks exactly one wins.
         claimed = MLExperiment.objects.filter(
@@ -540,12 +563,19 @@ def experiment_enqueue(*, experiment: MLExperiment, user: AbstractBaseUser | Non
             # mlflow_run_id stays: the runner ends a previous run as FAILED before a new one.
             mlflow_model_id="",
             mlflow_model_uri="",
+            # A new task id: a worker still busy with a cancelled run of it no longer owns it.
+            task_id=task_id,
+            due_at=now,
+            dispatches=1,
+            queued_by=user if user is not None and user.is_authenticated else None,
             updated_at=now,
         )
         if not claimed:
             experiment.refresh_from_db(fields=["status"])
             raise ApplicationError(_enqueue_refusal(experiment.status))
-        transaction.on_commit(lambda: _dispatch(str(experiment.pk)))
+        transaction.on_commit(
+            lambda: experiment_dispatch(experiment_id=experiment.pk, task_id=task_id)
+        )
     experiment.refresh_from_db()
     logger.info("Experiment %s queued by %s", experiment.pk, getattr(user, "pk", None))
     return experiment
@@ -562,15 +592,18 @@ def _enqueue_refusal(status: str) -> str:
     return _("El experimento no se puede ejecutar en su estado actual.")
 
 
-def _dispatch(experiment_id: str) -> None:
-    """Send the task; if the broker refuses it, say so on the experiment instead of a 500."""
+def experiment_dispatch(*, experiment_id: Any, task_id: str) -> bool:
+    """Send the task with this id; if the broker refuses it, say so on the experiment
+    instead of a 500. True when the message was sent."""
     from cauce.experiments.tasks import run_full_experiment_pipeline_task
 
     try:
-        run_full_experiment_pipeline_task.delay(experiment_id)
+        run_full_experiment_pipeline_task.apply_async(args=[str(experiment_id)], task_id=task_id)
     except Exception:
         logger.exception("Could not send experiment %s to the broker", experiment_id)
-        MLExperiment.objects.filter(pk=experiment_id, status=MLExperiment.Status.QUEUED).update(
+        MLExperiment.objects.filter(
+            pk=experiment_id, status=MLExperiment.Status.QUEUED, task_id=task_id
+        ).update(
             status=MLExperiment.Status.ERROR,
             stage="",
             error=_(
@@ -579,3 +612,58 @@ def _dispatch(experiment_id: str) -> None:
             ),
             updated_at=timezone.now(),
         )
+        return False
+    return True
+
+
+def experiment_cancel(*, experiment: MLExperiment, user: AbstractBaseUser | None) -> MLExperiment:
+    """Cancel a queued (or retrying) or running experiment: CANCELLED at once.
+
+    A queued one never starts: the runner's claim finds it CANCELLED. A running one is
+    stopped by its worker at the next step, or within ``EXPERIMENT_HEARTBEAT_SECONDS`` in
+    the middle of a training, and the worker ends its MLflow run as KILLED. A queued one may
+    hold the run of an attempt that MLflow's outage left RUNNING: it is ended KILLED here,
+    best effort (a worker's start ends it otherwise). It can be run again, like ERROR.
+    """
+    Status = MLExperiment.Status
+    now = timezone.now()
+    cancelled, status_before, run_id = False, "", ""
+    # Two tries: a worker may claim a queued experiment between the read and the conditional
+    # write; it is then cancelled as RUNNING.
+    for _try in range(2):
+        row = (
+            MLExperiment.objects.filter(pk=experiment.pk).values("status", "mlflow_run_id").first()
+        )
+        if row is None or row["status"] not in CANCELLABLE_STATUSES:
+            break
+        status_before, run_id = row["status"], row["mlflow_run_id"]
+        if MLExperiment.objects.filter(pk=experiment.pk, status=status_before).update(
+            status=Status.CANCELLED,
+            stage="",
+            stage_started_at=None,
+            error="",
+            finished_at=now,
+            due_at=None,
+            updated_at=now,
+        ):
+            cancelled = True
+            break
+    if not cancelled:
+        experiment.refresh_from_db(fields=["status"])
+        raise ConflictError(_cancel_refusal(experiment.status))
+    if status_before == Status.QUEUED and run_id:
+        run_end_if_running(run_id=run_id, status="KILLED")
+    experiment.refresh_from_db()
+    logger.info(
+        "Experiment %s cancelled (%s) by %s",
+        experiment.pk,
+        status_before,
+        getattr(user, "pk", None),
+    )
+    return experiment
+
+
+def _cancel_refusal(status: str) -> str:
+    if status == MLExperiment.Status.CANCELLED:
+        return _("El experimento ya está cancelado.")
+    return _("Solo se puede cancelar un experimento en cola o en ejecución.")

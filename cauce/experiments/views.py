@@ -38,6 +38,7 @@ from cauce.experiments.selectors import (
     experiment_plot_paths,
     experiment_tag_counts,
     experiment_tag_names,
+    experiment_tag_sync_status,
     experiment_timings,
 )
 from cauce.projects.models import Project, Role
@@ -320,10 +321,12 @@ def ml_experiment_detail(request, pk):
         "membership": membership,
         "can_edit": can_edit,
         "can_run": can_edit and experiment.status in services.ENQUEUEABLE_STATUSES,
+        "can_cancel": can_edit and experiment.status in services.CANCELLABLE_STATUSES,
         "mlflow_run_url": _mlflow_run_url(experiment),
         "metrics": _metrics(experiment),
         "plots": _plots(experiment.plots),
         "timings": experiment_timings(experiment=experiment),
+        "tag_sync": experiment_tag_sync_status(experiment=experiment),
     }
     return render(request, "experiments/experiment_detail.html", context)
 
@@ -352,6 +355,19 @@ def ml_experiment_plots(request, pk):
 @never_cache
 @login_required
 @require_GET
+def ml_experiment_tag_sync(request, pk):
+    """Whether the run's tags are synced yet (polled by the page while a change is pending)."""
+    experiment, _membership = experiment_get_for_user(user=request.user, experiment_id=pk)
+    context = {
+        "experiment": experiment,
+        "tag_sync": experiment_tag_sync_status(experiment=experiment),
+    }
+    return render(request, "experiments/_tag_sync.html", context)
+
+
+@never_cache
+@login_required
+@require_GET
 def ml_experiment_status(request, pk):
     """The live status block; once the run is over, htmx reloads the whole page."""
     experiment, _membership = experiment_get_for_user(user=request.user, experiment_id=pk)
@@ -373,6 +389,21 @@ def ml_experiment_run(request, pk):
         messages.error(request, error.message)
     else:
         messages.success(request, _("Experimento en cola."))
+    return redirect("experiments:ml_experiment_detail", pk=experiment.pk)
+
+
+@login_required
+@require_POST
+def ml_experiment_cancel(request, pk):
+    experiment, _membership = experiment_get_for_user(
+        user=request.user, experiment_id=pk, role=Role.EDITOR
+    )
+    try:
+        services.experiment_cancel(experiment=experiment, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Experimento cancelado."))
     return redirect("experiments:ml_experiment_detail", pk=experiment.pk)
 
 

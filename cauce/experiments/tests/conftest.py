@@ -8,6 +8,7 @@ from celery.signals import before_task_publish
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.tasks import run_full_experiment_pipeline_task
 from cauce.experiments.tests.web_support import create_experiment
+from cauce.integrations.mlflow import client as mlflow_client
 
 
 @pytest.fixture
@@ -42,3 +43,28 @@ def published(settings) -> list[dict]:
     before_task_publish.connect(record, weak=False)
     yield sent
     before_task_publish.disconnect(record)
+
+
+@pytest.fixture
+def worker_profile(settings):
+    """MLflow's client settings of a worker (``worker_init`` sets them there), as the runner's
+    code has in production; the web's profile is back afterwards for the other tests."""
+    mlflow_client.use_worker_profile()
+    yield
+    mlflow_client.use_web_profile()
+
+
+@pytest.fixture
+def end_runs(mlflow_server, db):
+    """Ends, after the test, the MLflow runs its experiments left RUNNING (other tests of the
+    session look for RUNNING runs in the same MLflow experiment)."""
+    yield
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_server)
+    for run_id in MLExperiment.objects.exclude(mlflow_run_id="").values_list(
+        "mlflow_run_id", flat=True
+    ):
+        run = client.get_run(run_id)
+        if run.info.status == "RUNNING" and run.info.lifecycle_stage == "active":
+            client.set_terminated(run_id, status="FINISHED")

@@ -768,13 +768,13 @@ def test_status_labels_read_as_the_spec_says():
         "En Ejecución",
         "Finalizado",
         "Error",
+        "Cancelado",
     ]
 
 
 def test_the_detail_page_is_available_in_english(viewer_client, experiment):
-    response = viewer_client.get(
-        _url("ml_experiment_detail", experiment.pk), headers={"Accept-Language": "en"}
-    )
+    viewer_client.post("/i18n/setlang/", {"language": "en"})
+    response = viewer_client.get(_url("ml_experiment_detail", experiment.pk))
     page = response.content.decode()
     assert "Draft" in page
     assert "MLflow artifacts" in page

@@ -430,19 +430,22 @@ def prediction_job_execute(*, job_id: str, retry_on_unavailable: bool = True) ->
     job.notes = outcome.notes
     job.result_file.name = str(PredictionJob.storage_dir(job) / "result.csv")
     job.finished_at = timezone.now()
-    job.save()
     input_path.unlink(missing_ok=True)
     job.input_file.name = ""
-    job.save(update_fields=["input_file"])
+    job.save()
 
 
 def _fail(job: PredictionJob, message: str) -> None:
-    (_job_dir(job) / "result.csv").unlink(missing_ok=True)
+    """End the job ERROR, keeping no file: no partial result, and the input is not needed."""
+    _remove_files(job)
     job.status = PredictionJob.Status.ERROR
     job.error = message
     job.rows_done = 0
+    job.input_file.name = ""
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "error", "rows_done", "finished_at", "updated_at"])
+    job.save(
+        update_fields=["status", "error", "rows_done", "input_file", "finished_at", "updated_at"]
+    )
 
 
 # --- reading a result ------------------------------------------------------------------------

@@ -9,6 +9,9 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
+        from cauce.core.db import register_database_functions
+
+        register_database_functions()
         # The file-system broker needs its folders in every process that sends or receives
         # tasks (web, worker, management commands), not only in the worker.
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):

@@ -1,9 +1,7 @@
 """REST endpoints for experiments: thin serializers, writes through the services."""
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -15,8 +13,17 @@ from cauce.core.exceptions import ApplicationError
 from cauce.datasets.models import Dataset
 from cauce.experiments import services
 from cauce.experiments.liveness import experiment_fail_if_stale
+from cauce.experiments.mlflow_links import mlflow_run_url
 from cauce.experiments.models import MLExperiment
-from cauce.experiments.selectors import experiment_get_for_user, experiment_list_for_user
+from cauce.experiments.selectors import (
+    MAX_FILTER_TAGS,
+    TAG_MODES,
+    TAGS_ALL,
+    ExperimentFilters,
+    experiment_get_for_user,
+    experiment_list_for_user,
+    filter_tags_parse,
+)
 from cauce.projects.models import Role
 from cauce.projects.selectors import project_get_for_user
 
@@ -74,13 +81,11 @@ class ExperimentSerializer(serializers.ModelSerializer):
         return None if value is None else {"name": experiment.main_metric_name, "value": value}
 
     def get_mlflow_run_url(self, experiment: MLExperiment) -> str | None:
-        public = settings.MLFLOW_PUBLIC_URL.rstrip("/")
-        if not (public and experiment.mlflow_experiment_id and experiment.mlflow_run_id):
-            return None
-        return (
-            f"{public}/#/experiments/{experiment.mlflow_experiment_id}"
-            f"/runs/{experiment.mlflow_run_id}"
+        url = mlflow_run_url(
+            mlflow_experiment_id=experiment.mlflow_experiment_id,
+            mlflow_run_id=experiment.mlflow_run_id,
         )
+        return url or None
 
 
 class ExperimentInputSerializer(serializers.Serializer):
@@ -128,6 +133,74 @@ class ExperimentUpdateSerializer(serializers.Serializer):
         return attrs
 
 
+def _bad_parameter(name: str, detail: str) -> str:
+    return _("Parámetro «%(name)s» no válido: %(detail)s") % {"name": name, "detail": detail}
+
+
+class ExperimentListQuerySerializer(serializers.Serializer):
+    """The list's filters (query parameters); an empty value means "no filter"."""
+
+    project = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1, help_text="Only this project's"
+    )
+    status = serializers.ChoiceField(choices=MLExperiment.Status.values, required=False)
+    algorithm = serializers.CharField(
+        required=False, max_length=100, help_text="scikit-learn class name, e.g. SVC"
+    )
+    dataset = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1, help_text="Only experiments on it"
+    )
+    tags = serializers.CharField(
+        required=False,
+        help_text=(
+            f"Comma-separated tags, e.g. iris,v2 (case-insensitive; at most {MAX_FILTER_TAGS})"
+        ),
+    )
+    tags_mode = serializers.ChoiceField(
+        choices=TAG_MODES,
+        required=False,
+        default=TAGS_ALL,
+        help_text="all: experiments with every tag; any: with at least one",
+    )
+    tag = serializers.CharField(required=False, help_text="One tag (older clients; as tags=)")
+    q = serializers.CharField(
+        required=False, max_length=200, help_text="Words to find in the name or description"
+    )
+
+    def to_filters(self) -> ExperimentFilters:
+        data = self.validated_data
+        try:
+            tags = filter_tags_parse([data.get("tags", ""), data.get("tag", "")])
+        except ValueError:
+            detail = _("Filtre por %(max)d etiquetas como mucho.") % {"max": MAX_FILTER_TAGS}
+            raise ApplicationError(
+                _bad_parameter("tags", detail), extra={"tags": [detail]}
+            ) from None
+        return ExperimentFilters(
+            tags=tags,
+            tags_mode=data.get("tags_mode") or TAGS_ALL,
+            status=data.get("status", ""),
+            algorithm=data.get("algorithm", ""),
+            dataset_id=data.get("dataset"),
+            project_id=data.get("project"),
+            q=data.get("q", "").strip(),
+        )
+
+
+def _list_filters(params) -> ExperimentFilters:
+    """Parse the query; a bad parameter is a 400 naming it."""
+    data = {name: value for name, value in params.items() if value != ""}
+    tags = ",".join(value for value in params.getlist("tags") if value)
+    if tags:
+        data["tags"] = tags  # tags=a,b and tags=a&tags=b alike
+    query = ExperimentListQuerySerializer(data=data)
+    if not query.is_valid():
+        name, errors = next(iter(query.errors.items()))
+        message = _bad_parameter(name, " ".join(str(error) for error in errors))
+        raise ApplicationError(message, extra=query.errors)
+    return query.to_filters()
+
+
 def _experiment_out(*, user, experiment_id) -> dict:
     experiment, _membership = experiment_get_for_user(user=user, experiment_id=experiment_id)
     return ExperimentSerializer(experiment).data
@@ -142,13 +215,13 @@ _ERRORS = {
 
 @extend_schema_view(
     get=extend_schema(
-        summary="Experiments of the user's projects",
-        parameters=[
-            OpenApiParameter("project", int, description="Only this project's experiments"),
-            OpenApiParameter("status", str, enum=MLExperiment.Status.values),
-            OpenApiParameter("tag", str, description="Only experiments with this tag"),
-            OpenApiParameter("algorithm", str),
-        ],
+        summary="Experiments of the user's projects, filtered",
+        description=(
+            "Filters combine (AND). Tags match ignoring case; tags_mode=all keeps experiments "
+            "carrying every tag, any those carrying at least one."
+        ),
+        parameters=[ExperimentListQuerySerializer],
+        responses={200: ExperimentSerializer(many=True), 400: _ERRORS[400]},
     ),
     post=extend_schema(
         summary="Create an experiment (editors); it stays DRAFT until run",
@@ -160,19 +233,8 @@ class ExperimentListCreateApi(generics.ListCreateAPIView):
     serializer_class = ExperimentSerializer
 
     def get_queryset(self):
-        params = self.request.query_params
-        project = params.get("project")
-        if project is not None and not project.isdigit():
-            raise ApplicationError(
-                _("El parámetro «project» debe ser un número."), extra={"project": project}
-            )
-        return experiment_list_for_user(
-            user=self.request.user,
-            project_id=int(project) if project else None,
-            status=params.get("status") or None,
-            algorithm=params.get("algorithm") or None,
-            tag=params.get("tag") or None,
-        )
+        filters = _list_filters(self.request.query_params)
+        return experiment_list_for_user(user=self.request.user, filters=filters)
 
     def create(self, request, *args, **kwargs):
         data = ExperimentInputSerializer(data=request.data)

@@ -1,6 +1,7 @@
 """Forms check the shape of the input; the rules live in the services."""
 
 import json
+import uuid
 from typing import Any
 
 from django import forms
@@ -9,6 +10,14 @@ from django.utils.translation import gettext_lazy as _
 from cauce.datasets.models import Dataset
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.algorithms import CLASSIFICATION, REGRESSION, algorithm_choices
+from cauce.experiments.selectors import (
+    MAX_FILTER_TAGS,
+    TAGS_ALL,
+    TAGS_ANY,
+    ExperimentFilters,
+    FilterChoices,
+    filter_tags_parse,
+)
 
 AUTO = "auto"
 
@@ -20,6 +29,13 @@ class TagsField(forms.CharField):
         kwargs.setdefault("required", False)
         kwargs.setdefault("label", _("Etiquetas"))
         kwargs.setdefault("help_text", _("Separadas por comas, p. ej.: base, iris, v2."))
+        # tag_input.js offers the project's tags (the page's <datalist id="tag-options">).
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(
+                attrs={"list": "tag-options", "autocomplete": "off", "data-tag-input": ""}
+            ),
+        )
         super().__init__(**kwargs)
 
     def prepare_value(self, value: Any) -> Any:
@@ -168,14 +184,146 @@ class ExperimentEditForm(forms.Form):
     tags = TagsField(help_text=_("Separadas por comas; cada una de hasta 100 caracteres."))
 
 
+PER_PAGE_CHOICES = (10, 25, 50, 100, 200)
+DEFAULT_PER_PAGE = 50
+
+
+class TagFilterWidget(forms.MultipleHiddenInput):
+    """Reads every ``tags`` value of the query (``tags=a,b`` and ``tags=a&tags=b`` alike)."""
+
+    def value_from_datadict(self, data, files, name):
+        getlist = getattr(data, "getlist", None)
+        return getlist(name) if getlist else data.get(name)
+
+
+class TagFilterField(forms.Field):
+    widget = TagFilterWidget
+
+    def to_python(self, value: Any) -> tuple[str, ...]:
+        if not value:
+            return ()
+        try:
+            return filter_tags_parse([value] if isinstance(value, str) else value)
+        except ValueError:
+            raise forms.ValidationError(
+                _("Filtre por %(max)d etiquetas como mucho."), params={"max": MAX_FILTER_TAGS}
+            ) from None
+
+
 class ExperimentFilterForm(forms.Form):
+    """The list's filters, read from the query string so that a filtered list can be bookmarked.
+
+    A bad value (an unknown status, a dataset of another project...) is reported on its
+    control and that filter alone is left out.
+    """
+
+    q = forms.CharField(label=_("Buscar"), required=False, max_length=200)
+    tags = TagFilterField(label=_("Etiquetas"), required=False)
+    tags_mode = forms.ChoiceField(
+        label=_("Coincidencia de etiquetas"),
+        required=False,
+        choices=[(TAGS_ALL, _("Todas")), (TAGS_ANY, _("Cualquiera"))],
+        widget=forms.RadioSelect,
+    )
     status = forms.ChoiceField(
         label=_("Estado"),
         required=False,
         choices=[("", _("Todos")), *MLExperiment.Status.choices],
     )
-    tag = forms.ChoiceField(label=_("Etiqueta"), required=False)
+    algorithm = forms.ChoiceField(label=_("Algoritmo"), required=False)
+    dataset = forms.TypedChoiceField(
+        label=_("Conjunto de datos"), required=False, coerce=int, empty_value=None
+    )
+    project = forms.TypedChoiceField(
+        label=_("Proyecto"), required=False, coerce=int, empty_value=None
+    )
+    per_page = forms.TypedChoiceField(
+        label=_("Por página"),
+        required=False,
+        coerce=int,
+        empty_value=DEFAULT_PER_PAGE,
+        choices=[(str(size), str(size)) for size in PER_PAGE_CHOICES],
+    )
 
-    def __init__(self, *args, tag_names: list[str], **kwargs):
+    def __init__(
+        self,
+        *args,
+        choices: FilterChoices,
+        projects: list[tuple[int, str]] | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
-        self.fields["tag"].choices = [("", _("Todas")), *((name, name) for name in tag_names)]
+        if self.is_bound and not self.data.get("tags_mode"):
+            self.data = self.data.copy()
+            self.data["tags_mode"] = TAGS_ALL
+        # Every algorithm Cauce knows: a bookmarked filter stays valid when no experiment of
+        # the list uses that algorithm yet.
+        self.fields["algorithm"].choices = [
+            ("", _("Todos")),
+            (_("Clasificación"), algorithm_choices(CLASSIFICATION)),
+            (_("Regresión"), algorithm_choices(REGRESSION)),
+        ]
+        show_project = projects is not None
+
+        def dataset_label(dataset) -> str:
+            return f"{dataset.project.name} / {dataset.name}" if show_project else dataset.name
+
+        self.fields["dataset"].choices = [
+            ("", _("Todos")),
+            *((dataset.pk, dataset_label(dataset)) for dataset in choices.datasets),
+        ]
+        if show_project:
+            self.fields["project"].choices = [("", _("Todos")), *projects]
+        else:
+            del self.fields["project"]
+        self.tag_names = choices.tag_names
+
+    def to_filters(self) -> ExperimentFilters:
+        """The valid part of the query as filters (an invalid control is left out)."""
+        self.is_valid()
+        data = self.cleaned_data
+        return ExperimentFilters(
+            tags=data.get("tags") or (),
+            tags_mode=data.get("tags_mode") or TAGS_ALL,
+            status=data.get("status") or "",
+            algorithm=data.get("algorithm") or "",
+            dataset_id=data.get("dataset"),
+            project_id=data.get("project"),
+            q=(data.get("q") or "").strip(),
+        )
+
+    @property
+    def per_page_value(self) -> int:
+        self.is_valid()
+        return self.cleaned_data.get("per_page") or DEFAULT_PER_PAGE
+
+
+BULK_ADD = "add"
+BULK_REMOVE = "remove"
+
+
+class BulkTagForm(forms.Form):
+    """The list's bulk action: one tag added to or removed from the checked experiments."""
+
+    experiments = forms.TypedMultipleChoiceField(coerce=str)
+    tag = forms.CharField(label=_("Etiqueta"), max_length=200, required=False)
+    action = forms.ChoiceField(
+        choices=[(BULK_ADD, _("Añadir etiqueta")), (BULK_REMOVE, _("Quitar etiqueta"))]
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["experiments"]
+        field.error_messages["required"] = _("Marque al menos un experimento.")
+        # The ids are checked against the user's projects by the service, not listed here.
+        field.valid_value = lambda value: True
+
+    def clean_experiments(self) -> list[uuid.UUID]:
+        ids = []
+        for value in self.cleaned_data["experiments"]:
+            try:
+                ids.append(uuid.UUID(value))
+            except ValueError:
+                message = _("La selección de experimentos no es válida.")
+                raise forms.ValidationError(message) from None
+        return ids

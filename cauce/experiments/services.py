@@ -7,12 +7,14 @@ it in ``errors``.
 
 import logging
 import math
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,7 +28,8 @@ from cauce.experiments.pipeline.algorithms import (
     hyperparameters_validate,
     task_type_infer,
 )
-from cauce.projects.models import Project
+from cauce.projects.models import ROLE_RANK, Project, Role
+from cauce.projects.selectors import membership_roles
 
 logger = logging.getLogger(__name__)
 
@@ -349,6 +352,112 @@ def experiment_tags_set(*, experiment: MLExperiment, tags: Iterable[str] | str) 
     with transaction.atomic():
         experiment.tags.set(normalized, clear=False)
     return normalized
+
+
+@dataclass
+class BulkTagResult:
+    """What a bulk tag change did to each selected experiment."""
+
+    tag: str
+    action: str
+    changed: list[MLExperiment] = field(default_factory=list)
+    unchanged: list[MLExperiment] = field(default_factory=list)
+    # (experiment, why): a project where the user may only read; a change the rules refuse.
+    refused: list[tuple[MLExperiment, str]] = field(default_factory=list)
+    failed: list[tuple[MLExperiment, str]] = field(default_factory=list)
+    # Ids that are not experiments of the user's projects: not named, they may be others'.
+    missing: int = 0
+
+
+BULK_ACTIONS = ("add", "remove")
+MAX_BULK_EXPERIMENTS = 1000  # each is its own transaction, all within one web request
+
+
+def _tags_after(current: list[str], *, tag: str, action: str) -> list[str] | None:
+    """The tags after the change, or None when it changes nothing."""
+    has_tag = any(name.casefold() == tag.casefold() for name in current)
+    if action == "add":
+        return None if has_tag else [*current, tag]
+    if not has_tag:
+        return None
+    return [name for name in current if name.casefold() != tag.casefold()]
+
+
+def _tag_change_one(*, experiment_id: uuid.UUID, tag: str, action: str) -> bool:
+    """One experiment's change in its own transaction; False when there was nothing to do."""
+    with transaction.atomic():
+        # Locked: a concurrent edit of the same experiment waits instead of being lost.
+        locked = MLExperiment.objects.select_for_update().filter(pk=experiment_id).first()
+        if locked is None:
+            raise ApplicationError(_("el experimento ya no existe"))
+        new_tags = _tags_after(list(locked.tags.names()), tag=tag, action=action)
+        if new_tags is None:
+            return False
+        experiment_tags_set(experiment=locked, tags=new_tags)
+    return True
+
+
+def experiment_tags_bulk_change(
+    *,
+    user: AbstractBaseUser,
+    experiment_ids: Iterable[uuid.UUID],
+    tag: str,
+    action: str,
+) -> BulkTagResult:
+    """Add or remove ``tag`` on each experiment, each in its own transaction.
+
+    Only experiments of projects where the user is at least editor change; the others are
+    reported, never touched. One experiment that fails (the rules refuse its new tags, or the
+    database does) is reported and the rest still change.
+    """
+    if action not in BULK_ACTIONS:
+        raise ApplicationError(_("Acción no válida: elija añadir o quitar."))
+    normalized = tags_normalize([tag or ""])
+    if not normalized:
+        raise _fail("tag", _("Escriba la etiqueta que quiere añadir o quitar."))
+    tag = normalized[0]
+    ids = list(dict.fromkeys(experiment_ids))
+    if len(ids) > MAX_BULK_EXPERIMENTS:
+        message = _("Seleccione como mucho %(max)d experimentos a la vez.")
+        raise ApplicationError(message % {"max": MAX_BULK_EXPERIMENTS})
+    roles = membership_roles(user=user)
+    experiments = list(
+        MLExperiment.objects.filter(pk__in=ids, project_id__in=list(roles))
+        .select_related("project")
+        .order_by("name", "pk")
+    )
+    result = BulkTagResult(tag=tag, action=action, missing=len(ids) - len(experiments))
+    for experiment in experiments:
+        if ROLE_RANK[roles[experiment.project_id]] < ROLE_RANK[Role.EDITOR]:
+            result.refused.append(
+                (
+                    experiment,
+                    _("solo tiene permiso de lectura en el proyecto «%(project)s»")
+                    % {"project": experiment.project.name},
+                )
+            )
+            continue
+        try:
+            changed = _tag_change_one(experiment_id=experiment.pk, tag=tag, action=action)
+        except ApplicationError as error:
+            result.failed.append((experiment, str(error.message)))
+        except DatabaseError:
+            logger.exception("Bulk tag change failed on experiment %s", experiment.pk)
+            result.failed.append((experiment, _("error al guardar en la base de datos")))
+        else:
+            (result.changed if changed else result.unchanged).append(experiment)
+    logger.info(
+        "Bulk tag %s %r by %s: %d changed, %d unchanged, %d refused, %d failed, %d missing",
+        action,
+        tag,
+        getattr(user, "pk", None),
+        len(result.changed),
+        len(result.unchanged),
+        len(result.refused),
+        len(result.failed),
+        result.missing,
+    )
+    return result
 
 
 def experiment_update(

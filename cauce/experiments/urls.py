@@ -15,6 +15,8 @@ urlpatterns = [
         views.ml_experiment_create,
         name="ml_experiment_create",
     ),
+    path("experiments/", views.ml_experiment_all, name="ml_experiment_all"),
+    path("experiments/bulk-tags/", views.ml_experiment_bulk_tags, name="ml_experiment_bulk_tags"),
     path("experiments/<uuid:pk>/", views.ml_experiment_detail, name="ml_experiment_detail"),
     path("experiments/<uuid:pk>/edit/", views.ml_experiment_edit, name="ml_experiment_edit"),
     path("experiments/<uuid:pk>/run/", views.ml_experiment_run, name="ml_experiment_run"),

@@ -1,30 +1,45 @@
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from cauce.core.exceptions import ApplicationError
 from cauce.experiments import services
-from cauce.experiments.forms import ExperimentCreateForm, ExperimentEditForm, ExperimentFilterForm
+from cauce.experiments.forms import (
+    BULK_ADD,
+    DEFAULT_PER_PAGE,
+    BulkTagForm,
+    ExperimentCreateForm,
+    ExperimentEditForm,
+    ExperimentFilterForm,
+)
 from cauce.experiments.liveness import experiment_fail_if_stale
+from cauce.experiments.mlflow_links import mlflow_run_url, mlflow_tag_search_url
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.selectors import (
+    ExperimentFilters,
+    experiment_filter_choices,
     experiment_get_for_user,
     experiment_list,
+    experiment_list_for_user,
+    experiment_tag_counts,
     experiment_tag_names,
 )
-from cauce.projects.models import Role
-from cauce.projects.selectors import project_get_for_user
+from cauce.projects.models import Project, Role
+from cauce.projects.selectors import membership_roles, project_get_for_user, projects_for_user
 
 COLUMN_FIELDS_ID = "column-fields"  # the part of the creation form that follows the dataset
 
@@ -39,11 +54,9 @@ def _service_error_to_form(form, error: ApplicationError) -> None:
 
 
 def _mlflow_run_url(experiment: MLExperiment) -> str:
-    public = settings.MLFLOW_PUBLIC_URL.rstrip("/")
-    if not (public and experiment.mlflow_experiment_id and experiment.mlflow_run_id):
-        return ""
-    return (
-        f"{public}/#/experiments/{experiment.mlflow_experiment_id}/runs/{experiment.mlflow_run_id}"
+    return mlflow_run_url(
+        mlflow_experiment_id=experiment.mlflow_experiment_id,
+        mlflow_run_id=experiment.mlflow_run_id,
     )
 
 
@@ -65,24 +78,170 @@ def _metrics(experiment: MLExperiment) -> list[tuple[str, Any, bool]]:
     return [(name, experiment.metrics[name], name == main) for name in names]
 
 
+def _list_page(
+    request,
+    *,
+    experiments: QuerySet[MLExperiment],
+    form: ExperimentFilterForm,
+    filters: ExperimentFilters,
+    roles: dict[int, str],
+) -> dict[str, Any]:
+    """What both lists show: one page of experiments, the tag chips and the filter's links."""
+    page = Paginator(experiments, form.per_page_value).get_page(request.GET.get("page"))
+    parts = [filters.query()]
+    if form.per_page_value != DEFAULT_PER_PAGE:
+        parts.append(f"per_page={form.per_page_value}")
+    list_query = "&".join(part for part in parts if part)
+    editable = {pk for pk, role in roles.items() if role in (Role.EDITOR, Role.OWNER)}
+    return {
+        "filters": filters,
+        "filter_form": form,
+        "filtered": filters.active,
+        "page": page,
+        "experiments": page.object_list,
+        "list_query": list_query,
+        "tag_counts": experiment_tag_counts(experiments=experiments, chosen=filters.tags),
+        "tag_names": form.tag_names,
+        "editable_project_ids": editable,
+        "selectable": bool(editable),
+        "next_url": request.get_full_path(),
+    }
+
+
 @login_required
 @require_GET
 def ml_experiment_list(request, project_pk: int):
     project, membership = project_get_for_user(user=request.user, project_id=project_pk)
-    filters = ExperimentFilterForm(request.GET, tag_names=experiment_tag_names(project=project))
-    chosen = filters.cleaned_data if filters.is_valid() else {}
-    experiments = experiment_list(
-        project=project, status=chosen.get("status") or None, tag=chosen.get("tag") or None
-    )
+    choices = experiment_filter_choices(projects=Project.objects.filter(pk=project.pk))
+    form = ExperimentFilterForm(request.GET, choices=choices)
+    filters = form.to_filters()
+    experiments = experiment_list(project=project, filters=filters)
     context = {
         "project": project,
         "membership": membership,
         "can_edit": membership.allows(Role.EDITOR),
-        "filters": filters,
-        "filtered": bool(chosen.get("status") or chosen.get("tag")),
-        "experiments": experiments,
+        "mlflow_search_url": mlflow_tag_search_url(
+            mlflow_experiment_id=project.mlflow_experiment_id, filters=filters
+        ),
+        **_list_page(
+            request,
+            experiments=experiments,
+            form=form,
+            filters=filters,
+            roles={project.pk: membership.role},
+        ),
     }
     return render(request, "experiments/experiment_list.html", context)
+
+
+@login_required
+@require_GET
+def ml_experiment_all(request):
+    """The "Experimentos" page: every project of the user's at once."""
+    projects = projects_for_user(user=request.user)
+    roles = membership_roles(user=request.user)
+    project_options = list(projects.order_by("name", "pk").values_list("pk", "name"))
+    form = ExperimentFilterForm(
+        request.GET,
+        choices=experiment_filter_choices(projects=projects),
+        projects=project_options,
+    )
+    filters = form.to_filters()
+    experiments = experiment_list_for_user(user=request.user, filters=filters)
+    mlflow_search_url = ""
+    if filters.project_id is not None:
+        chosen = Project.objects.filter(pk=filters.project_id, pk__in=roles).first()
+        if chosen is not None:
+            mlflow_search_url = mlflow_tag_search_url(
+                mlflow_experiment_id=chosen.mlflow_experiment_id, filters=filters
+            )
+    context = {
+        "show_project": True,
+        "mlflow_search_url": mlflow_search_url,
+        **_list_page(request, experiments=experiments, form=form, filters=filters, roles=roles),
+    }
+    return render(request, "experiments/experiment_all.html", context)
+
+
+def _names(experiments: list[MLExperiment]) -> str:
+    return ", ".join(f"«{experiment.name}»" for experiment in experiments)
+
+
+def _bulk_tag_messages(result: services.BulkTagResult) -> list[tuple[int, str]]:
+    """How many changed, and each experiment that did not with its reason."""
+    added = result.action == BULK_ADD
+    out: list[tuple[int, str]] = []
+    count = len(result.changed)
+    if count:
+        if added:
+            text = ngettext(
+                "Etiqueta «%(tag)s» añadida a %(count)d experimento.",
+                "Etiqueta «%(tag)s» añadida a %(count)d experimentos.",
+                count,
+            )
+        else:
+            text = ngettext(
+                "Etiqueta «%(tag)s» quitada de %(count)d experimento.",
+                "Etiqueta «%(tag)s» quitada de %(count)d experimentos.",
+                count,
+            )
+        out.append((messages.SUCCESS, text % {"tag": result.tag, "count": count}))
+    if result.unchanged:
+        text = _("Ya la tenían: %(names)s.") if added else _("No la tenían: %(names)s.")
+        out.append((messages.INFO, text % {"names": _names(result.unchanged)}))
+    for experiment, reason in result.refused:
+        out.append(
+            (
+                messages.WARNING,
+                _("No se cambió «%(name)s»: %(reason)s.")
+                % {"name": experiment.name, "reason": reason},
+            )
+        )
+    for experiment, reason in result.failed:
+        out.append(
+            (
+                messages.ERROR,
+                _("No se pudo cambiar «%(name)s»: %(reason)s")
+                % {"name": experiment.name, "reason": reason.rstrip(".") + "."},
+            )
+        )
+    if result.missing:
+        text = ngettext(
+            "%(count)d experimento seleccionado no existe o no es de sus proyectos: no se cambió.",
+            "%(count)d experimentos seleccionados no existen o no son de sus proyectos: no se "
+            "cambiaron.",
+            result.missing,
+        )
+        out.append((messages.WARNING, text % {"count": result.missing}))
+    return out
+
+
+@login_required
+@require_POST
+def ml_experiment_bulk_tags(request):
+    """Add or remove one tag on the selected experiments; each is changed on its own."""
+    form = BulkTagForm(request.POST)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("experiments:ml_experiment_all")
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(back)
+    try:
+        result = services.experiment_tags_bulk_change(
+            user=request.user,
+            experiment_ids=form.cleaned_data["experiments"],
+            tag=form.cleaned_data["tag"],
+            action=form.cleaned_data["action"],
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(back)
+    for level, text in _bulk_tag_messages(result):
+        messages.add_message(request, level, text)
+    return redirect(back)
 
 
 def _create_initial(request, project) -> dict[str, Any]:
@@ -136,7 +295,12 @@ def ml_experiment_create(request, project_pk: int):
         form = ExperimentCreateForm(initial=_create_initial(request, project), project=project)
         if request.htmx and request.htmx.target == COLUMN_FIELDS_ID:
             return render(request, "experiments/_column_fields.html", {"form": form})
-    context = {"project": project, "form": form, "column_fields_id": COLUMN_FIELDS_ID}
+    context = {
+        "project": project,
+        "form": form,
+        "column_fields_id": COLUMN_FIELDS_ID,
+        "tag_names": experiment_tag_names(projects=project),
+    }
     return render(request, "experiments/experiment_form.html", context)
 
 
@@ -208,5 +372,10 @@ def ml_experiment_edit(request, pk):
         else:
             messages.success(request, _("Experimento actualizado."))
             return redirect("experiments:ml_experiment_detail", pk=experiment.pk)
-    context = {"experiment": experiment, "project": experiment.project, "form": form}
+    context = {
+        "experiment": experiment,
+        "project": experiment.project,
+        "form": form,
+        "tag_names": experiment_tag_names(projects=experiment.project),
+    }
     return render(request, "experiments/experiment_edit.html", context)

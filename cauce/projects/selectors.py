@@ -41,6 +41,13 @@ def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
     )
 
 
+def membership_roles(*, user: AbstractBaseUser) -> dict[int, str]:
+    """The user's role in each of their projects: {project id: role}."""
+    if not user.is_authenticated:
+        return {}
+    return dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
+
+
 def membership_list(*, project: Project) -> QuerySet[Membership]:
     return Membership.objects.filter(project=project).select_related("user")
 

@@ -77,6 +77,67 @@ def test_list_filters_by_project_status_and_tag(
     assert "project" in bad.json()["message"]
 
 
+def test_list_filters_by_all_or_any_of_several_tags(editor_api, experiment, iris_dataset, editor):
+    project = experiment.project
+    for name, tags in [("Ambas", ["iris", "rf"]), ("Solo rf", ["RF"]), ("Nada", [])]:
+        create_experiment(project=project, dataset=iris_dataset, user=editor, name=name, tags=tags)
+
+    def names(**params):
+        response = editor_api.get(LIST_URL, params)
+        assert response.status_code == 200
+        return sorted(item["name"] for item in response.json()["results"])
+
+    assert names(tags="iris,rf") == ["Ambas"]
+    assert names(tags="iris,rf", tags_mode="all") == ["Ambas"]
+    assert names(tags="iris,rf", tags_mode="any") == ["Ambas", "Solo rf"]
+    assert names(tags="base,rf", tags_mode="any") == ["Ambas", "Iris base", "Solo rf"]
+    assert names(tags="rf", q="solo") == ["Solo rf"]
+    assert names(tags="rf", algorithm="SVC") == []
+    assert names(dataset=iris_dataset.pk, tags="base") == ["Iris base"]
+    assert names(tags="") == ["Ambas", "Iris base", "Nada", "Solo rf"]  # empty: no filter
+
+
+def test_list_filters_never_reach_an_outsiders_experiments(
+    editor_api, experiment, other_project, make_dataset, iris_csv_bytes, outsider
+):
+    foreign = make_dataset(other_project, iris_csv_bytes, user=outsider)
+    create_experiment(project=other_project, dataset=foreign, user=outsider, tags=["base"])
+    body = editor_api.get(LIST_URL, {"tags": "base", "dataset": foreign.pk}).json()
+    assert body["count"] == 0
+    body = editor_api.get(LIST_URL, {"tags": "base", "tags_mode": "any"}).json()
+    assert [item["id"] for item in body["results"]] == [str(experiment.pk)]
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"tags_mode": "some"}, "tags_mode"),
+        ({"status": "BOGUS"}, "status"),
+        ({"dataset": "x"}, "dataset"),
+        ({"project": "0"}, "project"),
+        ({"tags": ",".join(f"t{index}" for index in range(21))}, "tags"),
+        ({"q": "a\x00b"}, "q"),
+    ],
+)
+def test_list_refuses_a_bad_filter_with_a_json_error(editor_api, experiment, params, name):
+    response = editor_api.get(LIST_URL, params)
+    assert response.status_code == 400
+    body = response.json()
+    assert name in body["errors"]
+    assert name in body["message"]
+
+
+def test_the_schema_documents_every_list_filter(api_client):
+    schema = api_client.get("/api/schema/", {"format": "json"}).json()
+    operation = schema["paths"]["/api/experiments/"]["get"]
+    parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+    assert {"tags", "tags_mode", "status", "algorithm", "dataset", "project", "q"} <= set(
+        parameters
+    )
+    assert parameters["tags_mode"]["schema"]["enum"] == ["all", "any"]
+    assert set(operation["responses"]) >= {"200", "400"}
+
+
 # --- POST /api/experiments/ --------------------------------------------------------------
 
 

@@ -57,8 +57,9 @@ def test_list_shows_status_algorithm_main_metric_and_tags_to_viewers(viewer_clie
     assert "Finalizado" in page
     assert "LogisticRegression" in page
     assert "0,9665" in page  # Spanish number format
-    assert '<span class="tag">base</span>' in page
+    assert '<a class="tag" href="?tags=base"' in page  # a row's tag filters the list by it
     assert "Nuevo experimento" not in page  # viewers don't create
+    assert 'name="experiments"' not in page  # nor tag in bulk
     assert f'href="/projects/{experiment.project_id}/artifacts/compare/"' in page
 
 
@@ -70,9 +71,9 @@ def test_list_filters_by_status_and_by_tag(editor_client, experiment, iris_datas
     url = _url("ml_experiment_list", experiment.project_id)
     by_status = editor_client.get(url, {"status": "FINISHED"}).context["experiments"]
     assert [e.name for e in by_status] == ["Otro"]
-    by_tag = editor_client.get(url, {"tag": "base"}).context["experiments"]
+    by_tag = editor_client.get(url, {"tags": "base"}).context["experiments"]
     assert [e.name for e in by_tag] == ["Iris base"]
-    none = editor_client.get(url, {"status": "DRAFT", "tag": "rf"})
+    none = editor_client.get(url, {"status": "DRAFT", "tags": "rf"})
     assert list(none.context["experiments"]) == []
     assert "Ningún experimento cumple estos filtros." in none.content.decode()
 

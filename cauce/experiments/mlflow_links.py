@@ -1,0 +1,54 @@
+"""Addresses in the MLflow UI that a browser can open (built from MLFLOW_PUBLIC_URL).
+
+MLflow 3's UI is a hash-routed app: a run is ``#/experiments/<id>/runs/<run>``, and the runs
+table of an experiment reads its search box from ``?searchFilter=`` on
+``#/experiments/<id>/runs`` (checked against the 3.17 UI bundle's routes).
+"""
+
+from urllib.parse import quote
+
+from django.conf import settings
+
+from cauce.experiments.selectors import TAGS_ALL, ExperimentFilters
+
+
+def _public_url() -> str:
+    return (settings.MLFLOW_PUBLIC_URL or "").rstrip("/")
+
+
+def mlflow_run_url(*, mlflow_experiment_id: str, mlflow_run_id: str) -> str:
+    public = _public_url()
+    if not (public and mlflow_experiment_id and mlflow_run_id):
+        return ""
+    return f"{public}/#/experiments/{mlflow_experiment_id}/runs/{mlflow_run_id}"
+
+
+def mlflow_tag_search_filter(tags: tuple[str, ...]) -> str:
+    """MLflow's run search for runs carrying every tag, on the spec's ``all_tags`` key.
+
+    MLflow's search has AND but no OR, and ``all_tags`` is comma-joined, so each tag becomes
+    ``tags.all_tags ILIKE '%tag%'``: it also finds tags that merely contain the text (the
+    page says so). ILIKE because Cauce matches tags ignoring case too.
+    """
+    clauses = []
+    for tag in tags:
+        quote_char = '"' if "'" in tag else "'"
+        clauses.append(f"tags.all_tags ILIKE {quote_char}%{tag}%{quote_char}")
+    return " AND ".join(clauses)
+
+
+def mlflow_tag_search_url(*, mlflow_experiment_id: str, filters: ExperimentFilters) -> str:
+    """The project's runs in the MLflow UI, searched for the filter's tags ("" if it can't be).
+
+    Only "all of" filters translate (MLflow has no OR); a tag holding both quote characters
+    cannot be written in MLflow's syntax.
+    """
+    public = _public_url()
+    if not (public and mlflow_experiment_id and filters.tags):
+        return ""
+    if filters.tags_mode != TAGS_ALL and len(filters.tags) > 1:
+        return ""
+    if any("'" in tag and '"' in tag for tag in filters.tags):
+        return ""
+    search = quote(mlflow_tag_search_filter(filters.tags), safe="")
+    return f"{public}/#/experiments/{mlflow_experiment_id}/runs?searchFilter={search}"

@@ -1,0 +1,383 @@
+"""The two experiment lists (a project's and "Experimentos"), their filters and bulk tagging."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cauce.experiments import services
+from cauce.experiments.models import MLExperiment
+from cauce.experiments.tests.web_support import create_experiment, finish
+from cauce.projects.models import Membership, Role
+
+pytestmark = pytest.mark.django_db
+
+ALL_URL = "/experiments/"
+BULK_URL = "/experiments/bulk-tags/"
+
+
+def _list_url(project) -> str:
+    return reverse("experiments:ml_experiment_list", args=[project.pk])
+
+
+def _names(response) -> list[str]:
+    return [experiment.name for experiment in response.context["experiments"]]
+
+
+def _messages(response) -> list[tuple[str, str]]:
+    return [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
+
+
+def _tags(experiment) -> list[str]:
+    return sorted(experiment.tags.names())
+
+
+@pytest.fixture
+def tagged(media_root, project, iris_dataset, editor):
+    specs = [("Alfa", ["a", "b", "x"]), ("Beta", ["a"]), ("Gamma", ["b", "c"]), ("Delta", [])]
+    return {
+        name: create_experiment(
+            project=project, dataset=iris_dataset, user=editor, name=name, tags=tags
+        )
+        for name, tags in specs
+    }
+
+
+@pytest.fixture
+def foreign(other_project, make_dataset, iris_csv_bytes, outsider, media_root):
+    """An experiment of a project the editor is no member of, tagged like theirs."""
+    dataset = make_dataset(other_project, iris_csv_bytes, user=outsider)
+    return create_experiment(
+        project=other_project, dataset=dataset, user=outsider, name="Ajeno", tags=["a", "b"]
+    )
+
+
+# --- filtering -------------------------------------------------------------------------------
+
+
+def test_the_project_list_filters_by_all_of_two_tags_with_chip_counts(editor_client, tagged):
+    response = editor_client.get(_list_url(tagged["Alfa"].project), {"tags": "a,b"})
+    assert response.status_code == 200
+    assert _names(response) == ["Alfa"]
+    chips = [(chip.name, chip.count, chip.chosen) for chip in response.context["tag_counts"]]
+    assert chips == [("a", 1, True), ("b", 1, True), ("x", 1, False)]
+    page = response.content.decode()
+    assert '<a class="chip" data-chip="x" href="?tags=a%2Cb%2Cx"' in page  # click: add it
+    assert "1 experimento" in page
+
+
+def test_the_project_list_filters_by_any_of_two_tags(editor_client, tagged):
+    url = _list_url(tagged["Alfa"].project)
+    response = editor_client.get(url, {"tags": ["a", "b"], "tags_mode": "any"})
+    assert sorted(_names(response)) == ["Alfa", "Beta", "Gamma"]
+    chips = {chip.name: chip.count for chip in response.context["tag_counts"]}
+    assert chips == {"a": 2, "b": 2, "c": 1, "x": 1}
+    assert 'value="any" checked' in response.content.decode().replace('id="id_tags_mode_1" ', "")
+
+
+def test_filters_combine_and_are_kept_in_the_links(editor_client, tagged):
+    finish(tagged["Alfa"])
+    url = _list_url(tagged["Alfa"].project)
+    response = editor_client.get(url, {"tags": "b", "status": "FINISHED", "q": "alf"})
+    assert _names(response) == ["Alfa"]
+    assert response.context["filters"].query() == "q=alf&tags=b&status=FINISHED"
+    page = response.content.decode()
+    # Removing the chosen tag keeps the other filters.
+    assert 'href="?q=alf&amp;status=FINISHED" aria-label="Quitar «b» del filtro"' in page
+    by_algorithm = editor_client.get(url, {"algorithm": "RandomForestClassifier"})
+    assert _names(by_algorithm) == []
+    assert "Ningún experimento cumple estos filtros." in by_algorithm.content.decode()
+
+
+def test_a_bad_filter_value_is_reported_and_left_out(editor_client, tagged):
+    url = _list_url(tagged["Alfa"].project)
+    response = editor_client.get(url, {"status": "BOGUS", "tags": "a"})
+    assert response.status_code == 200
+    assert sorted(_names(response)) == ["Alfa", "Beta"]  # the tag filter still applies
+    assert "Escoja una opción válida" in response.content.decode()
+
+
+def test_a_dataset_of_another_project_is_not_a_choice(editor_client, tagged, foreign):
+    url = _list_url(tagged["Alfa"].project)
+    response = editor_client.get(url, {"dataset": foreign.dataset_id})
+    assert sorted(_names(response)) == ["Alfa", "Beta", "Delta", "Gamma"]
+    assert "Escoja una opción válida" in response.content.decode()
+
+
+def test_the_list_is_paginated_and_pages_keep_the_filter(editor_client, tagged):
+    url = _list_url(tagged["Alfa"].project)
+    response = editor_client.get(url, {"tags": "a,b", "tags_mode": "any", "per_page": 10})
+    assert response.context["page"].paginator.per_page == 10
+    first = editor_client.get(url, {"per_page": 10})
+    assert first.context["page"].paginator.count == 4
+    default = editor_client.get(url)
+    assert default.context["page"].paginator.per_page == 50
+
+
+def test_pages_cost_the_same_queries_whatever_their_size(
+    editor_client, project, iris_dataset, editor, media_root
+):
+    for index in range(12):
+        create_experiment(
+            project=project, dataset=iris_dataset, user=editor, name=f"E{index}", tags=["a", "b"]
+        )
+    counts = []
+    for size in (10, 25):
+        with CaptureQueriesContext(connection) as queries:
+            response = editor_client.get(_list_url(project), {"tags": "a,b", "per_page": size})
+        assert len(response.context["experiments"]) == min(size, 12)
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def test_tags_are_escaped_in_chips_rows_and_autocompletion(
+    editor_client, project, editor, iris_dataset
+):
+    evil = '<script>alert("x")</script>'
+    create_experiment(project=project, dataset=iris_dataset, user=editor, name="XSS", tags=[evil])
+    response = editor_client.get(_list_url(project), {"tags": evil})
+    page = response.content.decode()
+    assert _names(response) == ["XSS"]
+    assert "<script>alert" not in page
+    escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+    assert f'<span class="chip chosen" data-chip="{escaped}">{escaped}' in page
+    assert f'<option value="{escaped}"></option>' in page
+    assert f'<input type="hidden" name="tags" value="{escaped}">' in page
+    everywhere = editor_client.get(ALL_URL).content.decode()
+    assert "<script>alert" not in everywhere
+    assert escaped in everywhere
+
+
+def test_the_list_is_404_for_outsiders_even_with_filters(outsider_client, tagged):
+    response = outsider_client.get(_list_url(tagged["Alfa"].project), {"tags": "a"})
+    assert response.status_code == 404
+
+
+def test_the_experiments_page_shows_every_project_of_the_user_and_nothing_else(
+    editor_client, tagged, foreign, editor
+):
+    response = editor_client.get(ALL_URL, {"tags": "a,b"})
+    assert response.status_code == 200
+    assert _names(response) == ["Alfa"]
+    page = response.content.decode()
+    assert "Ajeno" not in page
+    assert "Outsider&#x27;s project" not in page
+    assert 'href="/experiments/">Experimentos</a>' in page  # the top bar's entry
+    # Asking for the outsider's project is refused, not answered with its experiments.
+    asked = editor_client.get(ALL_URL, {"project": foreign.project_id})
+    assert "Escoja una opción válida" in asked.content.decode()
+    assert "Ajeno" not in asked.content.decode()
+
+
+def test_the_experiments_page_filters_by_project_and_shows_it(
+    editor_client, tagged, foreign, editor
+):
+    Membership.objects.create(project=foreign.project, user=editor, role=Role.VIEWER)
+    response = editor_client.get(ALL_URL, {"tags": "a"})
+    assert sorted(_names(response)) == ["Ajeno", "Alfa", "Beta"]
+    page = response.content.decode()
+    assert "Outsider&#x27;s project" in page
+    # The viewer's row cannot be checked for bulk tagging.
+    assert f'value="{foreign.pk}" form="bulk-tags"' not in page
+    assert f'value="{tagged["Alfa"].pk}" form="bulk-tags"' in page
+    only = editor_client.get(ALL_URL, {"tags": "a", "project": foreign.project_id})
+    assert _names(only) == ["Ajeno"]
+
+
+def test_the_mlflow_link_searches_the_projects_runs_by_the_tags(editor_client, tagged, settings):
+    settings.MLFLOW_PUBLIC_URL = "http://mlflow.example:5000/"
+    project = tagged["Alfa"].project
+    project.mlflow_experiment_id = "7"
+    project.save(update_fields=["mlflow_experiment_id"])
+    response = editor_client.get(_list_url(project), {"tags": "a,b"})
+    assert response.context["mlflow_search_url"] == (
+        "http://mlflow.example:5000/#/experiments/7/runs?searchFilter="
+        "tags.all_tags%20ILIKE%20%27%25a%25%27%20AND%20tags.all_tags%20ILIKE%20%27%25b%25%27"
+    )
+    any_of = editor_client.get(_list_url(project), {"tags": "a,b", "tags_mode": "any"})
+    assert any_of.context["mlflow_search_url"] == ""
+    assert "MLflow no admite «cualquiera de»" in any_of.content.decode()
+    assert editor_client.get(_list_url(project)).context["mlflow_search_url"] == ""
+
+
+def test_tag_editing_offers_the_projects_tags(editor_client, tagged, foreign):
+    edit = editor_client.get(reverse("experiments:ml_experiment_edit", args=[tagged["Beta"].pk]))
+    page = edit.content.decode()
+    assert 'list="tag-options"' in page
+    for name in ("a", "b", "c", "x"):
+        assert f'<option value="{name}"></option>' in page
+    create = editor_client.get(
+        reverse("experiments:ml_experiment_create", args=[tagged["Beta"].project_id])
+    ).content.decode()
+    assert '<option value="x"></option>' in create
+    assert "experiments/tag_input.js" in create
+    assert edit.context["tag_names"] == ["a", "b", "c", "x"]  # not the outsider's tags
+
+
+# --- bulk tagging ----------------------------------------------------------------------------
+
+
+def test_bulk_add_changes_the_checked_experiments_only(editor_client, tagged):
+    back = _list_url(tagged["Alfa"].project) + "?tags=a"
+    response = editor_client.post(
+        BULK_URL,
+        {
+            "experiments": [tagged["Beta"].pk, tagged["Gamma"].pk, tagged["Delta"].pk],
+            "tag": " nuevo ",
+            "action": "add",
+            "next": back,
+        },
+    )
+    assert response.status_code == 302
+    assert response.url == back
+    assert _messages(response) == [("success", "Etiqueta «nuevo» añadida a 3 experimentos.")]
+    assert _tags(tagged["Beta"]) == ["a", "nuevo"]
+    assert _tags(tagged["Gamma"]) == ["b", "c", "nuevo"]
+    assert _tags(tagged["Delta"]) == ["nuevo"]
+    assert _tags(tagged["Alfa"]) == ["a", "b", "x"]
+
+
+def test_bulk_remove_reports_the_experiments_without_the_tag(editor_client, tagged):
+    response = editor_client.post(
+        BULK_URL,
+        {"experiments": [tagged["Alfa"].pk, tagged["Beta"].pk, tagged["Delta"].pk],
+         "tag": "A", "action": "remove"},
+    )  # fmt: skip
+    assert _messages(response) == [
+        ("success", "Etiqueta «A» quitada de 2 experimentos."),
+        ("info", "No la tenían: «Delta»."),
+    ]
+    assert _tags(tagged["Alfa"]) == ["b", "x"]
+    assert _tags(tagged["Beta"]) == []
+    assert response.url == ALL_URL  # no "next": back to the Experimentos page
+
+
+def test_bulk_tagging_with_mixed_permissions_and_one_failing_experiment(
+    client, editor, tagged, foreign, other_project, outsider, media_root, iris_csv_bytes,
+    make_dataset,
+):  # fmt: skip
+    # The editor reads a third project, is an outsider to a fourth (``foreign``'s).
+    from cauce.projects.models import Project
+
+    readable = Project.objects.create(name="Solo lectura", created_by=outsider)
+    Membership.objects.create(project=readable, user=outsider, role=Role.OWNER)
+    Membership.objects.create(project=readable, user=editor, role=Role.VIEWER)
+    dataset = make_dataset(readable, iris_csv_bytes, user=outsider)
+    read_only = create_experiment(
+        project=readable, dataset=dataset, user=outsider, name="Leído", tags=["a"]
+    )
+    full = tagged["Gamma"]
+    services.experiment_tags_set(
+        experiment=full, tags=[f"t{index}" for index in range(services.MAX_TAGS)]
+    )
+    client.force_login(editor)
+    response = client.post(
+        BULK_URL,
+        {
+            "experiments": [
+                tagged["Beta"].pk,
+                full.pk,
+                read_only.pk,
+                foreign.pk,
+                tagged["Delta"].pk,
+            ],
+            "tag": "lote",
+            "action": "add",
+        },
+    )
+    assert _messages(response) == [
+        ("success", "Etiqueta «lote» añadida a 2 experimentos."),
+        (
+            "warning",
+            "No se cambió «Leído»: solo tiene permiso de lectura en el proyecto «Solo lectura».",
+        ),
+        (
+            "error",
+            f"No se pudo cambiar «Gamma»: Un experimento admite como mucho {services.MAX_TAGS} "
+            f"etiquetas (ha indicado {services.MAX_TAGS + 1}).",
+        ),
+        ("warning", "1 experimento seleccionado no existe o no es de sus proyectos: no se cambió."),
+    ]
+    assert _tags(tagged["Beta"]) == ["a", "lote"]
+    assert _tags(tagged["Delta"]) == ["lote"]
+    assert "lote" not in _tags(full)
+    assert len(_tags(full)) == services.MAX_TAGS
+    assert _tags(read_only) == ["a"]
+    assert _tags(foreign) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("tag", "message"),
+    [
+        ("   ", "Escriba la etiqueta que quiere añadir o quitar."),
+        ("a,b", "Una etiqueta no puede contener comas: «a,b»."),
+    ],
+)
+def test_bulk_tagging_refuses_a_bad_tag_and_changes_nothing(editor_client, tagged, tag, message):
+    response = editor_client.post(
+        BULK_URL, {"experiments": [tagged["Delta"].pk], "tag": tag, "action": "add"}
+    )
+    assert _messages(response) == [("error", message)]
+    assert _tags(tagged["Delta"]) == []
+
+
+def test_bulk_tagging_needs_a_selection(editor_client, tagged):
+    response = editor_client.post(BULK_URL, {"tag": "x", "action": "add"})
+    assert _messages(response) == [("error", "Marque al menos un experimento.")]
+
+
+def test_bulk_tagging_refuses_a_malformed_selection(editor_client, tagged):
+    response = editor_client.post(
+        BULK_URL, {"experiments": ["not-a-uuid", tagged["Delta"].pk], "tag": "x", "action": "add"}
+    )
+    assert _messages(response) == [("error", "La selección de experimentos no es válida.")]
+    assert _tags(tagged["Delta"]) == []
+
+
+def test_bulk_tagging_refuses_an_unknown_action(editor_client, tagged):
+    response = editor_client.post(
+        BULK_URL, {"experiments": [tagged["Delta"].pk], "tag": "x", "action": "drop"}
+    )
+    assert _messages(response) == [
+        ("error", "Escoja una opción válida. drop no es una de las opciones disponibles.")
+    ]
+    assert _tags(tagged["Delta"]) == []
+
+
+def test_bulk_tagging_ignores_an_outside_next_address(editor_client, tagged):
+    response = editor_client.post(
+        BULK_URL,
+        {"experiments": [tagged["Delta"].pk], "tag": "x", "action": "add",
+         "next": "https://evil.example/"},
+    )  # fmt: skip
+    assert response.url == ALL_URL
+
+
+def test_bulk_tagging_is_post_only_and_needs_a_login(client, editor_client, tagged):
+    assert editor_client.get(BULK_URL).status_code == 405
+    anonymous = client.__class__().post(
+        BULK_URL, {"experiments": [tagged["Delta"].pk], "tag": "x", "action": "add"}
+    )
+    assert anonymous.status_code == 302
+    assert anonymous.url.startswith(reverse("login"))
+    assert _tags(tagged["Delta"]) == []
+
+
+def test_viewers_see_no_bulk_controls(viewer_client, tagged):
+    page = viewer_client.get(_list_url(tagged["Alfa"].project)).content.decode()
+    assert 'id="bulk-tags"' not in page
+    assert "data-select-all" not in page
+
+
+def test_bulk_tagging_by_a_viewer_changes_nothing(viewer_client, tagged):
+    response = viewer_client.post(
+        BULK_URL, {"experiments": [tagged["Delta"].pk], "tag": "x", "action": "add"}
+    )
+    assert _messages(response) == [
+        (
+            "warning",
+            "No se cambió «Delta»: solo tiene permiso de lectura en el proyecto «Iris lab».",
+        )
+    ]
+    assert not MLExperiment.objects.get(pk=tagged["Delta"].pk).tags.exists()

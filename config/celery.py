@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_init, worker_ready
+from celery.signals import task_postrun, task_prerun, worker_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -26,3 +26,19 @@ def _reap_stale_experiments(**_kwargs) -> None:
 
     experiments_fail_stale()
     experiments_close_orphan_runs()
+
+
+@task_prerun.connect
+def _log_task_context(task_id=None, task=None, args=(), kwargs=None, **_kwargs) -> None:
+    """Every log line of a task names the task and, when it has one, its experiment."""
+    from cauce.core.logging import experiment_id_of, task_context_set
+
+    experiment_id = experiment_id_of(task, args or (), kwargs or {})
+    task_context_set(task_id=task_id, experiment_id=experiment_id)
+
+
+@task_postrun.connect
+def _clear_task_context(**_kwargs) -> None:
+    from cauce.core.logging import task_context_clear
+
+    task_context_clear()

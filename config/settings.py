@@ -3,12 +3,19 @@
 Unset, Cauce runs on one machine with SQLite, a file-system Celery broker and a local
 MLflow server, all writing below CAUCE_DATA_DIR (default ./var). DATABASE_URL,
 CELERY_BROKER_URL and MLFLOW_TRACKING_URI switch to PostgreSQL, Redis and a remote MLflow.
+
+CAUCE_ENV=production switches on what a public deployment needs: a required strong secret
+key and explicit host names, HTTPS only (secure cookies, HSTS, redirect), static files from
+collectstatic with hashed names, and JSON logs.
 """
 
 from pathlib import Path
 
 import environ
+from csp.constants import SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from django_guid.integrations import CeleryIntegration
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -17,10 +24,60 @@ env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DATA_DIR = Path(env.str("CAUCE_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 
+CAUCE_ENV = env.str("CAUCE_ENV", default="development")
+if CAUCE_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(
+        f"CAUCE_ENV must be 'development' or 'production', not {CAUCE_ENV!r}."
+    )
+PRODUCTION = CAUCE_ENV == "production"
+
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="cauce-insecure-development-key-change-me")
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+
+DEVELOPMENT_SECRET_KEY = "cauce-insecure-development-key-change-me"  # noqa: S105 - refused below
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
+# Django's own bar for a key it does not warn about (security.W009).
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
+if PRODUCTION and (
+    SECRET_KEY == DEVELOPMENT_SECRET_KEY
+    or SECRET_KEY.startswith("django-insecure-")
+    or len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+    or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+):
+    raise ImproperlyConfigured(
+        "CAUCE_ENV=production needs DJANGO_SECRET_KEY set to a strong secret of your own "
+        f"(at least {SECRET_KEY_MIN_LENGTH} random characters; the development key is refused). "
+        "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
+
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS",
+    default=[] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"],
+)
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "CAUCE_ENV=production needs DJANGO_ALLOWED_HOSTS: the host names Cauce is served at, "
+        "comma-separated (e.g. cauce.example.org)."
+    )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS (on by default in production) ----------------------------------------------------
+# Behind a proxy that ends TLS, trust its X-Forwarded-Proto header (only then: a client could
+# send it itself when nothing in front of Cauce overwrites it).
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=PRODUCTION)
+# Orchestrators probe the health URLs over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION
+)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=PRODUCTION)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -37,6 +94,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "taggit",
     "django_htmx",
+    "csp",
+    "axes",
+    "django_guid",
     "cauce.core",
     "cauce.projects",
     "cauce.datasets",
@@ -46,7 +106,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: answers /health/live and /health/ready before host checks and the HTTPS redirect,
+    # so that probes by IP address over plain HTTP inside the network get their answer.
+    "cauce.core.middleware.HealthCheckMiddleware",
+    "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -56,6 +121,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -87,6 +154,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    # An unreachable host fails a request (and /health/) in seconds instead of hanging.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("CAUCE_DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://cauce")}
@@ -96,6 +168,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes first: it refuses a login (right password or not) while the client is locked out.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:project_list"
@@ -110,18 +187,22 @@ TIME_ZONE = env.str("TIME_ZONE", default="Europe/Madrid")
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": env.str(
             "STATICFILES_BACKEND",
-            default="django.contrib.staticfiles.storage.StaticFilesStorage",
+            # Production serves what collectstatic wrote (the image runs it at build time):
+            # names with a content hash, cached for ever by browsers, and gzip/brotli copies.
+            default="whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage",
         )
     },
 }
-# Static files are served by whitenoise, from the apps in development (no collectstatic needed).
-WHITENOISE_USE_FINDERS = True
+# In development whitenoise serves static files from the apps (no collectstatic needed).
+WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_ROOT = Path(env.str("CAUCE_MEDIA_ROOT", default=str(DATA_DIR / "media")))
 
 # Uploads: files above this stay on disk while Django reads them, never in memory.
@@ -156,6 +237,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# How long /health/ waits for the broker (Redis or AMQP) before calling it down.
+HEALTH_CHECK_TIMEOUT = env.float("CAUCE_HEALTH_CHECK_TIMEOUT", default=1.0)
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="cauce")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -219,13 +302,98 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- Login throttling (django-axes) --------------------------------------------------------
+AXES_ENABLED = env.bool("CAUCE_AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("CAUCE_LOGIN_FAILURE_LIMIT", default=5)
+# Hours a locked-out user name from one address waits before trying again; 0: until an
+# administrator unlocks it (`manage.py axes_reset_username`, or the admin).
+AXES_COOLOFF_TIME = env.float("CAUCE_LOGIN_COOLOFF_HOURS", default=0.5) or None
+# Lock the user name *from that address*: an attacker elsewhere cannot lock a user out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "cauce.core.views.locked_out"
+# The API's token endpoint answers with these (JSON, no page).
+AXES_COOLOFF_MESSAGE = _(
+    "Demasiados intentos de acceso fallidos con este usuario. Vuelve a intentarlo más tarde."
+)
+AXES_PERMALOCK_MESSAGE = _(
+    "Demasiados intentos de acceso fallidos con este usuario. "
+    "Pide a un administrador que desbloquee la cuenta."
+)
+AXES_USERNAME_FORM_FIELD = "username"
+# The client address behind a proxy: the right-most X-Forwarded-For entry the proxy appended.
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    AXES_IPWARE_PROXY_COUNT = env.int("CAUCE_PROXY_COUNT", default=1)
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+
+# --- Content Security Policy (django-csp 4) -------------------------------------------------
+# No inline script or style anywhere (htmx's indicator style is off in base.html, its CSS is in
+# app.css). Violations are reported to /csp-report/, which logs them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # Swagger UI draws its icons as data: SVG images.
+        "img-src": [SELF, "data:"],
+        "object-src": [SELF],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [SELF],
+        "report-uri": ["/csp-report/"],
+    },
+}
+
+# --- Request ids and logs -------------------------------------------------------------------
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "RETURN_HEADER": True,
+    "EXPOSE_HEADER": True,
+    # A proxy's request id is kept when it is a UUID; anything else gets a new one.
+    "VALIDATE_GUID": True,
+    # The request id travels with the tasks it enqueues; workers log it too.
+    "INTEGRATIONS": [CeleryIntegration(use_django_logging=True, log_parent=False)],
+}
+LOG_FORMAT = env.str("CAUCE_LOG_FORMAT", default="json" if PRODUCTION else "plain")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"CAUCE_LOG_FORMAT must be 'json' or 'plain', not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {
+            "()": "django_guid.log_filters.CorrelationId",
+            "correlation_id_field": "request_id",
+        },
+        "task": {"()": "cauce.core.logging.TaskContextFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s "
+            "%(experiment_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            # An ISO 8601 UTC "timestamp" field.
+            "timestamp": True,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "task"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"mlflow": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    "loggers": {
+        "mlflow": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        # One line per request and per task is enough: the libraries' own chatter goes.
+        "django_guid": {"level": "WARNING"},
+        # Its start banner is noise on every command; lockouts are warnings and stay.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # A process started by the test suite (the Celery worker) is pointed at the test database.

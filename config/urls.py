@@ -7,6 +7,10 @@ from cauce.core import views as core_views
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("health/", core_views.health, name="health"),
+    # Served by HealthCheckMiddleware ahead of host checks; routed too so reverse() knows them.
+    path("health/live", core_views.health_live, name="health_live"),
+    path("health/ready", core_views.health_ready, name="health_ready"),
+    path("csp-report/", core_views.csp_report, name="csp_report"),
     path("mlflow-status/", core_views.mlflow_status, name="mlflow_status"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -70,7 +70,11 @@ def test_an_experiment_run_through_the_api_ends_finished_in_mlflow(
 
     queued = editor_api.post(f"/api/experiments/{experiment_id}/run/")
     assert queued.status_code == 202, queued.content
-    assert queued.json()["status"] in ("QUEUED", "RUNNING", "FINISHED")
+    # The worker may already hold it when the answer is read back, so the status is not
+    # fixed here; what the call itself did is: this experiment, with its queueing time.
+    assert queued.json()["id"] == experiment_id
+    assert queued.json()["queued_at"] is not None
+    assert queued.json()["error"] == ""
 
     body = _wait_until_done(editor_api, experiment_id)
     assert body["status"] == "FINISHED", body["error"]

@@ -152,6 +152,15 @@ def _wait_until_stale(experiment: MLExperiment) -> None:
     assert experiment.status == Status.RUNNING
 
 
+def _wait_for_log(log_path, text: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in log_path.read_text():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the worker never logged {text!r}: {log_path.read_text()[-3000:]}")
+
+
 def _assert_no_run_left_running(mlflow_url: str, experiment: MLExperiment) -> None:
     client = MlflowClient(tracking_uri=mlflow_url)
     assert client.get_run(experiment.mlflow_run_id).info.status == "FAILED"
@@ -201,6 +210,8 @@ def test_the_next_worker_start_fails_the_experiment_of_a_killed_worker(
     worker, _log = workers()
     experiment = _training_experiment(project, make_dataset, slow_csv_bytes, private_queue)
 
+    run_id = experiment.mlflow_run_id
+
     _kill(worker)
     _wait_until_stale(experiment)
     _next_worker, next_log = workers()
@@ -210,7 +221,14 @@ def test_the_next_worker_start_fails_the_experiment_of_a_killed_worker(
     assert experiment.status == Status.ERROR, next_log.read_text()[-3000:]
     assert experiment.error == STALE_MESSAGE
     _assert_no_run_left_running(mlflow, experiment)
-    # Whatever the broker redelivers, the new worker leaves the experiment alone.
-    time.sleep(1)
+    # A redelivered message (as Redis or AMQP would redeliver the killed worker's unacked
+    # one) is taken by the new worker, which leaves the ended experiment alone.
+    redelivered = run_full_experiment_pipeline_task.apply_async(
+        args=[str(experiment.pk)], queue=private_queue
+    )
+    _wait_for_log(next_log, f"[{redelivered.id}] succeeded")
     experiment.refresh_from_db()
     assert experiment.status == Status.ERROR
+    assert experiment.error == STALE_MESSAGE
+    assert experiment.mlflow_run_id == run_id
+    _assert_no_run_left_running(mlflow, experiment)

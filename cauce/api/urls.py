@@ -1,13 +1,14 @@
 """The REST API: each app contributes its routes in its own ``api.py``."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
+from drf_spectacular.views import SpectacularAPIView
+
+from cauce.api.views import ObtainAuthTokenView, SwaggerUIView
 
 urlpatterns = [
-    path("token/", obtain_auth_token, name="api-token"),
+    path("token/", ObtainAuthTokenView.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("docs/", SwaggerUIView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("cauce.projects.api_urls")),
     path("", include("cauce.datasets.api_urls")),
     path("", include("cauce.experiments.api_urls")),

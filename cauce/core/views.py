@@ -1,10 +1,20 @@
+import json
+import logging
+
+from axes.helpers import get_cool_off
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
 from cauce.core.health import health_report, mlflow_available
+
+csp_logger = logging.getLogger("cauce.csp")
+
+# A CSP report is a few hundred bytes; anything far larger is not one.
+CSP_REPORT_MAX_BYTES = 64 * 1024
 
 
 @login_required
@@ -19,8 +29,57 @@ def health(request):
     return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
 
 
+@never_cache
+@require_GET
+def health_live(request):
+    """The process answers: no database, broker or MLflow call (a liveness probe)."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def health_ready(request):
+    """Database, broker and MLflow each answer (a readiness probe): 503 when one is down."""
+    return health(request)
+
+
 @login_required
 @require_GET
 def mlflow_status(request):
     """A notice for the top of every page, loaded after the page so it never delays it."""
     return render(request, "core/_mlflow_status.html", {"mlflow_available": mlflow_available()})
+
+
+@csrf_exempt  # browsers post reports without a CSRF token
+@require_POST
+def csp_report(request):
+    """Logs the Content Security Policy violations browsers report (the policy's report-uri)."""
+    if len(request.body) > CSP_REPORT_MAX_BYTES:
+        return HttpResponse(status=413)
+    try:
+        payload = json.loads(request.body)
+    except ValueError:
+        return HttpResponse(status=400)
+    # report-uri sends {"csp-report": {...}}; the Reporting API sends a list of reports.
+    reports = payload if isinstance(payload, list) else [payload]
+    for report in reports:
+        if not isinstance(report, dict):
+            continue
+        body = report.get("csp-report") or report.get("body") or {}
+        if not isinstance(body, dict):
+            continue
+        csp_logger.warning(
+            "CSP violation: %s blocked %s on %s",
+            body.get("violated-directive") or body.get("effectiveDirective"),
+            body.get("blocked-uri") or body.get("blockedURL"),
+            body.get("document-uri") or body.get("documentURL"),
+            extra={"csp_report": body},
+        )
+    return HttpResponse(status=204)
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes' lockout answer: the login page's look, status 429, how long to wait."""
+    cooloff = get_cool_off(request)
+    minutes = max(1, round(cooloff.total_seconds() / 60)) if cooloff else None
+    return render(request, "registration/locked_out.html", {"cooloff_minutes": minutes}, status=429)

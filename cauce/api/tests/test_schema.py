@@ -38,3 +38,5 @@ def test_the_swagger_ui_assets_are_served_locally(client):
     )
     asset = client.get(script)
     assert asset.status_code == 200
+    assert asset["Content-Type"].startswith("text/javascript")
+    assert b"SwaggerUIBundle" in b"".join(asset.streaming_content)

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from cauce.artifacts.tests.conftest import MODEL_FILES, RUN_FILES
 from cauce.artifacts.tests.test_paths import REJECTED_PATHS
+from tests.fixtures.core import assert_authentication_required
 
 
 def api(name, experiment, **query):
@@ -73,14 +74,26 @@ def test_a_missing_path_is_a_json_404(owner_api, run_experiment):
 
 
 def test_listing_a_file_or_downloading_a_folder_is_a_400(owner_api, run_experiment):
-    assert owner_api.get(api(LIST, run_experiment, path="metrics.json")).status_code == 400
-    assert owner_api.get(api(DOWNLOAD, run_experiment, path="data")).status_code == 400
+    listing = owner_api.get(api(LIST, run_experiment, path="metrics.json"))
+    download = owner_api.get(api(DOWNLOAD, run_experiment, path="data"))
+
+    assert (listing.status_code, listing.json()) == (
+        400,
+        {"message": "«metrics.json» no es una carpeta."},
+    )
+    assert (download.status_code, download.json()) == (
+        400,
+        {"message": "«data» es una carpeta: descárguela como ZIP."},
+    )
 
 
 def test_a_model_id_that_is_not_the_runs_is_a_404(owner_api, run_experiment):
     response = owner_api.get(api(LIST, run_experiment, model="m-0123456789abcdef"))
 
-    assert response.status_code == 404
+    assert (response.status_code, response.json()) == (
+        404,
+        {"message": "Este run no tiene ese modelo registrado."},
+    )
 
 
 @pytest.mark.parametrize("outage", ["mlflow_down", "mlflow_silent"])
@@ -103,4 +116,4 @@ def test_an_outsider_gets_a_json_404(outsider_api, run_experiment):
 def test_an_anonymous_client_is_refused(api_client, run_experiment):
     response = api_client.get(api(LIST, run_experiment))
 
-    assert response.status_code in (401, 403)
+    assert_authentication_required(response)

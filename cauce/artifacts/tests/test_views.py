@@ -1,12 +1,11 @@
 import io
 import re
-import time
 import zipfile
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from mlflow.tracking import MlflowClient
 
 from cauce.artifacts.selectors import experiment_artifacts
@@ -141,37 +140,43 @@ def test_a_running_run_is_read_fresh_every_time(owner_client, make_run_experimen
 
 
 @pytest.mark.parametrize("outage", ["mlflow_down", "mlflow_silent"])
-def test_the_tab_answers_fast_when_mlflow_is_out(request, owner_client, run_experiment, outage):
-    request.getfixturevalue(outage)
+def test_the_tab_gives_up_after_one_bounded_call_when_mlflow_is_out(
+    request, owner_client, run_experiment, outage, http_calls, settings
+):
+    mlflow_url = request.getfixturevalue(outage)
 
-    started = time.monotonic()
     response = owner_client.get(url("tab", run_experiment), **HTMX)
-    elapsed = time.monotonic() - started
+    again = owner_client.get(url("tab", run_experiment), **HTMX)
 
     html = response.content.decode()
     assert response.status_code == 200
     assert "MLflow no disponible" in html
     assert 'hx-get="' + url("tab", run_experiment) + '?retry=1"' in html
     assert 'hx-target="#artifacts-tab"' in html
-    assert elapsed < 1.5
+    assert "MLflow no disponible" in again.content.decode()
+    # One attempt with the web's timeouts and no retry; the second view waits for nothing
+    # (MLflow is remembered as down). The timings are in bench/bench_mlflow_down.py.
+    [call] = http_calls
+    assert call.url.startswith(mlflow_url + "/")
+    assert call.timeout == (settings.MLFLOW_WEB_CONNECT_TIMEOUT, settings.MLFLOW_WEB_READ_TIMEOUT)
+    assert call.retries == 0
 
 
 @pytest.mark.parametrize("outage", ["mlflow_down", "mlflow_silent"])
-def test_the_experiment_page_renders_fast_when_mlflow_is_out(
-    request, owner_client, run_experiment, outage
+def test_the_experiment_page_never_waits_for_mlflow(
+    request, owner_client, run_experiment, outage, http_calls
 ):
-    try:
-        page = reverse("experiments:ml_experiment_detail", args=[run_experiment.pk])
-    except NoReverseMatch:
-        pytest.skip("the experiment detail page is not built yet")
     request.getfixturevalue(outage)
 
-    started = time.monotonic()
-    response = owner_client.get(page)
-    elapsed = time.monotonic() - started
+    response = owner_client.get(
+        reverse("experiments:ml_experiment_detail", args=[run_experiment.pk])
+    )
 
     assert response.status_code == 200
-    assert elapsed < 1.0
+    page = response.content.decode()
+    assert run_experiment.name in page
+    assert f'hx-get="{url("tab", run_experiment)}" hx-trigger="click once"' in page
+    assert http_calls == []
 
 
 def test_the_retry_link_reloads_the_tab_once_mlflow_is_back(
@@ -343,11 +348,21 @@ def test_an_outsider_gets_404_on_every_artifact_url(outsider_client, run_experim
 
 
 def test_a_viewer_can_browse_and_download(viewer_client, run_experiment):
-    for address in all_urls(run_experiment):
-        response = viewer_client.get(address)
-        assert response.status_code == 200, address
-        if response.streaming:
-            body(response)
+    tab, folder, download, whole, api_list, api_download, api_zip = (
+        viewer_client.get(address) for address in all_urls(run_experiment)
+    )
+
+    assert "metrics.json" in tab.content.decode()
+    assert "数据.csv" in folder.content.decode()
+    assert body(download) == RUN_FILES["metrics.json"]
+    with zipfile.ZipFile(io.BytesIO(body(whole))) as archive:
+        assert archive.read("metrics.json") == RUN_FILES["metrics.json"]
+    assert "metrics.json" in {entry["path"] for entry in api_list.json()}
+    assert body(api_download) == RUN_FILES["metrics.json"]
+    with zipfile.ZipFile(io.BytesIO(body(api_zip))) as archive:
+        assert archive.read("metrics.json") == RUN_FILES["metrics.json"]
+    responses = (tab, folder, download, whole, api_list, api_download, api_zip)
+    assert [response.status_code for response in responses] == [200] * 7
 
 
 def test_an_anonymous_visitor_is_sent_to_log_in(client, run_experiment):

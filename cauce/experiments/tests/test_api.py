@@ -2,6 +2,7 @@ import pytest
 
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.tests.web_support import create_experiment, finish, set_state
+from tests.fixtures.core import assert_authentication_required
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +39,7 @@ def _body(project, data, **overrides) -> dict:
 
 def test_list_requires_authentication(api_client, experiment):
     response = api_client.get(LIST_URL)
-    assert response.status_code in (401, 403)
-    assert response.json()["message"]
+    assert_authentication_required(response)
 
 
 def test_list_returns_the_users_experiments_only(

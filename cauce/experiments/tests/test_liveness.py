@@ -7,7 +7,6 @@ Against the real MLflow server; a stale heartbeat is written straight to the dat
 import os
 import subprocess
 import sys
-import time
 import uuid
 from datetime import timedelta
 
@@ -189,32 +188,24 @@ def test_a_finished_experiment_is_never_touched(iris_dataset, mlflow):
     assert experiment.error == ""
 
 
-def test_the_page_answers_fast_with_mlflow_down(owner_client, iris_dataset, mlflow_down):
-    experiment = _running(iris_dataset, seconds_since_heartbeat=STALE_AFTER + 1, run_id="0" * 32)
-
-    started = time.monotonic()
-    response = _status(owner_client, experiment)
-    elapsed = time.monotonic() - started
-
-    assert response.headers["HX-Refresh"] == "true"
-    assert elapsed < 1.0
-    experiment.refresh_from_db()
-    assert experiment.status == Status.ERROR
-
-
-def test_the_page_waits_at_most_the_web_timeout_with_mlflow_silent(
-    owner_client, iris_dataset, mlflow_silent
+@pytest.mark.parametrize("outage", ["mlflow_down", "mlflow_silent"])
+def test_the_page_tries_mlflow_once_within_the_web_timeouts(
+    request, owner_client, iris_dataset, outage, http_calls, settings
 ):
+    mlflow_url = request.getfixturevalue(outage)
     experiment = _running(iris_dataset, seconds_since_heartbeat=STALE_AFTER + 1, run_id="0" * 32)
 
-    started = time.monotonic()
     response = _status(owner_client, experiment)
-    elapsed = time.monotonic() - started
 
     assert response.headers["HX-Refresh"] == "true"
-    assert elapsed < 3.5
     experiment.refresh_from_db()
     assert experiment.status == Status.ERROR
+    # One attempt to end the run, with the web's connect timeout, the run reads' bounded read
+    # timeout and no retry; the wait itself is measured in bench/, not here.
+    [call] = http_calls
+    assert call.url.startswith(mlflow_url + "/api/2.0/mlflow/runs/")
+    assert call.timeout == (settings.MLFLOW_WEB_CONNECT_TIMEOUT, 2.0)  # runs._READ_TIMEOUT
+    assert call.retries == 0
 
 
 def test_the_web_side_of_the_reaper_imports_neither_mlflow_nor_scikit_learn():
@@ -280,13 +271,18 @@ def test_the_orphan_pass_is_bounded_latest_first(iris_dataset, mlflow_client):
     assert mlflow_client.get_run(earlier).info.status == "RUNNING"
 
 
-def test_the_orphan_pass_skips_quietly_with_mlflow_down(iris_dataset, mlflow_client, settings):
+def test_the_orphan_pass_skips_quietly_with_mlflow_down(
+    iris_dataset, mlflow_client, settings, http_calls
+):
     orphan = _open_run("huérfano")
     _error_experiment(iris_dataset, orphan)
     settings.MLFLOW_TRACKING_URI = f"http://127.0.0.1:{free_port()}"
+    http_calls.clear()
 
-    started = time.monotonic()
     assert experiments_close_orphan_runs() == 0
-    assert time.monotonic() - started < 2
+    # It gives up at the first refusal: one call, no retry, not one per orphan.
+    assert [
+        (call.url.startswith(settings.MLFLOW_TRACKING_URI), call.retries) for call in http_calls
+    ] == [(True, 0)]
 
     assert mlflow_client.get_run(orphan).info.status == "RUNNING"

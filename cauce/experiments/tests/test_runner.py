@@ -209,8 +209,11 @@ def test_it_does_nothing_for_an_experiment_that_is_not_queued(iris_dataset, stat
     assert experiment.mlflow_run_id == ""
 
 
-def test_it_does_nothing_for_an_experiment_that_no_longer_exists(db):
-    experiment_execute(experiment_id="00000000-0000-0000-0000-000000000000")
+def test_it_does_nothing_for_an_experiment_that_no_longer_exists(db, http_calls):
+    assert experiment_execute(experiment_id="00000000-0000-0000-0000-000000000000") is None
+
+    assert not MLExperiment.objects.exists()
+    assert http_calls == []  # no MLflow run, no MLflow call at all
 
 
 def test_a_redelivered_task_starts_over_and_fails_the_interrupted_run(mlflow_client, iris_dataset):

@@ -1,5 +1,3 @@
-import time
-
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
@@ -332,33 +330,22 @@ def test_detail_polls_the_status_while_running(viewer_client, experiment):
     assert 'class="spinner"' in page
 
 
-def test_detail_renders_fast_and_loads_artifacts_lazily_when_mlflow_is_down(
-    viewer_client, experiment, mlflow_down
+@pytest.mark.parametrize("outage", ["mlflow_down", "mlflow_silent"])
+def test_detail_never_calls_mlflow_and_loads_artifacts_lazily(
+    request, viewer_client, experiment, outage, http_calls
 ):
     finish(experiment)
-    url = _url("ml_experiment_detail", experiment.pk)
-    viewer_client.get(url)  # templates compiled
-    started = time.monotonic()
-    response = viewer_client.get(url)
-    elapsed = time.monotonic() - started
+    request.getfixturevalue(outage)
+
+    response = viewer_client.get(_url("ml_experiment_detail", experiment.pk))
+
     page = response.content.decode()
     assert response.status_code == 200
-    assert elapsed < 0.5
     assert "Artefactos de MLflow" in page
     tab_url = reverse("artifacts:tab", args=[experiment.pk])
     assert f'hx-get="{tab_url}" hx-trigger="click once"' in page
-
-
-def test_detail_does_not_wait_for_an_mlflow_that_never_answers(
-    viewer_client, experiment, mlflow_silent
-):
-    finish(experiment)
-    url = _url("ml_experiment_detail", experiment.pk)
-    viewer_client.get(url)  # templates compiled
-    started = time.monotonic()
-    response = viewer_client.get(url)
-    assert response.status_code == 200
-    assert time.monotonic() - started < 0.5
+    # Whatever MLflow does, the page itself does not wait for it (timings: bench/).
+    assert http_calls == []
 
 
 # --- ml_experiment_status ----------------------------------------------------------------
@@ -459,8 +446,10 @@ def test_edit_is_forbidden_to_viewers(viewer_client, experiment):
 
 
 def test_edit_redirects_anonymous_users_to_login(client, experiment):
-    response = client.get(_url("ml_experiment_edit", experiment.pk))
+    url = _url("ml_experiment_edit", experiment.pk)
+    response = client.get(url)
     assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={url}"
 
 
 def test_edit_changes_name_description_and_tags(editor_client, experiment):

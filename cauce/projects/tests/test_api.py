@@ -1,6 +1,7 @@
 import pytest
 
 from cauce.projects.models import Membership, Project, Role
+from tests.fixtures.core import assert_authentication_required
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +23,7 @@ def _member_url(project, user) -> str:
 
 def test_list_requires_authentication(api_client, project):
     response = api_client.get("/api/projects/")
-    assert response.status_code in (401, 403)
-    assert response.json()["message"]
+    assert_authentication_required(response)
 
 
 def test_list_returns_only_the_users_projects(owner_api, project, other_project):
@@ -63,8 +63,7 @@ def test_create_rejects_a_blank_name_with_a_message(outsider_api):
 
 def test_create_requires_authentication(api_client):
     response = api_client.post("/api/projects/", {"name": "X"}, format="json")
-    assert response.status_code in (401, 403)
-    assert response.json()["message"]
+    assert_authentication_required(response)
     assert not Project.objects.exists()
 
 
@@ -79,8 +78,7 @@ def test_detail_is_404_for_an_outsider(outsider_api, project):
 
 def test_detail_requires_authentication(api_client, project):
     response = api_client.get(_project_url(project))
-    assert response.status_code in (401, 403)
-    assert response.json()["message"]
+    assert_authentication_required(response)
 
 
 def test_detail_returns_the_project_with_the_users_role(editor_api, project):
@@ -148,8 +146,7 @@ def test_members_is_404_for_an_outsider(outsider_api, project):
 
 def test_members_requires_authentication(api_client, project):
     response = api_client.get(_members_url(project))
-    assert response.status_code in (401, 403)
-    assert response.json()["message"]
+    assert_authentication_required(response)
 
 
 def test_members_add_by_username(owner_api, project, outsider):
@@ -224,8 +221,7 @@ def test_member_delete_is_404_for_a_user_who_is_not_a_member(owner_api, project,
 
 def test_member_delete_requires_authentication(api_client, project, viewer):
     response = api_client.delete(_member_url(project, viewer))
-    assert response.status_code in (401, 403)
-    assert response.json()["message"]
+    assert_authentication_required(response)
     assert project.memberships.filter(user=viewer).exists()
 
 

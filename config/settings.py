@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "cauce.datasets",
     "cauce.experiments",
     "cauce.artifacts",
+    "cauce.registry",
     "cauce.api",
 ]
 
@@ -221,6 +222,8 @@ MLFLOW_WORKER_TIMEOUT = env.int("MLFLOW_WORKER_TIMEOUT", default=60)
 MLFLOW_WORKER_MAX_RETRIES = env.int("MLFLOW_WORKER_MAX_RETRIES", default=2)
 # After a failed call the web process treats MLflow as down for this long (no new waits).
 MLFLOW_DOWN_COOLDOWN_SECONDS = env.float("MLFLOW_DOWN_COOLDOWN_SECONDS", default=5.0)
+# How long a registration waits for MLflow to mark a new model version READY.
+REGISTRY_READY_TIMEOUT = env.float("CAUCE_REGISTRY_READY_TIMEOUT", default=10.0)
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -22,5 +22,6 @@ urlpatterns = [
     path("", include("cauce.experiments.urls")),
     path("", include("cauce.datasets.urls")),
     path("", include("cauce.artifacts.urls")),
+    path("", include("cauce.registry.urls")),
     path("api/", include("cauce.api.urls")),
 ]

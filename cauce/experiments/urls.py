@@ -1,6 +1,7 @@
 from django.urls import path
 
 from cauce.experiments import views
+from cauce.registry import views as registry_views
 
 app_name = "experiments"
 
@@ -21,4 +22,10 @@ urlpatterns = [
     path("experiments/<uuid:pk>/edit/", views.ml_experiment_edit, name="ml_experiment_edit"),
     path("experiments/<uuid:pk>/run/", views.ml_experiment_run, name="ml_experiment_run"),
     path("experiments/<uuid:pk>/status/", views.ml_experiment_status, name="ml_experiment_status"),
+    # The spec's route; the registry app does the work.
+    path(
+        "experiments/<uuid:pk>/register-model/",
+        registry_views.experiment_register_model,
+        name="register_model",
+    ),
 ]

@@ -15,7 +15,7 @@ CATALOGS = sorted(
 
 def test_every_app_with_user_strings_has_a_catalog():
     apps = {path.parts[-5] for path in CATALOGS}
-    assert {"projects", "datasets", "experiments", "artifacts", "api"} <= apps
+    assert {"projects", "datasets", "experiments", "artifacts", "registry", "api"} <= apps
     assert Path(settings.BASE_DIR, "locale/en/LC_MESSAGES/django.po") in CATALOGS
 
 

@@ -191,7 +191,9 @@ def _raise_for_status(response: requests.Response, what: str) -> None:
         if body.get("error_code") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
             raise MlflowNotFound()
         logger.warning("MLflow refused %s: %s %s", what, response.status_code, body)
-        raise MlflowError(body.get("message") or f"HTTP {response.status_code}")
+        error = MlflowError(body.get("message") or f"HTTP {response.status_code}")
+        error.error_code = str(body.get("error_code") or "")
+        raise error
 
 
 def _get(path: str, *, read_timeout: float | None, **kwargs: Any) -> requests.Response:
@@ -230,6 +232,26 @@ def rest_post(path: str, *, body: dict[str, Any], read_timeout: float | None = N
     except requests.RequestException as exc:
         _mark_down(uri)
         logger.warning("MLflow unavailable on POST %s: %s", path, exc)
+        raise MlflowUnavailable() from exc
+    with response:
+        _raise_for_status(response, path)
+        _mark_up(uri)
+        return response.json() if response.content else {}
+
+
+def rest_send(
+    method: str, path: str, *, body: dict[str, Any], read_timeout: float | None = None
+) -> Any:
+    """A small JSON write with any method (the registry PATCHes and DELETEs), web timeouts."""
+    uri = tracking_uri()
+    _ensure_not_cooling_down(uri)
+    try:
+        response = _session().request(
+            method, uri + path, json=body, timeout=_web_timeout(read_timeout)
+        )
+    except requests.RequestException as exc:
+        _mark_down(uri)
+        logger.warning("MLflow unavailable on %s %s: %s", method, path, exc)
         raise MlflowUnavailable() from exc
     with response:
         _raise_for_status(response, path)

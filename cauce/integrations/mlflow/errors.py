@@ -7,6 +7,8 @@ class MlflowError(ApplicationError):
     """MLflow answered, but refused what was asked (bad request, conflict...)."""
 
     status_code = 502
+    # MLflow's own code (RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE...), when it gave one.
+    error_code = ""
 
 
 class MlflowUnavailable(MlflowError):

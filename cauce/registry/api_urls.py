@@ -1,0 +1,23 @@
+from django.urls import path
+
+from cauce.registry import api
+
+urlpatterns = [
+    path(
+        "experiments/<uuid:pk>/register-model/",
+        api.ExperimentRegisterModelApi.as_view(),
+        name="api-experiment-register-model",
+    ),
+    path("models/", api.ModelListApi.as_view(), name="api-model-list"),
+    path("models/<str:name>/", api.ModelDetailApi.as_view(), name="api-model-detail"),
+    path(
+        "models/<str:name>/aliases/<str:alias>/",
+        api.AliasApi.as_view(),
+        name="api-model-alias",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/",
+        api.VersionApi.as_view(),
+        name="api-model-version",
+    ),
+]

@@ -163,7 +163,9 @@ def main() -> None:
     same = predictions == first == expected.tolist()
     cauce_ms = statistics.median(warm) * 1000
     direct_ms = statistics.median(direct) * 1000
-    print(f"predict {args.rows:,} rows (iris RandomForest, 100 trees), median of {args.repetitions}")
+    print(
+        f"predict {args.rows:,} rows (iris RandomForest, 100 trees), median of {args.repetitions}"
+    )
     print(f"  Cauce JSON endpoint, warm (alias resolved each call): {cauce_ms:8.1f} ms")
     print(f"  loaded pyfunc model.predict(frame), same process:     {direct_ms:8.1f} ms")
     print(

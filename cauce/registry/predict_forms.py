@@ -9,6 +9,7 @@ class PredictForm(forms.Form):
     file = forms.FileField(
         label=_("Archivo CSV"),
         required=False,
+        error_messages={"empty": _("El archivo está vacío.")},
         help_text=_("CSV (cualquier separador habitual; UTF-8, cp1252 o latin-1) o Parquet."),
     )
     rows = forms.CharField(
@@ -16,7 +17,11 @@ class PredictForm(forms.Form):
         required=False,
         strip=True,
         widget=forms.Textarea(
-            attrs={"rows": 6, "placeholder": '[{"columna": valor, ...}, ...]', "spellcheck": "false"}
+            attrs={
+                "rows": 6,
+                "placeholder": '[{"columna": valor, ...}, ...]',
+                "spellcheck": "false",
+            }
         ),
         help_text=_(
             "Una lista de objetos {columna: valor}, o un cuerpo del servidor de MLflow "
@@ -29,6 +34,8 @@ class PredictForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if "file" in self.errors:
+            return data
         if bool(data.get("file")) == bool(data.get("rows")):
             raise forms.ValidationError(
                 _("Suba un archivo CSV o pegue filas en JSON (uno de los dos).")

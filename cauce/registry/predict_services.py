@@ -30,9 +30,8 @@ from django.utils.translation import gettext_lazy
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.inference import text_table_chunks, text_table_open
 from cauce.experiments.models import MLExperiment
-from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable
+from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable, serving
 from cauce.integrations.mlflow import registry as mlflow_registry
-from cauce.integrations.mlflow import serving
 from cauce.integrations.mlflow.registry import READY, ModelVersionInfo
 from cauce.integrations.mlflow.serving import ServedModel
 from cauce.registry import prediction
@@ -215,21 +214,46 @@ def _predict_chunks(
     rows = 0
     notes: list[str] = []
     columns: list[str] = []
-    for chunk in chunks:
-        checked = prediction.input_check(chunk, inputs=model.inputs, first_row=rows + 1)
-        output = serving.model_predict(
-            model=model, frame=checked.frame, probabilities=probabilities
-        )
-        result = prediction.result_frame(chunk, output)
-        prediction.csv_write(result, out, header=rows == 0)
-        columns = columns or [str(name) for name in result.columns]
-        notes = prediction.notes_merge([*notes, *checked.notes])
-        rows += len(chunk)
-        if on_progress is not None:
-            on_progress(rows)
+    try:
+        for chunk in chunks:
+            if len(chunk) == 0:
+                continue
+            rows, columns, notes = _predict_chunk(
+                model=model,
+                chunk=chunk,
+                probabilities=probabilities,
+                out=out,
+                state=(rows, columns, notes),
+            )
+            if on_progress is not None:
+                on_progress(rows)
+    finally:
+        # A file's reader is closed now, while its file is still open, even after an error.
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
     if rows == 0:
         raise ApplicationError(_("El archivo no tiene filas de datos, solo la cabecera."))
     return FileOutcome(rows=rows, columns=columns, notes=notes)
+
+
+def _predict_chunk(
+    *,
+    model: ServedModel,
+    chunk: pd.DataFrame,
+    probabilities: bool,
+    out: IO[str],
+    state: tuple[int, list[str], list[str]],
+) -> tuple[int, list[str], list[str]]:
+    """Check, predict and append one chunk; the running (rows, columns, notes) after it."""
+    rows, columns, notes = state
+    checked = prediction.input_check(chunk, inputs=model.inputs, first_row=rows + 1)
+    output = serving.model_predict(model=model, frame=checked.frame, probabilities=probabilities)
+    result = prediction.result_frame(chunk, output)
+    prediction.csv_write(result, out, header=rows == 0)
+    columns = columns or [str(name) for name in result.columns]
+    notes = prediction.notes_merge([*notes, *checked.notes])
+    return rows + len(chunk), columns, notes
 
 
 def _job_dir(job: PredictionJob) -> Path:
@@ -402,9 +426,7 @@ def prediction_job_execute(*, job_id: str, retry_on_unavailable: bool = True) ->
             job,
             lambda out: _predict_chunks(
                 model=model,
-                chunks=text_table_chunks(
-                    input_path, table, chunk_rows=settings.PREDICT_CHUNK_ROWS
-                ),
+                chunks=text_table_chunks(input_path, table, chunk_rows=settings.PREDICT_CHUNK_ROWS),
                 probabilities=job.probabilities,
                 out=out,
                 on_progress=progress,
@@ -495,6 +517,6 @@ def prediction_result_open(*, job: PredictionJob) -> IO[bytes] | None:
         return None
     path = Path(settings.MEDIA_ROOT) / job.result_file.name
     try:
-        return open(path, "rb")  # noqa: SIM115 - FileResponse closes it
+        return open(path, "rb")
     except FileNotFoundError:
         return None

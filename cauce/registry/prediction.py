@@ -349,6 +349,8 @@ def _report(
 def _convert(
     series: pd.Series, column: InputColumn, errors: list[dict[str, Any]], first_row: int
 ) -> pd.Series:
+    """One column in its signature type. A gap is NaN in every type, as pandas reads it
+    from a CSV for training: scikit-learn's imputers treat NaN as missing, but not None."""
     missing = _missing_mask(series)
     kind = column.type
     if kind in _FLOAT_TYPES or kind in _INTEGER_TYPES:
@@ -371,10 +373,12 @@ def _convert(
         if bad.any():
             _report(errors, series, bad, column, first_row)
             return series
-        values = values.where(~missing, None)
-        return values.astype(bool) if not missing.any() else values.astype(object)
+        if not missing.any():
+            return values.astype(bool)
+        flags = [math.nan if gap else value for gap, value in zip(missing, values, strict=True)]
+        return pd.Series(flags, index=series.index, dtype=object)
     if kind == "string":
-        texts = [None if _is_missing(value) else _as_text(value) for value in series]
+        texts = [math.nan if _is_missing(value) else _as_text(value) for value in series]
         return pd.Series(texts, index=series.index, dtype=object)
     if kind == "datetime":
         dates = pd.to_datetime(series.where(~missing, None), errors="coerce", utc=False)

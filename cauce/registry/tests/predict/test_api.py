@@ -28,9 +28,7 @@ def iris_rows(trained_models):
     return trained_models["iris"].frame[IRIS].sample(40, random_state=3)
 
 
-def test_a_viewer_gets_the_models_own_predictions_and_probabilities(
-    viewer_api, served, iris_rows
-):
+def test_a_viewer_gets_the_models_own_predictions_and_probabilities(viewer_api, served, iris_rows):
     model, version = served("iris")
 
     response = viewer_api.post(
@@ -55,9 +53,10 @@ def test_every_scoring_server_body_gives_the_same_predictions(viewer_api, served
     response = viewer_api.post(_url(model.name), payload, format="json")
 
     assert response.status_code == 200, response.json()
-    assert response.json()["predictions"] == _own_model(model.name, version).predict(
-        iris_rows
-    ).tolist()
+    assert (
+        response.json()["predictions"]
+        == _own_model(model.name, version).predict(iris_rows).tolist()
+    )
     assert "probabilities" not in response.json()
 
 
@@ -72,9 +71,10 @@ def test_a_csv_body_is_predicted_like_the_scoring_server_does(viewer_api, served
     )
 
     assert response.status_code == 200, response.json()
-    assert response.json()["predictions"] == _own_model(model.name, version).predict(
-        iris_rows
-    ).tolist()
+    assert (
+        response.json()["predictions"]
+        == _own_model(model.name, version).predict(iris_rows).tolist()
+    )
 
 
 def test_a_regressor_answers_numbers_and_no_probabilities(viewer_api, served, trained_models):
@@ -175,9 +175,7 @@ def test_more_rows_than_the_limit_is_a_400(settings, viewer_api, served, iris_ro
     )
 
     assert response.status_code == 400
-    assert response.json() == {
-        "message": "Demasiadas filas: 40; el máximo por petición es 39."
-    }
+    assert response.json() == {"message": "Demasiadas filas: 40; el máximo por petición es 39."}
 
 
 def test_version_or_alias_exactly_one(viewer_api, served, iris_rows):
@@ -228,7 +226,9 @@ def test_an_unknown_version_or_alias_is_a_404(viewer_api, served, iris_rows, que
 def test_an_outsider_and_an_unknown_model_get_404(outsider_api, served, iris_rows):
     model, version = served("iris")
 
-    mine = outsider_api.post(_url(model.name, f"version={version}"), _split(iris_rows), format="json")
+    mine = outsider_api.post(
+        _url(model.name, f"version={version}"), _split(iris_rows), format="json"
+    )
     unknown = outsider_api.post(_url("no-existe", "version=1"), _split(iris_rows), format="json")
 
     assert mine.status_code == unknown.status_code == 404
@@ -250,9 +250,7 @@ def test_an_anonymous_call_is_a_401(api_client, served, iris_rows):
 def test_a_version_not_trained_by_cauce_in_this_project_is_never_loaded(
     viewer_api, served, other_project, iris_rows, source
 ):
-    model, version = served(
-        "iris", source_project=None if source == "outside" else other_project
-    )
+    model, version = served("iris", source_project=None if source == "outside" else other_project)
 
     response = viewer_api.post(
         _url(model.name, f"version={version}"), _split(iris_rows), format="json"

@@ -91,9 +91,9 @@ def test_a_bad_value_deep_in_a_large_file_ends_the_job_with_its_row_and_no_resul
     assert not (settings.MEDIA_ROOT / PredictionJob.storage_dir(job)).exists()
     page = viewer_client.get(f"/models/{model.name}/predictions/{job.pk}/").content.decode()
     assert "fila 2501" in page
-    assert viewer_client.get(
-        f"/models/{model.name}/predictions/{job.pk}/download/"
-    ).status_code == 404
+    assert (
+        viewer_client.get(f"/models/{model.name}/predictions/{job.pk}/download/").status_code == 404
+    )
 
 
 def test_missing_columns_of_a_large_file_are_refused_before_queueing(

@@ -34,7 +34,9 @@ def _own_predictions(name, version, frame):
 
 
 def _stored_files(media_root):
-    return sorted(p.name for p in media_root.rglob("*") if p.is_file()) if media_root.exists() else []
+    return (
+        sorted(p.name for p in media_root.rglob("*") if p.is_file()) if media_root.exists() else []
+    )
 
 
 @pytest.fixture
@@ -129,7 +131,7 @@ def test_pasted_json_rows_are_predicted_for_an_alias(
     [
         (b"sepal_length,petal_width\n1,2\n", "Faltan columnas que el modelo necesita: "
                                              "sepal_width, petal_length."),
-        (b"", "El archivo enviado está vacío."),
+        (b"", "El archivo está vacío."),
         (b"sepal_length,sepal_width,petal_length,petal_width\n",
          "El archivo no tiene filas de datos, solo la cabecera."),
         (b"sepal_length,sepal_width,petal_length,petal_width\n1,2,3,4\n1,x,3,4\n",
@@ -188,12 +190,13 @@ def test_mlflow_down_renders_the_page_with_the_notice(settings, viewer_client, s
 
 
 def test_outsiders_get_404_on_the_page_the_result_and_its_download(
-    viewer_client, outsider_client, served, iris_rows
+    client, viewer, outsider, served, iris_rows
 ):
     model, version = served("iris")
-    viewer_client.post(_page(model.name), {"version": version, "file": _csv(iris_rows)})
+    client.force_login(viewer)
+    client.post(_page(model.name), {"version": version, "file": _csv(iris_rows)})
     job = PredictionJob.objects.get()
-    viewer_client.logout()
+    client.force_login(outsider)
 
     for url in (
         _page(model.name),
@@ -201,7 +204,7 @@ def test_outsiders_get_404_on_the_page_the_result_and_its_download(
         f"/models/{model.name}/predictions/{job.pk}/status/",
         f"/models/{model.name}/predictions/{job.pk}/download/",
     ):
-        assert outsider_client.get(url).status_code == 404, url
+        assert client.get(url).status_code == 404, url
 
 
 def test_a_job_is_only_found_under_its_own_model(viewer_client, served, iris_rows):

@@ -95,14 +95,14 @@ def broker_ok(
 ) -> bool:
     """Reach the Celery broker: its folders writable, or a ping of Redis or AMQP.
 
-    Defaults to the configured broker; kombu's ``ensure_connection`` is not enough, since the
+    Defaults to the Celery app's broker; kombu's ``ensure_connection`` is not enough, since the
     file-system transport does no I/O on connect.
     """
-    url = url if url is not None else settings.CELERY_BROKER_URL
+    from config.celery import app
+
+    url = url if url is not None else app.conf.broker_url
     options = (
-        transport_options
-        if transport_options is not None
-        else settings.CELERY_BROKER_TRANSPORT_OPTIONS
+        transport_options if transport_options is not None else app.conf.broker_transport_options
     )
     timeout = timeout if timeout is not None else settings.HEALTH_CHECK_TIMEOUT
     scheme = urlsplit(url).scheme

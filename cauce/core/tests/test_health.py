@@ -45,7 +45,19 @@ def test_mlflow_out_is_degraded_after_one_bounded_attempt(
 
 
 @pytest.fixture
-def filesystem_broker(settings, tmp_path):
+def broker(monkeypatch):
+    """Point the Celery app (what the check reads) at another broker for one test."""
+    from config.celery import app
+
+    def use(url: str, transport_options: dict | None = None) -> None:
+        monkeypatch.setitem(app.conf, "broker_url", url)
+        monkeypatch.setitem(app.conf, "broker_transport_options", transport_options or {})
+
+    return use
+
+
+@pytest.fixture
+def filesystem_broker(broker, tmp_path):
     """The embedded broker, in folders of this test's own."""
     options = {
         "data_folder_in": str(tmp_path / "queue"),
@@ -55,8 +67,7 @@ def filesystem_broker(settings, tmp_path):
     }
     for name in ("queue", "processed", "control"):
         (tmp_path / name).mkdir()
-    settings.CELERY_BROKER_URL = "filesystem://"
-    settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
+    broker("filesystem://", options)
     return tmp_path
 
 
@@ -106,23 +117,24 @@ def redis_clients(monkeypatch) -> list[dict]:
     return created
 
 
-def test_redis_on_a_dead_port_is_degraded(client, mlflow, settings, redis_clients):
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
+def test_redis_on_a_dead_port_is_degraded(client, mlflow, broker, redis_clients):
+    broker(f"redis://127.0.0.1:{free_port()}/0")
 
     _assert_degraded(client.get("/health/"), broker="down")
     assert len(redis_clients) == 1
 
 
 def test_a_redis_that_never_answers_is_down_within_the_health_timeout(
-    client, mlflow, settings, silent_port, redis_clients
+    client, mlflow, settings, broker, silent_port, redis_clients
 ):
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{silent_port}/0"
+    url = f"redis://127.0.0.1:{silent_port}/0"
+    broker(url)
     settings.HEALTH_CHECK_TIMEOUT = 0.3
 
     _assert_degraded(client.get("/health/"), broker="down")
     assert redis_clients == [
         {
-            "url": settings.CELERY_BROKER_URL,
+            "url": url,
             "socket_connect_timeout": 0.3,
             "socket_timeout": 0.3,
         }

@@ -115,7 +115,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # Spanish until the user chooses English with the switch (the browser's language is ignored).
+    "cauce.core.middleware.SpanishFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -183,6 +184,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "es"
 LANGUAGES = [("es", _("Español")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The language switch's choice outlives the browser session and a log-out: a year.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 USE_I18N = True
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Madrid")
 USE_TZ = True
@@ -261,6 +264,30 @@ EXPERIMENT_MLFLOW_RETRY_DELAY = env.float("CAUCE_EXPERIMENT_MLFLOW_RETRY_DELAY",
 EXPERIMENT_MLFLOW_RETRY_MAX_DELAY = env.float(
     "CAUCE_EXPERIMENT_MLFLOW_RETRY_MAX_DELAY", default=300.0
 )
+
+# Tag sync (the outbox of run tags, name and description; see cauce/experiments/tag_sync.py).
+TAG_SYNC_RETRIES = env.int("CAUCE_TAG_SYNC_RETRIES", default=8)
+TAG_SYNC_RETRY_DELAY = env.float("CAUCE_TAG_SYNC_RETRY_DELAY", default=5.0)
+TAG_SYNC_RETRY_MAX_DELAY = env.float("CAUCE_TAG_SYNC_RETRY_MAX_DELAY", default=300.0)
+# A push holds its experiment's run this long at most (a dead worker's lease then expires).
+TAG_SYNC_LEASE_SECONDS = env.int("CAUCE_TAG_SYNC_LEASE_SECONDS", default=300)
+TAG_SYNC_SWEEP_SECONDS = env.float("CAUCE_TAG_SYNC_SWEEP_SECONDS", default=60.0)
+TAG_SYNC_SWEEP_BATCH = env.int("CAUCE_TAG_SYNC_SWEEP_BATCH", default=500)
+# How often the tags edited on the runs in MLflow are read back into Cauce.
+TAG_SYNC_PULL_SECONDS = env.float("CAUCE_TAG_SYNC_PULL_SECONDS", default=300.0)
+
+# Periodic tasks, all in one place (Celery beat; `make run` starts the worker with --beat).
+CELERY_BEAT_SCHEDULE = {
+    "tag-sync-sweep": {
+        "task": "cauce.experiments.tasks.tag_sync_sweep_task",
+        "schedule": TAG_SYNC_SWEEP_SECONDS,
+    },
+    "tag-sync-pull": {
+        "task": "cauce.experiments.tasks.tag_sync_pull_task",
+        "schedule": TAG_SYNC_PULL_SECONDS,
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- Artifacts ----------------------------------------------------------------------------
 ARTIFACT_PREVIEW_MAX_BYTES = env.int("CAUCE_ARTIFACT_PREVIEW_MAX_BYTES", default=5 * 1024 * 1024)

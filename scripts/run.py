@@ -343,10 +343,12 @@ def start_mlflow(sup: Supervisor, settings, port: int) -> tuple[str, Child | Non
 def start_worker(sup: Supervisor, settings) -> Child:
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     say(f"- Celery: starting one worker on queue {queue!r} ({settings.CELERY_BROKER_URL})")
+    # --beat: the same process sends the periodic tasks of CELERY_BEAT_SCHEDULE (the tag sync
+    # sweep); at scale, run one `celery beat` beside the workers instead.
     command = [
         sys.executable, "-m", "celery", "-A", "config", "worker",
         "--pool", "solo", "--loglevel", "INFO", "--queues", queue,
-        "--hostname", f"cauce-{os.getpid()}@%h",
+        "--hostname", f"cauce-{os.getpid()}@%h", "--beat",
     ]  # fmt: skip
     return sup.start("Celery worker", command, "worker.log", grace=WORKER_GRACE_SECONDS)
 

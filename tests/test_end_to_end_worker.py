@@ -89,7 +89,14 @@ def test_an_experiment_run_through_the_api_ends_finished_in_mlflow(
     assert run.data.params["hp.n_estimators"] == "30"
     assert run.data.params["test_size"] == "0.25"
     assert run.data.params["dataset_id"] == str(dataset_id)
-    assert run.data.metrics == pytest.approx(body["metrics"])
+    run_metrics = dict(run.data.metrics)
+    timings = {key: run_metrics.pop(key) for key in list(run_metrics) if key.startswith("cauce.")}
+    assert run_metrics == pytest.approx(body["metrics"])
+    assert timings == pytest.approx(
+        {f"cauce.time.{stage}_s": seconds for stage, seconds in body["timings"].items()}
+    )
+    assert set(body["timings"]) == {"prepare", "load", "fit", "evaluate", "log", "total"}
+    assert body["plots"] == ["plots/confusion_matrix.png", "plots/feature_importance.png"]
     assert run.data.tags["tag_0"] == "e2e"
     assert run.data.tags["tag_1"] == "iris"
     assert run.data.tags["all_tags"] == "e2e,iris"

@@ -100,7 +100,9 @@ def broker_ok(
     """
     from config.celery import app
 
-    url = url if url is not None else app.conf.broker_url
+    # app.conf["broker_url"], not app.conf.broker_url: the property prefers the environment's
+    # CELERY_BROKER_URL over the app's own setting (the same value, unless a test changes it).
+    url = url if url is not None else app.conf["broker_url"]
     options = (
         transport_options if transport_options is not None else app.conf.broker_transport_options
     )

@@ -1,10 +1,15 @@
-"""Health probes answered before anything else in the middleware stack."""
+"""Health probes answered before anything else; the language of the pages."""
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 
 from cauce.core import views
+
+API_PREFIX = "/api/"
 
 _PROBES: dict[str, Callable[[HttpRequest], HttpResponse]] = {
     "/health/live": views.health_live,
@@ -28,3 +33,37 @@ class HealthCheckMiddleware:
         if probe is not None and request.method in ("GET", "HEAD"):
             return probe(request)
         return self.get_response(request)
+
+
+class SpanishFirstLocaleMiddleware(LocaleMiddleware):
+    """Pages are in Spanish until the user picks English with the switch in the top bar.
+
+    Django's LocaleMiddleware would follow the browser's Accept-Language, so an English
+    browser got English before anyone chose it. Here the pages follow only the switch's
+    cookie (``LANGUAGE_COOKIE_NAME``, kept for ``LANGUAGE_COOKIE_AGE``). The API is left to
+    Django's rule: there an ``Accept-Language`` header is written by the client's programmer,
+    which is a choice (and the API has no switch).
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        if request.path_info.startswith(API_PREFIX):
+            return super().process_request(request)
+        translation.activate(self._chosen_language(request))
+        request.LANGUAGE_CODE = translation.get_language()
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if request.path_info.startswith(API_PREFIX):
+            return super().process_response(request, response)
+        # No "Vary: Accept-Language": the page does not depend on it (the cookie does).
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response
+
+    @staticmethod
+    def _chosen_language(request: HttpRequest) -> str:
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if chosen:
+            try:
+                return translation.get_supported_language_variant(chosen)
+            except LookupError:
+                pass  # an unknown code in the cookie: the default
+        return settings.LANGUAGE_CODE

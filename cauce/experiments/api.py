@@ -61,6 +61,8 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "error",
             "metrics",
             "main_metric",
+            "timings",
+            "plots",
             "mlflow_experiment_id",
             "mlflow_run_id",
             "mlflow_run_url",
@@ -69,6 +71,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "updated_at",
             "queued_at",
             "started_at",
+            "stage_started_at",
             "finished_at",
         ]
         read_only_fields = fields

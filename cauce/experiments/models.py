@@ -15,6 +15,9 @@ class TaggedExperiment(GenericUUIDTaggedItemBase, TaggedItemBase):
     class Meta:
         verbose_name = _("etiqueta de experimento")
         verbose_name_plural = _("etiquetas de experimentos")
+        # Tag filters and the autocompletion look up "experiments with this tag": served
+        # from the index alone (see bench/bench_experiment_list.py --explain).
+        indexes = [models.Index(fields=["tag", "object_id"], name="experiment_tag_object")]
 
 
 class MLExperiment(TimeStampedModel):
@@ -80,16 +83,38 @@ class MLExperiment(TimeStampedModel):
     mlflow_model_id = models.CharField(max_length=64, blank=True)
     mlflow_model_uri = models.CharField(max_length=255, blank=True)
     metrics = models.JSONField(_("métricas"), default=dict, blank=True)
+    # The plots the run logged (paths like "plots/residuals.png"), recorded by the worker at
+    # the end of the run so the page lists them without asking MLflow; None = not known yet
+    # (runs from before this was recorded: the page looks them up once).
+    plots = models.JSONField(_("gráficos"), null=True, blank=True, default=None)
+    # Seconds per stage of the last run, e.g. {"load": 1.2, "fit": 8.4}; also logged to the
+    # run as metrics cauce.time.<stage>_s.
+    timings = models.JSONField(_("duración por etapa"), default=dict, blank=True)
+    # When the current stage began: the page shows how long it has been going.
+    stage_started_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # Who ran it last: the run's ``mlflow.user`` ("Created by" in the MLflow UI).
+    queued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("ejecutado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = _("experimento")
         verbose_name_plural = _("experimentos")
-        indexes = [models.Index(fields=["project", "status"])]
+        indexes = [
+            models.Index(fields=["project", "status"]),
+            # A project's list, newest first: a page is read off the index, not sorted.
+            models.Index(fields=["project", "-created_at"], name="experiment_project_newest"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -105,3 +130,44 @@ class MLExperiment(TimeStampedModel):
     @property
     def main_metric(self) -> float | None:
         return self.metrics.get(self.main_metric_name)
+
+
+class TagSyncState(models.Model):
+    """The outbox of one experiment's MLflow run: what Cauce wants there and what it has.
+
+    ``version`` grows in the same transaction as every change of the experiment's tags, name
+    or description; a worker writes the experiment's current state to its run and records the
+    version it wrote in ``synced_version`` (compare-and-set, under ``lease_token``), so a
+    pending change is simply ``version > synced_version`` and nothing is lost when MLflow or a
+    worker is down. ``snapshot`` is what was last written to ``synced_run_id``: the stale keys
+    to remove next time, and the base that MLflow-side edits are compared with.
+    """
+
+    experiment = models.OneToOneField(
+        MLExperiment, primary_key=True, on_delete=models.CASCADE, related_name="tag_sync"
+    )
+    version = models.PositiveBigIntegerField(default=0)
+    synced_version = models.PositiveBigIntegerField(default=0)
+    synced_run_id = models.CharField(max_length=64, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    snapshot = models.JSONField(default=dict, blank=True)
+    # Keys seen on the run that Cauce did not write there and will remove at the next push.
+    stray_keys = models.JSONField(default=list, blank=True)
+    changed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # One writer per run at a time; a lease that outlives a dead worker expires.
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sincronización de etiquetas")
+        verbose_name_plural = _("sincronizaciones de etiquetas")
+
+    def __str__(self) -> str:
+        return f"{self.experiment_id} v{self.version}/{self.synced_version}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.version > self.synced_version

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -47,6 +48,11 @@ from cauce.datasets.inference import load_dataframe
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.data import training_columns_check
 from cauce.experiments.pipeline.training import TrainingResult, TrainingSpec, training_run
+from cauce.experiments.tag_sync import (
+    mlflow_tags_desired,
+    tag_sync_run_started,
+    tag_sync_version,
+)
 from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable, tracking
 from cauce.integrations.mlflow.client import tracking_uri as mlflow_tracking_uri
 
@@ -62,19 +68,13 @@ INPUT_EXAMPLE_ROWS = 5
 
 
 def experiment_mlflow_tags(experiment: MLExperiment) -> dict[str, str]:
-    """The experiment's tags in the spec's MLflow formats, plus Cauce's own ids.
+    """The run's tags at start: the spec's formats, name, description, user and Cauce's ids.
 
-    ``tag_0``..``tag_{n-1}`` (one per tag, sorted by name so the keys are stable),
-    ``all_tags`` (comma-joined) and ``tag_count``, all strings; ``all_tags`` and
-    ``tag_count`` are present even with no tags, so a later sync can overwrite them.
+    ``tag_0``..``tag_{n-1}`` (sorted by name, stable keys), ``all_tags`` (comma-joined) and
+    ``tag_count`` (a string), present even with no tags; see ``tag_sync.mlflow_tags_desired``,
+    which every later sync writes too.
     """
-    names = sorted(experiment.tags.names())
-    tags = {f"tag_{index}": name for index, name in enumerate(names)}
-    tags["all_tags"] = ",".join(names)
-    tags["tag_count"] = str(len(names))
-    tags["cauce.experiment_id"] = str(experiment.pk)
-    tags["cauce.project_id"] = str(experiment.project_id)
-    return tags
+    return mlflow_tags_desired(experiment).tags
 
 
 def experiment_mlflow_params(experiment: MLExperiment) -> dict[str, Any]:
@@ -102,9 +102,59 @@ def model_pip_requirements() -> list[str]:
 
 
 def _touch(experiment: MLExperiment, stage: str) -> None:
+    now = timezone.now()
+    if experiment.stage != stage or experiment.stage_started_at is None:
+        experiment.stage_started_at = now
     experiment.stage = stage
-    experiment.heartbeat_at = timezone.now()
-    experiment.save(update_fields=["stage", "heartbeat_at", "updated_at"])
+    experiment.heartbeat_at = now
+    experiment.save(update_fields=["stage", "stage_started_at", "heartbeat_at", "updated_at"])
+
+
+# The run's stages as they are named in the timing metrics (cauce.time.<name>_s).
+STAGE_TIMING_NAMES = {
+    Stage.PREPARING: "prepare",
+    Stage.LOADING: "load",
+    Stage.TRAINING: "fit",
+    Stage.EVALUATING: "evaluate",
+    Stage.LOGGING: "log",
+}
+TIMING_METRIC_PREFIX = "cauce.time."
+
+
+class _StageClock:
+    """How long each stage of one run took: a stage ends when the next one starts."""
+
+    def __init__(self, experiment: MLExperiment) -> None:
+        self.experiment = experiment
+        self.seconds: dict[str, float] = {}
+        self._started = time.perf_counter()
+        self._stage = ""
+        self._stage_started = self._started
+
+    def enter(self, stage: str) -> None:
+        self._close()
+        self._stage = stage
+        self._stage_started = time.perf_counter()
+        _touch(self.experiment, stage)
+
+    def finish(self) -> dict[str, float]:
+        """Close the last stage; the durations, with the whole run as ``total``."""
+        self._close()
+        self._stage = ""
+        self.seconds["total"] = round(time.perf_counter() - self._started, 3)
+        return dict(self.seconds)
+
+    def _close(self) -> None:
+        if not self._stage:
+            return
+        name = STAGE_TIMING_NAMES.get(self._stage, self._stage)
+        elapsed = time.perf_counter() - self._stage_started
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + elapsed, 3)
+        logger.info("Experiment %s: %s took %.2f s", self.experiment.pk, name, elapsed)
+
+
+def timing_metrics(seconds: dict[str, float]) -> dict[str, float]:
+    return {f"{TIMING_METRIC_PREFIX}{name}_s": value for name, value in seconds.items()}
 
 
 def _heartbeat(experiment_id: Any) -> None:
@@ -185,6 +235,7 @@ def _claim(experiment_id: str) -> _Claim | None:
         experiment.stage = Stage.PREPARING
         experiment.attempts += 1
         experiment.started_at = now
+        experiment.stage_started_at = now
         experiment.heartbeat_at = now
         experiment.finished_at = None
         experiment.error = ""
@@ -194,6 +245,7 @@ def _claim(experiment_id: str) -> _Claim | None:
                 "stage",
                 "attempts",
                 "started_at",
+                "stage_started_at",
                 "heartbeat_at",
                 "finished_at",
                 "error",
@@ -224,7 +276,10 @@ def _fail_by_id(experiment_id: Any, message: str) -> None:
 
 def _requeue_for_retry(experiment_id: Any) -> None:
     MLExperiment.objects.filter(pk=experiment_id, status=Status.RUNNING).update(
-        status=Status.QUEUED, stage=Stage.RETRYING, updated_at=timezone.now()
+        status=Status.QUEUED,
+        stage=Stage.RETRYING,
+        stage_started_at=timezone.now(),
+        updated_at=timezone.now(),
     )
 
 
@@ -329,27 +384,47 @@ def _application_error_message(exc: ApplicationError) -> str:
     return str(exc.message)
 
 
-def _execute(experiment: MLExperiment) -> None:
-    project = experiment.project
-    dataset = experiment.dataset
+def run_start(experiment: MLExperiment, *, mlflow_experiment_id: str) -> str:
+    """Create the experiment's run with all its tags, record it, and return its id.
 
-    _touch(experiment, Stage.PREPARING)
-    mlflow_experiment_id = tracking.experiment_ensure(name=project.mlflow_experiment_name)
-    if project.mlflow_experiment_id != mlflow_experiment_id:
-        project.mlflow_experiment_id = mlflow_experiment_id
-        project.save(update_fields=["mlflow_experiment_id", "updated_at"])
+    The tag sync version is read before the tags, so the run holds at least that version;
+    a change made meanwhile is pushed once the run is recorded (``tag_sync_run_started``).
+    """
+    version = tag_sync_version(experiment_id=experiment.pk)
+    experiment.refresh_from_db(fields=["name", "description", "queued_by"])
+    tags = experiment_mlflow_tags(experiment)
     run_id = tracking.run_create(
-        experiment_id=mlflow_experiment_id,
-        run_name=experiment.name,
-        tags=experiment_mlflow_tags(experiment),
+        experiment_id=mlflow_experiment_id, run_name=experiment.name, tags=tags
+    )
+    logger.info(
+        "Run %s of experiment %s started with %s experiment tags (%d run tags)",
+        run_id,
+        experiment.pk,
+        tags["tag_count"],
+        len(tags),
     )
     # Stored at once: whatever happens next, this run can be found and ended.
     experiment.mlflow_experiment_id = mlflow_experiment_id
     experiment.mlflow_run_id = run_id
     experiment.save(update_fields=["mlflow_experiment_id", "mlflow_run_id", "updated_at"])
+    tag_sync_run_started(experiment_id=experiment.pk, run_id=run_id, version=version, written=tags)
+    return run_id
+
+
+def _execute(experiment: MLExperiment) -> None:
+    project = experiment.project
+    dataset = experiment.dataset
+    clock = _StageClock(experiment)
+
+    clock.enter(Stage.PREPARING)
+    mlflow_experiment_id = tracking.experiment_ensure(name=project.mlflow_experiment_name)
+    if project.mlflow_experiment_id != mlflow_experiment_id:
+        project.mlflow_experiment_id = mlflow_experiment_id
+        project.save(update_fields=["mlflow_experiment_id", "updated_at"])
+    run_id = run_start(experiment, mlflow_experiment_id=mlflow_experiment_id)
     tracking.run_log_params(run_id=run_id, params=experiment_mlflow_params(experiment))
 
-    _touch(experiment, Stage.LOADING)
+    clock.enter(Stage.LOADING)
     features = list(experiment.feature_columns)
     if dataset.schema:
         training_columns_check(
@@ -380,19 +455,35 @@ def _execute(experiment: MLExperiment) -> None:
             frame,
             spec=spec,
             output_dir=output_dir,
-            on_stage=lambda stage: _touch(experiment, stage),
+            on_stage=clock.enter,
         )
-        _touch(experiment, Stage.LOGGING)
+        clock.enter(Stage.LOGGING)
         _log_result(experiment, run_id, mlflow_experiment_id, result, output_dir)
+    timings = clock.finish()
+    tracking.run_log_metrics(run_id=run_id, metrics=timing_metrics(timings))
 
     # The run ends first: if MLflow fails here, the experiment is not FINISHED yet and the
     # failure paths (retry or ERROR) still apply.
     tracking.run_end(run_id=run_id, status="FINISHED")
     experiment.status = Status.FINISHED
     experiment.stage = ""
+    experiment.stage_started_at = None
+    experiment.timings = timings
+    experiment.plots = result.plots
     experiment.finished_at = timezone.now()
     experiment.heartbeat_at = experiment.finished_at
-    experiment.save(update_fields=["status", "stage", "finished_at", "heartbeat_at", "updated_at"])
+    experiment.save(
+        update_fields=[
+            "status",
+            "stage",
+            "stage_started_at",
+            "timings",
+            "plots",
+            "finished_at",
+            "heartbeat_at",
+            "updated_at",
+        ]
+    )
 
 
 def _log_result(

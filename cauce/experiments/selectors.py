@@ -2,16 +2,18 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 from taggit.models import Tag
 
 from cauce.core.db import UnicodeLower
 from cauce.datasets.models import Dataset
-from cauce.experiments.models import MLExperiment, TaggedExperiment
+from cauce.experiments.models import MLExperiment, TaggedExperiment, TagSyncState
+from cauce.experiments.tag_sync import mlflow_tags_desired
 from cauce.projects.models import Membership, Project, Role
 from cauce.projects.selectors import projects_for_user, require_role
 
@@ -56,12 +58,14 @@ class ExperimentFilters:
     dataset_id: int | None = None
     project_id: int | None = None
     q: str = ""
+    # True: only experiments whose run has a tag change not yet in MLflow; False: none such.
+    sync_pending: bool | None = None
 
     @property
     def active(self) -> bool:
         return bool(
             self.tags or self.status or self.algorithm or self.dataset_id or self.project_id
-        ) or bool(self.q.strip())
+        ) or bool(self.q.strip() or self.sync_pending is not None)
 
     def query(self, **changes) -> str:
         """This filter as a query string (bookmarkable), with ``changes`` applied."""
@@ -121,6 +125,17 @@ def experiments_filter(
         queryset = queryset.filter(algorithm=filters.algorithm)
     if filters.dataset_id is not None:
         queryset = queryset.filter(dataset_id=filters.dataset_id)
+    if filters.sync_pending is not None:
+        # Pending while the outbox version is ahead of what reached the run (an experiment
+        # without a run has nothing to sync: its run will start with the current tags).
+        pending = TagSyncState.objects.filter(
+            version__gt=F("synced_version"), experiment__mlflow_run_id__gt=""
+        ).values("experiment_id")
+        queryset = (
+            queryset.filter(pk__in=pending)
+            if filters.sync_pending
+            else queryset.exclude(pk__in=pending)
+        )
     words = filters.q.lower().split()
     if words:
         queryset = queryset.alias(
@@ -168,17 +183,27 @@ def experiment_list_for_user(
 def experiment_tag_counts(
     *, experiments: QuerySet[MLExperiment], chosen: tuple[str, ...] = (), limit: int = 60
 ) -> list[TagCount]:
-    """How many of ``experiments`` carry each tag, most used first (one grouped query)."""
-    chosen_keys = {tag.casefold() for tag in chosen}
+    """How many of ``experiments`` carry each tag, most used first (one grouped query).
+
+    Grouped by the tag row, then spellings that differ only in case are added up here (an
+    experiment never carries two of them, so the sums are exact).
+    """
     rows = (
         TaggedExperiment.objects.filter(object_id__in=experiments.order_by().values("pk"))
-        .values(key=UnicodeLower("tag__name"))
-        .annotate(name=Min("tag__name"), count=Count("object_id", distinct=True))
-        .order_by("-count", "key")[:limit]
+        .values("tag__name")
+        .annotate(count=Count("object_id"))
+        .order_by()
     )
+    totals: dict[str, list] = {}
+    for row in rows:
+        name = row["tag__name"]
+        entry = totals.setdefault(name.lower(), [name, 0])
+        entry[0] = min(entry[0], name)
+        entry[1] += row["count"]
+    chosen_keys = {tag.lower() for tag in chosen}
+    ranked = sorted(totals.items(), key=lambda item: (-item[1][1], item[0]))[:limit]
     return [
-        TagCount(name=row["name"], count=row["count"], chosen=row["name"].casefold() in chosen_keys)
-        for row in rows
+        TagCount(name=name, count=count, chosen=key in chosen_keys) for key, (name, count) in ranked
     ]
 
 
@@ -188,14 +213,11 @@ def experiment_tag_names(*, projects: QuerySet[Project] | Project) -> list[str]:
         experiments = MLExperiment.objects.filter(project=projects)
     else:
         experiments = MLExperiment.objects.filter(project__in=projects.values("pk"))
-    names = (
-        Tag.objects.filter(
-            experiments_taggedexperiment_items__object_id__in=experiments.values("pk")
-        )
-        .order_by()
-        .values_list("name", flat=True)
-        .distinct()
+    # One EXISTS probe per tag (an index lookup) rather than reading every tag link.
+    used = TaggedExperiment.objects.filter(
+        tag=OuterRef("pk"), object_id__in=experiments.values("pk")
     )
+    names = Tag.objects.filter(Exists(used)).values_list("name", flat=True)
     # Sorted here so that the order ignores case on every database.
     return sorted(names, key=lambda name: (name.casefold(), name))
 
@@ -228,3 +250,60 @@ def experiment_get_for_user(
         raise Http404
     membership = require_role(user=user, project=experiment.project, role=role)
     return experiment, membership
+
+
+PLOT_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
+
+
+def experiment_plot_paths(*, experiment: MLExperiment) -> list[str]:
+    """The run's plots: as the worker recorded them, else listed in the run's plots/ folder.
+
+    Listing asks MLflow (web timeouts; a finished run's listing is cached): it raises
+    MlflowUnavailable, or NotFoundError when there is no run.
+    """
+    if experiment.plots is not None:
+        return list(experiment.plots)
+    from cauce.artifacts.selectors import artifact_children
+
+    entries = artifact_children(experiment=experiment, path="plots")
+    return [
+        entry.path
+        for entry in entries
+        if not entry.is_dir and entry.path.lower().endswith(PLOT_SUFFIXES)
+    ]
+
+
+def experiment_timings(*, experiment: MLExperiment) -> list[tuple[str, float]]:
+    """(stage, seconds) of the last run, in the order the stages happen, total last."""
+    order = ["prepare", "load", "fit", "evaluate", "log", "total"]
+    timings = experiment.timings or {}
+    known = [(name, timings[name]) for name in order if name in timings]
+    return known + [(name, value) for name, value in timings.items() if name not in order]
+
+
+@dataclass(frozen=True)
+class TagSyncStatus:
+    """What the experiment page says about its run's tags, name and description."""
+
+    has_run: bool
+    pending: bool
+    synced_at: datetime | None
+    last_error: str
+    attempts: int
+    # What MLflow received shortened: [(key, received, total)].
+    clipped: list[tuple[str, int, int]]
+
+
+def experiment_tag_sync_status(*, experiment: MLExperiment) -> TagSyncStatus:
+    state = TagSyncState.objects.filter(pk=experiment.pk).first()
+    desired = mlflow_tags_desired(experiment, tag_names=[tag.name for tag in experiment.tags.all()])
+    return TagSyncStatus(
+        has_run=bool(experiment.mlflow_run_id),
+        pending=bool(state and state.is_pending and experiment.mlflow_run_id),
+        synced_at=state.synced_at if state else None,
+        last_error=state.last_error if state else "",
+        attempts=state.attempts if state else 0,
+        clipped=[
+            (key, values["received"], values["total"]) for key, values in desired.clipped.items()
+        ],
+    )

@@ -28,12 +28,15 @@ from cauce.experiments.pipeline.algorithms import (
     hyperparameters_validate,
     task_type_infer,
 )
+from cauce.experiments.tag_sync import tag_sync_record_change
 from cauce.projects.models import ROLE_RANK, Project, Role
 from cauce.projects.selectors import membership_roles
 
 logger = logging.getLogger(__name__)
 
-MAX_TAGS = 20  # each tag becomes an MLflow run tag (tag_<i>); a run takes at most 100 per batch
+# Each tag becomes an MLflow run tag (tag_<i>), written 100 per request; 100 tags keep a run
+# readable in the MLflow UI and its sync to two requests.
+MAX_TAGS = 100
 MAX_TAG_LENGTH = 100
 MAX_RANDOM_STATE = 2**32 - 1  # numpy's seed range
 # Kinds of dataset column (see cauce.datasets.inference.column_kind) that hold classes.
@@ -47,8 +50,17 @@ def _fail(field: str, message: str) -> ApplicationError:
 # --- normalization and checks -------------------------------------------------------------
 
 
-def tags_normalize(tags: Iterable[str] | str | None) -> list[str]:
-    """Trimmed, without empties, without case-insensitive duplicates (first spelling wins)."""
+def tag_is_valid(tag: str) -> bool:
+    """A tag Cauce accepts (after trimming): no comma (``all_tags`` is comma-joined), at most
+    ``MAX_TAG_LENGTH`` characters, any other unicode."""
+    tag = " ".join(tag.split())
+    return bool(tag) and "," not in tag and len(tag) <= MAX_TAG_LENGTH
+
+
+def tags_normalize(tags: Iterable[str] | str | None, *, limit: int | None = MAX_TAGS) -> list[str]:
+    """Trimmed, inner spaces collapsed, without empties, without case-insensitive duplicates
+    (case is kept: the first spelling wins). A comma or an over-long tag is refused, and
+    more than ``limit`` tags."""
     if tags is None:
         return []
     if isinstance(tags, str):
@@ -75,11 +87,11 @@ def tags_normalize(tags: Iterable[str] | str | None) -> list[str]:
             continue
         seen.add(tag.casefold())
         normalized.append(tag)
-    if len(normalized) > MAX_TAGS:
+    if limit is not None and len(normalized) > limit:
         raise _fail(
             "tags",
             _("Un experimento admite como mucho %(max)d etiquetas (ha indicado %(count)d).")
-            % {"max": MAX_TAGS, "count": len(normalized)},
+            % {"max": limit, "count": len(normalized)},
         )
     return normalized
 
@@ -347,10 +359,15 @@ def experiment_create(
 
 
 def experiment_tags_set(*, experiment: MLExperiment, tags: Iterable[str] | str) -> list[str]:
-    """The one place where an experiment's tags change (a later issue syncs them to MLflow)."""
+    """The one place where an experiment's tags change; the change reaches its MLflow run
+    through the outbox (``tag_sync``), recorded in the same transaction."""
     normalized = tags_normalize(tags)
     with transaction.atomic():
-        experiment.tags.set(normalized, clear=False)
+        current = sorted(experiment.tags.names())
+        # Exact spelling counts: "Iris" -> "iris" is a change MLflow must see.
+        if current != sorted(normalized):
+            experiment.tags.set(normalized, clear=False)
+            tag_sync_record_change(experiment=experiment)
     return normalized
 
 
@@ -473,20 +490,31 @@ def experiment_update(
     name = _name_clean(name) if name is not None else None
     normalized = tags_normalize(tags) if tags is not None else None
     fields: list[str] = []
-    if name is not None:
+    if name is not None and name != experiment.name:
         experiment.name = name
         fields.append("name")
-    if description is not None:
+    if description is not None and description.strip() != experiment.description:
         experiment.description = description.strip()
         fields.append("description")
     with transaction.atomic():
         if fields:
             # Only these columns: the worker may be writing status and metrics meanwhile.
             experiment.save(update_fields=[*fields, "updated_at"])
+            # The run's name and description follow, like its tags.
+            tag_sync_record_change(experiment=experiment)
         if normalized is not None:
             experiment_tags_set(experiment=experiment, tags=normalized)
     logger.info("Experiment %s updated by %s", experiment.pk, getattr(user, "pk", None))
     return experiment
+
+
+def experiment_plots_record(*, experiment: MLExperiment, plots: list[str]) -> None:
+    """Remember the plots found in a finished run's artifacts (runs from before the worker
+    recorded them), so the page does not ask MLflow again."""
+    experiment.plots = list(plots)
+    MLExperiment.objects.filter(
+        pk=experiment.pk, status=MLExperiment.Status.FINISHED, plots__isnull=True
+    ).update(plots=experiment.plots)
 
 
 ENQUEUEABLE_STATUSES = (MLExperiment.Status.DRAFT, MLExperiment.Status.ERROR)
@@ -514,9 +542,13 @@ def experiment_enqueue(*, experiment: MLExperiment, user: AbstractBaseUser | Non
             attempts=0,
             error="",
             metrics={},
+            plots=None,
+            timings={},
+            stage_started_at=now,
             # mlflow_run_id stays: the runner ends a previous run as FAILED before a new one.
             mlflow_model_id="",
             mlflow_model_uri="",
+            queued_by=user if user is not None and user.is_authenticated else None,
             updated_at=now,
         )
         if not claimed:

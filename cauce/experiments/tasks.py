@@ -35,3 +35,44 @@ def run_full_experiment_pipeline_task(self, experiment_id: str) -> None:
         experiment_execute(experiment_id=experiment_id, retry_on_unavailable=not last_try)
     except MlflowUnavailable as exc:
         raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+
+
+def tag_sync_retry_delay(retries: int) -> float:
+    base = settings.TAG_SYNC_RETRY_DELAY
+    return min(base * 2**retries, settings.TAG_SYNC_RETRY_MAX_DELAY)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def tag_sync_push_task(self, experiment_id: str) -> None:
+    """Write an experiment's tags, name and description to its MLflow run (the outbox).
+
+    While MLflow is unreachable it retries with backoff up to ``TAG_SYNC_RETRIES`` times; after
+    that the change stays pending and ``tag_sync_sweep_task`` applies it later.
+    """
+    from cauce.experiments.tag_sync import PushOutcome, tag_sync_push
+
+    try:
+        outcome = tag_sync_push(experiment_id=str(experiment_id))
+    except MlflowUnavailable as exc:
+        if self.request.retries >= settings.TAG_SYNC_RETRIES:
+            return
+        raise self.retry(exc=exc, countdown=tag_sync_retry_delay(self.request.retries)) from exc
+    if outcome == PushOutcome.BUSY and self.request.retries < settings.TAG_SYNC_RETRIES:
+        # Another worker is writing this run; look again once it should be done.
+        raise self.retry(countdown=tag_sync_retry_delay(self.request.retries))
+
+
+@shared_task(acks_late=True)
+def tag_sync_sweep_task() -> None:
+    """Periodic (Celery beat): push every change still pending, e.g. after an MLflow outage."""
+    from cauce.experiments.tag_sync import tag_sync_sweep
+
+    tag_sync_sweep(limit=settings.TAG_SYNC_SWEEP_BATCH)
+
+
+@shared_task(acks_late=True)
+def tag_sync_pull_task() -> None:
+    """Periodic (Celery beat): adopt the tags edited on the runs in MLflow."""
+    from cauce.experiments.tag_sync import tag_sync_pull
+
+    tag_sync_pull()

@@ -22,6 +22,12 @@ urlpatterns = [
     path("experiments/<uuid:pk>/edit/", views.ml_experiment_edit, name="ml_experiment_edit"),
     path("experiments/<uuid:pk>/run/", views.ml_experiment_run, name="ml_experiment_run"),
     path("experiments/<uuid:pk>/status/", views.ml_experiment_status, name="ml_experiment_status"),
+    path(
+        "experiments/<uuid:pk>/tag-sync/",
+        views.ml_experiment_tag_sync,
+        name="ml_experiment_tag_sync",
+    ),
+    path("experiments/<uuid:pk>/plots/", views.ml_experiment_plots, name="ml_experiment_plots"),
     # The spec's route; the registry app does the work.
     path(
         "experiments/<uuid:pk>/register-model/",

@@ -35,8 +35,11 @@ from cauce.experiments.selectors import (
     experiment_get_for_user,
     experiment_list,
     experiment_list_for_user,
+    experiment_plot_paths,
     experiment_tag_counts,
     experiment_tag_names,
+    experiment_tag_sync_status,
+    experiment_timings,
 )
 from cauce.projects.models import Project, Role
 from cauce.projects.selectors import membership_roles, project_get_for_user, projects_for_user
@@ -60,15 +63,16 @@ def _mlflow_run_url(experiment: MLExperiment) -> str:
     )
 
 
-def _plots(experiment: MLExperiment) -> list[tuple[str, Any]]:
-    """The PNG plots the pipeline logs under plots/ in the run."""
-    if experiment.status != MLExperiment.Status.FINISHED:
-        return []
-    if experiment.task_type == MLExperiment.TaskType.CLASSIFICATION:
-        first = ("plots/confusion_matrix.png", gettext_lazy("Matriz de confusión"))
-    else:
-        first = ("plots/residuals.png", gettext_lazy("Residuos"))
-    return [first, ("plots/feature_importance.png", gettext_lazy("Importancia de las variables"))]
+PLOT_TITLES = {
+    "plots/confusion_matrix.png": gettext_lazy("Matriz de confusión"),
+    "plots/residuals.png": gettext_lazy("Residuos"),
+    "plots/feature_importance.png": gettext_lazy("Importancia de las variables"),
+}
+
+
+def _plots(paths: list[str] | None) -> list[tuple[str, Any]]:
+    """(path, title) of the plots the run logged, in the order they were logged."""
+    return [(path, PLOT_TITLES.get(path, path.rsplit("/", 1)[-1])) for path in paths or []]
 
 
 def _metrics(experiment: MLExperiment) -> list[tuple[str, Any, bool]]:
@@ -318,9 +322,45 @@ def ml_experiment_detail(request, pk):
         "can_run": can_edit and experiment.status in services.ENQUEUEABLE_STATUSES,
         "mlflow_run_url": _mlflow_run_url(experiment),
         "metrics": _metrics(experiment),
-        "plots": _plots(experiment),
+        "plots": _plots(experiment.plots),
+        "timings": experiment_timings(experiment=experiment),
+        "tag_sync": experiment_tag_sync_status(experiment=experiment),
     }
     return render(request, "experiments/experiment_detail.html", context)
+
+
+@login_required
+@require_GET
+def ml_experiment_plots(request, pk):
+    """The plots of a run finished before Cauce recorded them: looked up once in MLflow."""
+    experiment, _membership = experiment_get_for_user(user=request.user, experiment_id=pk)
+    try:
+        paths = experiment_plot_paths(experiment=experiment)
+    except ApplicationError as error:
+        if not request.htmx:
+            messages.error(request, error.message)
+            return redirect("experiments:ml_experiment_detail", pk=experiment.pk)
+        context = {"experiment": experiment, "error": error.message}
+        return render(request, "experiments/_plots.html", context)
+    if experiment.plots is None and experiment.status == MLExperiment.Status.FINISHED:
+        services.experiment_plots_record(experiment=experiment, plots=paths)
+    if not request.htmx:  # without JavaScript: the page, now with the plots it lists
+        return redirect("experiments:ml_experiment_detail", pk=experiment.pk)
+    context = {"experiment": experiment, "plots": _plots(paths)}
+    return render(request, "experiments/_plots.html", context)
+
+
+@never_cache
+@login_required
+@require_GET
+def ml_experiment_tag_sync(request, pk):
+    """Whether the run's tags are synced yet (polled by the page while a change is pending)."""
+    experiment, _membership = experiment_get_for_user(user=request.user, experiment_id=pk)
+    context = {
+        "experiment": experiment,
+        "tag_sync": experiment_tag_sync_status(experiment=experiment),
+    }
+    return render(request, "experiments/_tag_sync.html", context)
 
 
 @never_cache

@@ -6,6 +6,7 @@ pinned requirements and no Cauce code.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ import pandas as pd
 from django.utils.translation import gettext as _
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
+from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -100,22 +102,97 @@ def feature_names(model: Pipeline) -> list[str]:
     return [str(name) for name in model.named_steps["preprocess"].get_feature_names_out()]
 
 
-def feature_importances(model: Pipeline) -> pd.Series | None:
-    """Importance per transformed feature, largest first; None when the estimator has none.
+# How the importance of a feature was measured (the CSV's ``method`` column).
+IMPORTANCE_NATIVE = "feature_importances_"
+IMPORTANCE_COEF = "abs_coef"
+IMPORTANCE_PERMUTATION = "permutation"
+
+# Permutation importance costs (repeats x input columns + 1) predictions of the sample, so
+# it is bounded: a sample of the test rows, few repeats, one process (the worker may run
+# other experiments beside this one), and fewer rows for a model slow to predict (k nearest
+# neighbours on a large training set) so that it stays within a time budget.
+PERMUTATION_MAX_ROWS = 2000
+PERMUTATION_MIN_ROWS = 200
+PERMUTATION_REPEATS = 5
+PERMUTATION_BUDGET_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Importances:
+    values: pd.Series  # per feature, largest first
+    method: str
+    # Standard deviation over the repeats (permutation only).
+    std: pd.Series | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        frame = self.values.rename_axis("feature").rename("importance").to_frame()
+        if self.std is not None:
+            frame["importance_std"] = self.std.reindex(self.values.index)
+        frame["method"] = self.method
+        return frame
+
+
+def feature_importances(model: Pipeline) -> Importances | None:
+    """The estimator's own importance per transformed feature; None when it has none.
 
     Trees give ``feature_importances_``; linear models give ``coef_`` (absolute value,
     averaged over classes for a multiclass model).
     """
     estimator = model.named_steps["model"]
     values = getattr(estimator, "feature_importances_", None)
+    method = IMPORTANCE_NATIVE
     if values is None:
         coef = getattr(estimator, "coef_", None)
         if coef is None:
             return None
         coef = np.abs(np.asarray(coef, dtype=float))
         values = coef.mean(axis=0) if coef.ndim == 2 else coef
+        method = IMPORTANCE_COEF
     values = np.asarray(values, dtype=float)
     names = feature_names(model)
     if len(values) != len(names):
         return None
-    return pd.Series(values, index=names).sort_values(ascending=False)
+    return Importances(pd.Series(values, index=names).sort_values(ascending=False), method)
+
+
+def permutation_rows(*, rows: int, columns: int, seconds_per_row: float) -> int:
+    """How many test rows to shuffle: all up to ``PERMUTATION_MAX_ROWS``, fewer when the
+    predictions would take longer than ``PERMUTATION_BUDGET_SECONDS`` (never below
+    ``PERMUTATION_MIN_ROWS``)."""
+    predictions = PERMUTATION_REPEATS * columns + 1
+    affordable = PERMUTATION_BUDGET_SECONDS / max(seconds_per_row * predictions, 1e-9)
+    return min(rows, PERMUTATION_MAX_ROWS, max(PERMUTATION_MIN_ROWS, int(affordable)))
+
+
+def permutation_importances(
+    model: Pipeline,
+    x_test: pd.DataFrame,
+    y_test: pd.Series,
+    *,
+    random_state: int,
+    seconds_per_row: float = 0.0,
+) -> Importances:
+    """How much the model's score (accuracy or R²) drops when one input column is shuffled.
+
+    Measured on the input columns (the pipeline's own input), on a sample of the test rows
+    drawn with the experiment's seed (see ``permutation_rows``; ``seconds_per_row`` is what
+    one row's prediction cost in the evaluation).
+    """
+    rows = permutation_rows(
+        rows=len(x_test), columns=x_test.shape[1], seconds_per_row=seconds_per_row
+    )
+    if rows < len(x_test):
+        x_test = x_test.sample(n=rows, random_state=random_state)
+        y_test = y_test.loc[x_test.index]
+    result = permutation_importance(
+        model,
+        x_test,
+        y_test,
+        n_repeats=PERMUTATION_REPEATS,
+        random_state=random_state,
+        n_jobs=1,
+    )
+    names = [str(name) for name in x_test.columns]
+    values = pd.Series(result.importances_mean, index=names).sort_values(ascending=False)
+    std = pd.Series(result.importances_std, index=names)
+    return Importances(values, IMPORTANCE_PERMUTATION, std)

@@ -30,6 +30,16 @@ METRICS_JSON = "metrics.json"
 # The importance plot shows the strongest features only; the CSV has them all.
 MAX_FEATURES_PLOTTED = 20
 MAX_CLASSES_ANNOTATED = 30
+# Longer feature names are cut with an ellipsis on the plot (the CSV keeps them whole).
+MAX_LABEL_CHARS = 40
+# Points; at 100 dpi, 12 pt is ~16 px, the page's text being 15 px.
+FONT_SIZE = 12
+TRANSFORMER_PREFIXES = ("num__", "cat__")
+IMPORTANCE_AXIS_LABELS = {
+    "feature_importances_": "Importancia (reducción de impureza)",
+    "abs_coef": "Importancia (|coeficiente|)",
+    "permutation": "Importancia por permutación (caída de la puntuación)",
+}
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -37,6 +47,14 @@ def _figure(width: float, height: float) -> Figure:
     figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
+
+
+def _label_axes(axes, *, title: str, xlabel: str, ylabel: str = "") -> None:
+    """Titles and ticks at ``FONT_SIZE``: the page shows plots at their own size."""
+    axes.set_title(title, fontsize=FONT_SIZE + 1)
+    axes.set_xlabel(xlabel, fontsize=FONT_SIZE)
+    axes.set_ylabel(ylabel, fontsize=FONT_SIZE)
+    axes.tick_params(labelsize=FONT_SIZE)
 
 
 def _save(figure: Figure, path: Path) -> None:
@@ -53,14 +71,17 @@ def confusion_matrix_plot(
     figure = _figure(size, size)
     axes = figure.subplots()
     image = axes.imshow(matrix, cmap="Blues")
-    figure.colorbar(image, ax=axes)
+    figure.colorbar(image, ax=axes).ax.tick_params(labelsize=FONT_SIZE)
     ticks = range(len(labels))
-    names = [str(label) for label in labels]
+    names = [_label(str(label)) for label in labels]
     axes.set_xticks(ticks, names, rotation=45, ha="right")
     axes.set_yticks(ticks, names)
-    axes.set_xlabel("Predicción")
-    axes.set_ylabel("Valor real")
-    axes.set_title("Matriz de confusión (conjunto de prueba)")
+    _label_axes(
+        axes,
+        title="Matriz de confusión (conjunto de prueba)",
+        xlabel="Predicción",
+        ylabel="Valor real",
+    )
     if len(labels) <= MAX_CLASSES_ANNOTATED:
         threshold = matrix.max() / 2 if matrix.size else 0
         for row in ticks:
@@ -73,6 +94,7 @@ def confusion_matrix_plot(
                     ha="center",
                     va="center",
                     color="white" if value > threshold else "black",
+                    fontsize=FONT_SIZE,
                 )
     _save(figure, path)
 
@@ -83,24 +105,57 @@ def residuals_plot(path: Path, y_true: pd.Series, y_pred: np.ndarray) -> None:
     scatter, histogram = figure.subplots(1, 2)
     scatter.scatter(y_pred, residuals, s=14, alpha=0.7)
     scatter.axhline(0, color="grey", linewidth=1)
-    scatter.set_xlabel("Predicción")
-    scatter.set_ylabel("Residuo (real - predicción)")
-    scatter.set_title("Residuos frente a predicción")
+    _label_axes(
+        scatter,
+        title="Residuos frente a predicción",
+        xlabel="Predicción",
+        ylabel="Residuo (real - predicción)",
+    )
     histogram.hist(residuals, bins=min(30, max(5, len(residuals) // 3)), edgecolor="white")
-    histogram.set_xlabel("Residuo")
-    histogram.set_ylabel("Filas")
-    histogram.set_title("Distribución de los residuos")
+    _label_axes(histogram, title="Distribución de los residuos", xlabel="Residuo", ylabel="Filas")
     _save(figure, path)
 
 
-def feature_importance_plot(path: Path, importances: pd.Series) -> None:
+def _label(name: str) -> str:
+    """A readable bar label: without the transformer's prefix, cut in the middle.
+
+    Long names of one table often share their beginning (``sensor_temperature_3``,
+    ``sensor_temperature_4``): the end is kept, so cut labels stay distinct.
+    """
+    for prefix in TRANSFORMER_PREFIXES:
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+            break
+    if len(name) > MAX_LABEL_CHARS:
+        tail = MAX_LABEL_CHARS // 3
+        head = MAX_LABEL_CHARS - tail - 1
+        name = name[:head] + "…" + name[-tail:]
+    return name
+
+
+def feature_importance_plot(path: Path, importances: pd.Series, *, method: str) -> None:
+    """The ``MAX_FEATURES_PLOTTED`` strongest features, largest on top.
+
+    Drawn to be shown at its own size (1000 px wide): at 100 dpi a 12 pt label is about
+    16 px, no smaller than the page's text.
+    """
     top = importances.head(MAX_FEATURES_PLOTTED)[::-1]
-    figure = _figure(8, max(3, 0.35 * len(top) + 1))
+    labels = [_label(str(name)) for name in top.index]
+    figure = _figure(10, max(3.0, 0.42 * len(top) + 1.6))
     axes = figure.subplots()
-    axes.barh([str(name) for name in top.index], top.to_numpy())
-    axes.set_xlabel("Importancia")
-    axes.set_title("Importancia de las variables")
+    axes.barh(range(len(top)), top.to_numpy(), color="#1b7a93")
+    axes.set_yticks(range(len(top)), labels)
+    title = "Importancia de las variables"
+    if len(importances) > len(top):
+        title += f" ({len(top)} de {len(importances)})"
+    _label_axes(axes, title=title, xlabel=IMPORTANCE_AXIS_LABELS.get(method, "Importancia"))
+    axes.margins(y=0.01)
     _save(figure, path)
+
+
+def feature_importance_write(path: Path, frame: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path)
 
 
 def _unique_name(name: str, taken: pd.Index) -> str:

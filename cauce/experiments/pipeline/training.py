@@ -6,6 +6,7 @@ runner passes ``on_stage`` to learn when a step starts (it shows the stage to th
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from cauce.experiments.pipeline.model import (
     feature_names,
     model_build,
     model_fit,
+    permutation_importances,
 )
 
 STAGE_TRAINING = "training"
@@ -56,6 +58,10 @@ class TrainingResult:
     summary: dict[str, Any]
     # Paths relative to the output directory, e.g. "plots/confusion_matrix.png".
     files: list[str]
+
+    @property
+    def plots(self) -> list[str]:
+        return [path for path in self.files if path.startswith(f"{reports.PLOTS_DIR}/")]
 
 
 def training_run(
@@ -93,16 +99,26 @@ def training_run(
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
     stage(STAGE_EVALUATING)
+    started = time.perf_counter()
     evaluation = model_evaluate(model, split.x_test, split.y_test, task_type=spec.task_type)
+    seconds_per_row = (time.perf_counter() - started) / len(split.x_test)
     names = feature_names(model)
-    importances = feature_importances(model)
+    importances = feature_importances(model) or permutation_importances(
+        model,
+        split.x_test[data.groups.used],
+        split.y_test,
+        random_state=spec.random_state,
+        seconds_per_row=seconds_per_row,
+    )
 
     files = _report_write(output_dir, spec, split, evaluation.predictions, evaluation.classes)
-    if importances is not None:
-        reports.feature_importance_plot(output_dir / reports.FEATURE_IMPORTANCE, importances)
-        path = output_dir / reports.FEATURE_IMPORTANCE_CSV
-        importances.rename_axis("feature").rename("importance").to_csv(path)
-        files += [reports.FEATURE_IMPORTANCE, reports.FEATURE_IMPORTANCE_CSV]
+    reports.feature_importance_plot(
+        output_dir / reports.FEATURE_IMPORTANCE, importances.values, method=importances.method
+    )
+    reports.feature_importance_write(
+        output_dir / reports.FEATURE_IMPORTANCE_CSV, importances.to_frame()
+    )
+    files += [reports.FEATURE_IMPORTANCE, reports.FEATURE_IMPORTANCE_CSV]
 
     summary = {
         "task_type": spec.task_type,
@@ -118,6 +134,7 @@ def training_run(
         "categorical_columns": data.groups.categorical,
         "dropped_columns": data.groups.dropped,
         "transformed_features": names,
+        "feature_importance_method": importances.method,
         "classes": evaluation.classes,
         "converged": converged,
     }

@@ -42,3 +42,19 @@ def published(settings) -> list[dict]:
     before_task_publish.connect(record, weak=False)
     yield sent
     before_task_publish.disconnect(record)
+
+
+@pytest.fixture
+def end_runs(mlflow_server, db):
+    """Ends, after the test, the MLflow runs its experiments left RUNNING (other tests of the
+    session look for RUNNING runs in the same MLflow experiment)."""
+    yield
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_server)
+    for run_id in MLExperiment.objects.exclude(mlflow_run_id="").values_list(
+        "mlflow_run_id", flat=True
+    ):
+        run = client.get_run(run_id)
+        if run.info.status == "RUNNING" and run.info.lifecycle_stage == "active":
+            client.set_terminated(run_id, status="FINISHED")

@@ -99,7 +99,7 @@ def test_it_one_hot_encodes_text_and_imputes_gaps_in_messy_data(messy, tmp_path)
     assert set(importance["feature"]) == set(result.feature_names)
 
 
-def test_it_trains_a_regression_with_residuals_and_no_importance_for_knn(messy, tmp_path):
+def test_it_trains_a_regression_with_residuals_and_permutation_importance_for_knn(messy, tmp_path):
     result = training_run(
         messy,
         spec=TrainingSpec(
@@ -113,8 +113,48 @@ def test_it_trains_a_regression_with_residuals_and_no_importance_for_knn(messy, 
     assert set(result.metrics) == REGRESSION_METRICS
     assert result.metrics["rmse"] > 0
     assert result.metrics["mae"] <= result.metrics["rmse"]
-    assert _files(tmp_path) == {"plots/residuals.png", "data/test_predictions.csv", "metrics.json"}
+    assert _files(tmp_path) == {
+        "plots/residuals.png",
+        "plots/feature_importance.png",
+        "data/test_predictions.csv",
+        "data/feature_importance.csv",
+        "metrics.json",
+    }
+    assert result.plots == ["plots/residuals.png", "plots/feature_importance.png"]
     assert _is_png(tmp_path / "plots/residuals.png")
+    assert _is_png(tmp_path / "plots/feature_importance.png")
+    # KNN has no importances of its own: measured by shuffling each input column.
+    importance = pd.read_csv(tmp_path / "data/feature_importance.csv")
+    assert list(importance.columns) == ["feature", "importance", "importance_std", "method"]
+    assert set(importance["feature"]) == set(MESSY_FEATURES)
+    assert set(importance["method"]) == {"permutation"}
+    assert result.summary["feature_importance_method"] == "permutation"
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "method"),
+    [
+        ("HistGradientBoostingClassifier", "permutation"),
+        ("KNeighborsClassifier", "permutation"),
+        ("RandomForestClassifier", "feature_importances_"),
+        ("LogisticRegression", "abs_coef"),
+    ],
+)
+def test_every_classifier_gets_an_importance_plot_and_csv_naming_its_method(
+    iris, tmp_path, algorithm, method
+):
+    result = training_run(
+        iris,
+        spec=TrainingSpec(
+            target="species", features=[], task_type="classification", algorithm=algorithm
+        ),
+        output_dir=tmp_path,
+    )
+    assert result.plots == ["plots/confusion_matrix.png", "plots/feature_importance.png"]
+    assert _is_png(tmp_path / "plots/feature_importance.png")
+    importance = pd.read_csv(tmp_path / "data/feature_importance.csv")
+    assert set(importance["method"]) == {method}
+    assert len(importance) == 4
 
 
 def test_it_predicts_rows_with_unseen_categories_and_gaps(messy, tmp_path):
@@ -175,3 +215,21 @@ def test_it_explains_a_hyperparameter_that_scikit_learn_refuses(iris, tmp_path):
     )
     with pytest.raises(ApplicationError, match="n_estimators"):
         training_run(iris, spec=spec, output_dir=tmp_path)
+
+
+def test_permutation_importance_shuffles_fewer_rows_for_a_model_slow_to_predict():
+    from cauce.experiments.pipeline.model import (
+        PERMUTATION_BUDGET_SECONDS,
+        PERMUTATION_MAX_ROWS,
+        PERMUTATION_MIN_ROWS,
+        PERMUTATION_REPEATS,
+        permutation_rows,
+    )
+
+    assert permutation_rows(rows=150, columns=4, seconds_per_row=1e-6) == 150
+    assert permutation_rows(rows=10**6, columns=4, seconds_per_row=1e-6) == PERMUTATION_MAX_ROWS
+    # 0.1 ms a row, 10 columns: 51 predictions of n rows must fit in the budget.
+    rows = permutation_rows(rows=10**6, columns=10, seconds_per_row=1e-4)
+    assert rows == int(PERMUTATION_BUDGET_SECONDS / (1e-4 * (PERMUTATION_REPEATS * 10 + 1)))
+    assert PERMUTATION_MIN_ROWS < rows < PERMUTATION_MAX_ROWS
+    assert permutation_rows(rows=10**6, columns=10, seconds_per_row=1.0) == PERMUTATION_MIN_ROWS

@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
 from cauce.experiments.liveness import experiments_fail_stale
-from cauce.experiments.models import MLExperiment
+from cauce.experiments.models import MLExperiment, TagSyncState
 from cauce.experiments.runner import (
     MAX_ATTEMPTS,
     _HeartbeatThread,
@@ -56,8 +56,15 @@ def _open_run(project) -> str:
     return tracking.run_create(experiment_id=experiment_id, run_name="interrumpido", tags={})
 
 
-def test_it_runs_an_experiment_to_finished_with_everything_in_mlflow(mlflow_client, iris_dataset):
-    experiment = queued_experiment(iris_dataset, tags=["iris", "baseline", "rf"])
+def test_it_runs_an_experiment_to_finished_with_everything_in_mlflow(
+    mlflow_client, iris_dataset, editor
+):
+    experiment = queued_experiment(
+        iris_dataset,
+        tags=["iris", "baseline", "rf"],
+        description="Bosque de referencia",
+        queued_by=editor,
+    )
 
     experiment_execute(experiment_id=str(experiment.pk))
 
@@ -94,13 +101,41 @@ def test_it_runs_an_experiment_to_finished_with_everything_in_mlflow(mlflow_clie
     assert params["hp.n_estimators"] == "20"
     assert params["hp.max_depth"] == "4"
     assert params["rows_train"] == "120"
-    assert run.data.metrics == pytest.approx(experiment.metrics)
+    timing_names = {"prepare", "load", "fit", "evaluate", "log", "total"}
+    run_metrics = dict(run.data.metrics)
+    timing_metrics = {
+        name: run_metrics.pop(name) for name in list(run_metrics) if name.startswith("cauce.")
+    }
+    assert run_metrics == pytest.approx(experiment.metrics)
+    # Each stage's duration is on the run (users see it in MLflow) and on the experiment.
+    assert set(timing_metrics) == {f"cauce.time.{name}_s" for name in timing_names}
+    assert timing_metrics == pytest.approx(
+        {f"cauce.time.{name}_s": value for name, value in experiment.timings.items()}
+    )
+    assert all(value >= 0 for value in experiment.timings.values())
+    stages = sum(experiment.timings[name] for name in timing_names - {"total"})
+    assert stages == pytest.approx(experiment.timings["total"], abs=0.05)
+    # The plots the page lists are the ones the run logged.
+    assert experiment.plots == ["plots/confusion_matrix.png", "plots/feature_importance.png"]
     tags = run.data.tags
     assert (tags["tag_0"], tags["tag_1"], tags["tag_2"]) == ("baseline", "iris", "rf")
     assert tags["all_tags"] == "baseline,iris,rf"
     assert tags["tag_count"] == "3"
     assert tags["cauce.experiment_id"] == str(experiment.pk)
     assert tags["cauce.project_id"] == str(experiment.project_id)
+    # What the MLflow UI shows as "Created by" and the run's description.
+    assert run.info.user_id == "eduardo"
+    assert tags["mlflow.user"] == "eduardo"
+    assert tags["mlflow.note.content"] == "Bosque de referencia"
+    # Nothing else outside MLflow's own keys: a later sync would take it for a user's tag.
+    assert {key for key in tags if not key.startswith("mlflow.")} == {
+        "tag_0", "tag_1", "tag_2", "all_tags", "tag_count",
+        "cauce.experiment_id", "cauce.project_id",
+    }  # fmt: skip
+    state = TagSyncState.objects.get(pk=experiment.pk)
+    assert state.synced_run_id == run.info.run_id
+    assert state.snapshot == experiment_mlflow_tags(experiment)
+    assert not state.is_pending
 
     assert _artifact_paths(mlflow_client, run.info.run_id) == {
         "metrics.json",
@@ -296,17 +331,35 @@ def test_the_reaper_fails_running_experiments_without_a_recent_heartbeat(
         assert other.status == status
 
 
-def test_the_tag_formats_follow_the_spec(iris_dataset):
-    experiment = queued_experiment(iris_dataset, tags=["producción", "v2", "clientes"])
+def test_the_tag_formats_follow_the_spec(iris_dataset, editor):
+    experiment = queued_experiment(
+        iris_dataset,
+        tags=["producción", "v2", "clientes"],
+        description="Primera prueba",
+        queued_by=editor,
+    )
     assert experiment_mlflow_tags(experiment) == {
         "tag_0": "clientes",
         "tag_1": "producción",
         "tag_2": "v2",
         "all_tags": "clientes,producción,v2",
         "tag_count": "3",
+        "mlflow.runName": "Bosque iris",
+        "mlflow.note.content": "Primera prueba",
+        "mlflow.user": "eduardo",
         "cauce.experiment_id": str(experiment.pk),
         "cauce.project_id": str(experiment.project_id),
     }
+
+
+def test_without_tags_or_description_the_counters_are_still_written(iris_dataset):
+    experiment = queued_experiment(iris_dataset, tags=[])
+    tags = experiment_mlflow_tags(experiment)
+    assert (tags["all_tags"], tags["tag_count"]) == ("", "0")
+    assert not [key for key in tags if key.startswith("tag_") and key != "tag_count"]
+    # No description: no note (the MLflow UI then says "No description"); the creator runs it.
+    assert "mlflow.note.content" not in tags
+    assert tags["mlflow.user"] == "olga"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -115,7 +115,7 @@ BAD_INPUTS = [
     ({"random_state": 1.5}, "random_state", "entero"),
     ({"tags": ["x" * 101]}, "tags", "100"),
     ({"tags": ["a,b"]}, "tags", "comas"),
-    ({"tags": [f"t{i}" for i in range(21)]}, "tags", "20"),
+    ({"tags": [f"t{i}" for i in range(101)]}, "tags", "100"),
     ({"tags": [3]}, "tags", "texto"),
 ]
 

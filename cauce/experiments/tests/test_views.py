@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
@@ -280,7 +282,7 @@ def test_detail_has_no_run_button_for_viewers(viewer_client, experiment):
     assert _url("ml_experiment_edit", experiment.pk) not in page
 
 
-def test_detail_of_a_finished_experiment_shows_metrics_mlflow_link_and_plots(
+def test_detail_of_a_finished_experiment_shows_metrics_and_the_mlflow_link(
     viewer_client, experiment, settings
 ):
     settings.MLFLOW_PUBLIC_URL = "https://mlflow.example.org/"
@@ -292,13 +294,82 @@ def test_detail_of_a_finished_experiment_shows_metrics_mlflow_link_and_plots(
     assert (
         "https://mlflow.example.org/#/experiments/17/runs/0123456789abcdef0123456789abcdef" in page
     )
+
+
+def _plot_links(page: str, experiment) -> list[str]:
     download = reverse("artifacts:download", args=[experiment.pk])
-    assert f"{download}?path=plots/confusion_matrix.png" in page
-    assert f"{download}?path=plots/feature_importance.png" in page
-    assert "residuals.png" not in page
+    return re.findall(rf'<img data-plot src="{re.escape(download)}\?path=([^"]+)"', page)
 
 
-def test_detail_of_a_regression_shows_the_residuals_plot(
+def test_detail_shows_only_the_plots_the_run_logged(viewer_client, experiment, mlflow_down):
+    # A run without an importance plot (as KNN runs were): no link to a missing image.
+    finish(experiment)
+    set_state(experiment, plots=["plots/confusion_matrix.png"])
+    page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    assert _plot_links(page, experiment) == ["plots/confusion_matrix.png"]
+    assert "Matriz de confusión" in page
+    assert "feature_importance" not in page
+    # The list is the one recorded: MLflow (down here) was not asked.
+    assert _url("ml_experiment_plots", experiment.pk) not in page
+
+
+def test_detail_lists_every_recorded_plot_in_order(viewer_client, experiment):
+    finish(experiment)
+    set_state(experiment, plots=["plots/residuals.png", "plots/feature_importance.png"])
+    page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    assert _plot_links(page, experiment) == [
+        "plots/residuals.png",
+        "plots/feature_importance.png",
+    ]
+    assert "Importancia de las variables" in page
+
+
+def test_detail_of_a_run_that_logged_no_plot_says_so(viewer_client, experiment):
+    finish(experiment)
+    set_state(experiment, plots=[])
+    page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    assert _plot_links(page, experiment) == []
+    assert "Este run no registró gráficos." in page
+
+
+def test_an_older_run_s_plots_are_looked_up_after_the_page_and_remembered(
+    viewer_client, make_run_experiment, project, viewer
+):
+    experiment = make_run_experiment(
+        {"plots/confusion_matrix.png": b"\x89PNG", "data/x.csv": b"a\n1\n", "metrics.json": b"{}"}
+    )
+    assert experiment.plots is None
+    page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    assert _plot_links(page, experiment) == []
+    assert f'hx-get="{_url("ml_experiment_plots", experiment.pk)}"' in page
+
+    response = viewer_client.get(_url("ml_experiment_plots", experiment.pk), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert _plot_links(response.content.decode(), experiment) == ["plots/confusion_matrix.png"]
+    experiment.refresh_from_db()
+    assert experiment.plots == ["plots/confusion_matrix.png"]
+
+
+def test_an_older_run_s_plots_with_mlflow_down_show_a_retry_and_record_nothing(
+    viewer_client, experiment, mlflow_down
+):
+    finish(experiment)
+    assert viewer_client.get(_url("ml_experiment_detail", experiment.pk)).status_code == 200
+    response = viewer_client.get(_url("ml_experiment_plots", experiment.pk), HTTP_HX_REQUEST="true")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "No se pudieron consultar los gráficos del run" in page
+    assert "MLflow no disponible" in page
+    experiment.refresh_from_db()
+    assert experiment.plots is None
+
+
+def test_plots_lookup_is_404_for_outsiders(outsider_client, experiment):
+    finish(experiment)
+    assert outsider_client.get(_url("ml_experiment_plots", experiment.pk)).status_code == 404
+
+
+def test_detail_of_a_regression_lists_its_residuals_plot(
     viewer_client, project, messy_dataset, editor, media_root
 ):
     experiment = create_experiment(
@@ -309,9 +380,10 @@ def test_detail_of_a_regression_shows_the_residuals_plot(
         algorithm="Ridge",
     )
     finish(experiment)
+    set_state(experiment, plots=["plots/residuals.png", "plots/feature_importance.png"])
     page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
-    assert "plots/residuals.png" in page
-    assert "confusion_matrix" not in page
+    assert _plot_links(page, experiment)[0] == "plots/residuals.png"
+    assert "Residuos" in page
 
 
 def test_detail_shows_the_error_of_a_failed_experiment(editor_client, experiment):
@@ -490,9 +562,8 @@ def test_status_labels_read_as_the_spec_says():
 
 
 def test_the_detail_page_is_available_in_english(viewer_client, experiment):
-    response = viewer_client.get(
-        _url("ml_experiment_detail", experiment.pk), headers={"Accept-Language": "en"}
-    )
+    viewer_client.post("/i18n/setlang/", {"language": "en"})
+    response = viewer_client.get(_url("ml_experiment_detail", experiment.pk))
     page = response.content.decode()
     assert "Draft" in page
     assert "MLflow artifacts" in page

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from cauce.integrations.mlflow.errors import MlflowNotFound
 _MAX_PARAMS_PER_BATCH = 100
 _MAX_TAGS_PER_BATCH = 100
 _MAX_PARAM_VALUE = 6000
+_MAX_RUN_IDS_PER_SEARCH = 100
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,13 @@ def experiment_ensure(*, name: str) -> str:
 
 
 def run_create(*, experiment_id: str, run_name: str, tags: Mapping[str, str]) -> str:
+    """A new run carrying ``tags``: up to 100 in the ``create_run`` call, the rest batched."""
+    items = list(tags.items())
+    first, rest = dict(items[:_MAX_TAGS_PER_BATCH]), dict(items[_MAX_TAGS_PER_BATCH:])
     with translate_errors(what="create_run"):
-        run = get_client().create_run(experiment_id, run_name=run_name, tags=dict(tags))
+        run = get_client().create_run(experiment_id, run_name=run_name, tags=first)
+    if rest:
+        run_tags_sync(run_id=run.info.run_id, desired=rest)
     return run.info.run_id
 
 
@@ -64,21 +70,65 @@ def run_log_metrics(*, run_id: str, metrics: Mapping[str, float]) -> None:
         get_client().log_batch(run_id, metrics=items)
 
 
-def run_set_tags(*, run_id: str, tags: Mapping[str, str], delete: list[str] | tuple = ()) -> None:
-    """Set tags in one batch and remove stale keys (missing keys are not an error)."""
+def run_tags_sync(*, run_id: str, desired: Mapping[str, str], delete: Iterable[str] = ()) -> int:
+    """Write the desired tags in batches of MLflow's 100 and remove ``delete``; the request count.
+
+    One ``log_batch`` per 100 tags (``mlflow.runName`` among them renames the run in the same
+    request), then one ``delete_tag`` per key: MLflow has no batch delete. A key already gone
+    is not an error, so a replay ends in the same state.
+    """
     from mlflow.entities import RunTag
 
     client = get_client()
-    items = [RunTag(key, str(value)) for key, value in tags.items()]
-    with translate_errors(what="set_tags"):
+    items = [RunTag(key, value) for key, value in desired.items()]
+    requests_made = 0
+    with translate_errors(what="log_batch(tags)"):
         for start in range(0, len(items), _MAX_TAGS_PER_BATCH):
             client.log_batch(run_id, tags=items[start : start + _MAX_TAGS_PER_BATCH])
+            requests_made += 1
     for key in delete:
+        requests_made += 1
         try:
             with translate_errors(what="delete_tag"):
                 client.delete_tag(run_id, key)
         except MlflowNotFound:
             pass
+    return requests_made
+
+
+def run_tags(*, run_id: str) -> dict[str, str]:
+    """The run's current tags (``MlflowNotFound`` for no such run)."""
+    with translate_errors(what="get_run(tags)"):
+        return dict(get_client().get_run(run_id).data.tags)
+
+
+def runs_tags(*, experiment_ids: list[str], run_ids: list[str]) -> dict[str, dict[str, str]]:
+    """Tags of many runs in few requests: ``search_runs`` over 100 run ids at a time.
+
+    Runs that no longer exist (or were deleted) are simply absent from the answer.
+    """
+    found: dict[str, dict[str, str]] = {}
+    if not run_ids or not experiment_ids:
+        return found
+    client = get_client()
+    with translate_errors(what="search_runs(tags)"):
+        for start in range(0, len(run_ids), _MAX_RUN_IDS_PER_SEARCH):
+            chunk = run_ids[start : start + _MAX_RUN_IDS_PER_SEARCH]
+            quoted = ", ".join(f"'{run_id}'" for run_id in chunk)
+            page_token = None
+            while True:
+                page = client.search_runs(
+                    experiment_ids=experiment_ids,
+                    filter_string=f"attributes.run_id IN ({quoted})",
+                    max_results=_MAX_RUN_IDS_PER_SEARCH,
+                    page_token=page_token,
+                )
+                for run in page:
+                    found[run.info.run_id] = dict(run.data.tags)
+                page_token = page.token
+                if not page_token:
+                    break
+    return found
 
 
 def run_log_artifacts(*, run_id: str, local_dir: Path) -> None:

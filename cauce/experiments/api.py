@@ -302,3 +302,30 @@ class ExperimentRunApi(generics.GenericAPIView):
         services.experiment_enqueue(experiment=experiment, user=request.user)
         body = _experiment_out(user=request.user, experiment_id=pk)
         return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(
+    summary="Cancel a queued, retrying or running experiment (editors)",
+    description=(
+        "The experiment becomes CANCELLED at once. A queued one never starts; a running one "
+        "is stopped by its worker at its next step (within the heartbeat interval in the "
+        "middle of a training) and its MLflow run ends KILLED. It can be run again. "
+        "409 when it is not queued or running."
+    ),
+    request=None,
+    responses={
+        200: ExperimentSerializer,
+        403: _ERRORS[403],
+        404: _ERRORS[404],
+        409: OpenApiResponse(description="Not queued or running: {message}"),
+    },
+)
+class ExperimentCancelApi(generics.GenericAPIView):
+    serializer_class = ExperimentSerializer
+
+    def post(self, request, pk):
+        experiment, _membership = experiment_get_for_user(
+            user=request.user, experiment_id=pk, role=Role.EDITOR
+        )
+        services.experiment_cancel(experiment=experiment, user=request.user)
+        return Response(_experiment_out(user=request.user, experiment_id=pk))

@@ -6,4 +6,9 @@ urlpatterns = [
     path("experiments/", api.ExperimentListCreateApi.as_view(), name="api-experiment-list"),
     path("experiments/<uuid:pk>/", api.ExperimentDetailApi.as_view(), name="api-experiment-detail"),
     path("experiments/<uuid:pk>/run/", api.ExperimentRunApi.as_view(), name="api-experiment-run"),
+    path(
+        "experiments/<uuid:pk>/cancel/",
+        api.ExperimentCancelApi.as_view(),
+        name="api-experiment-cancel",
+    ),
 ]

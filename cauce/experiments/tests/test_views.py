@@ -558,6 +558,7 @@ def test_status_labels_read_as_the_spec_says():
         "En Ejecución",
         "Finalizado",
         "Error",
+        "Cancelado",
     ]
 
 

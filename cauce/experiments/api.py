@@ -17,6 +17,9 @@ from cauce.experiments.mlflow_links import mlflow_run_url
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.selectors import (
     MAX_FILTER_TAGS,
+    SYNC_CHOICES,
+    SYNC_PENDING,
+    SYNC_SYNCED,
     TAG_MODES,
     TAGS_ALL,
     ExperimentFilters,
@@ -169,6 +172,11 @@ class ExperimentListQuerySerializer(serializers.Serializer):
     q = serializers.CharField(
         required=False, max_length=200, help_text="Words to find in the name or description"
     )
+    sync = serializers.ChoiceField(
+        choices=SYNC_CHOICES,
+        required=False,
+        help_text="pending: the run lacks a tag change not yet synced; synced: it has them all",
+    )
 
     def to_filters(self) -> ExperimentFilters:
         data = self.validated_data
@@ -187,6 +195,7 @@ class ExperimentListQuerySerializer(serializers.Serializer):
             dataset_id=data.get("dataset"),
             project_id=data.get("project"),
             q=data.get("q", "").strip(),
+            sync_pending={SYNC_PENDING: True, SYNC_SYNCED: False}.get(data.get("sync", "")),
         )
 
 

@@ -3,10 +3,11 @@
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.db.models import F
 from django.urls import reverse
 
 from cauce.experiments import services
-from cauce.experiments.models import MLExperiment
+from cauce.experiments.models import MLExperiment, TagSyncState
 from cauce.experiments.tests.web_support import create_experiment, finish
 from cauce.projects.models import Membership, Role
 
@@ -396,3 +397,43 @@ def test_bulk_tagging_by_a_viewer_changes_nothing(viewer_client, tagged):
         )
     ]
     assert not MLExperiment.objects.get(pk=tagged["Delta"].pk).tags.exists()
+
+
+# --- "Sincronización: pendiente" ---------------------------------------------------------------
+
+
+@pytest.fixture
+def pending(tagged):
+    """Alfa and Beta have runs; Alfa's latest tag change has not reached its run yet."""
+    for name in ("Alfa", "Beta"):
+        finish(tagged[name])
+    # What the run's start writes: the tags at creation are in MLflow.
+    TagSyncState.objects.update(synced_version=F("version"))
+    services.experiment_tags_set(experiment=tagged["Alfa"], tags=["a", "b", "x", "nueva"])
+    return tagged
+
+
+def test_the_list_filters_on_pending_sync_and_marks_the_rows(editor_client, pending):
+    url = _list_url(pending["Alfa"].project)
+    response = editor_client.get(url, {"sync": "pending"})
+    assert _names(response) == ["Alfa"]
+    assert response.context["filters"].query() == "sync=pending"
+    page = response.content.decode()
+    assert page.count("data-sync-pending") == 1
+    assert ">pendiente</span>" in page
+    synced = editor_client.get(url, {"sync": "synced", "tags": "a"})
+    assert _names(synced) == ["Beta"]
+    assert "data-sync-pending" not in synced.content.decode()
+    everything = editor_client.get(url)
+    assert everything.content.decode().count("data-sync-pending") == 1  # Alfa's row only
+
+
+def test_the_api_filters_on_pending_sync(editor_api, pending):
+    def names(**params):
+        response = editor_api.get("/api/experiments/", params)
+        assert response.status_code == 200
+        return sorted(item["name"] for item in response.json()["results"])
+
+    assert names(sync="pending") == ["Alfa"]
+    assert names(sync="synced", tags="a") == ["Beta"]
+    assert editor_api.get("/api/experiments/", {"sync": "maybe"}).status_code == 400

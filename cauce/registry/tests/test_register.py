@@ -244,8 +244,6 @@ def test_a_logged_model_gone_from_mlflow_is_a_clear_error_and_leaves_nothing(
     experiment = finished_experiment()
     MLExperiment.objects.filter(pk=experiment.pk).update(mlflow_model_id="m-" + "0" * 32)
     response = editor_client.post(_register_url(experiment), follow=True)
-    assert _messages(response) == [
-        "El modelo guardado de este experimento ya no existe en MLflow."
-    ]
+    assert _messages(response) == ["El modelo guardado de este experimento ya no existe en MLflow."]
     assert mlflow_client.search_registered_models() == []
     assert not RegisteredModel.objects.exists()

@@ -12,6 +12,8 @@ from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.algorithms import CLASSIFICATION, REGRESSION, algorithm_choices
 from cauce.experiments.selectors import (
     MAX_FILTER_TAGS,
+    SYNC_PENDING,
+    SYNC_SYNCED,
     TAGS_ALL,
     TAGS_ANY,
     ExperimentFilters,
@@ -237,6 +239,15 @@ class ExperimentFilterForm(forms.Form):
     project = forms.TypedChoiceField(
         label=_("Proyecto"), required=False, coerce=int, empty_value=None
     )
+    sync = forms.ChoiceField(
+        label=_("Sincronización"),
+        required=False,
+        choices=[
+            ("", _("Todas")),
+            (SYNC_PENDING, _("Pendiente")),
+            (SYNC_SYNCED, _("Al día en MLflow")),
+        ],
+    )
     per_page = forms.TypedChoiceField(
         label=_("Por página"),
         required=False,
@@ -290,6 +301,7 @@ class ExperimentFilterForm(forms.Form):
             dataset_id=data.get("dataset"),
             project_id=data.get("project"),
             q=(data.get("q") or "").strip(),
+            sync_pending={SYNC_PENDING: True, SYNC_SYNCED: False}.get(data.get("sync") or ""),
         )
 
     @property

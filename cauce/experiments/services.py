@@ -430,7 +430,10 @@ def experiment_tags_bulk_change(
     """
     if action not in BULK_ACTIONS:
         raise ApplicationError(_("Acción no válida: elija añadir o quitar."))
-    normalized = tags_normalize([tag or ""])
+    try:
+        normalized = tags_normalize([tag or ""])
+    except ApplicationError as error:
+        raise _fail("tag", str(error.message)) from None
     if not normalized:
         raise _fail("tag", _("Escriba la etiqueta que quiere añadir o quitar."))
     tag = normalized[0]

@@ -177,21 +177,23 @@ def _claim(experiment_id: Any, *, force: bool) -> _Claim | PushOutcome:
     the experiment after the version, so the state written is at least that version.
     """
     now = timezone.now()
-    run_id = (
-        MLExperiment.objects.filter(pk=experiment_id)
-        .values_list("mlflow_run_id", flat=True)
+    current = (
+        TagSyncState.objects.filter(pk=experiment_id)
+        .values(
+            "version", "synced_version", "synced_run_id", "stray_keys", "experiment__mlflow_run_id"
+        )
         .first()
     )
-    if run_id is None:
-        return PushOutcome.UP_TO_DATE
-    state = TagSyncState.objects.filter(pk=experiment_id).first()
-    if state is None:
-        state, _created = TagSyncState.objects.get_or_create(experiment_id=experiment_id)
-    if (
+    if current is None:
+        if not MLExperiment.objects.filter(pk=experiment_id).exists():
+            return PushOutcome.UP_TO_DATE
+        TagSyncState.objects.get_or_create(experiment_id=experiment_id)
+        force = True
+    elif (
         not force
-        and state.version <= state.synced_version
-        and state.synced_run_id == run_id
-        and not state.stray_keys
+        and current["version"] <= current["synced_version"]
+        and current["synced_run_id"] == current["experiment__mlflow_run_id"]
+        and not current["stray_keys"]
     ):
         return PushOutcome.UP_TO_DATE
     token = uuid.uuid4().hex
@@ -206,14 +208,11 @@ def _claim(experiment_id: Any, *, force: bool) -> _Claim | PushOutcome:
     )
     if not taken:
         return PushOutcome.BUSY
-    state = TagSyncState.objects.get(pk=experiment_id)
-    experiment = (
-        MLExperiment.objects.select_related("created_by", "queued_by")
-        .filter(pk=experiment_id)
-        .first()
-    )
-    if experiment is None:
-        return PushOutcome.UP_TO_DATE
+    # One read for the fresh state and the experiment (its name, users and run after the version).
+    state = TagSyncState.objects.select_related(
+        "experiment__created_by", "experiment__queued_by"
+    ).get(pk=experiment_id)
+    experiment = state.experiment
     run_id = experiment.mlflow_run_id
     desired = mlflow_tags_desired(experiment)
     trusted = bool(run_id) and state.synced_run_id == run_id
@@ -313,26 +312,33 @@ def _mark_synced(
             state = _state_for_update(experiment_id)
             fields["stray_keys"] = [key for key in state.stray_keys if key not in deleted]
             marked = _mark_if_current(experiment_id, claim, fields)
+            newer = marked and state.version > claim.version
     else:
-        # One conditional UPDATE: the common case costs a single short write.
-        marked = _mark_if_current(experiment_id, claim, fields)
+        # The common case is one short write: no newer change arrived meanwhile.
+        marked = _mark_if_current(experiment_id, claim, fields, version=claim.version)
+        newer = False
+        if not marked:
+            marked = _mark_if_current(experiment_id, claim, fields)
+            newer = marked
     if not marked:
         if not _release(experiment_id, claim.token):
             return PushOutcome.BUSY  # the lease expired and another push took over
         tag_sync_enqueue(experiment_id=str(experiment_id))
-        return PushOutcome.SYNCED
-    version = TagSyncState.objects.filter(pk=experiment_id).values_list("version", flat=True)
-    if (version.first() or 0) > claim.version:
+    elif newer:
         tag_sync_enqueue(experiment_id=str(experiment_id))
     return PushOutcome.SYNCED
 
 
-def _mark_if_current(experiment_id: Any, claim: _Claim, fields: dict[str, Any]) -> bool:
+def _mark_if_current(
+    experiment_id: Any, claim: _Claim, fields: dict[str, Any], version: int | None = None
+) -> bool:
+    conditions: dict[str, Any] = {"version": version} if version is not None else {}
     return bool(
         TagSyncState.objects.filter(
             pk=experiment_id,
             lease_token=claim.token,
             experiment__mlflow_run_id=claim.run_id,
+            **conditions,
         ).update(**fields)
     )
 

@@ -141,7 +141,9 @@ def tag_sync_enqueue(*, experiment_id: str, countdown: float | None = None) -> N
     from cauce.experiments.tasks import tag_sync_push_task
 
     try:
-        tag_sync_push_task.apply_async(args=[experiment_id], countdown=countdown)
+        tag_sync_push_task.apply_async(
+            args=[experiment_id], countdown=countdown, queue=settings.TAG_SYNC_QUEUE or None
+        )
     except Exception:
         logger.exception(
             "Could not send the tag sync of experiment %s; the sweep will", experiment_id

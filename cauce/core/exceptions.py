@@ -25,3 +25,9 @@ class NotFoundError(ApplicationError):
 
 class PermissionDeniedError(ApplicationError):
     status_code = 403
+
+
+class ConflictError(ApplicationError):
+    """The object's current state does not allow the action (e.g. cancelling a finished run)."""
+
+    status_code = 409

@@ -112,9 +112,12 @@ class VersionRow:
         return self.metrics.get(self.main_metric)
 
 
-def model_version_rows(*, model: RegisteredModel) -> list[VersionRow]:
-    """Every version, newest first, with its source experiment: two MLflow calls, one query."""
-    versions = mlflow_registry.model_versions_list(name=model.name)
+def model_version_rows(
+    *, model: RegisteredModel, info: RegisteredModelInfo | None = None
+) -> list[VersionRow]:
+    """Every version, newest first, with its source experiment: two MLflow calls (one when
+    the registered model's ``info`` is given) and one query."""
+    versions = mlflow_registry.model_versions_list(name=model.name, model=info)
     experiments = _experiments_by_run(
         pairs=[(model.project_id, version.run_id) for version in versions if version.run_id]
     )

@@ -256,9 +256,13 @@ def model_version_get_by_alias(*, name: str, alias: str) -> ModelVersionInfo:
     return _version_info(body["model_version"])
 
 
-def model_versions_list(*, name: str) -> list[ModelVersionInfo]:
-    """Every version of a model, newest first, with aliases: one search plus one get."""
-    model = registered_model_get(name=name)
+def model_versions_list(
+    *, name: str, model: RegisteredModelInfo | None = None
+) -> list[ModelVersionInfo]:
+    """Every version of a model, newest first, with aliases: one search, plus one get of the
+    registered model (for its aliases) unless the caller already has it."""
+    if model is None:
+        model = registered_model_get(name=name)
     by_version: dict[int, list[str]] = {}
     for alias, version in model.aliases.items():
         by_version.setdefault(version, []).append(alias)

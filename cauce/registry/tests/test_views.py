@@ -145,6 +145,10 @@ def test_comparing_versions_flags_metric_changes_and_incompatible_inputs(viewer_
         "color": ["", "added"],
     }
     assert comparison.compatible == [None, False]
+    metrics = {name: [cell.delta for cell in cells] for name, cells in comparison.metrics}
+    assert metrics["f1_macro"] == [None, pytest.approx(0.1)]
+    params = {name: [(c.value, c.changed) for c in cells] for name, cells in comparison.params}
+    assert params == {"n_estimators": [("10", False), ("20", True)]}
 
 
 def test_the_experiment_page_lists_versions_of_its_run_also_made_in_mlflow(

@@ -228,3 +228,33 @@ def test_the_model_list_hides_other_projects_models(outsider_client, registered)
     response = outsider_client.get(reverse("registry:model_list"))
     assert response.context["rows"] == []
     assert NAME not in response.content.decode()
+
+
+def test_the_project_page_section_lists_the_projects_models(viewer_client, registered, project):
+    url = reverse("registry:project_models", kwargs={"project_pk": project.pk})
+    response = viewer_client.get(url, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert [row.model.name for row in response.context["rows"]] == [NAME]
+    assert "<html" not in response.content.decode()  # the partial, for htmx
+
+
+def test_an_outsider_gets_404_on_the_project_and_experiment_sections(
+    outsider_client, registered, project
+):
+    _model, first, _second = registered
+    for url in (
+        reverse("registry:project_models", kwargs={"project_pk": project.pk}),
+        reverse("registry:experiment_registry", kwargs={"pk": first.pk}),
+    ):
+        assert outsider_client.get(url).status_code == 404, url
+
+
+def test_registering_through_htmx_swaps_the_section_in_place(editor_client, finished_experiment):
+    experiment = finished_experiment()
+    url = reverse("experiments:register_model", kwargs={"pk": experiment.pk})
+    response = editor_client.post(url, {"name": "iris-htmx"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    body = html.unescape(response.content.decode())
+    assert body.lstrip().startswith('<section class="card" id="model-registry">')
+    assert "Modelo registrado exitosamente como 'iris-htmx' versión 1" in body
+    assert "iris-htmx v1" in body

@@ -5,6 +5,7 @@ import html
 import pytest
 from django.urls import reverse
 
+from cauce.integrations.mlflow import client as adapter
 from cauce.registry import services
 
 pytestmark = pytest.mark.django_db
@@ -258,3 +259,37 @@ def test_registering_through_htmx_swaps_the_section_in_place(editor_client, fini
     assert body.lstrip().startswith('<section class="card" id="model-registry">')
     assert "Modelo registrado exitosamente como 'iris-htmx' versión 1" in body
     assert "iris-htmx v1" in body
+
+
+class _CountingSession:
+    """Counts the HTTP requests of the MLflow adapter's session (the real calls still go out)."""
+
+    def __init__(self, session):
+        self.session, self.calls = session, 0
+
+    def __getattr__(self, name):
+        attribute = getattr(self.session, name)
+        if name not in ("get", "post", "request"):
+            return attribute
+
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+def test_the_model_page_makes_the_same_mlflow_calls_for_more_versions(
+    viewer_client, registered, finished_experiment, editor, monkeypatch
+):
+    counter = _CountingSession(adapter._session())
+    monkeypatch.setattr(adapter._local, "session", counter, raising=False)
+    url = reverse("registry:model_detail", kwargs={"name": NAME})
+    viewer_client.get(url)
+    with_two = counter.calls
+    for _ in range(3):
+        services.model_version_register(experiment=finished_experiment(), user=editor)
+    counter.calls = 0
+    response = viewer_client.get(url)
+    assert len(response.context["rows"]) == 5
+    assert counter.calls == with_two == 2

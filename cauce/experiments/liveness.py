@@ -14,10 +14,11 @@ it as well as workers. Choices, in one place:
   ``cauce.integrations.mlflow.runs``), so a page does not wait long with MLflow down.
 - Language. The stored message is in ``LANGUAGE_CODE``, as the worker writes its own
   messages, whatever language the request that reaped it had.
-- Orphan runs. An experiment may end ERROR while its MLflow run could not be ended
-  (MLflow was down through every retry, or when it was reaped). At worker start,
-  ``experiments_close_orphan_runs`` ends FAILED the runs still RUNNING of recent ERROR
-  experiments (bounded); with MLflow down it logs and stops.
+- Orphan runs. An experiment may end ERROR or CANCELLED while its MLflow run could not be
+  ended (MLflow was down through every retry, when it was reaped, or its worker had died
+  when it was cancelled). At worker start, ``experiments_close_orphan_runs`` ends the runs
+  still RUNNING of recent ERROR experiments as FAILED and of CANCELLED ones as KILLED
+  (bounded); with MLflow down it logs and stops.
 """
 
 from __future__ import annotations
@@ -65,6 +66,21 @@ def _run_end_quietly(run_id: str) -> None:
         logger.info("MLflow run %s no longer exists; nothing to end", run_id)
     except Exception as exc:
         logger.warning("Could not end MLflow run %s as FAILED: %r", run_id, exc)
+
+
+def run_end_if_running(*, run_id: str, status: str) -> bool:
+    """End the run as ``status`` if MLflow still has it RUNNING; best effort, never raises
+    (a worker's start ends it later otherwise). True when it ended it."""
+    try:
+        if runs.run_status(run_id=run_id) != "RUNNING":
+            return False
+        runs.run_terminate(run_id=run_id, status=status)
+    except MlflowNotFound:
+        return False
+    except Exception as exc:
+        logger.warning("Could not end MLflow run %s as %s: %r", run_id, status, exc)
+        return False
+    return True
 
 
 def experiments_fail_stale(
@@ -133,25 +149,29 @@ def experiment_fail_if_stale(*, experiment: MLExperiment) -> bool:
 def experiments_close_orphan_runs(
     *, days: int = ORPHAN_RUNS_DAYS, limit: int = ORPHAN_RUNS_LIMIT
 ) -> int:
-    """End FAILED the MLflow runs still RUNNING of ERROR experiments updated in the last
-    ``days`` (at most ``limit``, the latest first). Returns how many it ended.
+    """End the MLflow runs still RUNNING of ERROR (as FAILED) and CANCELLED (as KILLED)
+    experiments updated in the last ``days`` (at most ``limit``, the latest first). Returns
+    how many it ended.
 
     Best effort: a run that is gone or refused is skipped; MLflow unavailable stops the
     pass (the next worker start tries again).
     """
     since = timezone.now() - timedelta(days=days)
     candidates = list(
-        MLExperiment.objects.filter(status=Status.ERROR, updated_at__gte=since)
+        MLExperiment.objects.filter(
+            status__in=(Status.ERROR, Status.CANCELLED), updated_at__gte=since
+        )
         .exclude(mlflow_run_id="")
         .order_by("-updated_at")
-        .values_list("pk", "mlflow_run_id")[:limit]
+        .values_list("pk", "mlflow_run_id", "status")[:limit]
     )
     closed = 0
-    for checked, (experiment_id, run_id) in enumerate(candidates):
+    for checked, (experiment_id, run_id, status) in enumerate(candidates):
+        end_as = "KILLED" if status == Status.CANCELLED else "FAILED"
         try:
             if runs.run_status(run_id=run_id) != "RUNNING":
                 continue
-            runs.run_terminate(run_id=run_id, status="FAILED")
+            runs.run_terminate(run_id=run_id, status=end_as)
         except MlflowUnavailable:
             logger.warning(
                 "MLflow unavailable: %d runs of ERROR experiments left unchecked",
@@ -164,9 +184,11 @@ def experiments_close_orphan_runs(
             logger.warning("Could not check or end MLflow run %s: %r", run_id, exc)
             continue
         logger.warning(
-            "MLflow run %s of ERROR experiment %s was still RUNNING: ended FAILED",
+            "MLflow run %s of %s experiment %s was still RUNNING: ended %s",
             run_id,
+            status,
             experiment_id,
+            end_as,
         )
         closed += 1
     return closed

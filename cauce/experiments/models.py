@@ -1,7 +1,9 @@
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
 from taggit.models import GenericUUIDTaggedItemBase, TaggedItemBase
@@ -27,6 +29,7 @@ class MLExperiment(TimeStampedModel):
         RUNNING = "RUNNING", _("En Ejecución")
         FINISHED = "FINISHED", _("Finalizado")
         ERROR = "ERROR", _("Error")
+        CANCELLED = "CANCELLED", _("Cancelado")
 
     class TaskType(models.TextChoices):
         CLASSIFICATION = "classification", _("Clasificación")
@@ -44,6 +47,8 @@ class MLExperiment(TimeStampedModel):
         RETRYING = "retrying", _("MLflow no disponible: reintentando")
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    # Ended without a result: "Ejecutar" runs them again (in a new MLflow run).
+    RERUNNABLE_STATUSES = (Status.DRAFT, Status.ERROR, Status.CANCELLED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     project = models.ForeignKey(
@@ -74,6 +79,14 @@ class MLExperiment(TimeStampedModel):
     attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
+    # The Celery task id of the message that may claim the experiment (see runner._claim);
+    # the last one sent, or the one that claimed it.
+    task_id = models.CharField(max_length=64, blank=True)
+    # When a worker should have claimed the queued experiment at the latest, queue aside: the
+    # last dispatch, or the time a retry is due. ``dispatches`` counts the messages sent for
+    # this queueing (see cauce.experiments.liveness.experiments_redispatch_lost).
+    due_at = models.DateTimeField(null=True, blank=True)
+    dispatches = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -122,6 +135,21 @@ class MLExperiment(TimeStampedModel):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def stage_elapsed(self) -> timedelta | None:
+        """How long the current stage has been going (None unless queued or running)."""
+        if not self.is_active or self.stage_started_at is None:
+            return None
+        return max(timezone.now() - self.stage_started_at, timedelta(0))
+
+    @property
+    def run_elapsed(self) -> timedelta | None:
+        """Running: since this attempt started; queued: since it was queued."""
+        since = self.started_at if self.status == self.Status.RUNNING else self.queued_at
+        if not self.is_active or since is None:
+            return None
+        return max(timezone.now() - since, timedelta(0))
 
     @property
     def main_metric_name(self) -> str:

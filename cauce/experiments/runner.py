@@ -3,13 +3,23 @@
 ``experiment_execute`` is what the Celery task calls. Choices, in one place:
 
 - Claiming. The experiment moves QUEUED → RUNNING under ``select_for_update`` and
-  ``attempts`` grows by one; only the worker that made that move runs it. DRAFT, FINISHED
-  and ERROR experiments are left alone, so a duplicated or late task does nothing.
+  ``attempts`` grows by one; only the worker that made that move runs it, and its task id
+  is stored in ``task_id``. DRAFT, FINISHED, ERROR and CANCELLED experiments are left alone,
+  so a duplicated or late task does nothing (a cancelled queued experiment never starts).
 - Redelivery. ``acks_late`` makes the broker hand a killed worker's task to another worker;
-  that task finds the experiment RUNNING. It starts over (a new MLflow run; the old one is
-  ended FAILED) while ``attempts`` < ``MAX_ATTEMPTS``, else the experiment is ERROR. Two
-  live workers never get one task at once on the embedded broker; on Redis that can happen
-  only after the visibility timeout (one hour), longer than any run Cauce expects.
+  that task (the same task id) finds the experiment RUNNING. It starts over (a new MLflow
+  run; the old one is ended FAILED) while ``attempts`` < ``MAX_ATTEMPTS``, else the
+  experiment is ERROR. A RUNNING experiment found by a task with another id is left alone:
+  that message is a second dispatch of a queued experiment that was thought lost (see
+  ``cauce.experiments.liveness``) and the first one arrived after all. Two live workers
+  never get one task at once on the embedded broker; on Redis that can happen only after
+  the visibility timeout (one hour), longer than any run Cauce expects.
+- Cancel. ``experiment_cancel`` sets CANCELLED. The runner sees it at its next step (each
+  stage change is a conditional write) and the heartbeat thread sees it within
+  ``EXPERIMENT_HEARTBEAT_SECONDS`` and interrupts the training in the worker's main thread
+  (an asynchronous ``ExperimentStopped``, delivered at the next Python instruction: between
+  trees, boosting iterations or solver steps). The run is then ended KILLED in MLflow. The
+  same path stops an experiment the reaper set to ERROR meanwhile (its run ends FAILED).
 - Previous runs. An experiment that already has an ``mlflow_run_id`` when a new attempt
   starts (a redelivery, or a retry after MLflow went away) gets that run ended as FAILED
   before a new one is created. Only when that succeeds is the id replaced, so a run is never
@@ -29,11 +39,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -65,6 +77,7 @@ Stage = MLExperiment.Stage
 MAX_ATTEMPTS = 3
 MODEL_REQUIREMENTS = ("scikit-learn", "pandas", "numpy", "cloudpickle")
 INPUT_EXAMPLE_ROWS = 5
+SIGNATURE_SAMPLE_ROWS = 1000
 
 
 def experiment_mlflow_tags(experiment: MLExperiment) -> dict[str, str]:
@@ -101,13 +114,37 @@ def model_pip_requirements() -> list[str]:
 # --- state changes -------------------------------------------------------------------------
 
 
+class ExperimentStopped(BaseException):
+    """The experiment is no longer RUNNING for this worker (cancelled, or reaped as ERROR).
+
+    A BaseException, like KeyboardInterrupt: the pipeline's ``except Exception`` blocks must
+    not turn a cancel into a training error.
+    """
+
+
+def _mine(experiment: MLExperiment):
+    """The experiment's row while this attempt still owns it: RUNNING under the task id that
+    claimed it. A cancel, the reaper or a new run (which gets a new task id) end that."""
+    return MLExperiment.objects.filter(
+        pk=experiment.pk, status=Status.RUNNING, task_id=experiment.task_id
+    )
+
+
 def _touch(experiment: MLExperiment, stage: str) -> None:
+    """Record the stage (and a heartbeat); stop here if the experiment was cancelled."""
     now = timezone.now()
-    if experiment.stage != stage or experiment.stage_started_at is None:
-        experiment.stage_started_at = now
+    stage_started_at = (
+        now
+        if experiment.stage != stage or experiment.stage_started_at is None
+        else experiment.stage_started_at
+    )
+    if not _mine(experiment).update(
+        stage=stage, stage_started_at=stage_started_at, heartbeat_at=now, updated_at=now
+    ):
+        raise ExperimentStopped
     experiment.stage = stage
+    experiment.stage_started_at = stage_started_at
     experiment.heartbeat_at = now
-    experiment.save(update_fields=["stage", "stage_started_at", "heartbeat_at", "updated_at"])
 
 
 # The run's stages as they are named in the timing metrics (cauce.time.<name>_s).
@@ -157,34 +194,67 @@ def timing_metrics(seconds: dict[str, float]) -> dict[str, float]:
     return {f"{TIMING_METRIC_PREFIX}{name}_s": value for name, value in seconds.items()}
 
 
-def _heartbeat(experiment_id: Any) -> None:
-    MLExperiment.objects.filter(pk=experiment_id, status=Status.RUNNING).update(
-        heartbeat_at=timezone.now()
+def _heartbeat(experiment: MLExperiment) -> bool:
+    """Write a heartbeat; False when this attempt no longer owns the experiment."""
+    return bool(_mine(experiment).update(heartbeat_at=timezone.now()))
+
+
+def _set_async_exception(thread_id: int, exception: type[BaseException] | None) -> None:
+    """Raise ``exception`` in the thread at its next Python instruction (None: clear it)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exception) if exception else None
     )
 
 
 class _HeartbeatThread(threading.Thread):
-    """Refreshes ``heartbeat_at`` every ``EXPERIMENT_HEARTBEAT_SECONDS`` until stopped."""
+    """Refreshes ``heartbeat_at`` every ``EXPERIMENT_HEARTBEAT_SECONDS`` until stopped.
 
-    def __init__(self, experiment_id: Any) -> None:
-        super().__init__(name=f"heartbeat-{experiment_id}", daemon=True)
-        self.experiment_id = experiment_id
+    When the experiment is no longer RUNNING (cancelled or reaped), it interrupts the thread
+    running the experiment with ``ExperimentStopped``, once. ``stop()`` disarms it and clears
+    an interruption not yet delivered, so it never lands outside the experiment's code.
+    """
+
+    def __init__(self, experiment: MLExperiment, *, interrupt: int | None = None) -> None:
+        super().__init__(name=f"heartbeat-{experiment.pk}", daemon=True)
+        self.experiment = experiment
+        self.experiment_id = experiment.pk
         self.interval = settings.EXPERIMENT_HEARTBEAT_SECONDS
         self.stopped = threading.Event()
+        self.interrupt = interrupt
+        self.interrupted = False
+        self._armed = threading.Lock()
 
     def run(self) -> None:
         try:
             while not self.stopped.wait(self.interval):
                 try:
-                    _heartbeat(self.experiment_id)
+                    alive = _heartbeat(self.experiment)
                 except Exception:
                     logger.warning("Heartbeat of experiment %s failed", self.experiment_id)
+                    continue
+                if not alive:
+                    self._interrupt()
+                    return
         finally:
             connection.close()
 
+    def _interrupt(self) -> None:
+        with self._armed:
+            if self.interrupt is None or self.stopped.is_set():
+                return
+            logger.warning(
+                "Experiment %s is no longer RUNNING: interrupting it", self.experiment_id
+            )
+            self.interrupted = True
+            _set_async_exception(self.interrupt, ExperimentStopped)
+
     def stop(self) -> None:
-        self.stopped.set()
-        self.join(timeout=5)
+        with self._armed:
+            self.stopped.set()
+            if self.interrupted and self.interrupt is not None:
+                _set_async_exception(self.interrupt, None)
+        if threading.current_thread() is not self:
+            self.join(timeout=5)
 
 
 @dataclass(frozen=True)
@@ -196,8 +266,12 @@ class _Claim:
     gave_up: bool = False
 
 
-def _claim(experiment_id: str) -> _Claim | None:
-    """Move the experiment to RUNNING for this worker; None when there is nothing to do."""
+def _claim(experiment_id: str, task_id: str | None = None) -> _Claim | None:
+    """Move the experiment to RUNNING for this worker; None when there is nothing to do.
+
+    ``task_id`` is the Celery task's id (None when called outside a task): a RUNNING
+    experiment is started over only by a redelivery of the message that claimed it.
+    """
     now = timezone.now()
     with transaction.atomic():
         experiment = (
@@ -210,6 +284,14 @@ def _claim(experiment_id: str) -> _Claim | None:
             logger.warning("Experiment %s no longer exists; nothing to run", experiment_id)
             return None
         if experiment.status == Status.RUNNING:
+            if task_id and experiment.task_id and task_id != experiment.task_id:
+                logger.info(
+                    "Experiment %s is already running (task %s); duplicate task %s ignored",
+                    experiment_id,
+                    experiment.task_id,
+                    task_id,
+                )
+                return None
             if experiment.attempts >= MAX_ATTEMPTS:
                 logger.warning(
                     "Experiment %s was interrupted %s times; giving up",
@@ -239,6 +321,8 @@ def _claim(experiment_id: str) -> _Claim | None:
         experiment.heartbeat_at = now
         experiment.finished_at = None
         experiment.error = ""
+        if task_id:
+            experiment.task_id = task_id
         experiment.save(
             update_fields=[
                 "status",
@@ -249,6 +333,7 @@ def _claim(experiment_id: str) -> _Claim | None:
                 "heartbeat_at",
                 "finished_at",
                 "error",
+                "task_id",
                 "updated_at",
             ]
         )
@@ -263,24 +348,48 @@ def _fail(experiment: MLExperiment, message: str) -> None:
     experiment.save(update_fields=["status", "stage", "error", "finished_at", "updated_at"])
 
 
-def _fail_by_id(experiment_id: Any, message: str) -> None:
-    """Set ERROR unless another path already ended the experiment."""
-    MLExperiment.objects.filter(pk=experiment_id, status=Status.RUNNING).update(
-        status=Status.ERROR,
-        stage="",
-        error=str(message),
-        finished_at=timezone.now(),
-        updated_at=timezone.now(),
+def _fail_mine(experiment: MLExperiment, message: str) -> None:
+    """Set ERROR unless another path already ended the experiment (or took it over)."""
+    now = timezone.now()
+    _mine(experiment).update(
+        status=Status.ERROR, stage="", error=str(message), finished_at=now, updated_at=now
     )
 
 
-def _requeue_for_retry(experiment_id: Any) -> None:
-    MLExperiment.objects.filter(pk=experiment_id, status=Status.RUNNING).update(
-        status=Status.QUEUED,
-        stage=Stage.RETRYING,
-        stage_started_at=timezone.now(),
-        updated_at=timezone.now(),
+def _requeue_for_retry(experiment: MLExperiment, countdown: float) -> bool:
+    """Back to QUEUED (stage RETRYING), due once the retry's countdown has passed; False
+    when it was cancelled or reaped meanwhile."""
+    now = timezone.now()
+    return bool(
+        _mine(experiment).update(
+            status=Status.QUEUED,
+            stage=Stage.RETRYING,
+            stage_started_at=now,
+            due_at=now + timedelta(seconds=countdown),
+            updated_at=now,
+        )
     )
+
+
+def _run_end_status(experiment: MLExperiment) -> str:
+    """How this attempt's run ends after a failure or a stop: KILLED when the experiment was
+    cancelled (or cancelled and queued again: a new task id), else FAILED."""
+    row = MLExperiment.objects.filter(pk=experiment.pk).values("status", "task_id").first()
+    if row is None:
+        return "FAILED"
+    taken_over = row["task_id"] != experiment.task_id
+    return "KILLED" if row["status"] == Status.CANCELLED or taken_over else "FAILED"
+
+
+def _end_run_after_failure(experiment: MLExperiment) -> None:
+    _end_run_quietly(experiment.mlflow_run_id, _run_end_status(experiment))
+
+
+def _stopped(experiment: MLExperiment) -> None:
+    """The experiment stopped being this worker's to run: end its run to match."""
+    status = _run_end_status(experiment)
+    logger.warning("Experiment %s stopped; its MLflow run ends %s", experiment.pk, status)
+    _end_run_quietly(experiment.mlflow_run_id, status)
 
 
 def _end_run_quietly(run_id: str, status: str = "FAILED") -> None:
@@ -309,14 +418,22 @@ def _end_previous_run(run_id: str) -> None:
 # --- the run -------------------------------------------------------------------------------
 
 
-def experiment_execute(*, experiment_id: str, retry_on_unavailable: bool = False) -> None:
+def experiment_execute(
+    *,
+    experiment_id: str,
+    retry_on_unavailable: bool = False,
+    retry_countdown: float = 0,
+    task_id: str | None = None,
+) -> None:
     """Run a queued experiment to FINISHED or ERROR (see the module docstring).
 
     With ``retry_on_unavailable`` an ``MlflowUnavailable`` puts the experiment back in the
-    queue (QUEUED, stage RETRYING) and is raised again for the task to retry; without it the
-    experiment ends as ERROR "MLflow no disponible: ...".
+    queue (QUEUED, stage RETRYING, due in ``retry_countdown`` s) and is raised again for the
+    task to retry; without it the
+    experiment ends as ERROR "MLflow no disponible: ...". A cancel (or the reaper) stops it
+    at its next step; its run ends KILLED (FAILED when reaped).
     """
-    claim = _claim(experiment_id)
+    claim = _claim(experiment_id, task_id)
     if claim is None:
         return
     if claim.gave_up:
@@ -326,46 +443,51 @@ def experiment_execute(*, experiment_id: str, retry_on_unavailable: bool = False
     # In memory, from here on, the id of this attempt's own run (set once it is created);
     # the database keeps the earlier one until then, so it is never lost.
     experiment.mlflow_run_id = ""
-    heartbeat = _HeartbeatThread(experiment.pk)
+    heartbeat = _HeartbeatThread(experiment, interrupt=threading.get_ident())
     heartbeat.start()
     try:
-        if claim.previous_run_id:
-            _end_previous_run(claim.previous_run_id)
-        _execute(experiment)
+        try:
+            if claim.previous_run_id:
+                _end_previous_run(claim.previous_run_id)
+            _execute(experiment)
+        finally:
+            # Disarms the interruption before any handler below runs.
+            heartbeat.stop()
+    except ExperimentStopped:
+        _stopped(experiment)
     except MlflowUnavailable as exc:
-        heartbeat.stop()
-        _end_run_quietly(experiment.mlflow_run_id)
-        if retry_on_unavailable:
+        _end_run_after_failure(experiment)
+        if retry_on_unavailable and _requeue_for_retry(experiment, retry_countdown):
             logger.warning(
                 "MLflow unavailable running experiment %s (%r); will retry",
                 experiment.pk,
                 exc.__cause__,
             )
-            _requeue_for_retry(experiment.pk)
             raise
+        if retry_on_unavailable:
+            logger.info("Experiment %s was cancelled while MLflow was down", experiment.pk)
+            return
         logger.warning(
             "MLflow unavailable running experiment %s (%r); giving up",
             experiment.pk,
             exc.__cause__,
         )
-        _fail_by_id(experiment.pk, mlflow_unavailable_message())
+        _fail_mine(experiment, mlflow_unavailable_message())
     except ApplicationError as exc:
-        heartbeat.stop()
         logger.info("Experiment %s failed: %s", experiment.pk, exc)
-        _fail_by_id(experiment.pk, _application_error_message(exc))
-        _end_run_quietly(experiment.mlflow_run_id)
+        _fail_mine(experiment, _application_error_message(exc))
+        _end_run_after_failure(experiment)
     except Exception as exc:
-        heartbeat.stop()
         logger.exception("Experiment %s failed unexpectedly", experiment.pk)
-        _fail_by_id(
-            experiment.pk,
+        _fail_mine(
+            experiment,
             _(
                 "Error inesperado durante el entrenamiento (%(kind)s). El detalle está en el "
                 "registro del proceso de trabajo."
             )
             % {"kind": type(exc).__name__},
         )
-        _end_run_quietly(experiment.mlflow_run_id)
+        _end_run_after_failure(experiment)
     finally:
         heartbeat.stop()
 
@@ -448,6 +570,9 @@ def _execute(experiment: MLExperiment) -> None:
         hyperparameters=dict(experiment.hyperparameters or {}),
         test_size=experiment.test_size,
         random_state=experiment.random_state,
+        column_kinds={
+            column["name"]: column["kind"] for column in dataset.schema if column.get("kind")
+        },
     )
     with tempfile.TemporaryDirectory(prefix="cauce-run-") as tmp:
         output_dir = Path(tmp)
@@ -465,25 +590,30 @@ def _execute(experiment: MLExperiment) -> None:
     # The run ends first: if MLflow fails here, the experiment is not FINISHED yet and the
     # failure paths (retry or ERROR) still apply.
     tracking.run_end(run_id=run_id, status="FINISHED")
+    _finish(experiment, timings=timings, plots=result.plots)
+
+
+def _finish(experiment: MLExperiment, *, timings: dict[str, float], plots: list[str]) -> None:
+    """RUNNING → FINISHED, unless a cancel came in the last instant: then the run is KILLED."""
+    now = timezone.now()
+    finished = _mine(experiment).update(
+        status=Status.FINISHED,
+        stage="",
+        stage_started_at=None,
+        timings=timings,
+        plots=plots,
+        finished_at=now,
+        heartbeat_at=now,
+        updated_at=now,
+    )
+    if not finished:
+        raise ExperimentStopped
     experiment.status = Status.FINISHED
     experiment.stage = ""
     experiment.stage_started_at = None
     experiment.timings = timings
-    experiment.plots = result.plots
-    experiment.finished_at = timezone.now()
-    experiment.heartbeat_at = experiment.finished_at
-    experiment.save(
-        update_fields=[
-            "status",
-            "stage",
-            "stage_started_at",
-            "timings",
-            "plots",
-            "finished_at",
-            "heartbeat_at",
-            "updated_at",
-        ]
-    )
+    experiment.plots = plots
+    experiment.finished_at = experiment.heartbeat_at = now
 
 
 def _log_result(
@@ -508,13 +638,15 @@ def _log_result(
     tracking.run_log_metrics(run_id=run_id, metrics=result.metrics)
     tracking.run_log_artifacts(run_id=run_id, local_dir=output_dir)
     x_train = result.split.x_train
+    # MLflow infers the signature value by value: a sample gives the same column types
+    # (pandas dtypes decide them) in milliseconds instead of seconds on a large table.
     logged = tracking.run_log_sklearn_model(
         run_id=run_id,
         experiment_id=mlflow_experiment_id,
         model=result.model,
         input_example=x_train.head(INPUT_EXAMPLE_ROWS),
-        signature_input=x_train,
-        signature_output=result.predictions,
+        signature_input=x_train.head(SIGNATURE_SAMPLE_ROWS),
+        signature_output=result.predictions[:SIGNATURE_SAMPLE_ROWS],
         pip_requirements=model_pip_requirements(),
     )
     experiment.metrics = result.metrics

@@ -21,6 +21,8 @@ from django.utils.translation import gettext as _
 from cauce.core.exceptions import ApplicationError, ConflictError
 from cauce.datasets.inference import load_dataframe
 from cauce.datasets.models import Dataset
+from cauce.datasets.services import dataset_schema_complete
+from cauce.experiments.liveness import run_end_if_running
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.algorithms import (
     MAX_CLASSES_FOR_INTEGER_TARGET,
@@ -137,11 +139,21 @@ def _target_column_check(*, dataset: Dataset, target_column: Any) -> dict[str, A
     return column
 
 
+def default_feature_columns(*, schema: list[dict[str, Any]], target_column: str) -> list[str]:
+    """The inputs proposed by default: every column but the target and those that look like
+    identifiers (``id_like`` in the dataset's profile). A user may still choose those; and
+    when nothing else is left, they are all there is to propose."""
+    inputs = [column for column in schema if column["name"] != target_column]
+    proposed = [column["name"] for column in inputs if not column.get("id_like")]
+    return proposed or [column["name"] for column in inputs]
+
+
 def _feature_columns_check(
     *, dataset: Dataset, target_column: str, feature_columns: Any
 ) -> list[str]:
     if feature_columns is None:
-        features = [name for name in dataset.column_names if name != target_column]
+        dataset_schema_complete(dataset=dataset)
+        features = default_feature_columns(schema=dataset.schema, target_column=target_column)
     else:
         if isinstance(feature_columns, str) or not isinstance(feature_columns, Iterable):
             raise _fail("feature_columns", _("Las columnas de entrada deben ser una lista."))
@@ -429,7 +441,10 @@ def experiment_tags_bulk_change(
     """
     if action not in BULK_ACTIONS:
         raise ApplicationError(_("Acción no válida: elija añadir o quitar."))
-    normalized = tags_normalize([tag or ""])
+    try:
+        normalized = tags_normalize([tag or ""])
+    except ApplicationError as error:
+        raise _fail("tag", str(error.message)) from None
     if not normalized:
         raise _fail("tag", _("Escriba la etiqueta que quiere añadir o quitar."))
     tag = normalized[0]
@@ -517,17 +532,20 @@ def experiment_plots_record(*, experiment: MLExperiment, plots: list[str]) -> No
     ).update(plots=experiment.plots)
 
 
-ENQUEUEABLE_STATUSES = (MLExperiment.Status.DRAFT, MLExperiment.Status.ERROR)
+ENQUEUEABLE_STATUSES = MLExperiment.RERUNNABLE_STATUSES
+CANCELLABLE_STATUSES = MLExperiment.ACTIVE_STATUSES
 
 
 def experiment_enqueue(*, experiment: MLExperiment, user: AbstractBaseUser | None) -> MLExperiment:
-    """Queue a DRAFT experiment, or re-run one that ended in ERROR (in a new MLflow run).
+    """Queue a DRAFT experiment, or re-run one that ended in ERROR or was CANCELLED (in a
+    new MLflow run).
 
     A FINISHED experiment is not run again: its run, metrics and any model registered from
     it stay one consistent record. To try again, create a new experiment from its settings.
     """
     Status = MLExperiment.Status
     now = timezone.now()
+    task_id = str(uuid.uuid4())
     with transaction.atomic():
         # One conditional UPDATE: of two concurrent clicks exactly one wins.
         claimed = MLExperiment.objects.filter(
@@ -548,13 +566,19 @@ def experiment_enqueue(*, experiment: MLExperiment, user: AbstractBaseUser | Non
             # mlflow_run_id stays: the runner ends a previous run as FAILED before a new one.
             mlflow_model_id="",
             mlflow_model_uri="",
+            # A new task id: a worker still busy with a cancelled run of it no longer owns it.
+            task_id=task_id,
+            due_at=now,
+            dispatches=1,
             queued_by=user if user is not None and user.is_authenticated else None,
             updated_at=now,
         )
         if not claimed:
             experiment.refresh_from_db(fields=["status"])
             raise ConflictError(_enqueue_refusal(experiment.status))
-        transaction.on_commit(lambda: _dispatch(str(experiment.pk)))
+        transaction.on_commit(
+            lambda: experiment_dispatch(experiment_id=experiment.pk, task_id=task_id)
+        )
     experiment.refresh_from_db()
     logger.info("Experiment %s queued by %s", experiment.pk, getattr(user, "pk", None))
     return experiment
@@ -571,15 +595,18 @@ def _enqueue_refusal(status: str) -> str:
     return _("El experimento no se puede ejecutar en su estado actual.")
 
 
-def _dispatch(experiment_id: str) -> None:
-    """Send the task; if the broker refuses it, say so on the experiment instead of a 500."""
+def experiment_dispatch(*, experiment_id: Any, task_id: str) -> bool:
+    """Send the task with this id; if the broker refuses it, say so on the experiment
+    instead of a 500. True when the message was sent."""
     from cauce.experiments.tasks import run_full_experiment_pipeline_task
 
     try:
-        run_full_experiment_pipeline_task.delay(experiment_id)
+        run_full_experiment_pipeline_task.apply_async(args=[str(experiment_id)], task_id=task_id)
     except Exception:
         logger.exception("Could not send experiment %s to the broker", experiment_id)
-        MLExperiment.objects.filter(pk=experiment_id, status=MLExperiment.Status.QUEUED).update(
+        MLExperiment.objects.filter(
+            pk=experiment_id, status=MLExperiment.Status.QUEUED, task_id=task_id
+        ).update(
             status=MLExperiment.Status.ERROR,
             stage="",
             error=_(
@@ -588,3 +615,58 @@ def _dispatch(experiment_id: str) -> None:
             ),
             updated_at=timezone.now(),
         )
+        return False
+    return True
+
+
+def experiment_cancel(*, experiment: MLExperiment, user: AbstractBaseUser | None) -> MLExperiment:
+    """Cancel a queued (or retrying) or running experiment: CANCELLED at once.
+
+    A queued one never starts: the runner's claim finds it CANCELLED. A running one is
+    stopped by its worker at the next step, or within ``EXPERIMENT_HEARTBEAT_SECONDS`` in
+    the middle of a training, and the worker ends its MLflow run as KILLED. A queued one may
+    hold the run of an attempt that MLflow's outage left RUNNING: it is ended KILLED here,
+    best effort (a worker's start ends it otherwise). It can be run again, like ERROR.
+    """
+    Status = MLExperiment.Status
+    now = timezone.now()
+    cancelled, status_before, run_id = False, "", ""
+    # Two tries: a worker may claim a queued experiment between the read and the conditional
+    # write; it is then cancelled as RUNNING.
+    for _try in range(2):
+        row = (
+            MLExperiment.objects.filter(pk=experiment.pk).values("status", "mlflow_run_id").first()
+        )
+        if row is None or row["status"] not in CANCELLABLE_STATUSES:
+            break
+        status_before, run_id = row["status"], row["mlflow_run_id"]
+        if MLExperiment.objects.filter(pk=experiment.pk, status=status_before).update(
+            status=Status.CANCELLED,
+            stage="",
+            stage_started_at=None,
+            error="",
+            finished_at=now,
+            due_at=None,
+            updated_at=now,
+        ):
+            cancelled = True
+            break
+    if not cancelled:
+        experiment.refresh_from_db(fields=["status"])
+        raise ConflictError(_cancel_refusal(experiment.status))
+    if status_before == Status.QUEUED and run_id:
+        run_end_if_running(run_id=run_id, status="KILLED")
+    experiment.refresh_from_db()
+    logger.info(
+        "Experiment %s cancelled (%s) by %s",
+        experiment.pk,
+        status_before,
+        getattr(user, "pk", None),
+    )
+    return experiment
+
+
+def _cancel_refusal(status: str) -> str:
+    if status == MLExperiment.Status.CANCELLED:
+        return _("El experimento ya está cancelado.")
+    return _("Solo se puede cancelar un experimento en cola o en ejecución.")

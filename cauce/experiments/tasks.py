@@ -31,10 +31,16 @@ def run_full_experiment_pipeline_task(self, experiment_id: str) -> None:
     experiment_id = str(experiment_id)
     experiments_fail_stale(exclude_ids=[experiment_id])
     last_try = self.request.retries >= settings.EXPERIMENT_MLFLOW_RETRIES
+    countdown = retry_delay(self.request.retries)
     try:
-        experiment_execute(experiment_id=experiment_id, retry_on_unavailable=not last_try)
+        experiment_execute(
+            experiment_id=experiment_id,
+            retry_on_unavailable=not last_try,
+            retry_countdown=countdown,
+            task_id=self.request.id,
+        )
     except MlflowUnavailable as exc:
-        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=countdown) from exc
 
 
 def tag_sync_retry_delay(retries: int) -> float:
@@ -56,10 +62,17 @@ def tag_sync_push_task(self, experiment_id: str) -> None:
     except MlflowUnavailable as exc:
         if self.request.retries >= settings.TAG_SYNC_RETRIES:
             return
-        raise self.retry(exc=exc, countdown=tag_sync_retry_delay(self.request.retries)) from exc
+        raise self.retry(
+            exc=exc,
+            countdown=tag_sync_retry_delay(self.request.retries),
+            queue=settings.TAG_SYNC_QUEUE or None,
+        ) from exc
     if outcome == PushOutcome.BUSY and self.request.retries < settings.TAG_SYNC_RETRIES:
         # Another worker is writing this run; look again once it should be done.
-        raise self.retry(countdown=tag_sync_retry_delay(self.request.retries))
+        raise self.retry(
+            countdown=tag_sync_retry_delay(self.request.retries),
+            queue=settings.TAG_SYNC_QUEUE or None,
+        )
 
 
 @shared_task(acks_late=True)

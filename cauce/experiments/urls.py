@@ -21,6 +21,7 @@ urlpatterns = [
     path("experiments/<uuid:pk>/", views.ml_experiment_detail, name="ml_experiment_detail"),
     path("experiments/<uuid:pk>/edit/", views.ml_experiment_edit, name="ml_experiment_edit"),
     path("experiments/<uuid:pk>/run/", views.ml_experiment_run, name="ml_experiment_run"),
+    path("experiments/<uuid:pk>/cancel/", views.ml_experiment_cancel, name="ml_experiment_cancel"),
     path("experiments/<uuid:pk>/status/", views.ml_experiment_status, name="ml_experiment_status"),
     path(
         "experiments/<uuid:pk>/tag-sync/",

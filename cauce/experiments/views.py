@@ -298,7 +298,8 @@ def ml_experiment_create(request, project_pk: int):
     else:
         form = ExperimentCreateForm(initial=_create_initial(request, project), project=project)
         if request.htmx and request.htmx.target == COLUMN_FIELDS_ID:
-            return render(request, "experiments/_column_fields.html", {"form": form})
+            context = {"form": form, "column_fields_id": COLUMN_FIELDS_ID}
+            return render(request, "experiments/_column_fields.html", context)
     context = {
         "project": project,
         "form": form,
@@ -320,6 +321,7 @@ def ml_experiment_detail(request, pk):
         "membership": membership,
         "can_edit": can_edit,
         "can_run": can_edit and experiment.status in services.ENQUEUEABLE_STATUSES,
+        "can_cancel": can_edit and experiment.status in services.CANCELLABLE_STATUSES,
         "mlflow_run_url": _mlflow_run_url(experiment),
         "metrics": _metrics(experiment),
         "plots": _plots(experiment.plots),
@@ -387,6 +389,21 @@ def ml_experiment_run(request, pk):
         messages.error(request, error.message)
     else:
         messages.success(request, _("Experimento en cola."))
+    return redirect("experiments:ml_experiment_detail", pk=experiment.pk)
+
+
+@login_required
+@require_POST
+def ml_experiment_cancel(request, pk):
+    experiment, _membership = experiment_get_for_user(
+        user=request.user, experiment_id=pk, role=Role.EDITOR
+    )
+    try:
+        services.experiment_cancel(experiment=experiment, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Experimento cancelado."))
     return redirect("experiments:ml_experiment_detail", pk=experiment.pk)
 
 

@@ -8,6 +8,7 @@ from celery.signals import before_task_publish
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.tasks import run_full_experiment_pipeline_task
 from cauce.experiments.tests.web_support import create_experiment
+from cauce.integrations.mlflow import client as mlflow_client
 
 
 @pytest.fixture
@@ -42,6 +43,15 @@ def published(settings) -> list[dict]:
     before_task_publish.connect(record, weak=False)
     yield sent
     before_task_publish.disconnect(record)
+
+
+@pytest.fixture
+def worker_profile(settings):
+    """MLflow's client settings of a worker (``worker_init`` sets them there), as the runner's
+    code has in production; the web's profile is back afterwards for the other tests."""
+    mlflow_client.use_worker_profile()
+    yield
+    mlflow_client.use_web_profile()
 
 
 @pytest.fixture

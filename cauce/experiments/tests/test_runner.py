@@ -25,6 +25,9 @@ from tests.fixtures.data import IRIS_FEATURES
 
 Status = MLExperiment.Status
 
+# The runner runs in workers: under the worker's MLflow profile, as there.
+pytestmark = pytest.mark.usefixtures("worker_profile")
+
 
 @pytest.fixture(autouse=True)
 def _no_heartbeat_writes_inside_the_test_transaction(settings):
@@ -369,7 +372,7 @@ def test_the_heartbeat_thread_refreshes_a_running_experiment(iris_dataset, setti
     experiment = queued_experiment(
         iris_dataset, status=Status.RUNNING, attempts=1, heartbeat_at=long_ago
     )
-    thread = _HeartbeatThread(experiment.pk)
+    thread = _HeartbeatThread(experiment)
     thread.start()
     try:
         deadline = time.monotonic() + 10

@@ -16,6 +16,9 @@ from cauce.integrations.mlflow import MlflowUnavailable, tracking
 
 Status = MLExperiment.Status
 
+# The runner runs in workers: under the worker's MLflow profile, as there.
+pytestmark = pytest.mark.usefixtures("worker_profile")
+
 
 @pytest.fixture(autouse=True)
 def _short_retries(settings):

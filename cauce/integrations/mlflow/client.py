@@ -65,6 +65,19 @@ def use_worker_profile() -> None:
         _worker_profile = True
 
 
+def use_web_profile() -> None:
+    """Back to the web's fail-fast profile (tests that ran a worker's code in-process)."""
+    global _worker_profile
+    with _profile_lock:
+        _apply_profile(_WEB_PROFILE)
+        _worker_profile = False
+
+
+def profile_values() -> dict[str, str]:
+    """The MLflow client settings every call of this process gets now."""
+    return {key: os.environ[key] for key in _WEB_PROFILE}
+
+
 def tracking_uri() -> str:
     return settings.MLFLOW_TRACKING_URI.rstrip("/")
 

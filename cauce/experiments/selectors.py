@@ -3,11 +3,13 @@
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy
 from taggit.models import Tag
 
 from cauce.core.db import UnicodeLower
@@ -291,12 +293,25 @@ def experiment_plot_paths(*, experiment: MLExperiment) -> list[str]:
     ]
 
 
-def experiment_timings(*, experiment: MLExperiment) -> list[tuple[str, float]]:
-    """(stage, seconds) of the last run, in the order the stages happen, total last."""
-    order = ["prepare", "load", "fit", "evaluate", "log", "total"]
-    timings = experiment.timings or {}
-    known = [(name, timings[name]) for name in order if name in timings]
-    return known + [(name, value) for name, value in timings.items() if name not in order]
+TIMING_LABELS = {
+    "prepare": gettext_lazy("Preparar el run de MLflow"),
+    "load": gettext_lazy("Cargar y preparar los datos"),
+    "fit": gettext_lazy("Entrenar"),
+    "evaluate": gettext_lazy("Evaluar (métricas, importancia, gráficos)"),
+    "log": gettext_lazy("Guardar artefactos y modelo en MLflow"),
+    "total": gettext_lazy("Total"),
+}
+
+
+def experiment_timings(*, experiment: MLExperiment) -> list[tuple[str, Any, float]]:
+    """(stage, label, seconds) of the last run, in the order the stages happen, total last."""
+    timings = dict(experiment.timings or {})
+    total = timings.pop("total", None)
+    rows = [(name, TIMING_LABELS[name], timings[name]) for name in TIMING_LABELS if name in timings]
+    rows += [(name, name, value) for name, value in timings.items() if name not in TIMING_LABELS]
+    if total is not None:
+        rows.append(("total", TIMING_LABELS["total"], total))
+    return rows
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,15 @@ def model_version_create(
     return _version_info(created["model_version"], aliases=[])
 
 
+def logged_model_exists(*, model_id: str) -> bool:
+    """Whether MLflow still has this logged model (registering a missing one is a 500)."""
+    try:
+        rest_get(f"/api/2.0/mlflow/logged-models/{quote(model_id, safe='')}")
+    except MlflowNotFound:
+        return False
+    return True
+
+
 def model_version_get(*, name: str, version: int | str) -> ModelVersionInfo:
     """One version with its aliases; ``MlflowNotFound`` for an unknown name or version."""
     body = rest_get(f"{_MV}/get", params={"name": name, "version": str(version)})

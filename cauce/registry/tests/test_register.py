@@ -236,3 +236,14 @@ def test_the_demo_registers_its_finished_experiment_with_the_alias_champion(
     assert (champion.version, champion.run_id) == ("1", run.mlflow_run_id)
     call_command("cauce_demo", stdout=io.StringIO())
     assert len(mlflow_client.search_model_versions("name='Demo-Iris_RandomForest'")) == 1
+
+
+def test_a_logged_model_gone_from_mlflow_is_a_clear_error_and_leaves_nothing(
+    editor_client, finished_experiment, mlflow_client
+):
+    experiment = finished_experiment()
+    MLExperiment.objects.filter(pk=experiment.pk).update(mlflow_model_id="m-" + "0" * 32)
+    response = editor_client.post(_register_url(experiment), follow=True)
+    assert _messages(response) == ["El modelo guardado de este experimento ya no existe en MLflow."]
+    assert mlflow_client.search_registered_models() == []
+    assert not RegisteredModel.objects.exists()

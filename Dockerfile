@@ -32,7 +32,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=config.settings \
     CAUCE_ENV=production \
     CAUCE_DATA_DIR=/data \
-    DJANGO_STATIC_ROOT=/app/staticfiles
+    DJANGO_STATIC_ROOT=/app/staticfiles \
+    MPLCONFIGDIR=/tmp/matplotlib
 RUN groupadd --system --gid 10001 cauce \
     && useradd --system --uid 10001 --gid cauce --home-dir /app --shell /usr/sbin/nologin cauce \
     && mkdir -p /data \
@@ -46,7 +47,9 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=4)"]
 # WEB_CONCURRENCY sets gunicorn's number of workers (gunicorn reads it itself).
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+# gthread: a long artifact download streams in one thread without blocking the others, and
+# --timeout leaves it time (the same choice as `make run`).
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--threads", "4", "--timeout", "120", "--graceful-timeout", "30", "--access-logfile", "-"]
 
 # --- mlflow: the tracking server ---------------------------------------------------------------
 FROM python:3.11.11-slim-bookworm AS mlflow

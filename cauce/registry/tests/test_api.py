@@ -190,3 +190,9 @@ def test_the_endpoints_are_in_the_schema(client):
     assert {"put", "delete"} <= set(paths["/api/models/{name}/aliases/{alias}/"])
     assert {"get", "patch", "delete"} <= set(paths["/api/models/{name}/versions/{version}/"])
     assert "get" in paths["/api/models/"] and "get" in paths["/api/models/{name}/"]
+
+
+@pytest.mark.parametrize("name", ["nul\x00name", "n" * 300])
+def test_impossible_names_are_404(viewer_api, name):
+    url = reverse("api-model-detail", kwargs={"name": "placeholder"}).replace("placeholder", name)
+    assert viewer_api.get(url).status_code == 404

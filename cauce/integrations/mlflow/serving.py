@@ -200,8 +200,9 @@ def model_predict(
             _("El modelo rechazó los datos: %(reason)s")
             % {"reason": str(getattr(exc, "message", exc)).splitlines()[0][:300]}
         ) from exc
-    except (ValueError, TypeError, KeyError) as exc:
-        logger.warning("Model %s v%s failed to predict: %s", model.name, model.version, exc)
+    except Exception as exc:
+        # The estimator's own refusal of odd values (ValueError, TypeError...): no 500.
+        logger.warning("Model %s v%s failed to predict: %r", model.name, model.version, exc)
         raise ApplicationError(
             _("El modelo no pudo predecir con estos datos. Revise los tipos de las columnas.")
         ) from exc

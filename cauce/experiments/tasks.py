@@ -82,3 +82,13 @@ def tag_sync_pull_task() -> None:
     from cauce.experiments.tag_sync import tag_sync_pull
 
     tag_sync_pull()
+
+
+@shared_task(ignore_result=True)
+def experiments_watch_task() -> None:
+    """Periodic (Celery beat; see ``CELERY_BEAT_SCHEDULE``): fail RUNNING experiments whose
+    worker died, and send again (or end) QUEUED ones whose message was lost."""
+    from cauce.experiments.liveness import experiments_fail_stale, experiments_redispatch_lost
+
+    experiments_fail_stale()
+    experiments_redispatch_lost()

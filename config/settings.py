@@ -233,6 +233,8 @@ REGISTRY_READY_TIMEOUT = env.float("CAUCE_REGISTRY_READY_TIMEOUT", default=10.0)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_DIR = DATA_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's file-system transport with atomic writes (see cauce/core/broker.py).
+    CELERY_BROKER_TRANSPORT = "cauce.core.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
@@ -267,11 +269,6 @@ _MACHINE_MB = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
 TRAINING_MEMORY_MB = env.int(
     "CAUCE_TRAINING_MEMORY_MB", default=_MACHINE_MB * 3 // 4 // max(CELERY_WORKER_CONCURRENCY, 1)
 )
-# A pool process that kept more than that after a task (freed memory is not always given
-# back to the system) is replaced by a fresh one before the next.
-if TRAINING_MEMORY_MB:
-    CELERY_WORKER_MAX_MEMORY_PER_CHILD = TRAINING_MEMORY_MB * 1024  # in KiB
-
 # The periodic check of dead workers and lost messages (Celery beat, below) runs this often.
 EXPERIMENT_WATCH_SECONDS = env.int("CAUCE_EXPERIMENT_WATCH_SECONDS", default=60)
 # A QUEUED experiment no worker claimed this long after it was due (sent, or its retry due)

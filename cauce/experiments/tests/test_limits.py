@@ -64,7 +64,6 @@ def test_by_default_one_training_per_core_sharing_three_quarters_of_the_memory(m
     assert values["CELERY_WORKER_POOL"] == "prefork"
     assert values["CELERY_WORKER_CONCURRENCY"] == os.cpu_count()
     assert values["TRAINING_MEMORY_MB"] == machine_mb * 3 // 4 // os.cpu_count()
-    assert values["CELERY_WORKER_MAX_MEMORY_PER_CHILD"] == values["TRAINING_MEMORY_MB"] * 1024
     assert values["CELERY_WORKER_PREFETCH_MULTIPLIER"] == 1
     assert values["CELERY_TASK_ACKS_LATE"] is True
 
@@ -76,4 +75,3 @@ def test_concurrency_and_memory_come_from_the_environment(monkeypatch):
 
     assert values["CELERY_WORKER_CONCURRENCY"] == 5
     assert values["TRAINING_MEMORY_MB"] == 700
-    assert values["CELERY_WORKER_MAX_MEMORY_PER_CHILD"] == 700 * 1024

@@ -37,7 +37,7 @@ def test_an_experiment_queued_while_mlflow_is_down_finishes_once_it_is_back(
     url = f"http://127.0.0.1:{port}"
     server = start_mlflow_server(root, port)
     try:
-        wait_healthy(url, server)
+        wait_healthy(url, server, timeout=240)
     finally:
         stop_process(server)
     assert server.poll() is not None
@@ -64,7 +64,7 @@ def test_an_experiment_queued_while_mlflow_is_down_finishes_once_it_is_back(
         assert f"[{task_id}] retry: Retry in" in log_path.read_text()
 
         server = start_mlflow_server(root, port)
-        wait_healthy(url, server)
+        wait_healthy(url, server, timeout=240)
         wait_until_ended(experiment, log_path)
 
         assert experiment.status == Status.FINISHED, experiment.error

@@ -118,7 +118,12 @@ def test_a_training_over_the_memory_limit_ends_in_error_and_the_worker_trains_th
     assert greedy.error == MEMORY_MESSAGE
     assert greedy.metrics == {}
     client = MlflowClient(tracking_uri=mlflow)
-    assert client.get_run(greedy.mlflow_run_id).info.status == "FAILED"
+    # The run is ended right after the experiment's status is written.
+    wait_for(
+        lambda: client.get_run(greedy.mlflow_run_id).info.status == "FAILED",
+        "the FAILED run",
+        log_path,
+    )
     assert process.poll() is None
 
     queue_on(small, queue)

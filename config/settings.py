@@ -295,6 +295,9 @@ TAG_SYNC_RETRY_MAX_DELAY = env.float("CAUCE_TAG_SYNC_RETRY_MAX_DELAY", default=3
 TAG_SYNC_LEASE_SECONDS = env.int("CAUCE_TAG_SYNC_LEASE_SECONDS", default=300)
 TAG_SYNC_SWEEP_SECONDS = env.float("CAUCE_TAG_SYNC_SWEEP_SECONDS", default=60.0)
 TAG_SYNC_SWEEP_BATCH = env.int("CAUCE_TAG_SYNC_SWEEP_BATCH", default=500)
+# A queue of their own for tag pushes (e.g. a worker that never waits behind a training);
+# empty: the default queue.
+TAG_SYNC_QUEUE = env.str("CAUCE_TAG_SYNC_QUEUE", default="")
 # How often the tags edited on the runs in MLflow are read back into Cauce.
 TAG_SYNC_PULL_SECONDS = env.float("CAUCE_TAG_SYNC_PULL_SECONDS", default=300.0)
 

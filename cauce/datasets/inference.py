@@ -70,6 +70,13 @@ ISO_DATE = re.compile(
 Source = str | Path | IO[bytes]
 
 
+# Why a column looks like an identifier rather than a feature (ColumnProfile.id_like).
+ID_DISTINCT_TEXT = "distinct_text"  # text whose values are (almost) all different
+ID_ROW_NUMBER = "row_number"  # integers, unique, each one more than the previous
+# "Almost all distinct": at least this share of the non-missing values are different.
+ID_DISTINCT_RATIO = 0.9
+
+
 @dataclass(frozen=True)
 class ColumnProfile:
     name: str
@@ -77,6 +84,8 @@ class ColumnProfile:
     kind: str  # numeric | categorical | boolean | datetime | text
     missing: int
     unique: int
+    # "" for an ordinary column; otherwise why it looks like an identifier (ID_*).
+    id_like: str = ""
 
 
 @dataclass(frozen=True)
@@ -484,13 +493,50 @@ def _check_frame(frame: pd.DataFrame) -> None:
 
 
 def _profile_column(name: Any, series: pd.Series) -> ColumnProfile:
+    kind = column_kind(series)
+    missing = int(series.isna().sum())
+    unique = int(series.nunique(dropna=True))
+    id_like = id_like_from_counts(kind=kind, rows=len(series), missing=missing, unique=unique)
+    if not id_like and is_row_number_candidate(
+        dtype=str(series.dtype), rows=len(series), missing=missing, unique=unique
+    ):
+        id_like = ID_ROW_NUMBER if is_row_number(series) else ""
     return ColumnProfile(
         name=str(name),
         dtype=str(series.dtype),
-        kind=column_kind(series),
-        missing=int(series.isna().sum()),
-        unique=int(series.nunique(dropna=True)),
+        kind=kind,
+        missing=missing,
+        unique=unique,
+        id_like=id_like,
     )
+
+
+def id_like_from_counts(*, kind: str, rows: int, missing: int, unique: int) -> str:
+    """ID_DISTINCT_TEXT for a text column whose values are (almost) all different.
+
+    Decided from the profile's counts alone, so a stored schema answers it without the file.
+    Numbers are left alone: a measurement is naturally all different too.
+    """
+    present = rows - missing
+    if kind == "text" and present >= 2 and unique >= ID_DISTINCT_RATIO * present:
+        return ID_DISTINCT_TEXT
+    return ""
+
+
+def is_row_number_candidate(*, dtype: str, rows: int, missing: int, unique: int) -> bool:
+    """An integer column with no gaps and no repeated value: it may count the rows."""
+    return (
+        dtype.lower().startswith(("int", "uint"))
+        and rows >= 2
+        and missing == 0
+        and (unique == rows)
+    )
+
+
+def is_row_number(series: pd.Series) -> bool:
+    """Each value is the previous one plus one (1, 2, 3... or 1000, 1001...)."""
+    values = series.to_numpy()
+    return len(values) >= 2 and bool((np.diff(values) == 1).all())
 
 
 def column_kind(series: pd.Series) -> str:

@@ -14,7 +14,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from cauce.core.exceptions import ApplicationError
-from cauce.datasets.inference import profile_file
+from cauce.datasets.inference import (
+    ID_ROW_NUMBER,
+    id_like_from_counts,
+    is_row_number,
+    is_row_number_candidate,
+    load_dataframe,
+    profile_file,
+)
 from cauce.datasets.models import Dataset
 from cauce.projects.models import Project
 
@@ -116,3 +123,48 @@ def _delete_stored_file(storage, name: str) -> None:
         storage.delete(name)
     except OSError:
         logger.warning("Could not delete the stored dataset file %s", name, exc_info=True)
+
+
+def dataset_schema_complete(*, dataset: Dataset) -> Dataset:
+    """Add what the upload's profile computes today to a schema stored before it did.
+
+    Today: ``id_like`` per column. Text columns are decided from the stored counts; integer
+    columns that could count the rows are read from the file (those columns only), once:
+    the completed schema is saved. A file that cannot be read leaves them ordinary columns.
+    """
+    if all("id_like" in column for column in dataset.schema):
+        return dataset
+    schema = [dict(column) for column in dataset.schema]
+    candidates = []
+    for column in schema:
+        if "id_like" in column:
+            continue
+        counts = {
+            "rows": dataset.row_count,
+            "missing": int(column.get("missing", 0)),
+            "unique": int(column.get("unique", 0)),
+        }
+        column["id_like"] = id_like_from_counts(kind=str(column.get("kind", "")), **counts)
+        if not column["id_like"] and is_row_number_candidate(
+            dtype=str(column.get("dtype", "")), **counts
+        ):
+            candidates.append(column)
+    if candidates:
+        try:
+            with dataset.file.open("rb") as handle:
+                frame = load_dataframe(
+                    handle,
+                    file_format=dataset.file_format,
+                    encoding=dataset.encoding,
+                    delimiter=dataset.delimiter,
+                    columns=[column["name"] for column in candidates],
+                )
+        except (OSError, ApplicationError):
+            logger.warning("Could not read dataset %s to complete its schema", dataset.pk)
+        else:
+            for column in candidates:
+                if is_row_number(frame[column["name"]]):
+                    column["id_like"] = ID_ROW_NUMBER
+    dataset.schema = schema
+    Dataset.objects.filter(pk=dataset.pk).update(schema=schema)
+    return dataset

@@ -163,6 +163,8 @@ admin.site.unregister(Tag)
 @admin.register(Tag)
 class SyncedTagAdmin(TagAdmin):
     form = TagNameForm
+    # taggit's inline edits its generic TaggedItem, which experiments do not use.
+    inlines = []
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)

@@ -17,6 +17,9 @@ from cauce.experiments.mlflow_links import mlflow_run_url
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.selectors import (
     MAX_FILTER_TAGS,
+    SYNC_CHOICES,
+    SYNC_PENDING,
+    SYNC_SYNCED,
     TAG_MODES,
     TAGS_ALL,
     ExperimentFilters,
@@ -169,6 +172,11 @@ class ExperimentListQuerySerializer(serializers.Serializer):
     q = serializers.CharField(
         required=False, max_length=200, help_text="Words to find in the name or description"
     )
+    sync = serializers.ChoiceField(
+        choices=SYNC_CHOICES,
+        required=False,
+        help_text="pending: the run lacks a tag change not yet synced; synced: it has them all",
+    )
 
     def to_filters(self) -> ExperimentFilters:
         data = self.validated_data
@@ -187,6 +195,7 @@ class ExperimentListQuerySerializer(serializers.Serializer):
             dataset_id=data.get("dataset"),
             project_id=data.get("project"),
             q=data.get("q", "").strip(),
+            sync_pending={SYNC_PENDING: True, SYNC_SYNCED: False}.get(data.get("sync", "")),
         )
 
 
@@ -329,3 +338,75 @@ class ExperimentCancelApi(generics.GenericAPIView):
         )
         services.experiment_cancel(experiment=experiment, user=request.user)
         return Response(_experiment_out(user=request.user, experiment_id=pk))
+
+
+class BulkTagInputSerializer(serializers.Serializer):
+    experiments = serializers.ListField(
+        child=serializers.UUIDField(),
+        min_length=1,
+        max_length=services.MAX_BULK_EXPERIMENTS,
+        help_text="Ids of the experiments to change",
+    )
+    tag = serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=False)
+    action = serializers.ChoiceField(choices=services.BULK_ACTIONS)
+
+
+class BulkTagIssueSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class BulkTagResultSerializer(serializers.Serializer):
+    tag = serializers.CharField(help_text="The tag as stored (trimmed)")
+    action = serializers.ChoiceField(choices=services.BULK_ACTIONS)
+    changed = serializers.ListField(child=serializers.UUIDField())
+    unchanged = serializers.ListField(
+        child=serializers.UUIDField(), help_text="Already had the tag (add) or lacked it (remove)"
+    )
+    refused = BulkTagIssueSerializer(many=True, help_text="Projects where the user only reads")
+    failed = BulkTagIssueSerializer(many=True, help_text="Changes the rules or database refused")
+    missing = serializers.IntegerField(
+        help_text="Ids that are not experiments of the user's projects (not changed)"
+    )
+
+
+def _issues(pairs) -> list[dict]:
+    return [
+        {"id": experiment.pk, "name": experiment.name, "reason": str(reason)}
+        for experiment, reason in pairs
+    ]
+
+
+@extend_schema(
+    summary="Add or remove one tag on many experiments (editor in each one's project)",
+    description=(
+        "Each experiment changes on its own: one that fails does not stop the others. "
+        "Experiments of projects where the user is a viewer are refused and listed; ids of "
+        "other projects are counted in missing. 200 even when some did not change."
+    ),
+    request=BulkTagInputSerializer,
+    responses={200: BulkTagResultSerializer, 400: _ERRORS[400]},
+)
+class ExperimentBulkTagsApi(generics.GenericAPIView):
+    serializer_class = BulkTagResultSerializer
+
+    def post(self, request):
+        data = BulkTagInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.experiment_tags_bulk_change(
+            user=request.user,
+            experiment_ids=data.validated_data["experiments"],
+            tag=data.validated_data["tag"],
+            action=data.validated_data["action"],
+        )
+        body = {
+            "tag": result.tag,
+            "action": result.action,
+            "changed": [experiment.pk for experiment in result.changed],
+            "unchanged": [experiment.pk for experiment in result.unchanged],
+            "refused": _issues(result.refused),
+            "failed": _issues(result.failed),
+            "missing": result.missing,
+        }
+        return Response(BulkTagResultSerializer(body).data)

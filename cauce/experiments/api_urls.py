@@ -4,6 +4,11 @@ from cauce.experiments import api
 
 urlpatterns = [
     path("experiments/", api.ExperimentListCreateApi.as_view(), name="api-experiment-list"),
+    path(
+        "experiments/bulk-tags/",
+        api.ExperimentBulkTagsApi.as_view(),
+        name="api-experiment-bulk-tags",
+    ),
     path("experiments/<uuid:pk>/", api.ExperimentDetailApi.as_view(), name="api-experiment-detail"),
     path("experiments/<uuid:pk>/run/", api.ExperimentRunApi.as_view(), name="api-experiment-run"),
     path(

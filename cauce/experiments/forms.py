@@ -7,17 +7,22 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cauce.datasets.inference import ID_DISTINCT_TEXT, ID_ROW_NUMBER
 from cauce.datasets.models import Dataset
+from cauce.datasets.services import dataset_schema_complete
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.algorithms import CLASSIFICATION, REGRESSION, algorithm_choices
 from cauce.experiments.selectors import (
     MAX_FILTER_TAGS,
+    SYNC_PENDING,
+    SYNC_SYNCED,
     TAGS_ALL,
     TAGS_ANY,
     ExperimentFilters,
     FilterChoices,
     filter_tags_parse,
 )
+from cauce.experiments.services import default_feature_columns
 
 AUTO = "auto"
 
@@ -82,6 +87,19 @@ def _column_label(column: dict[str, Any]) -> str:
     return f"{column['name']} ({column.get('kind', column.get('dtype', ''))})"
 
 
+# Why a column is not proposed as an input (see cauce.datasets.inference.ID_*).
+ID_LIKE_NOTES = {
+    ID_DISTINCT_TEXT: _(
+        "No se propone: casi todos sus valores son distintos, parece un identificador o un "
+        "nombre (el modelo no aprendería nada útil de él). Puede marcarla igualmente."
+    ),
+    ID_ROW_NUMBER: _(
+        "No se propone: sus valores son únicos y van de uno en uno, parece un número de fila. "
+        "Puede marcarla igualmente."
+    ),
+}
+
+
 class ExperimentCreateForm(forms.Form):
     name = forms.CharField(label=_("Nombre"), max_length=200)
     description = forms.CharField(
@@ -95,8 +113,14 @@ class ExperimentCreateForm(forms.Form):
         label=_("Columnas de entrada"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("Si no marca ninguna, se usan todas las columnas salvo la objetivo."),
+        help_text=_(
+            "Si no marca ninguna, se usan las propuestas: todas salvo la objetivo y las que "
+            "parecen identificadores."
+        ),
     )
+    # The target the column list was drawn for: when a reload brings another target, the
+    # old one becomes an input column again (it was left out only for being the target).
+    shown_target = forms.CharField(required=False, widget=forms.HiddenInput)
     task_type = forms.ChoiceField(
         label=_("Tipo de tarea"),
         choices=[
@@ -130,15 +154,53 @@ class ExperimentCreateForm(forms.Form):
         datasets = Dataset.objects.filter(project=project).order_by("-created_at", "-pk")
         self.fields["dataset"].queryset = datasets
         self.chosen_dataset = dataset or self._chosen_dataset(datasets)
+        if self.chosen_dataset:
+            dataset_schema_complete(dataset=self.chosen_dataset)
         columns = self.chosen_dataset.schema if self.chosen_dataset else []
-        choices = [(column["name"], _column_label(column)) for column in columns]
-        self.fields["target_column"].choices = choices
-        self.fields["feature_columns"].choices = choices
+        self.fields["target_column"].choices = [
+            (column["name"], _column_label(column)) for column in columns
+        ]
         if self.chosen_dataset and not self.is_bound:
             self.initial.setdefault("dataset", self.chosen_dataset.pk)
             if columns:
                 # The label is most often the last column of a table.
                 self.initial.setdefault("target_column", columns[-1]["name"])
+        target = (
+            self.data.get("target_column") if self.is_bound else self.initial.get("target_column")
+        )
+        self.target = target or ""
+        # Every column is a valid choice (a posted target among the inputs gets the service's
+        # own message), but the target is never shown as an input (feature_checkboxes).
+        self.fields["feature_columns"].choices = self.fields["target_column"].choices
+        inputs = [column for column in columns if column["name"] != self.target]
+        self.id_like_notes = {
+            column["name"]: ID_LIKE_NOTES[column["id_like"]]
+            for column in inputs
+            if column.get("id_like") in ID_LIKE_NOTES
+        }
+        if self.chosen_dataset and not self.is_bound:
+            self.initial["feature_columns"] = self._initial_features(inputs)
+            self.initial["shown_target"] = self.target
+
+    def _initial_features(self, inputs: list[dict[str, Any]]) -> list[str]:
+        """The proposed inputs, or the given ones (a copy, a reload) without the target."""
+        names = [column["name"] for column in inputs]
+        given = self.initial.get("feature_columns")
+        if not given:
+            return default_feature_columns(schema=inputs, target_column=self.target)
+        chosen = [name for name in given if name in names]
+        previous = self.initial.get("shown_target")
+        if previous in names and previous not in self.id_like_notes and previous not in chosen:
+            chosen.append(previous)
+        return [name for name in names if name in chosen]
+
+    def feature_checkboxes(self) -> list[tuple[Any, str]]:
+        """(checkbox, note) per input column; the note says why it is not proposed."""
+        return [
+            (checkbox, self.id_like_notes.get(checkbox.data["value"], ""))
+            for checkbox in self["feature_columns"]
+            if checkbox.data["value"] != self.target
+        ]
 
     def _chosen_dataset(self, datasets) -> Dataset | None:
         """The dataset whose columns the form offers: the posted one, the initial one, or newest."""
@@ -155,6 +217,7 @@ class ExperimentCreateForm(forms.Form):
 
     def service_arguments(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
+        data.pop("shown_target", None)
         data["feature_columns"] = data["feature_columns"] or None
         return data
 
@@ -237,6 +300,15 @@ class ExperimentFilterForm(forms.Form):
     project = forms.TypedChoiceField(
         label=_("Proyecto"), required=False, coerce=int, empty_value=None
     )
+    sync = forms.ChoiceField(
+        label=_("Sincronización"),
+        required=False,
+        choices=[
+            ("", _("Todas")),
+            (SYNC_PENDING, _("Pendiente")),
+            (SYNC_SYNCED, _("Al día en MLflow")),
+        ],
+    )
     per_page = forms.TypedChoiceField(
         label=_("Por página"),
         required=False,
@@ -290,6 +362,7 @@ class ExperimentFilterForm(forms.Form):
             dataset_id=data.get("dataset"),
             project_id=data.get("project"),
             q=(data.get("q") or "").strip(),
+            sync_pending={SYNC_PENDING: True, SYNC_SYNCED: False}.get(data.get("sync") or ""),
         )
 
     @property

@@ -1,7 +1,9 @@
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
 from taggit.models import GenericUUIDTaggedItemBase, TaggedItemBase
@@ -133,6 +135,21 @@ class MLExperiment(TimeStampedModel):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def stage_elapsed(self) -> timedelta | None:
+        """How long the current stage has been going (None unless queued or running)."""
+        if not self.is_active or self.stage_started_at is None:
+            return None
+        return max(timezone.now() - self.stage_started_at, timedelta(0))
+
+    @property
+    def run_elapsed(self) -> timedelta | None:
+        """Running: since this attempt started; queued: since it was queued."""
+        since = self.started_at if self.status == self.Status.RUNNING else self.queued_at
+        if not self.is_active or since is None:
+            return None
+        return max(timezone.now() - since, timedelta(0))
 
     @property
     def main_metric_name(self) -> str:

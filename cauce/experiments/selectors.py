@@ -3,11 +3,13 @@
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy
 from taggit.models import Tag
 
 from cauce.core.db import UnicodeLower
@@ -20,6 +22,10 @@ from cauce.projects.selectors import projects_for_user, require_role
 TAGS_ALL = "all"
 TAGS_ANY = "any"
 TAG_MODES = (TAGS_ALL, TAGS_ANY)
+# The "Sincronización" filter's values in a query string.
+SYNC_PENDING = "pending"
+SYNC_SYNCED = "synced"
+SYNC_CHOICES = (SYNC_PENDING, SYNC_SYNCED)
 
 
 MAX_FILTER_TAGS = 20
@@ -77,6 +83,7 @@ class ExperimentFilters:
             "algorithm": self.algorithm,
             "dataset": self.dataset_id or "",
             "project": self.project_id or "",
+            "sync": {True: SYNC_PENDING, False: SYNC_SYNCED}.get(self.sync_pending, ""),
         }
         for name, value in changes.items():
             values[name] = ",".join(value) if isinstance(value, tuple | list) else value
@@ -113,6 +120,21 @@ def _tagged_with(tags: tuple[str, ...]) -> QuerySet[TaggedExperiment]:
     return TaggedExperiment.objects.filter(tag__in=matching).values("object_id")
 
 
+def _tag_sync_pending() -> QuerySet[TagSyncState]:
+    """Outbox rows ahead of what reached the run (an experiment without a run has nothing to
+    sync: its run will start with the current tags)."""
+    return TagSyncState.objects.filter(
+        version__gt=F("synced_version"), experiment__mlflow_run_id__gt=""
+    )
+
+
+def _with_sync_pending(queryset: QuerySet[MLExperiment]) -> QuerySet[MLExperiment]:
+    """``tag_sync_pending`` on each row, for the list's "pendiente" badge (no extra query)."""
+    return queryset.annotate(
+        tag_sync_pending=Exists(_tag_sync_pending().filter(experiment_id=OuterRef("pk")))
+    )
+
+
 def experiments_filter(
     queryset: QuerySet[MLExperiment], *, filters: ExperimentFilters
 ) -> QuerySet[MLExperiment]:
@@ -128,9 +150,7 @@ def experiments_filter(
     if filters.sync_pending is not None:
         # Pending while the outbox version is ahead of what reached the run (an experiment
         # without a run has nothing to sync: its run will start with the current tags).
-        pending = TagSyncState.objects.filter(
-            version__gt=F("synced_version"), experiment__mlflow_run_id__gt=""
-        ).values("experiment_id")
+        pending = _tag_sync_pending().values("experiment_id")
         queryset = (
             queryset.filter(pk__in=pending)
             if filters.sync_pending
@@ -158,7 +178,7 @@ def experiment_list(
     *, project: Project, filters: ExperimentFilters | None = None
 ) -> QuerySet[MLExperiment]:
     """A project's experiments, newest first, with dataset and tags loaded in two queries."""
-    queryset = (
+    queryset = _with_sync_pending(
         MLExperiment.objects.filter(project=project)
         .select_related("dataset")
         .prefetch_related("tags")
@@ -171,7 +191,7 @@ def experiment_list_for_user(
     *, user: AbstractBaseUser, filters: ExperimentFilters | None = None
 ) -> QuerySet[MLExperiment]:
     """Experiments of every project the user is a member of (the "Experimentos" page, the API)."""
-    queryset = (
+    queryset = _with_sync_pending(
         MLExperiment.objects.filter(project__in=projects_for_user(user=user).values("pk"))
         .select_related("project", "dataset", "created_by")
         .prefetch_related("tags")
@@ -273,12 +293,25 @@ def experiment_plot_paths(*, experiment: MLExperiment) -> list[str]:
     ]
 
 
-def experiment_timings(*, experiment: MLExperiment) -> list[tuple[str, float]]:
-    """(stage, seconds) of the last run, in the order the stages happen, total last."""
-    order = ["prepare", "load", "fit", "evaluate", "log", "total"]
-    timings = experiment.timings or {}
-    known = [(name, timings[name]) for name in order if name in timings]
-    return known + [(name, value) for name, value in timings.items() if name not in order]
+TIMING_LABELS = {
+    "prepare": gettext_lazy("Preparar el run de MLflow"),
+    "load": gettext_lazy("Cargar y preparar los datos"),
+    "fit": gettext_lazy("Entrenar"),
+    "evaluate": gettext_lazy("Evaluar (métricas, importancia, gráficos)"),
+    "log": gettext_lazy("Guardar artefactos y modelo en MLflow"),
+    "total": gettext_lazy("Total"),
+}
+
+
+def experiment_timings(*, experiment: MLExperiment) -> list[tuple[str, Any, float]]:
+    """(stage, label, seconds) of the last run, in the order the stages happen, total last."""
+    timings = dict(experiment.timings or {})
+    total = timings.pop("total", None)
+    rows = [(name, TIMING_LABELS[name], timings[name]) for name in TIMING_LABELS if name in timings]
+    rows += [(name, name, value) for name, value in timings.items() if name not in TIMING_LABELS]
+    if total is not None:
+        rows.append(("total", TIMING_LABELS["total"], total))
+    return rows
 
 
 @dataclass(frozen=True)

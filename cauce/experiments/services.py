@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from cauce.core.exceptions import ApplicationError, ConflictError
 from cauce.datasets.inference import load_dataframe
 from cauce.datasets.models import Dataset
+from cauce.datasets.services import dataset_schema_complete
 from cauce.experiments.liveness import run_end_if_running
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.algorithms import (
@@ -138,11 +139,21 @@ def _target_column_check(*, dataset: Dataset, target_column: Any) -> dict[str, A
     return column
 
 
+def default_feature_columns(*, schema: list[dict[str, Any]], target_column: str) -> list[str]:
+    """The inputs proposed by default: every column but the target and those that look like
+    identifiers (``id_like`` in the dataset's profile). A user may still choose those; and
+    when nothing else is left, they are all there is to propose."""
+    inputs = [column for column in schema if column["name"] != target_column]
+    proposed = [column["name"] for column in inputs if not column.get("id_like")]
+    return proposed or [column["name"] for column in inputs]
+
+
 def _feature_columns_check(
     *, dataset: Dataset, target_column: str, feature_columns: Any
 ) -> list[str]:
     if feature_columns is None:
-        features = [name for name in dataset.column_names if name != target_column]
+        dataset_schema_complete(dataset=dataset)
+        features = default_feature_columns(schema=dataset.schema, target_column=target_column)
     else:
         if isinstance(feature_columns, str) or not isinstance(feature_columns, Iterable):
             raise _fail("feature_columns", _("Las columnas de entrada deben ser una lista."))
@@ -430,7 +441,10 @@ def experiment_tags_bulk_change(
     """
     if action not in BULK_ACTIONS:
         raise ApplicationError(_("Acción no válida: elija añadir o quitar."))
-    normalized = tags_normalize([tag or ""])
+    try:
+        normalized = tags_normalize([tag or ""])
+    except ApplicationError as error:
+        raise _fail("tag", str(error.message)) from None
     if not normalized:
         raise _fail("tag", _("Escriba la etiqueta que quiere añadir o quitar."))
     tag = normalized[0]

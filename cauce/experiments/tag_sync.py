@@ -31,7 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -141,7 +141,9 @@ def tag_sync_enqueue(*, experiment_id: str, countdown: float | None = None) -> N
     from cauce.experiments.tasks import tag_sync_push_task
 
     try:
-        tag_sync_push_task.apply_async(args=[experiment_id], countdown=countdown)
+        tag_sync_push_task.apply_async(
+            args=[experiment_id], countdown=countdown, queue=settings.TAG_SYNC_QUEUE or None
+        )
     except Exception:
         logger.exception(
             "Could not send the tag sync of experiment %s; the sweep will", experiment_id
@@ -166,40 +168,60 @@ class _Claim:
     desired: DesiredTags
     delete_known: list[str]
     snapshot_trusted: bool
+    had_stray_keys: bool
 
 
 def _claim(experiment_id: Any, *, force: bool) -> _Claim | PushOutcome:
+    """Take the lease on the experiment's run, then read what to write.
+
+    Few statements and one short write: the push is timed against a bare ``set_tags``. The
+    state is read again once the lease is held (another push may just have finished), and
+    the experiment after the version, so the state written is at least that version.
+    """
     now = timezone.now()
-    with transaction.atomic():
-        state = _state_for_update(experiment_id)
-        experiment = (
-            MLExperiment.objects.select_related("created_by", "queued_by")
-            .filter(pk=experiment_id)
-            .first()
+    current = (
+        TagSyncState.objects.filter(pk=experiment_id)
+        .values(
+            "version", "synced_version", "synced_run_id", "stray_keys", "experiment__mlflow_run_id"
         )
-        if experiment is None:
+        .first()
+    )
+    if current is None:
+        if not MLExperiment.objects.filter(pk=experiment_id).exists():
             return PushOutcome.UP_TO_DATE
-        if state.lease_until is not None and state.lease_until > now:
-            return PushOutcome.BUSY
-        run_id = experiment.mlflow_run_id
-        if (
-            not force
-            and state.version <= state.synced_version
-            and state.synced_run_id == run_id
-            and not state.stray_keys
-        ):
-            return PushOutcome.UP_TO_DATE
-        token = uuid.uuid4().hex
-        state.lease_token = token
-        state.lease_until = now + timedelta(seconds=settings.TAG_SYNC_LEASE_SECONDS)
-        state.last_attempt_at = now
-        state.save(update_fields=["lease_token", "lease_until", "last_attempt_at"])
-        desired = mlflow_tags_desired(experiment)
-        trusted = bool(run_id) and state.synced_run_id == run_id
-        known = set(state.snapshot) if trusted else set()
-        known.update(state.stray_keys)
-        delete = sorted(key for key in known if key not in desired.tags)
-        return _Claim(token, state.version, run_id, desired, delete, trusted)
+        TagSyncState.objects.get_or_create(experiment_id=experiment_id)
+        force = True
+    elif (
+        not force
+        and current["version"] <= current["synced_version"]
+        and current["synced_run_id"] == current["experiment__mlflow_run_id"]
+        and not current["stray_keys"]
+    ):
+        return PushOutcome.UP_TO_DATE
+    token = uuid.uuid4().hex
+    taken = (
+        TagSyncState.objects.filter(pk=experiment_id)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+        .update(
+            lease_token=token,
+            lease_until=now + timedelta(seconds=settings.TAG_SYNC_LEASE_SECONDS),
+            last_attempt_at=now,
+        )
+    )
+    if not taken:
+        return PushOutcome.BUSY
+    # One read for the fresh state and the experiment (its name, users and run after the version).
+    state = TagSyncState.objects.select_related(
+        "experiment__created_by", "experiment__queued_by"
+    ).get(pk=experiment_id)
+    experiment = state.experiment
+    run_id = experiment.mlflow_run_id
+    desired = mlflow_tags_desired(experiment)
+    trusted = bool(run_id) and state.synced_run_id == run_id
+    known = set(state.snapshot) if trusted else set()
+    known.update(state.stray_keys)
+    delete = sorted(key for key in known if key not in desired.tags)
+    return _Claim(token, state.version, run_id, desired, delete, trusted, bool(state.stray_keys))
 
 
 def _release(experiment_id: Any, token: str, **fields: Any) -> bool:
@@ -274,39 +296,53 @@ def tag_sync_push(*, experiment_id: Any, force: bool = False) -> PushOutcome:
 def _mark_synced(
     experiment_id: Any, claim: _Claim, *, written: dict[str, str], deleted: list[str]
 ) -> PushOutcome:
-    """Compare-and-set: record what was written, unless the run changed meanwhile."""
-    again = False
-    with transaction.atomic():
-        state = _state_for_update(experiment_id)
-        if state.lease_token != claim.token:
-            # The lease expired and another push took over: it records its own write.
-            return PushOutcome.BUSY
-        current_run = (
-            MLExperiment.objects.filter(pk=experiment_id)
-            .values_list("mlflow_run_id", flat=True)
-            .first()
-        )
-        state.lease_token = ""
-        state.lease_until = None
-        if current_run != claim.run_id:
-            # A new run was created meanwhile; push again to it.
-            state.save(update_fields=["lease_token", "lease_until"])
-            again = True
-        else:
-            state.synced_version = max(claim.version, state.synced_version)
-            state.synced_run_id = claim.run_id
-            state.snapshot = written
-            state.stray_keys = [key for key in state.stray_keys if key not in deleted]
-            if claim.run_id:
-                state.synced_at = timezone.now()
-            state.attempts = 0
-            state.last_error = ""
-            state.save()
-            again = state.version > claim.version
-        if again:
-            experiment_id_text = str(experiment_id)
-            transaction.on_commit(lambda: tag_sync_enqueue(experiment_id=experiment_id_text))
+    """Compare-and-set: record what was written, unless the lease was lost or the experiment
+    got a new run meanwhile (then push again, to that run)."""
+    fields: dict[str, Any] = {
+        "lease_token": "",
+        "lease_until": None,
+        "synced_version": claim.version,
+        "synced_run_id": claim.run_id,
+        "snapshot": written,
+        "attempts": 0,
+        "last_error": "",
+    }
+    if claim.run_id:
+        fields["synced_at"] = timezone.now()
+    if claim.had_stray_keys:
+        with transaction.atomic():
+            state = _state_for_update(experiment_id)
+            fields["stray_keys"] = [key for key in state.stray_keys if key not in deleted]
+            marked = _mark_if_current(experiment_id, claim, fields)
+            newer = marked and state.version > claim.version
+    else:
+        # The common case is one short write: no newer change arrived meanwhile.
+        marked = _mark_if_current(experiment_id, claim, fields, version=claim.version)
+        newer = False
+        if not marked:
+            marked = _mark_if_current(experiment_id, claim, fields)
+            newer = marked
+    if not marked:
+        if not _release(experiment_id, claim.token):
+            return PushOutcome.BUSY  # the lease expired and another push took over
+        tag_sync_enqueue(experiment_id=str(experiment_id))
+    elif newer:
+        tag_sync_enqueue(experiment_id=str(experiment_id))
     return PushOutcome.SYNCED
+
+
+def _mark_if_current(
+    experiment_id: Any, claim: _Claim, fields: dict[str, Any], version: int | None = None
+) -> bool:
+    conditions: dict[str, Any] = {"version": version} if version is not None else {}
+    return bool(
+        TagSyncState.objects.filter(
+            pk=experiment_id,
+            lease_token=claim.token,
+            experiment__mlflow_run_id=claim.run_id,
+            **conditions,
+        ).update(**fields)
+    )
 
 
 def tag_sync_run_started(

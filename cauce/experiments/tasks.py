@@ -62,10 +62,17 @@ def tag_sync_push_task(self, experiment_id: str) -> None:
     except MlflowUnavailable as exc:
         if self.request.retries >= settings.TAG_SYNC_RETRIES:
             return
-        raise self.retry(exc=exc, countdown=tag_sync_retry_delay(self.request.retries)) from exc
+        raise self.retry(
+            exc=exc,
+            countdown=tag_sync_retry_delay(self.request.retries),
+            queue=settings.TAG_SYNC_QUEUE or None,
+        ) from exc
     if outcome == PushOutcome.BUSY and self.request.retries < settings.TAG_SYNC_RETRIES:
         # Another worker is writing this run; look again once it should be done.
-        raise self.retry(countdown=tag_sync_retry_delay(self.request.retries))
+        raise self.retry(
+            countdown=tag_sync_retry_delay(self.request.retries),
+            queue=settings.TAG_SYNC_QUEUE or None,
+        )
 
 
 @shared_task(acks_late=True)

@@ -299,7 +299,8 @@ def ml_experiment_create(request, project_pk: int):
     else:
         form = ExperimentCreateForm(initial=_create_initial(request, project), project=project)
         if request.htmx and request.htmx.target == COLUMN_FIELDS_ID:
-            return render(request, "experiments/_column_fields.html", {"form": form})
+            context = {"form": form, "column_fields_id": COLUMN_FIELDS_ID}
+            return render(request, "experiments/_column_fields.html", context)
     context = {
         "project": project,
         "form": form,

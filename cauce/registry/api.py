@@ -197,7 +197,7 @@ class ModelDetailApi(APIView):
         model, _membership = registered_model_get_for_user(user=request.user, name=name)
         try:
             info = mlflow_registry.registered_model_get(name=model.name)
-            rows = model_version_rows(model=model)
+            rows = model_version_rows(model=model, info=info)
         except MlflowNotFound:
             info, rows = None, []
         latest = rows[0] if rows else None

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cauce.registry import api
+from cauce.registry import api, api_predict
 
 urlpatterns = [
     path(
@@ -10,6 +10,11 @@ urlpatterns = [
     ),
     path("models/", api.ModelListApi.as_view(), name="api-model-list"),
     path("models/<str:name>/", api.ModelDetailApi.as_view(), name="api-model-detail"),
+    path(
+        "models/<str:name>/predict/",
+        api_predict.ModelPredictApi.as_view(),
+        name="api-model-predict",
+    ),
     path(
         "models/<str:name>/aliases/<str:alias>/",
         api.AliasApi.as_view(),

@@ -1,3 +1,6 @@
+import uuid
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -40,3 +43,78 @@ class RegisteredModel(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PredictionJob(TimeStampedModel):
+    """Predictions of one registered model version for an uploaded file or pasted rows.
+
+    Small inputs are predicted in the request and stored FINISHED; large files are queued
+    for a worker, which reports progress here. The result is a CSV in the data dir, under
+    the project's folder, downloaded only through Cauce after a permission check.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "QUEUED", _("En cola")
+        RUNNING = "RUNNING", _("Prediciendo")
+        FINISHED = "FINISHED", _("Terminada")
+        ERROR = "ERROR", _("Error")
+
+    class Source(models.TextChoices):
+        FILE = "file", _("Archivo")
+        JSON = "json", _("JSON pegado")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    registered_model = models.ForeignKey(
+        RegisteredModel,
+        verbose_name=_("modelo registrado"),
+        on_delete=models.CASCADE,
+        related_name="prediction_jobs",
+    )
+    version = models.PositiveIntegerField(_("versión"))
+    # The alias the user asked for, resolved to ``version`` when the job was made.
+    alias = models.CharField(_("alias"), max_length=255, blank=True)
+    source = models.CharField(_("origen"), max_length=10, choices=Source.choices)
+    original_filename = models.CharField(_("archivo"), max_length=255, blank=True)
+    probabilities = models.BooleanField(_("con probabilidades"), default=False)
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(_("error"), blank=True)
+    notes = models.JSONField(default=list, blank=True)
+    columns = models.JSONField(default=list, blank=True)
+    input_file = models.FileField(max_length=500, blank=True)
+    result_file = models.FileField(max_length=500, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("predicción")
+        verbose_name_plural = _("predicciones")
+
+    def __str__(self) -> str:
+        return f"{self.registered_model.name} v{self.version} ({self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.FINISHED:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, int(self.rows_done * 100 / self.rows_total))
+
+    @staticmethod
+    def storage_dir(job: "PredictionJob") -> Path:
+        """Relative to MEDIA_ROOT: one folder per job, inside its project's folder."""
+        return Path("predictions") / str(job.registered_model.project_id) / str(job.pk)

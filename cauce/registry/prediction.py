@@ -47,6 +47,7 @@ _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
+_PLAIN_NUMBER_TYPES = {int, float, type(None), np.float64, np.int64}
 _FLOAT_TYPES = {"double": "float64", "float": "float32"}
 _INTEGER_TYPES = {"long": "int64", "integer": "int32"}
 
@@ -114,13 +115,17 @@ def parse_pasted_json(text: str, *, columns: Sequence[str] | None = None) -> pd.
 def parse_json_bytes(raw: bytes) -> Any:
     """A request body as JSON, with a readable error."""
     if not raw.strip():
-        raise ApplicationError(_("No hay filas que predecir: el cuerpo está vacío."))
+        raise empty_body_error()
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as error:
         raise ApplicationError(
             _("El JSON no es válido: %(reason)s") % {"reason": _json_reason(error)}
         ) from error
+
+
+def empty_body_error() -> ApplicationError:
+    return ApplicationError(_("No hay filas que predecir: el cuerpo está vacío."))
 
 
 def _json_reason(error: Exception) -> str:
@@ -158,7 +163,7 @@ def _frame_from_split(payload: Any) -> pd.DataFrame:
                     )
                     % {"row": number, "seen": len(row), "expected": len(columns)}
                 )
-    return pd.DataFrame(data, columns=columns, dtype=object)
+    return pd.DataFrame(data, columns=columns)
 
 
 def _frame_from_records(payload: Any, *, key: str) -> pd.DataFrame:
@@ -172,7 +177,7 @@ def _frame_from_records(payload: Any, *, key: str) -> pd.DataFrame:
                 _("La fila %(row)d de %(key)s no es un objeto JSON {columna: valor}.")
                 % {"row": number, "key": key}
             )
-    return pd.DataFrame.from_records(payload).astype(object)
+    return pd.DataFrame.from_records(payload)
 
 
 def _frame_from_tf_inputs(payload: Any, *, key: str, columns: Sequence[str] | None) -> pd.DataFrame:
@@ -191,7 +196,7 @@ def _frame_from_tf_inputs(payload: Any, *, key: str, columns: Sequence[str] | No
                 _('En "%(key)s", todas las columnas deben tener el mismo número de valores.')
                 % {"key": key}
             )
-        return pd.DataFrame(payload, dtype=object)
+        return pd.DataFrame(payload)
     if not isinstance(payload, list):
         raise ApplicationError(_('"%(key)s" debe ser una lista de filas.') % {"key": key})
     if all(isinstance(row, dict) for row in payload):
@@ -219,7 +224,7 @@ def _frame_from_tf_inputs(payload: Any, *, key: str, columns: Sequence[str] | No
                         "columns": ", ".join(columns),
                     }
                 )
-        return pd.DataFrame(payload, columns=list(columns), dtype=object)
+        return pd.DataFrame(payload, columns=list(columns))
     raise ApplicationError(
         _('"%(key)s" debe ser una lista de filas: todas objetos o todas listas.') % {"key": key}
     )
@@ -268,15 +273,7 @@ def input_check(
     missing = [column for column in inputs if column.name not in frame.columns]
     missing_required = [column.name for column in missing if column.required]
     if missing_required:
-        raise ApplicationError(
-            ngettext(
-                "Falta la columna que el modelo necesita: %(names)s.",
-                "Faltan columnas que el modelo necesita: %(names)s.",
-                len(missing_required),
-            )
-            % {"names": ", ".join(missing_required)},
-            {"missing_columns": missing_required},
-        )
+        raise missing_columns_error(missing_required)
     extra = [str(name) for name in frame.columns if name not in names]
     if extra:
         notes.append(
@@ -310,6 +307,18 @@ def input_check(
     return CheckedInput(frame=pd.DataFrame(converted, index=index), notes=notes)
 
 
+def missing_columns_error(names: list[str]) -> ApplicationError:
+    return ApplicationError(
+        ngettext(
+            "Falta la columna que el modelo necesita: %(names)s.",
+            "Faltan columnas que el modelo necesita: %(names)s.",
+            len(names),
+        )
+        % {"names": ", ".join(names)},
+        {"missing_columns": names},
+    )
+
+
 def _missing_mask(series: pd.Series) -> pd.Series:
     mask = series.isna()
     if series.dtype == object:
@@ -340,6 +349,8 @@ def _report(
 def _convert(
     series: pd.Series, column: InputColumn, errors: list[dict[str, Any]], first_row: int
 ) -> pd.Series:
+    """One column in its signature type. A gap is NaN in every type, as pandas reads it
+    from a CSV for training: scikit-learn's imputers treat NaN as missing, but not None."""
     missing = _missing_mask(series)
     kind = column.type
     if kind in _FLOAT_TYPES or kind in _INTEGER_TYPES:
@@ -362,10 +373,12 @@ def _convert(
         if bad.any():
             _report(errors, series, bad, column, first_row)
             return series
-        values = values.where(~missing, None)
-        return values.astype(bool) if not missing.any() else values.astype(object)
+        if not missing.any():
+            return values.astype(bool)
+        flags = [math.nan if gap else value for gap, value in zip(missing, values, strict=True)]
+        return pd.Series(flags, index=series.index, dtype=object)
     if kind == "string":
-        texts = [None if _is_missing(value) else _as_text(value) for value in series]
+        texts = [math.nan if _is_missing(value) else _as_text(value) for value in series]
         return pd.Series(texts, index=series.index, dtype=object)
     if kind == "datetime":
         dates = pd.to_datetime(series.where(~missing, None), errors="coerce", utc=False)
@@ -395,6 +408,9 @@ def _to_number(series: pd.Series, missing: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.astype("float64")
     if pd.api.types.is_numeric_dtype(series.dtype):
+        return series.astype("float64")
+    if set(map(type, series.array)) <= _PLAIN_NUMBER_TYPES:
+        # Numbers and gaps only (JSON rows with a null): no value needs a look.
         return series.astype("float64")
 
     def one(value: Any) -> float:
@@ -535,3 +551,10 @@ def frame_rows(frame: pd.DataFrame) -> list[list[Any]]:
 def notes_merge(notes: Iterable[str]) -> list[str]:
     """Each note once, in order (chunks of one file repeat the same notes)."""
     return list(dict.fromkeys(notes))
+
+
+def csv_unescape(value: str) -> str:
+    """A cell of a result file as the user wrote it (the page shows it; the CSV keeps the ')."""
+    if value.startswith("'") and value[1:].startswith(_FORMULA_START):
+        return value[1:]
+    return value

@@ -13,7 +13,7 @@ from cauce.integrations.mlflow import registry as mlflow_registry
 from cauce.integrations.mlflow.registry import ModelVersionInfo, RegisteredModelInfo
 from cauce.projects.models import Membership, Project, Role
 from cauce.projects.selectors import projects_for_user, require_role
-from cauce.registry.models import RegisteredModel
+from cauce.registry.models import NAME_MAX_LENGTH, RegisteredModel
 
 
 def registered_model_list_for_user(
@@ -33,6 +33,9 @@ def registered_model_get_for_user(
 ) -> tuple[RegisteredModel, Membership]:
     """The model and the user's membership; 404 for outsiders and unknown names, 403 below
     the role."""
+    if not name or len(name) > NAME_MAX_LENGTH or "\x00" in name:
+        # No model has such a name (and PostgreSQL refuses NUL characters in a query).
+        raise Http404
     model = (
         RegisteredModel.objects.select_related("project", "created_by").filter(name=name).first()
     )
@@ -112,9 +115,12 @@ class VersionRow:
         return self.metrics.get(self.main_metric)
 
 
-def model_version_rows(*, model: RegisteredModel) -> list[VersionRow]:
-    """Every version, newest first, with its source experiment: two MLflow calls, one query."""
-    versions = mlflow_registry.model_versions_list(name=model.name)
+def model_version_rows(
+    *, model: RegisteredModel, info: RegisteredModelInfo | None = None
+) -> list[VersionRow]:
+    """Every version, newest first, with its source experiment: two MLflow calls (one when
+    the registered model's ``info`` is given) and one query."""
+    versions = mlflow_registry.model_versions_list(name=model.name, model=info)
     experiments = _experiments_by_run(
         pairs=[(model.project_id, version.run_id) for version in versions if version.run_id]
     )

@@ -206,6 +206,10 @@ def model_version_register(
                 )
                 if existing:
                     return Registration(model=model, version=existing[0], created=False)
+            if not mlflow_registry.logged_model_exists(model_id=model_id):
+                raise ApplicationError(
+                    _("El modelo guardado de este experimento ya no existe en MLflow.")
+                )
             version = mlflow_registry.model_version_create(
                 name=name,
                 source=source,
@@ -213,10 +217,10 @@ def model_version_register(
                 model_id=model_id,
                 tags={EXPERIMENT_TAG: str(experiment.pk)},
             )
-    except MlflowError as error:
+    except ApplicationError as error:
         if created_remote:
             _registered_model_forget(name)
-        if isinstance(error, MlflowUnavailable):
+        if not isinstance(error, MlflowError) or isinstance(error, MlflowUnavailable):
             raise
         if error.error_code == "RESOURCE_ALREADY_EXISTS":
             # Created outside Cauce between our look-up and our create.

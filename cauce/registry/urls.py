@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cauce.registry import views
+from cauce.registry import views, views_predict
 
 app_name = "registry"
 
@@ -29,6 +29,22 @@ urlpatterns = [
         "models/<str:name>/versions/<int:version>/delete/",
         views.version_delete,
         name="version_delete",
+    ),
+    path("models/<str:name>/predict/", views_predict.predict, name="predict"),
+    path(
+        "models/<str:name>/predictions/<uuid:job_id>/",
+        views_predict.prediction_detail,
+        name="prediction_detail",
+    ),
+    path(
+        "models/<str:name>/predictions/<uuid:job_id>/status/",
+        views_predict.prediction_status,
+        name="prediction_status",
+    ),
+    path(
+        "models/<str:name>/predictions/<uuid:job_id>/download/",
+        views_predict.prediction_download,
+        name="prediction_download",
     ),
     path("projects/<int:project_pk>/models/", views.project_models, name="project_models"),
     path(

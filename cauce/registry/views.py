@@ -108,7 +108,7 @@ def model_detail(request, name: str):
     }
     try:
         context["info"] = mlflow_registry.registered_model_get(name=model.name)
-        rows = model_version_rows(model=model)
+        rows = model_version_rows(model=model, info=context["info"])
     except MlflowUnavailable:
         context["mlflow_available"] = False
     except MlflowNotFound:

@@ -41,6 +41,7 @@ class Site:
     queued_experiment: object
     owner: object
     model_name: str
+    prediction_job: object = None
 
 
 @dataclass
@@ -165,6 +166,11 @@ PAGES: list[PageVisit] = [
         query=lambda s: {"versions": ["1", "2"]},
         label="registry:compare v1 v2",
     ),
+    PageVisit("registry:predict", kwargs=lambda s: {"name": s.model_name}),
+    PageVisit(
+        "registry:prediction_detail",
+        kwargs=lambda s: {"name": s.model_name, "job_id": s.prediction_job.pk},
+    ),
     PageVisit(
         "swagger-ui", steps=lambda page: expect(page.locator(".swagger-ui .info")).to_be_visible()
     ),
@@ -192,6 +198,7 @@ NOT_PAGES: dict[str, str] = {
     "datasets:dataset_download": "file download",
     "datasets:dataset_delete": "POST only",
     "experiments:ml_experiment_run": "POST only",
+    "experiments:ml_experiment_cancel": "POST only",
     "experiments:ml_experiment_bulk_tags": "POST only",
     "experiments:register_model": "POST only",
     "experiments:ml_experiment_plots": "partial, the plots tab's retry (htmx)",
@@ -201,6 +208,8 @@ NOT_PAGES: dict[str, str] = {
     "registry:alias_set": "POST only",
     "registry:alias_delete": "POST only",
     "registry:version_edit": "POST only",
+    "registry:prediction_status": "partial, polled by htmx while a prediction job runs",
+    "registry:prediction_download": "file download",
     "experiments:ml_experiment_status": "partial, polled by htmx on a queued experiment's page",
     "artifacts:tab": "partial, loaded by the experiment page's artifacts tab",
     "artifacts:folder": "partial, loaded when a folder of the artifacts tab opens",
@@ -321,7 +330,20 @@ def site(make_run_experiment, iris_dataset, project, owner) -> Site:
         status=MLExperiment.Status.QUEUED,
         created_by=owner,
     )
-    return Site(project, iris_dataset, experiment, other, queued, owner, model_name)
+    from cauce.registry.models import PredictionJob, RegisteredModel
+
+    failed_prediction = PredictionJob.objects.create(
+        registered_model=RegisteredModel.objects.get(name=model_name),
+        version=1,
+        source=PredictionJob.Source.FILE,
+        original_filename="filas.csv",
+        status=PredictionJob.Status.ERROR,
+        error="Faltan columnas que el modelo necesita: petal_width.",
+        created_by=owner,
+    )
+    return Site(
+        project, iris_dataset, experiment, other, queued, owner, model_name, failed_prediction
+    )
 
 
 # --- the tests -------------------------------------------------------------------------------

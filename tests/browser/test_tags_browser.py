@@ -85,6 +85,24 @@ def test_a_user_filters_by_two_tags_and_bulk_tags_three_experiments(
     assert not MLExperiment.objects.get(name="Árbol suelto").tags.filter(name="lote-1").exists()
 
 
+def test_tag_editing_suggests_the_projects_tags_after_the_ones_typed(
+    logged_in_page, live_server, editor, tagged_experiments
+):
+    experiment = MLExperiment.objects.get(name="Árbol suelto")
+    page = logged_in_page(editor, "pw-eduardo")
+    page.goto(f"{live_server.url}/experiments/{experiment.pk}/edit/")
+    field = page.locator("input[name=tags]")
+    expect(field).to_have_value("rf")
+    field.fill("rf, li")
+    suggestions = page.locator(f"datalist#{field.get_attribute('id')}-suggestions option")
+    # Each suggestion keeps what was typed and completes the last tag; rf is not offered again.
+    expect(suggestions).to_have_count(1)
+    assert suggestions.first.get_attribute("value") == "rf, lineal"
+    field.fill("rf, ")
+    values = sorted(option.get_attribute("value") for option in suggestions.all())
+    assert values == ["rf, iris", "rf, lineal", "rf, v2"]
+
+
 def test_the_mlflow_link_opens_the_same_tag_search_in_mlflows_ui(
     logged_in_page, live_server, editor, tagged_experiments, mlflow
 ):

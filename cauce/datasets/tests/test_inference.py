@@ -224,3 +224,38 @@ def test_it_rejects_bad_files_with_a_spanish_message(case, filename, content, me
         profile(content)
 
     assert str(raised.value).startswith(message)
+
+
+def _cars_csv(rows: int = 60) -> bytes:
+    lines = ["row,car,price,engine_cc,colour,year,seats"]
+    for index in range(1, rows + 1):
+        lines.append(
+            f"{index},Modelo {index * 7} GT,{index * 1234.5 + 0.25},{1000 + (index * 37) % 900},"
+            f"{'rojo' if index % 2 else 'azul'},{2000 + index % 9},{4 if index % 3 else 5}"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_it_flags_identifier_like_columns_and_leaves_measurements_alone():
+    columns = by_name(profile(_cars_csv()))
+    # Text with every value different: a name or an identifier.
+    assert columns["car"].id_like == "distinct_text"
+    # Integers, unique and each one more than the previous: a row number.
+    assert columns["row"].id_like == "row_number"
+    # All different too, but measurements: they stay features.
+    assert columns["price"].id_like == ""
+    assert columns["engine_cc"].unique == 60
+    assert columns["engine_cc"].id_like == ""  # unique integers, not consecutive
+    assert columns["colour"].id_like == ""
+    assert columns["year"].id_like == ""
+    assert profile(_cars_csv()).schema[1]["id_like"] == "distinct_text"
+
+
+def test_a_text_column_with_a_few_repeats_is_still_identifier_like_but_not_categories():
+    names = [f"cliente {index}" for index in range(95)] + ["cliente 1"] * 5
+    csv = "name,value\n" + "".join(f"{name},{index}.5\n" for index, name in enumerate(names))
+    columns = by_name(profile(csv.encode()))
+    assert columns["name"].unique == 95
+    assert columns["name"].id_like == "distinct_text"  # 95 of 100: almost all distinct
+    shuffled = "id,value\n" + "".join(f"{index},{index}.5\n" for index in (3, 1, 2, 5, 4))
+    assert by_name(profile(shuffled.encode()))["id"].id_like == ""  # unique, not in order

@@ -95,3 +95,26 @@ def test_a_stored_dataset_loads_as_a_dataframe(make_dataset, project):
     assert list(frame.columns) == ["precio", "ciudad"]
     assert frame["ciudad"].tolist() == ["Málaga", "Córdoba"]
     assert frame["precio"].isna().tolist() == [False, True]
+
+
+def test_a_schema_stored_before_identifier_detection_is_completed_once(
+    make_dataset, project, django_assert_num_queries
+):
+    from cauce.datasets.services import dataset_schema_complete
+
+    lines = ["id,name,score,label"] + [
+        f"{index},persona {index},{index * 0.7 + 0.1},{'a' if index % 2 else 'b'}"
+        for index in range(1, 41)
+    ]
+    dataset = make_dataset(project, ("\n".join(lines) + "\n").encode(), "people.csv")
+    legacy = [{k: v for k, v in column.items() if k != "id_like"} for column in dataset.schema]
+    Dataset.objects.filter(pk=dataset.pk).update(schema=legacy)
+    dataset.refresh_from_db()
+
+    dataset_schema_complete(dataset=dataset)
+
+    stored = {column["name"]: column["id_like"] for column in Dataset.objects.get().schema}
+    assert stored == {"id": "row_number", "name": "distinct_text", "score": "", "label": ""}
+    completed = Dataset.objects.get()
+    with django_assert_num_queries(0):  # complete now: nothing read, nothing written
+        dataset_schema_complete(dataset=completed)

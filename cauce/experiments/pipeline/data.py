@@ -7,7 +7,7 @@ with a Spanish message that names the column or the number involved.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -91,8 +91,13 @@ def training_columns_check(*, columns: Iterable[str], target: str, features: lis
         )
 
 
-def feature_columns_group(frame: pd.DataFrame, features: list[str]) -> ColumnGroups:
+def feature_columns_group(
+    frame: pd.DataFrame, features: list[str], kinds: Mapping[str, str] | None = None
+) -> ColumnGroups:
     """Sort features into numeric and categorical; leave out datetimes and empty columns.
+
+    ``kinds`` are the columns' kinds as the upload's profile found them (same parsing, whole
+    file): a text column is then not scanned again (a regex over every value).
 
     Datetime columns are dropped rather than expanded into parts: the logged model must load
     anywhere with scikit-learn alone, and an expansion step would need Cauce's own code
@@ -104,7 +109,7 @@ def feature_columns_group(frame: pd.DataFrame, features: list[str]) -> ColumnGro
         if series.isna().all():
             groups.dropped.append(name)
             continue
-        kind = column_kind(series)
+        kind = (kinds or {}).get(name) or column_kind(series)
         if kind == NUMERIC:
             groups.numeric.append(name)
         elif kind == DATETIME:
@@ -123,7 +128,12 @@ def feature_columns_group(frame: pd.DataFrame, features: list[str]) -> ColumnGro
 
 
 def training_data_prepare(
-    frame: pd.DataFrame, *, target: str, features: list[str], task_type: str
+    frame: pd.DataFrame,
+    *,
+    target: str,
+    features: list[str],
+    task_type: str,
+    kinds: Mapping[str, str] | None = None,
 ) -> TrainingData:
     """Check the columns, drop rows without a target and check the target suits the task.
 
@@ -133,7 +143,8 @@ def training_data_prepare(
     training_columns_check(columns=frame.columns, target=target, features=features)
     has_target = frame[target].notna()
     rows_total = len(frame)
-    kept = frame.loc[has_target]
+    # No copy of a large table when every row has a target.
+    kept = frame if has_target.all() else frame.loc[has_target]
     if len(kept) < MIN_ROWS:
         raise ApplicationError(
             _(
@@ -147,7 +158,7 @@ def training_data_prepare(
     return TrainingData(
         features=kept[features].reset_index(drop=True),
         target=target_values.reset_index(drop=True),
-        groups=feature_columns_group(kept, features),
+        groups=feature_columns_group(kept, features, kinds),
         rows_total=rows_total,
         rows_dropped_missing_target=int((~has_target).sum()),
     )

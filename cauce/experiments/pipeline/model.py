@@ -6,6 +6,7 @@ pinned requirements and no Cauce code.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,35 +156,41 @@ def feature_importances(model: Pipeline) -> Importances | None:
     return Importances(pd.Series(values, index=names).sort_values(ascending=False), method)
 
 
-def permutation_rows(*, rows: int, columns: int, seconds_per_row: float) -> int:
-    """How many test rows to shuffle: all up to ``PERMUTATION_MAX_ROWS``, fewer when the
-    predictions would take longer than ``PERMUTATION_BUDGET_SECONDS`` (never below
-    ``PERMUTATION_MIN_ROWS``)."""
+def permutation_rows(*, rows: int, columns: int, seconds_per_prediction: float) -> int:
+    """How many of ``rows`` sampled rows to shuffle, given what predicting them took once.
+
+    All of them when the ``PERMUTATION_REPEATS * columns + 1`` predictions fit in
+    ``PERMUTATION_BUDGET_SECONDS``; otherwise proportionally fewer, never below
+    ``PERMUTATION_MIN_ROWS``.
+    """
     predictions = PERMUTATION_REPEATS * columns + 1
-    affordable = PERMUTATION_BUDGET_SECONDS / max(seconds_per_row * predictions, 1e-9)
-    return min(rows, PERMUTATION_MAX_ROWS, max(PERMUTATION_MIN_ROWS, int(affordable)))
+    expected = seconds_per_prediction * predictions
+    if expected <= PERMUTATION_BUDGET_SECONDS:
+        return rows
+    return min(rows, max(PERMUTATION_MIN_ROWS, int(rows * PERMUTATION_BUDGET_SECONDS / expected)))
 
 
 def permutation_importances(
-    model: Pipeline,
-    x_test: pd.DataFrame,
-    y_test: pd.Series,
-    *,
-    random_state: int,
-    seconds_per_row: float = 0.0,
+    model: Pipeline, x_test: pd.DataFrame, y_test: pd.Series, *, random_state: int
 ) -> Importances:
     """How much the model's score (accuracy or R²) drops when one input column is shuffled.
 
-    Measured on the input columns (the pipeline's own input), on a sample of the test rows
-    drawn with the experiment's seed (see ``permutation_rows``; ``seconds_per_row`` is what
-    one row's prediction cost in the evaluation).
+    Measured on the input columns (the pipeline's own input), on at most
+    ``PERMUTATION_MAX_ROWS`` test rows drawn with the experiment's seed; fewer when one
+    prediction of them is slow (see ``permutation_rows``).
     """
+    if len(x_test) > PERMUTATION_MAX_ROWS:
+        x_test = x_test.sample(n=PERMUTATION_MAX_ROWS, random_state=random_state)
+        y_test = y_test.loc[x_test.index]
+    started = time.perf_counter()
+    model.predict(x_test)
     rows = permutation_rows(
-        rows=len(x_test), columns=x_test.shape[1], seconds_per_row=seconds_per_row
+        rows=len(x_test),
+        columns=x_test.shape[1],
+        seconds_per_prediction=time.perf_counter() - started,
     )
     if rows < len(x_test):
-        x_test = x_test.sample(n=rows, random_state=random_state)
-        y_test = y_test.loc[x_test.index]
+        x_test, y_test = x_test.head(rows), y_test.head(rows)
     result = permutation_importance(
         model,
         x_test,

@@ -27,6 +27,11 @@ FEATURE_IMPORTANCE_CSV = f"{DATA_DIR}/feature_importance.csv"
 TEST_PREDICTIONS = f"{DATA_DIR}/test_predictions.csv"
 METRICS_JSON = "metrics.json"
 
+# A scatter of more points draws for seconds and shows nothing more; the histogram uses all.
+MAX_SCATTER_POINTS = 5000
+# The predictions file holds the first rows of the (shuffled) test split: enough to look at
+# and compare, not a copy of a large table written and uploaded on every run.
+MAX_PREDICTION_ROWS = 10_000
 # The importance plot shows the strongest features only; the CSV has them all.
 MAX_FEATURES_PLOTTED = 20
 MAX_CLASSES_ANNOTATED = 30
@@ -100,14 +105,21 @@ def confusion_matrix_plot(
 
 
 def residuals_plot(path: Path, y_true: pd.Series, y_pred: np.ndarray) -> None:
-    residuals = np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float)
+    residuals = np.asarray(y_true, dtype=float) - y_pred
+    shown = np.arange(len(residuals))
+    if len(shown) > MAX_SCATTER_POINTS:
+        shown = np.random.default_rng(0).choice(shown, MAX_SCATTER_POINTS, replace=False)
     figure = _figure(10, 4.5)
     scatter, histogram = figure.subplots(1, 2)
-    scatter.scatter(y_pred, residuals, s=14, alpha=0.7)
+    scatter.scatter(y_pred[shown], residuals[shown], s=14, alpha=0.7)
     scatter.axhline(0, color="grey", linewidth=1)
+    title = "Residuos frente a predicción"
+    if len(shown) < len(residuals):
+        title += f" ({len(shown)} de {len(residuals)} filas)"
     _label_axes(
         scatter,
-        title="Residuos frente a predicción",
+        title=title,
         xlabel="Predicción",
         ylabel="Residuo (real - predicción)",
     )
@@ -164,13 +176,19 @@ def _unique_name(name: str, taken: pd.Index) -> str:
     return name
 
 
-def predictions_write(path: Path, x_test: pd.DataFrame, y_test: pd.Series, y_pred) -> None:
-    """The held-out rows as the model saw them, with the real and the predicted value."""
-    frame = x_test.reset_index(drop=True).copy()
-    frame[_unique_name("y_true", frame.columns)] = np.asarray(y_test)
-    frame[_unique_name("y_pred", frame.columns)] = np.asarray(y_pred)
+def predictions_write(path: Path, x_test: pd.DataFrame, y_test: pd.Series, y_pred) -> int:
+    """The held-out rows as the model saw them, with the real and the predicted value.
+
+    At most ``MAX_PREDICTION_ROWS`` rows (the split is shuffled: a random sample); returns
+    how many were written.
+    """
+    rows = min(len(x_test), MAX_PREDICTION_ROWS)
+    frame = x_test.head(rows).reset_index(drop=True)
+    frame[_unique_name("y_true", frame.columns)] = np.asarray(y_test)[:rows]
+    frame[_unique_name("y_pred", frame.columns)] = np.asarray(y_pred)[:rows]
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
+    return rows
 
 
 def summary_write(path: Path, summary: dict[str, Any]) -> None:

@@ -6,7 +6,6 @@ runner passes ``on_stage`` to learn when a step starts (it shows the stage to th
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +44,8 @@ class TrainingSpec:
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     test_size: float = 0.2
     random_state: int = 42
+    # Column kinds from the dataset's profile ({name: "numeric" | "text" | ...}), if known.
+    column_kinds: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,11 @@ def training_run(
             % {"algorithm": algorithm.name, "task": spec.task_type}
         )
     data = training_data_prepare(
-        frame, target=spec.target, features=spec.features, task_type=spec.task_type
+        frame,
+        target=spec.target,
+        features=spec.features,
+        task_type=spec.task_type,
+        kinds=spec.column_kinds,
     )
     split = training_split(
         data, test_size=spec.test_size, random_state=spec.random_state, task_type=spec.task_type
@@ -99,19 +104,17 @@ def training_run(
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
     stage(STAGE_EVALUATING)
-    started = time.perf_counter()
     evaluation = model_evaluate(model, split.x_test, split.y_test, task_type=spec.task_type)
-    seconds_per_row = (time.perf_counter() - started) / len(split.x_test)
     names = feature_names(model)
     importances = feature_importances(model) or permutation_importances(
-        model,
-        split.x_test[data.groups.used],
-        split.y_test,
-        random_state=spec.random_state,
-        seconds_per_row=seconds_per_row,
+        model, split.x_test[data.groups.used], split.y_test, random_state=spec.random_state
     )
 
     files = _report_write(output_dir, spec, split, evaluation.predictions, evaluation.classes)
+    prediction_rows = reports.predictions_write(
+        output_dir / reports.TEST_PREDICTIONS, split.x_test, split.y_test, evaluation.predictions
+    )
+    files.append(reports.TEST_PREDICTIONS)
     reports.feature_importance_plot(
         output_dir / reports.FEATURE_IMPORTANCE, importances.values, method=importances.method
     )
@@ -129,6 +132,7 @@ def training_run(
         "rows_dropped_missing_target": data.rows_dropped_missing_target,
         "rows_train": len(split.x_train),
         "rows_test": len(split.x_test),
+        "rows_in_test_predictions": prediction_rows,
         "stratified_split": split.stratified,
         "numeric_columns": data.groups.numeric,
         "categorical_columns": data.groups.categorical,
@@ -162,7 +166,4 @@ def _report_write(
     else:
         reports.residuals_plot(output_dir / reports.RESIDUALS, split.y_test, predictions)
         plot = reports.RESIDUALS
-    reports.predictions_write(
-        output_dir / reports.TEST_PREDICTIONS, split.x_test, split.y_test, predictions
-    )
-    return [plot, reports.TEST_PREDICTIONS]
+    return [plot]

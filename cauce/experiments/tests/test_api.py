@@ -168,6 +168,41 @@ def test_create_defaults_features_and_infers_the_task_type(
     assert response.json()["feature_columns"] == ["age", "income", "city", "member", "label"]
 
 
+CARS_CSV = "\n".join(
+    ["row,name,price,origin,mpg"]
+    + [f"{i},coche {i},{i * 1011.5},{'EU' if i % 2 else 'US'},{20 + i % 7}.5" for i in range(1, 41)]
+).encode()
+
+
+def test_create_leaves_identifier_like_columns_out_of_default_features(
+    editor_api, project, make_dataset, media_root
+):
+    cars = make_dataset(project, CARS_CSV, "cars.csv")
+    body = _body(project, cars, target_column="mpg", algorithm="Ridge", hyperparameters={})
+    del body["feature_columns"]
+    response = editor_api.post(LIST_URL, body, format="json")
+    assert response.status_code == 201
+    assert response.json()["feature_columns"] == ["price", "origin"]
+
+
+def test_create_accepts_an_identifier_like_column_given_explicitly(
+    editor_api, project, make_dataset, media_root
+):
+    cars = make_dataset(project, CARS_CSV, "cars.csv")
+    body = _body(
+        project,
+        cars,
+        target_column="mpg",
+        feature_columns=["row", "name", "price"],
+        algorithm="Ridge",
+        hyperparameters={},
+    )
+    response = editor_api.post(LIST_URL, body, format="json")
+    assert response.status_code == 201
+    assert response.json()["feature_columns"] == ["row", "name", "price"]
+    assert MLExperiment.objects.get().feature_columns == ["row", "name", "price"]
+
+
 API_ERRORS = [
     ({"name": ""}, "name"),
     ({"target_column": "nope"}, "target_column"),

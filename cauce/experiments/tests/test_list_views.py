@@ -3,10 +3,11 @@
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.db.models import F
 from django.urls import reverse
 
 from cauce.experiments import services
-from cauce.experiments.models import MLExperiment
+from cauce.experiments.models import MLExperiment, TagSyncState
 from cauce.experiments.tests.web_support import create_experiment, finish
 from cauce.projects.models import Membership, Role
 
@@ -396,3 +397,131 @@ def test_bulk_tagging_by_a_viewer_changes_nothing(viewer_client, tagged):
         )
     ]
     assert not MLExperiment.objects.get(pk=tagged["Delta"].pk).tags.exists()
+
+
+# --- "Sincronización: pendiente" ---------------------------------------------------------------
+
+
+@pytest.fixture
+def pending(tagged):
+    """Alfa and Beta have runs; Alfa's latest tag change has not reached its run yet."""
+    for name in ("Alfa", "Beta"):
+        finish(tagged[name])
+    # What the run's start writes: the tags at creation are in MLflow.
+    TagSyncState.objects.update(synced_version=F("version"))
+    services.experiment_tags_set(experiment=tagged["Alfa"], tags=["a", "b", "x", "nueva"])
+    return tagged
+
+
+def test_the_list_filters_on_pending_sync_and_marks_the_rows(editor_client, pending):
+    url = _list_url(pending["Alfa"].project)
+    response = editor_client.get(url, {"sync": "pending"})
+    assert _names(response) == ["Alfa"]
+    assert response.context["filters"].query() == "sync=pending"
+    page = response.content.decode()
+    assert page.count("data-sync-pending") == 1
+    assert ">pendiente</span>" in page
+    synced = editor_client.get(url, {"sync": "synced", "tags": "a"})
+    assert _names(synced) == ["Beta"]
+    assert "data-sync-pending" not in synced.content.decode()
+    everything = editor_client.get(url)
+    assert everything.content.decode().count("data-sync-pending") == 1  # Alfa's row only
+
+
+def test_the_api_filters_on_pending_sync(editor_api, pending):
+    def names(**params):
+        response = editor_api.get("/api/experiments/", params)
+        assert response.status_code == 200
+        return sorted(item["name"] for item in response.json()["results"])
+
+    assert names(sync="pending") == ["Alfa"]
+    assert names(sync="synced", tags="a") == ["Beta"]
+    assert editor_api.get("/api/experiments/", {"sync": "maybe"}).status_code == 400
+
+
+# --- POST /api/experiments/bulk-tags/ ------------------------------------------------------------
+
+
+def test_the_api_bulk_tags_and_reports_each_experiment(api_client, editor, viewer, tagged, foreign):
+    Membership.objects.filter(user=editor).delete()
+    Membership.objects.create(project=tagged["Alfa"].project, user=editor, role=Role.EDITOR)
+    full = tagged["Gamma"]
+    services.experiment_tags_set(
+        experiment=full, tags=[f"t{index}" for index in range(services.MAX_TAGS)]
+    )
+    api_client.force_authenticate(editor)
+    response = api_client.post(
+        "/api/experiments/bulk-tags/",
+        {
+            "experiments": [str(tagged["Alfa"].pk), str(full.pk), str(tagged["Beta"].pk),
+                            str(foreign.pk)],
+            "tag": " x ",
+            "action": "add",
+        },
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 200
+    body = response.json()
+    assert body["tag"] == "x"
+    assert body["changed"] == [str(tagged["Beta"].pk)]
+    assert body["unchanged"] == [str(tagged["Alfa"].pk)]
+    assert body["refused"] == []
+    assert body["failed"] == [
+        {
+            "id": str(full.pk),
+            "name": "Gamma",
+            "reason": f"Un experimento admite como mucho {services.MAX_TAGS} etiquetas "
+            f"(ha indicado {services.MAX_TAGS + 1}).",
+        }
+    ]
+    assert body["missing"] == 1
+    assert _tags(tagged["Beta"]) == ["a", "x"]
+    assert _tags(foreign) == ["a", "b"]
+
+
+def test_the_api_bulk_tagging_refuses_viewers_per_experiment(api_client, viewer, tagged):
+    api_client.force_authenticate(viewer)
+    response = api_client.post(
+        "/api/experiments/bulk-tags/",
+        {"experiments": [str(tagged["Delta"].pk)], "tag": "x", "action": "add"},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["refused"] == [
+        {
+            "id": str(tagged["Delta"].pk),
+            "name": "Delta",
+            "reason": "solo tiene permiso de lectura en el proyecto «Iris lab»",
+        }
+    ]
+    assert _tags(tagged["Delta"]) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"experiments": [], "tag": "x", "action": "add"}, "experiments"),
+        ({"experiments": ["nope"], "tag": "x", "action": "add"}, "experiments"),
+        ({"experiments": ["00000000-0000-0000-0000-000000000000"], "tag": "x", "action": "drop"},
+         "action"),
+        ({"experiments": ["00000000-0000-0000-0000-000000000000"], "tag": "  ", "action": "add"},
+         "tag"),
+        ({"experiments": ["00000000-0000-0000-0000-000000000000"], "tag": "a,b", "action": "add"},
+         "tag"),
+    ],
+)  # fmt: skip
+def test_the_api_bulk_tagging_refuses_bad_input(editor_api, tagged, body, field):
+    response = editor_api.post("/api/experiments/bulk-tags/", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert _tags(tagged["Delta"]) == []
+
+
+def test_the_api_bulk_tagging_needs_authentication(api_client, tagged):
+    response = api_client.post(
+        "/api/experiments/bulk-tags/",
+        {"experiments": [str(tagged["Delta"].pk)], "tag": "x", "action": "add"},
+        format="json",
+    )
+    assert response.status_code == 401
+    assert _tags(tagged["Delta"]) == []

@@ -220,16 +220,16 @@ def test_it_explains_a_hyperparameter_that_scikit_learn_refuses(iris, tmp_path):
 def test_permutation_importance_shuffles_fewer_rows_for_a_model_slow_to_predict():
     from cauce.experiments.pipeline.model import (
         PERMUTATION_BUDGET_SECONDS,
-        PERMUTATION_MAX_ROWS,
         PERMUTATION_MIN_ROWS,
         PERMUTATION_REPEATS,
         permutation_rows,
     )
 
-    assert permutation_rows(rows=150, columns=4, seconds_per_row=1e-6) == 150
-    assert permutation_rows(rows=10**6, columns=4, seconds_per_row=1e-6) == PERMUTATION_MAX_ROWS
-    # 0.1 ms a row, 10 columns: 51 predictions of n rows must fit in the budget.
-    rows = permutation_rows(rows=10**6, columns=10, seconds_per_row=1e-4)
-    assert rows == int(PERMUTATION_BUDGET_SECONDS / (1e-4 * (PERMUTATION_REPEATS * 10 + 1)))
-    assert PERMUTATION_MIN_ROWS < rows < PERMUTATION_MAX_ROWS
-    assert permutation_rows(rows=10**6, columns=10, seconds_per_row=1.0) == PERMUTATION_MIN_ROWS
+    assert permutation_rows(rows=2000, columns=4, seconds_per_prediction=0.01) == 2000
+    # 0.5 s per prediction of 2000 rows, 10 columns: 51 predictions must fit in the budget.
+    rows = permutation_rows(rows=2000, columns=10, seconds_per_prediction=0.5)
+    assert rows == int(2000 * PERMUTATION_BUDGET_SECONDS / (0.5 * (PERMUTATION_REPEATS * 10 + 1)))
+    assert PERMUTATION_MIN_ROWS < rows < 2000
+    assert (
+        permutation_rows(rows=2000, columns=10, seconds_per_prediction=60) == PERMUTATION_MIN_ROWS
+    )

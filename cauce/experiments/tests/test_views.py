@@ -1,8 +1,11 @@
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import strip_tags
 
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.tests.web_support import create_experiment, finish, set_state
@@ -141,6 +144,127 @@ def test_create_form_reloads_only_the_column_fields_for_htmx(
     assert 'name="algorithm"' not in page
     # The last column, where a table's label usually is, is the proposed target.
     assert '<option value="species" selected>' in page
+
+
+CARS_CSV = "\n".join(
+    ["row,name,price,cylinders,origin,mpg"]
+    + [
+        f"{index},coche {index},{index * 1011.5 + 0.3},{4 + index % 3 * 2},"
+        f"{'EU' if index % 2 else 'US'},{20 + index % 7}.5"
+        for index in range(1, 61)
+    ]
+).encode()
+
+
+def _feature_boxes(page: str) -> dict[str, bool]:
+    """{column: ticked} of the input-column checkboxes."""
+    boxes = re.findall(
+        r'<input type="checkbox" name="feature_columns" value="([^"]+)"([^>]*)>', page
+    )
+    return {name: "checked" in attributes for name, attributes in boxes}
+
+
+def test_create_form_leaves_identifier_like_columns_out_of_the_proposed_inputs(
+    editor_client, project, make_dataset, media_root
+):
+    make_dataset(project, CARS_CSV, "cars.csv", name="Coches")
+    page = editor_client.get(_url("ml_experiment_create", project.pk)).content.decode()
+    # The target (last column) is not offered; names and row numbers are offered unticked.
+    assert _feature_boxes(page) == {
+        "row": False,
+        "name": False,
+        "price": True,
+        "cylinders": True,
+        "origin": True,
+    }
+    notes = re.findall(
+        r'name="feature_columns" value="([^"]+)"[^<]*<label[^>]*>[^<]*</label>\s*'
+        r"<small class=\"note\" data-id-like-note>([^<]+)</small>",
+        page,
+    )
+    assert notes == [
+        (
+            "row",
+            "No se propone: sus valores son únicos y van de uno en uno, parece un número de "
+            "fila. Puede marcarla igualmente.",
+        ),
+        (
+            "name",
+            "No se propone: casi todos sus valores son distintos, parece un identificador o un "
+            "nombre (el modelo no aprendería nada útil de él). Puede marcarla igualmente.",
+        ),
+    ]
+
+
+def test_create_form_s_inputs_follow_the_target_when_it_changes(
+    editor_client, project, make_dataset, media_root
+):
+    dataset = make_dataset(project, CARS_CSV, "cars.csv", name="Coches")
+    ticked = ["price", "cylinders", "origin"]
+    response = editor_client.get(
+        _url("ml_experiment_create", project.pk),
+        {
+            "dataset": dataset.pk,
+            "target_column": "price",
+            "shown_target": "mpg",
+            "feature_columns": ticked,
+        },
+        headers={"HX-Request": "true", "HX-Target": "column-fields"},
+    )
+    page = response.content.decode()
+    assert "<html" not in page
+    assert '<option value="price" selected>' in page
+    # price is now the target: not offered; mpg, the old target, comes back ticked.
+    assert _feature_boxes(page) == {
+        "row": False,
+        "name": False,
+        "cylinders": True,
+        "origin": True,
+        "mpg": True,
+    }
+    assert '<input type="hidden" name="shown_target" value="price"' in page
+    assert 'hx-include="closest form"' in page
+
+
+def test_create_form_without_javascript_reloads_the_inputs_for_a_new_target(
+    editor_client, project, make_dataset, media_root
+):
+    dataset = make_dataset(project, CARS_CSV, "cars.csv", name="Coches")
+    page = editor_client.get(
+        _url("ml_experiment_create", project.pk),
+        {"dataset": dataset.pk, "target_column": "origin", "shown_target": "mpg",
+         "feature_columns": ["price"], "name": "Origen", "reload": "1"},
+    ).content.decode()  # fmt: skip
+    assert "<html" in page
+    assert 'value="Origen"' in page  # what was typed is kept
+    assert _feature_boxes(page) == {
+        "row": False,
+        "name": False,
+        "price": True,
+        "cylinders": False,
+        "mpg": True,
+    }
+    assert "Actualizar columnas de entrada" in page
+
+
+def test_an_explicitly_ticked_identifier_column_is_kept(
+    editor_client, project, make_dataset, media_root
+):
+    dataset = make_dataset(project, CARS_CSV, "cars.csv", name="Coches")
+    data = {
+        "name": "Con nombre",
+        "dataset": dataset.pk,
+        "target_column": "mpg",
+        "feature_columns": ["name", "price"],
+        "task_type": "auto",
+        "algorithm": "Ridge",
+        "test_size": "0.2",
+        "random_state": "1",
+        "save": "1",
+    }
+    response = editor_client.post(_url("ml_experiment_create", project.pk), data)
+    assert response.status_code == 302
+    assert MLExperiment.objects.get().feature_columns == ["name", "price"]
 
 
 def test_create_says_to_upload_a_dataset_first(editor_client, project):
@@ -439,6 +563,92 @@ def test_status_shows_the_stage_while_running(viewer_client, experiment):
     assert "Esperando a un proceso de trabajo" in page
     assert 'hx-trigger="every 1s"' in page
     assert "no-cache" in response.headers["Cache-Control"]
+
+
+@pytest.fixture
+def frozen_now(monkeypatch):
+    """``timezone.now()`` fixed at one instant, so elapsed times render exactly."""
+    instant = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: instant)
+    return instant
+
+
+def _status_text(client, experiment) -> str:
+    response = client.get(_url("ml_experiment_status", experiment.pk), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    return " ".join(strip_tags(response.content.decode()).split())
+
+
+def test_status_shows_the_stage_and_how_long_it_and_the_run_have_been_going(
+    viewer_client, experiment, frozen_now
+):
+    set_state(
+        experiment,
+        status=MLExperiment.Status.RUNNING,
+        stage=MLExperiment.Stage.TRAINING,
+        queued_at=frozen_now - timedelta(minutes=5),
+        started_at=frozen_now - timedelta(seconds=200),
+        stage_started_at=frozen_now - timedelta(seconds=75),
+    )
+    text = _status_text(viewer_client, experiment)
+    assert (
+        "En Ejecución · Entrenando el modelo · etapa: 1 min 15 s · "
+        "en ejecución desde hace 3 min 20 s"
+    ) in text
+
+
+def test_status_of_a_queued_experiment_counts_from_when_it_was_queued(
+    viewer_client, experiment, frozen_now
+):
+    set_state(
+        experiment,
+        status=MLExperiment.Status.QUEUED,
+        stage=MLExperiment.Stage.WAITING,
+        queued_at=frozen_now - timedelta(seconds=42),
+        stage_started_at=frozen_now - timedelta(seconds=42),
+    )
+    text = _status_text(viewer_client, experiment)
+    assert "En cola · Esperando a un proceso de trabajo · en cola desde hace 42 s" in text
+    assert "etapa:" not in text
+
+
+def test_the_detail_page_renders_the_same_elapsed_times_after_a_reload(
+    viewer_client, experiment, frozen_now
+):
+    # The times come from the database, not from the browser: a reload shows them too.
+    set_state(
+        experiment,
+        status=MLExperiment.Status.RUNNING,
+        stage=MLExperiment.Stage.EVALUATING,
+        started_at=frozen_now - timedelta(hours=1, minutes=2, seconds=5),
+        stage_started_at=frozen_now - timedelta(seconds=4.5),
+    )
+    page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    text = " ".join(strip_tags(page).split())
+    assert "Evaluando · etapa: 4,50 s · en ejecución desde hace 1 h 02 min" in text
+
+
+def test_detail_of_a_finished_run_lists_each_stage_s_duration(viewer_client, experiment):
+    finish(experiment)
+    set_state(
+        experiment,
+        timings={"prepare": 0.21, "load": 2.5, "fit": 37.2, "evaluate": 75.0, "log": 1.1,
+                 "total": 116.01},
+    )  # fmt: skip
+    page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    table = page[page.index("data-timings") : page.index("</table>", page.index("data-timings"))]
+    rows = [
+        " ".join(strip_tags(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row))
+        for row in table.split("<tr")[2:]
+    ]
+    assert rows == [
+        "Preparar el run de MLflow 0,21 s cauce.time.prepare_s",
+        "Cargar y preparar los datos 2,50 s cauce.time.load_s",
+        "Entrenar 37 s cauce.time.fit_s",
+        "Evaluar (métricas, importancia, gráficos) 1 min 15 s cauce.time.evaluate_s",
+        "Guardar artefactos y modelo en MLflow 1,10 s cauce.time.log_s",
+        "Total 1 min 56 s cauce.time.total_s",
+    ]
 
 
 @pytest.mark.parametrize("status", [MLExperiment.Status.FINISHED, MLExperiment.Status.ERROR])

@@ -238,6 +238,15 @@ def model_version_create(
     return _version_info(created["model_version"], aliases=[])
 
 
+def logged_model_exists(*, model_id: str) -> bool:
+    """Whether MLflow still has this logged model (registering a missing one is a 500)."""
+    try:
+        rest_get(f"/api/2.0/mlflow/logged-models/{quote(model_id, safe='')}")
+    except MlflowNotFound:
+        return False
+    return True
+
+
 def model_version_get(*, name: str, version: int | str) -> ModelVersionInfo:
     """One version with its aliases; ``MlflowNotFound`` for an unknown name or version."""
     body = rest_get(f"{_MV}/get", params={"name": name, "version": str(version)})
@@ -256,9 +265,13 @@ def model_version_get_by_alias(*, name: str, alias: str) -> ModelVersionInfo:
     return _version_info(body["model_version"])
 
 
-def model_versions_list(*, name: str) -> list[ModelVersionInfo]:
-    """Every version of a model, newest first, with aliases: one search plus one get."""
-    model = registered_model_get(name=name)
+def model_versions_list(
+    *, name: str, model: RegisteredModelInfo | None = None
+) -> list[ModelVersionInfo]:
+    """Every version of a model, newest first, with aliases: one search, plus one get of the
+    registered model (for its aliases) unless the caller already has it."""
+    if model is None:
+        model = registered_model_get(name=name)
     by_version: dict[int, list[str]] = {}
     for alias, version in model.aliases.items():
         by_version.setdefault(version, []).append(alias)

@@ -1,5 +1,6 @@
 """Experiments whose MLflow run has a logged model, ready to register (real MLflow server)."""
 
+import itertools
 import json
 
 import pytest
@@ -35,9 +36,12 @@ def mlflow_client(mlflow) -> MlflowClient:
 
 
 @pytest.fixture
-def finished_experiment(make_run_experiment):
+def finished_experiment(make_run_experiment, mlflow):
     """make(name=..., metrics=..., columns=..., for_project=...) -> a FINISHED MLExperiment
     whose run has a logged model (an MLmodel with that input signature)."""
+
+    # Each experiment of a test gets its own n_estimators: 10, 20, 30...
+    n_estimators = itertools.count(10, 10)
 
     def make(name="Iris base", metrics=None, columns=None, for_project=None):
         experiment = make_run_experiment(
@@ -46,9 +50,13 @@ def finished_experiment(make_run_experiment):
             for_project=for_project,
             model_files={"MLmodel": mlmodel_bytes(columns or IRIS_COLUMNS)},
         )
-        MLExperiment.objects.filter(pk=experiment.pk).update(
-            metrics=metrics if metrics is not None else {"f1_macro": 0.9, "accuracy": 0.91}
-        )
+        metrics = metrics if metrics is not None else {"f1_macro": 0.9, "accuracy": 0.91}
+        # What the worker leaves: the metrics in the run and on the experiment.
+        client = MlflowClient(tracking_uri=mlflow)
+        for key, value in metrics.items():
+            client.log_metric(experiment.mlflow_run_id, key, value)
+        client.log_param(experiment.mlflow_run_id, "n_estimators", str(next(n_estimators)))
+        MLExperiment.objects.filter(pk=experiment.pk).update(metrics=metrics)
         experiment.refresh_from_db()
         return experiment
 

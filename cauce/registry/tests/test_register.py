@@ -1,9 +1,11 @@
 """Registration against a real MLflow server: the spec's contract, idempotence, ownership."""
 
 import html
+import io
 import threading
 
 import pytest
+from django.core.management import call_command
 from django.db import connections
 from django.urls import reverse
 
@@ -210,3 +212,38 @@ def test_anonymous_users_are_sent_to_login(client, finished_experiment):
     response = client.post(_register_url(experiment))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_the_demo_registers_its_finished_experiment_with_the_alias_champion(
+    finished_experiment, mlflow_client, monkeypatch
+):
+    monkeypatch.delenv("CAUCE_DEMO_PASSWORD", raising=False)
+    call_command("cauce_demo", stdout=io.StringIO())
+    demo = MLExperiment.objects.get(name="Iris RandomForest")
+    run = finished_experiment(name="demo run")
+    MLExperiment.objects.filter(pk=demo.pk).update(
+        status="FINISHED",
+        mlflow_run_id=run.mlflow_run_id,
+        mlflow_model_id=run.mlflow_model_id,
+        mlflow_experiment_id=run.mlflow_experiment_id,
+    )
+    out = io.StringIO()
+    call_command("cauce_demo", stdout=out)
+    assert "Model 'Demo-Iris_RandomForest': version 1 registered, alias 'champion'" in (
+        out.getvalue()
+    )
+    champion = mlflow_client.get_model_version_by_alias("Demo-Iris_RandomForest", "champion")
+    assert (champion.version, champion.run_id) == ("1", run.mlflow_run_id)
+    call_command("cauce_demo", stdout=io.StringIO())
+    assert len(mlflow_client.search_model_versions("name='Demo-Iris_RandomForest'")) == 1
+
+
+def test_a_logged_model_gone_from_mlflow_is_a_clear_error_and_leaves_nothing(
+    editor_client, finished_experiment, mlflow_client
+):
+    experiment = finished_experiment()
+    MLExperiment.objects.filter(pk=experiment.pk).update(mlflow_model_id="m-" + "0" * 32)
+    response = editor_client.post(_register_url(experiment), follow=True)
+    assert _messages(response) == ["El modelo guardado de este experimento ya no existe en MLflow."]
+    assert mlflow_client.search_registered_models() == []
+    assert not RegisteredModel.objects.exists()

@@ -5,6 +5,7 @@ import html
 import pytest
 from django.urls import reverse
 
+from cauce.integrations.mlflow import client as adapter
 from cauce.registry import services
 
 pytestmark = pytest.mark.django_db
@@ -145,6 +146,10 @@ def test_comparing_versions_flags_metric_changes_and_incompatible_inputs(viewer_
         "color": ["", "added"],
     }
     assert comparison.compatible == [None, False]
+    metrics = {name: [cell.delta for cell in cells] for name, cells in comparison.metrics}
+    assert metrics["f1_macro"] == [None, pytest.approx(0.1)]
+    params = {name: [(c.value, c.changed) for c in cells] for name, cells in comparison.params}
+    assert params == {"n_estimators": [("10", False), ("20", True)]}
 
 
 def test_the_experiment_page_lists_versions_of_its_run_also_made_in_mlflow(
@@ -224,3 +229,67 @@ def test_the_model_list_hides_other_projects_models(outsider_client, registered)
     response = outsider_client.get(reverse("registry:model_list"))
     assert response.context["rows"] == []
     assert NAME not in response.content.decode()
+
+
+def test_the_project_page_section_lists_the_projects_models(viewer_client, registered, project):
+    url = reverse("registry:project_models", kwargs={"project_pk": project.pk})
+    response = viewer_client.get(url, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert [row.model.name for row in response.context["rows"]] == [NAME]
+    assert "<html" not in response.content.decode()  # the partial, for htmx
+
+
+def test_an_outsider_gets_404_on_the_project_and_experiment_sections(
+    outsider_client, registered, project
+):
+    _model, first, _second = registered
+    for url in (
+        reverse("registry:project_models", kwargs={"project_pk": project.pk}),
+        reverse("registry:experiment_registry", kwargs={"pk": first.pk}),
+    ):
+        assert outsider_client.get(url).status_code == 404, url
+
+
+def test_registering_through_htmx_swaps_the_section_in_place(editor_client, finished_experiment):
+    experiment = finished_experiment()
+    url = reverse("experiments:register_model", kwargs={"pk": experiment.pk})
+    response = editor_client.post(url, {"name": "iris-htmx"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    body = html.unescape(response.content.decode())
+    assert body.lstrip().startswith('<section class="card" id="model-registry">')
+    assert "Modelo registrado exitosamente como 'iris-htmx' versión 1" in body
+    assert "iris-htmx v1" in body
+
+
+class _CountingSession:
+    """Counts the HTTP requests of the MLflow adapter's session (the real calls still go out)."""
+
+    def __init__(self, session):
+        self.session, self.calls = session, 0
+
+    def __getattr__(self, name):
+        attribute = getattr(self.session, name)
+        if name not in ("get", "post", "request"):
+            return attribute
+
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+def test_the_model_page_makes_the_same_mlflow_calls_for_more_versions(
+    viewer_client, registered, finished_experiment, editor, monkeypatch
+):
+    counter = _CountingSession(adapter._session())
+    monkeypatch.setattr(adapter._local, "session", counter, raising=False)
+    url = reverse("registry:model_detail", kwargs={"name": NAME})
+    viewer_client.get(url)
+    with_two = counter.calls
+    for _ in range(3):
+        services.model_version_register(experiment=finished_experiment(), user=editor)
+    counter.calls = 0
+    response = viewer_client.get(url)
+    assert len(response.context["rows"]) == 5
+    assert counter.calls == with_two == 2

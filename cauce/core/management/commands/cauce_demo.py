@@ -3,7 +3,8 @@
 Creates (once; running it again creates nothing new) the user ``demo`` (staff and superuser,
 password ``demo`` or ``$CAUCE_DEMO_PASSWORD``), the project "Demo" owned by that user, the
 "Iris" dataset and the experiment "Iris RandomForest", and sends that experiment to the Celery
-worker. With ``--wait`` it polls until the experiment is FINISHED or ERROR.
+worker. With ``--wait`` it polls until the experiment is FINISHED or ERROR. A FINISHED demo
+experiment's model is registered ("Demo-Iris_RandomForest") with the alias ``champion``.
 """
 
 import io
@@ -21,11 +22,13 @@ from cauce.experiments.models import MLExperiment
 from cauce.experiments.services import experiment_create, experiment_enqueue
 from cauce.projects.models import Project, Role
 from cauce.projects.services import project_create
+from cauce.registry.services import alias_set, model_version_register
 
 DEMO_USERNAME = "demo"
 DEMO_PROJECT = "Demo"
 DEMO_DATASET = "Iris"
 DEMO_EXPERIMENT = "Iris RandomForest"
+DEMO_ALIAS = "champion"
 
 
 def iris_csv() -> bytes:
@@ -67,6 +70,9 @@ class Command(BaseCommand):
         experiment = self._experiment(project, user, dataset)
         if wait:
             self._wait(experiment, timeout)
+        experiment.refresh_from_db()
+        if experiment.status == MLExperiment.Status.FINISHED:
+            self._register(experiment, user)
 
     def _user(self):
         users = get_user_model()
@@ -152,3 +158,18 @@ class Command(BaseCommand):
         metric = experiment.main_metric
         summary = f" ({experiment.main_metric_name} = {metric:.3f})" if metric is not None else ""
         self.stdout.write(f"Experiment {experiment.name!r}: FINISHED{summary}")
+
+    def _register(self, experiment: MLExperiment, user) -> None:
+        """Register the finished demo experiment's model (once) and point ``champion`` at it."""
+        try:
+            registration = model_version_register(experiment=experiment, user=user)
+            alias_set(
+                model=registration.model, alias=DEMO_ALIAS, version=registration.version.version
+            )
+        except ApplicationError as error:
+            raise CommandError(f"Could not register the demo model: {error}") from error
+        state = "registered" if registration.created else "already registered"
+        self.stdout.write(
+            f"Model {registration.model.name!r}: version {registration.version.version} "
+            f"{state}, alias {DEMO_ALIAS!r}"
+        )

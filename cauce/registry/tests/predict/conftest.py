@@ -138,3 +138,31 @@ def experiment_of(db):
         )
 
     return make
+
+
+@pytest.fixture
+def served(trained_models, register, experiment_of, project):
+    """served(key="iris", name=None, source_project=project) -> (RegisteredModel, version).
+
+    A registered version of a trained model, owned by ``project``. Its run is an experiment
+    of ``source_project`` (None: of no project, as a version registered outside Cauce).
+    """
+    from cauce.registry.models import RegisteredModel
+
+    def make(key: str = "iris", *, name: str | None = None, source_project=project):
+        trained = trained_models[key]
+        name, version = register(trained, name)
+        if source_project is not None:
+            experiment_of(trained, source_project)
+        model, _created = RegisteredModel.objects.get_or_create(
+            name=name, defaults={"project": project, "created_by": project.created_by}
+        )
+        return model, version
+
+    return make
+
+
+@pytest.fixture
+def viewer_api(api_client, viewer):
+    api_client.force_authenticate(viewer)
+    return api_client

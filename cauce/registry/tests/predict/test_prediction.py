@@ -2,6 +2,7 @@
 
 import io
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -140,7 +141,7 @@ def test_optional_columns_that_are_absent_are_predicted_empty_with_a_note():
     checked = prediction.input_check(frame, inputs=MIXED)
 
     assert checked.frame["age"].isna().all()
-    assert checked.frame["member"].tolist() == [None]
+    assert checked.frame["member"].isna().tolist() == [True]
     assert checked.notes == [
         "Las columnas opcionales age, member no venían: se predijo con ellas vacías."
     ]
@@ -163,8 +164,9 @@ def test_values_are_converted_to_the_signature_types():
     assert checked["age"][3] == 100.0
     assert checked["rooms"].tolist() == [3, 4, 5, 6]
     assert str(checked["rooms"].dtype) == "int64"
-    assert checked["city"].tolist() == ["Madrid", "7", "8", None]
-    assert checked["member"].tolist() == [True, False, True, None]
+    assert checked["city"].tolist()[:3] == ["Madrid", "7", "8"]
+    assert checked["member"].tolist()[:3] == [True, False, True]
+    assert np.isnan(checked["city"][3]) and np.isnan(checked["member"][3])
 
 
 def test_values_that_cannot_be_converted_name_the_column_and_the_row():

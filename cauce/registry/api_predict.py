@@ -1,0 +1,201 @@
+"""``POST /api/models/{name}/predict/``: MLflow's scoring-server protocol inside Cauce.
+
+The body is the one ``mlflow models serve`` accepts (``dataframe_split``,
+``dataframe_records``, ``inputs``, ``instances``, or a CSV with ``Content-Type: text/csv``),
+so a client written for it works with only the URL changed (and a token). The answer is the
+scoring server's ``{"predictions": [...]}``, plus ``classes`` and ``probabilities`` when
+asked for and the model has them, the version used and notes about ignored columns.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pandas as pd
+from django.conf import settings
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import BaseParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cauce.datasets.inference import text_table_chunks, text_table_open
+from cauce.registry import prediction
+from cauce.registry.predict_services import (
+    InputTooLargeError,
+    predict_target_resolve,
+    prediction_run,
+)
+from cauce.registry.selectors import registered_model_get_for_user
+
+
+def _body_limit() -> int:
+    return settings.PREDICT_MAX_BODY_MB * 1024 * 1024
+
+
+def _read_limited(stream: Any, parser_context: dict | None) -> bytes:
+    request = (parser_context or {}).get("request")
+    length = request.META.get("CONTENT_LENGTH") if request is not None else None
+    too_large = InputTooLargeError(
+        _("El cuerpo de la petición supera el máximo de %(limit)d MB.")
+        % {"limit": settings.PREDICT_MAX_BODY_MB}
+    )
+    if length and str(length).isdigit() and int(length) > _body_limit():
+        raise too_large
+    raw = stream.read(_body_limit() + 1) if stream is not None else b""
+    if len(raw) > _body_limit():
+        raise too_large
+    return raw
+
+
+class ScoringJSONParser(BaseParser):
+    """JSON with the scoring server's keys; Spanish errors and a size limit."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return prediction.parse_json_bytes(_read_limited(stream, parser_context))
+
+
+class CsvBody(bytes):
+    """A ``text/csv`` body, read into rows once the model's columns are known."""
+
+
+class ScoringCSVParser(BaseParser):
+    media_type = "text/csv"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return CsvBody(_read_limited(stream, parser_context))
+
+
+def _csv_frame(raw: bytes) -> pd.DataFrame:
+    source = io.BytesIO(raw)
+    table = text_table_open(source)
+    chunks = list(text_table_chunks(source, table, chunk_rows=settings.PREDICT_CHUNK_ROWS))
+    return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=table.columns)
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "si", "sí", "on")
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response=PredictErrorSerializer, description=description)
+
+
+class PredictErrorSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    errors = serializers.DictField(
+        required=False,
+        help_text="missing_columns: [names]; invalid_values: [{column, row, value, expected}]",
+    )
+
+
+class PredictOutputSerializer(serializers.Serializer):
+    predictions = serializers.ListField(child=serializers.JSONField())
+    classes = serializers.ListField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text="Class labels, in the order of each row's probabilities.",
+    )
+    probabilities = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField()),
+        required=False,
+        help_text="One list per row, when asked for and the model has predict_proba.",
+    )
+    name = serializers.CharField()
+    version = serializers.IntegerField(help_text="The version used (an alias resolved now).")
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class PredictInputSerializer(serializers.Serializer):
+    """Documentation of the body: one of the four scoring-server keys."""
+
+    dataframe_split = serializers.JSONField(
+        required=False, help_text='{"columns": [...], "data": [[...], ...]}'
+    )
+    dataframe_records = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="[{column: value}, ...]"
+    )
+    inputs = serializers.JSONField(
+        required=False, help_text="Row objects, {column: [values]}, or rows as lists."
+    )
+    instances = serializers.JSONField(required=False, help_text="Like inputs.")
+    version = serializers.IntegerField(required=False, help_text="Instead of the query's.")
+    alias = serializers.CharField(required=False, help_text="Instead of the query's.")
+    probabilities = serializers.BooleanField(required=False)
+
+
+_QUERY = [
+    OpenApiParameter("version", OpenApiTypes.INT, description="A version number (or alias)."),
+    OpenApiParameter("alias", OpenApiTypes.STR, description="An alias, e.g. champion."),
+    OpenApiParameter(
+        "probabilities",
+        OpenApiTypes.BOOL,
+        description="Add each class's probability (classifiers with predict_proba).",
+    ),
+]
+
+
+class ModelPredictApi(APIView):
+    parser_classes = [ScoringJSONParser, ScoringCSVParser]
+
+    @extend_schema(
+        summary="Predict with a version or alias (MLflow scoring-server protocol)",
+        parameters=_QUERY,
+        request={
+            "application/json": PredictInputSerializer,
+            "text/csv": OpenApiTypes.STR,
+        },
+        responses={
+            200: PredictOutputSerializer,
+            400: _error("Bad input: body, columns or values (named with their row)"),
+            401: _error("Not authenticated"),
+            403: _error("The version was not trained by Cauce in this project: never loaded"),
+            404: _error("No such model, version or alias for this user"),
+            409: _error("The version is not READY"),
+            413: _error("Body over CAUCE_PREDICT_MAX_BODY_MB"),
+            415: _error("Content-Type other than application/json or text/csv"),
+            502: _error("MLflow refused the request, or the model could not be loaded"),
+            503: _error("MLflow is not available"),
+        },
+        examples=[
+            OpenApiExample(
+                "dataframe_split",
+                value={"dataframe_split": {"columns": ["a", "b"], "data": [[1.0, 2.0]]}},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request, name):
+        model, _membership = registered_model_get_for_user(user=request.user, name=name)
+        data = request.data
+        body = data if isinstance(data, dict) else {}
+        query = request.query_params
+        target = predict_target_resolve(
+            model=model,
+            version=query.get("version", body.get("version")),
+            alias=query.get("alias", body.get("alias")),
+        )
+        probabilities = _flag(query.get("probabilities", body.get("probabilities", False)))
+        if isinstance(data, CsvBody):
+            result = prediction_run(
+                target=target, frame=_csv_frame(data), probabilities=probabilities
+            )
+        else:
+            if not body:
+                raise prediction.empty_body_error()
+            result = prediction_run(target=target, body=body, probabilities=probabilities)
+        return Response(
+            {
+                **prediction.scoring_response(result.output),
+                "name": model.name,
+                "version": target.version.version,
+                "notes": result.notes,
+            }
+        )

@@ -1,0 +1,30 @@
+"""Reads of prediction jobs, scoped through the registered model's project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import Http404
+
+from cauce.registry.models import PredictionJob, RegisteredModel
+from cauce.registry.selectors import registered_model_get_for_user
+
+
+def prediction_job_get_for_user(*, user: AbstractBaseUser, name: str, job_id: Any) -> PredictionJob:
+    """A job of the named model; 404 for outsiders, unknown jobs, or another model's job."""
+    model, _membership = registered_model_get_for_user(user=user, name=name)
+    job = (
+        PredictionJob.objects.select_related("registered_model__project", "created_by")
+        .filter(pk=job_id, registered_model=model)
+        .first()
+    )
+    if job is None:
+        raise Http404
+    return job
+
+
+def prediction_jobs_recent(*, model: RegisteredModel, limit: int) -> list[PredictionJob]:
+    return list(
+        PredictionJob.objects.filter(registered_model=model).select_related("created_by")[:limit]
+    )

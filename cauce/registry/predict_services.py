@@ -1,0 +1,522 @@
+"""Predicting with a registered model version: which versions may be loaded, and the runs.
+
+The rule that matters most: a model file is code (cloudpickle runs whatever it holds when
+loaded), so Cauce loads only versions whose source run is an experiment of the SAME project
+as the registered model: a run Cauce's own worker trained. A version registered from
+outside Cauce, or from another project's run, is listed by the registry but never loaded.
+
+An alias is resolved on every call (one small REST request), so a prediction follows an
+alias moved a moment ago; the loaded model itself comes from the per-process cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cauce.core.exceptions import ApplicationError
+from cauce.datasets.inference import text_table_chunks, text_table_open
+from cauce.experiments.models import MLExperiment
+from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable, serving
+from cauce.integrations.mlflow import registry as mlflow_registry
+from cauce.integrations.mlflow.registry import READY, ModelVersionInfo
+from cauce.integrations.mlflow.serving import ServedModel
+from cauce.registry import prediction
+from cauce.registry.models import PredictionJob, RegisteredModel
+
+logger = logging.getLogger(__name__)
+
+
+class UntrustedVersionError(ApplicationError):
+    """The version's source is not an experiment of the model's project: never loaded."""
+
+    status_code = 403
+
+
+class VersionNotReadyError(ApplicationError):
+    status_code = 409
+
+
+class InputTooLargeError(ApplicationError):
+    status_code = 413
+
+
+@dataclass(frozen=True)
+class PredictTarget:
+    """A version to predict with, resolved now, and the experiment that trained it."""
+
+    model: RegisteredModel
+    version: ModelVersionInfo
+    alias: str
+    experiment: MLExperiment
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    target: PredictTarget
+    output: serving.PredictionOutput
+    notes: list[str] = field(default_factory=list)
+
+
+# --- which version ---------------------------------------------------------------------------
+
+
+def _version_number(value: Any) -> int:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise ApplicationError(
+            _("La versión debe ser un número entero positivo (se recibió «%(value)s»).")
+            % {"value": value}
+        )
+    return number
+
+
+def predict_target_resolve(
+    *, model: RegisteredModel, version: Any = None, alias: Any = None
+) -> PredictTarget:
+    """The version asked for (by number or by alias, exactly one), checked loadable.
+
+    ``MlflowNotFound`` (a 404) for an unknown version or alias; ``UntrustedVersionError`` for
+    a version whose run is not an experiment of this model's project.
+    """
+    has_version = version not in (None, "")
+    has_alias = alias not in (None, "")
+    if has_version == has_alias:
+        raise ApplicationError(_("Indique una versión o un alias del modelo (uno de los dos)."))
+    if has_alias:
+        alias = str(alias).strip()
+        try:
+            info = mlflow_registry.model_version_get_by_alias(name=model.name, alias=alias)
+        except MlflowNotFound:
+            raise MlflowNotFound(
+                _("El modelo '%(name)s' no tiene el alias «%(alias)s».")
+                % {"name": model.name, "alias": alias}
+            ) from None
+    else:
+        number = _version_number(version)
+        try:
+            info = mlflow_registry.model_version_get(name=model.name, version=number)
+        except MlflowNotFound:
+            raise MlflowNotFound(
+                _("El modelo '%(name)s' no tiene la versión %(version)s.")
+                % {"name": model.name, "version": number}
+            ) from None
+    return PredictTarget(
+        model=model,
+        version=info,
+        alias=alias if has_alias else "",
+        experiment=_trusted_source(model, info),
+    )
+
+
+def _trusted_source(model: RegisteredModel, info: ModelVersionInfo) -> MLExperiment:
+    if info.status != READY:
+        raise VersionNotReadyError(
+            _("La versión %(version)s no está lista para predecir (estado: %(status)s).")
+            % {"version": info.version, "status": info.status}
+        )
+    experiment = (
+        MLExperiment.objects.filter(project_id=model.project_id, mlflow_run_id=info.run_id)
+        .only("pk", "name", "project_id", "mlflow_run_id", "task_type")
+        .first()
+        if info.run_id
+        else None
+    )
+    if experiment is None:
+        raise UntrustedVersionError(
+            _(
+                "La versión %(version)s no viene de un experimento de este proyecto en Cauce: "
+                "se muestra, pero no se carga para predecir (un archivo de modelo es código "
+                "que se ejecuta al cargarlo)."
+            )
+            % {"version": info.version}
+        )
+    return experiment
+
+
+def version_is_trusted(*, model: RegisteredModel, info: ModelVersionInfo) -> bool:
+    """Whether predictions may load this version (for pages that list versions)."""
+    try:
+        _trusted_source(model, info)
+    except ApplicationError:
+        return False
+    return True
+
+
+# --- predicting rows in the request ----------------------------------------------------------
+
+
+def prediction_run(
+    *,
+    target: PredictTarget,
+    frame: pd.DataFrame | None = None,
+    body: Any = None,
+    probabilities: bool = False,
+) -> PredictionResult:
+    """Predict rows in the request: a parsed ``frame``, or a scoring-server ``body``.
+
+    A body is parsed once the model is loaded, so rows given as plain lists are read in
+    the order of its signature's columns, as MLflow's scoring server reads them.
+    """
+    model = serving.served_model_get(name=target.model.name, version=target.version.version)
+    if frame is None:
+        names = [column.name for column in model.inputs] if model.inputs else None
+        frame = prediction.parse_scoring_body(body, columns=names)
+    prediction.rows_check(len(frame))
+    checked = prediction.input_check(frame, inputs=model.inputs)
+    output = serving.model_predict(model=model, frame=checked.frame, probabilities=probabilities)
+    return PredictionResult(target=target, output=output, notes=checked.notes)
+
+
+# --- predicting a file (in the request, or by a worker) --------------------------------------
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    rows: int
+    columns: list[str]
+    notes: list[str]
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            count += chunk.count(b"\n")
+    return count
+
+
+def _predict_chunks(
+    *,
+    model: ServedModel,
+    chunks: Any,
+    probabilities: bool,
+    out: IO[str],
+    on_progress: Callable[[int], None] | None = None,
+) -> FileOutcome:
+    """Predict each chunk and append it to ``out`` as safe CSV; nothing is kept in memory."""
+    rows = 0
+    notes: list[str] = []
+    columns: list[str] = []
+    try:
+        for chunk in chunks:
+            if len(chunk) == 0:
+                continue
+            rows, columns, notes = _predict_chunk(
+                model=model,
+                chunk=chunk,
+                probabilities=probabilities,
+                out=out,
+                state=(rows, columns, notes),
+            )
+            if on_progress is not None:
+                on_progress(rows)
+    finally:
+        # A file's reader is closed now, while its file is still open, even after an error.
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    if rows == 0:
+        raise ApplicationError(_("El archivo no tiene filas de datos, solo la cabecera."))
+    return FileOutcome(rows=rows, columns=columns, notes=notes)
+
+
+def _predict_chunk(
+    *,
+    model: ServedModel,
+    chunk: pd.DataFrame,
+    probabilities: bool,
+    out: IO[str],
+    state: tuple[int, list[str], list[str]],
+) -> tuple[int, list[str], list[str]]:
+    """Check, predict and append one chunk; the running (rows, columns, notes) after it."""
+    rows, columns, notes = state
+    checked = prediction.input_check(chunk, inputs=model.inputs, first_row=rows + 1)
+    output = serving.model_predict(model=model, frame=checked.frame, probabilities=probabilities)
+    result = prediction.result_frame(chunk, output)
+    prediction.csv_write(result, out, header=rows == 0)
+    columns = columns or [str(name) for name in result.columns]
+    notes = prediction.notes_merge([*notes, *checked.notes])
+    return rows + len(chunk), columns, notes
+
+
+def _job_dir(job: PredictionJob) -> Path:
+    return Path(settings.MEDIA_ROOT) / PredictionJob.storage_dir(job)
+
+
+def _write_result(job: PredictionJob, write: Callable[[IO[str]], FileOutcome]) -> FileOutcome:
+    """Write the result next to its final name and rename it only when complete."""
+    folder = _job_dir(job)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / "result.csv"
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed or removed below
+        "w", encoding="utf-8", newline="", dir=folder, prefix=".result-", delete=False
+    )
+    try:
+        with handle:
+            outcome = write(handle)
+        os.replace(handle.name, final)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return outcome
+
+
+def _check_upload(upload: UploadedFile) -> None:
+    limit = settings.PREDICT_MAX_UPLOAD_MB * 1024 * 1024
+    if upload.size == 0:
+        raise ApplicationError(_("El archivo está vacío."))
+    if upload.size > limit:
+        raise InputTooLargeError(
+            _("El archivo ocupa %(size).1f MB; el máximo para predecir es %(limit)d MB.")
+            % {"size": upload.size / 1024 / 1024, "limit": settings.PREDICT_MAX_UPLOAD_MB}
+        )
+
+
+def _header_check(target: PredictTarget, columns: list[str]) -> None:
+    """Missing columns are reported before a large file is queued, without loading the model."""
+    signature = mlflow_registry.model_signature_get(source=target.version.source)
+    if signature is None or not signature.inputs:
+        return
+    present = {name.strip() for name in columns}
+    missing = [c.name for c in signature.inputs if c.required and c.name not in present]
+    if missing:
+        raise prediction.missing_columns_error(missing)
+
+
+def prediction_job_create(
+    *,
+    target: PredictTarget,
+    user: Any,
+    upload: UploadedFile | None = None,
+    pasted: str = "",
+    probabilities: bool = False,
+) -> PredictionJob:
+    """Predict an uploaded file or pasted rows; the result is a CSV kept for download.
+
+    Pasted rows and files up to ``PREDICT_ASYNC_THRESHOLD_BYTES`` are predicted now and the
+    job is FINISHED when returned; bad input raises and stores nothing. Larger files are
+    checked (size, header) and queued for a worker, which reports progress on the job.
+    """
+    if (upload is None) == (not pasted.strip()):
+        raise ApplicationError(_("Suba un archivo CSV o pegue filas en JSON (uno de los dos)."))
+    job = PredictionJob(
+        registered_model=target.model,
+        version=target.version.version,
+        alias=target.alias,
+        probabilities=probabilities,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    if upload is None:
+        frame = prediction.parse_pasted_json(pasted)
+        prediction.rows_check(len(frame))
+        job.source = PredictionJob.Source.JSON
+        return _finish_now(job, chunks=[frame])
+    _check_upload(upload)
+    job.source = PredictionJob.Source.FILE
+    job.original_filename = Path(upload.name or "datos.csv").name[:255]
+    table = text_table_open(upload)
+    if upload.size <= settings.PREDICT_ASYNC_THRESHOLD_BYTES:
+        return _finish_now(
+            job,
+            chunks=text_table_chunks(upload, table, chunk_rows=settings.PREDICT_CHUNK_ROWS),
+        )
+    _header_check(target, table.columns)
+    return _enqueue(job, upload)
+
+
+def _finish_now(job: PredictionJob, *, chunks: Any) -> PredictionJob:
+    model = serving.served_model_get(name=job.registered_model.name, version=job.version)
+    job.started_at = timezone.now()
+    try:
+        outcome = _write_result(
+            job,
+            lambda out: _predict_chunks(
+                model=model, chunks=chunks, probabilities=job.probabilities, out=out
+            ),
+        )
+    except BaseException:
+        _remove_files(job)
+        raise
+    job.status = PredictionJob.Status.FINISHED
+    job.rows_done = job.rows_total = outcome.rows
+    job.columns = outcome.columns
+    job.notes = outcome.notes
+    job.result_file.name = str(PredictionJob.storage_dir(job) / "result.csv")
+    job.finished_at = timezone.now()
+    job.save()
+    return job
+
+
+def _enqueue(job: PredictionJob, upload: UploadedFile) -> PredictionJob:
+    from cauce.registry.tasks import prediction_job_run_task
+
+    folder = _job_dir(job)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "input"
+    with open(path, "wb") as handle:
+        for piece in upload.chunks():
+            handle.write(piece)
+    job.input_file.name = str(PredictionJob.storage_dir(job) / "input")
+    job.status = PredictionJob.Status.QUEUED
+    try:
+        with transaction.atomic():
+            job.save()
+            transaction.on_commit(lambda: prediction_job_run_task.delay(str(job.pk)))
+    except BaseException:
+        _remove_files(job)
+        raise
+    return job
+
+
+def _remove_files(job: PredictionJob) -> None:
+    folder = _job_dir(job)
+    if folder.is_dir():
+        for child in folder.iterdir():
+            child.unlink(missing_ok=True)
+        folder.rmdir()
+
+
+UNEXPECTED_ERROR = gettext_lazy(
+    "Error inesperado al predecir. El detalle está en el registro del servidor."
+)
+
+
+def prediction_job_execute(*, job_id: str, retry_on_unavailable: bool = True) -> None:
+    """Predict a queued job's file (the worker's side), reporting progress as it goes.
+
+    ``MlflowUnavailable`` is re-raised (the job back to QUEUED) while ``retry_on_unavailable``,
+    so the task retries; any other failure ends the job ERROR with a readable message and no
+    partial result.
+    """
+    job = PredictionJob.objects.select_related("registered_model").filter(pk=job_id).first()
+    if job is None or job.status not in (PredictionJob.Status.QUEUED, PredictionJob.Status.RUNNING):
+        return
+    job.status = PredictionJob.Status.RUNNING
+    job.started_at = timezone.now()
+    job.error = ""
+    input_path = Path(settings.MEDIA_ROOT) / job.input_file.name
+    job.rows_total = max(_count_lines(input_path) - 1, 0)
+    job.rows_done = 0
+    job.save(update_fields=["status", "started_at", "error", "rows_total", "rows_done"])
+
+    def progress(rows: int) -> None:
+        PredictionJob.objects.filter(pk=job.pk).update(rows_done=rows, updated_at=timezone.now())
+
+    try:
+        model = serving.served_model_get(name=job.registered_model.name, version=job.version)
+        table = text_table_open(input_path)
+        outcome = _write_result(
+            job,
+            lambda out: _predict_chunks(
+                model=model,
+                chunks=text_table_chunks(input_path, table, chunk_rows=settings.PREDICT_CHUNK_ROWS),
+                probabilities=job.probabilities,
+                out=out,
+                on_progress=progress,
+            ),
+        )
+    except MlflowUnavailable as error:
+        if retry_on_unavailable:
+            job.status = PredictionJob.Status.QUEUED
+            job.save(update_fields=["status", "updated_at"])
+            raise
+        _fail(job, str(error.message))
+        return
+    except ApplicationError as error:
+        _fail(job, str(error.message))
+        return
+    except Exception:
+        logger.exception("Prediction job %s failed", job.pk)
+        _fail(job, str(UNEXPECTED_ERROR))
+        return
+    job.status = PredictionJob.Status.FINISHED
+    job.rows_done = job.rows_total = outcome.rows
+    job.columns = outcome.columns
+    job.notes = outcome.notes
+    job.result_file.name = str(PredictionJob.storage_dir(job) / "result.csv")
+    job.finished_at = timezone.now()
+    input_path.unlink(missing_ok=True)
+    job.input_file.name = ""
+    job.save()
+
+
+def _fail(job: PredictionJob, message: str) -> None:
+    """End the job ERROR, keeping no file: no partial result, and the input is not needed."""
+    _remove_files(job)
+    job.status = PredictionJob.Status.ERROR
+    job.error = message
+    job.rows_done = 0
+    job.input_file.name = ""
+    job.finished_at = timezone.now()
+    job.save(
+        update_fields=["status", "error", "rows_done", "input_file", "finished_at", "updated_at"]
+    )
+
+
+# --- reading a result ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResultPage:
+    columns: list[str]
+    rows: list[list[Any]]
+    number: int
+    pages: int
+    total: int
+
+
+def prediction_result_page(*, job: PredictionJob, page: Any = 1) -> ResultPage | None:
+    """One page of a finished job's result, as the user reads it (formula guards removed)."""
+    if job.status != PredictionJob.Status.FINISHED or not job.result_file.name:
+        return None
+    size = settings.PREDICT_PAGE_ROWS
+    pages = max(1, -(-job.rows_total // size))
+    try:
+        number = min(max(int(page), 1), pages)
+    except (TypeError, ValueError):
+        number = 1
+    start = (number - 1) * size
+    path = Path(settings.MEDIA_ROOT) / job.result_file.name
+    frame = pd.read_csv(
+        path,
+        skiprows=range(1, start + 1),
+        nrows=size,
+        dtype=str,
+        keep_default_na=False,
+    )
+    rows = [[prediction.csv_unescape(value) for value in row] for row in frame.to_numpy().tolist()]
+    return ResultPage(
+        columns=[prediction.csv_unescape(str(name)) for name in frame.columns],
+        rows=rows,
+        number=number,
+        pages=pages,
+        total=job.rows_total,
+    )
+
+
+def prediction_result_open(*, job: PredictionJob) -> IO[bytes] | None:
+    """The finished job's result CSV, opened for a download; None when there is none."""
+    if job.status != PredictionJob.Status.FINISHED or not job.result_file.name:
+        return None
+    path = Path(settings.MEDIA_ROOT) / job.result_file.name
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,23 @@
+"""Celery tasks of the registry: predicting a large file. Thin: load by id, call the service."""
+
+from celery import shared_task
+from django.conf import settings
+
+from cauce.integrations.mlflow import MlflowUnavailable
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def prediction_job_run_task(self, job_id: str) -> None:
+    """Predict one queued file (see ``predict_services.prediction_job_execute``).
+
+    While MLflow is unreachable (the model cannot be loaded) the task retries with the
+    experiments' backoff; the last attempt ends the job ERROR "MLflow no disponible".
+    """
+    from cauce.experiments.tasks import retry_delay
+    from cauce.registry.predict_services import prediction_job_execute
+
+    last_try = self.request.retries >= settings.EXPERIMENT_MLFLOW_RETRIES
+    try:
+        prediction_job_execute(job_id=str(job_id), retry_on_unavailable=not last_try)
+    except MlflowUnavailable as exc:
+        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc

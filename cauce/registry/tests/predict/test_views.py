@@ -1,0 +1,218 @@
+"""The predict page: a CSV or pasted rows for a version or alias, the result and its CSV."""
+
+import io
+
+import pandas as pd
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from mlflow.pyfunc import load_model
+from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+from cauce.integrations.mlflow import serving
+from cauce.registry.models import PredictionJob
+
+IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def _page(name, query=""):
+    return f"/models/{name}/predict/" + (f"?{query}" if query else "")
+
+
+def _csv(frame, name="filas.csv"):
+    return SimpleUploadedFile(name, frame.to_csv(index=False).encode(), content_type="text/csv")
+
+
+def _own_predictions(name, version, frame):
+    with _use_tracking_uri(serving.tracking_uri()):
+        return load_model(f"models:/{name}/{version}").predict(frame).tolist()
+
+
+def _stored_files(media_root):
+    return (
+        sorted(p.name for p in media_root.rglob("*") if p.is_file()) if media_root.exists() else []
+    )
+
+
+@pytest.fixture
+def iris_rows(trained_models):
+    return trained_models["iris"].frame[IRIS].sample(60, random_state=5).reset_index(drop=True)
+
+
+def test_the_page_shows_the_versions_aliases_and_expected_columns(
+    viewer_client, served, mlflow_registry
+):
+    model, version = served("iris")
+    mlflow_registry.set_registered_model_alias(model.name, "champion", version)
+
+    response = viewer_client.get(_page(model.name))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'<option value="{version}" selected>v{version}</option>' in html
+    assert f"@champion → v{version}" in html
+    assert "<code>petal_width</code>" in html
+    assert "El modelo espera 4 columnas" in html
+    assert 'name="file"' in html
+
+
+def test_a_viewer_predicts_an_uploaded_csv_and_reads_the_table(
+    viewer_client, served, iris_rows, media_root
+):
+    model, version = served("iris")
+    upload = iris_rows.assign(cliente=["=HYPERLINK(1)"] + [f"c{i}" for i in range(59)])
+
+    response = viewer_client.post(
+        _page(model.name),
+        {"version": version, "file": _csv(upload), "probabilities": "on"},
+    )
+
+    job = PredictionJob.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/models/{model.name}/predictions/{job.pk}/"
+    assert (job.status, job.rows_total, job.version, job.original_filename) == (
+        PredictionJob.Status.FINISHED,
+        60,
+        version,
+        "filas.csv",
+    )
+    assert job.notes == ["Se ignoró la columna que el modelo no usa: cliente."]
+    expected = _own_predictions(model.name, version, iris_rows)
+    page = viewer_client.get(response["Location"])
+    html = page.content.decode()
+    assert "60 filas predichas" in html
+    assert "<th>probability_virginica</th>" in html
+    assert "<td>=HYPERLINK(1)</td>" in html  # the page shows what the user sent
+    assert html.count("<tr>") == 1 + 50  # header + one page of PREDICT_PAGE_ROWS
+    assert "Página 1 de 2" in html
+    second = viewer_client.get(response["Location"] + "?page=2").content.decode()
+    assert second.count("<tr>") == 1 + 10
+
+    download = viewer_client.get(f"/models/{model.name}/predictions/{job.pk}/download/")
+    assert download.status_code == 200
+    assert download["Content-Disposition"] == (
+        f'attachment; filename="{model.name}-v{version}-predicciones.csv"'
+    )
+    result = pd.read_csv(io.BytesIO(b"".join(download.streaming_content)))
+    assert list(result.columns) == [
+        *IRIS, "cliente", "prediction",
+        "probability_setosa", "probability_versicolor", "probability_virginica",
+    ]  # fmt: skip
+    assert result["prediction"].tolist() == expected
+    assert result["cliente"][0] == "'=HYPERLINK(1)"
+
+
+def test_pasted_json_rows_are_predicted_for_an_alias(
+    viewer_client, served, mlflow_registry, iris_rows
+):
+    model, version = served("iris")
+    mlflow_registry.set_registered_model_alias(model.name, "champion", version)
+
+    response = viewer_client.post(
+        _page(model.name),
+        {"alias": "champion", "rows": iris_rows.head(3).to_json(orient="records")},
+    )
+
+    job = PredictionJob.objects.get()
+    assert response.status_code == 302
+    assert (job.alias, job.version, job.source, job.rows_total) == ("champion", version, "json", 3)
+    page = viewer_client.get(response["Location"]).content.decode()
+    for value in _own_predictions(model.name, version, iris_rows.head(3)):
+        assert f"<td>{value}</td>" in page
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"sepal_length,petal_width\n1,2\n", "Faltan columnas que el modelo necesita: "
+                                             "sepal_width, petal_length."),
+        (b"", "El archivo está vacío."),
+        (b"sepal_length,sepal_width,petal_length,petal_width\n",
+         "El archivo no tiene filas de datos, solo la cabecera."),
+        (b"sepal_length,sepal_width,petal_length,petal_width\n1,2,3,4\n1,x,3,4\n",
+         "columna «sepal_width», fila 2: «x» no es un número"),
+    ],
+    ids=["missing", "empty", "header-only", "mistyped"],
+)  # fmt: skip
+def test_bad_files_are_refused_with_a_clear_message_and_store_nothing(
+    viewer_client, served, media_root, content, message
+):
+    model, version = served("iris")
+
+    response = viewer_client.post(
+        _page(model.name),
+        {"version": version, "file": SimpleUploadedFile("malo.csv", content)},
+    )
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert PredictionJob.objects.count() == 0
+    assert _stored_files(media_root) == []
+
+
+def test_a_file_over_the_limit_is_refused(settings, viewer_client, served, iris_rows, media_root):
+    settings.PREDICT_MAX_UPLOAD_MB = 0
+    model, version = served("iris")
+
+    response = viewer_client.post(_page(model.name), {"version": version, "file": _csv(iris_rows)})
+
+    assert response.status_code == 400
+    assert "el máximo para predecir es 0 MB" in response.content.decode()
+    assert PredictionJob.objects.count() == 0
+    assert _stored_files(media_root) == []
+
+
+def test_a_version_from_outside_cauce_is_shown_but_not_offered(viewer_client, served):
+    model, version = served("iris", source_project=None)
+
+    response = viewer_client.get(_page(model.name, f"version={version}"))
+
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "no viene de un experimento de este proyecto en Cauce" in html
+    assert 'name="file"' not in html
+    assert serving.served_models_cached() == []
+
+
+def test_mlflow_down_renders_the_page_with_the_notice(settings, viewer_client, served):
+    model, _version = served("iris")
+    settings.MLFLOW_TRACKING_URI = "http://127.0.0.1:9"
+
+    response = viewer_client.get(_page(model.name))
+
+    assert response.status_code == 200
+    assert "MLflow no disponible" in response.content.decode()
+
+
+def test_outsiders_get_404_on_the_page_the_result_and_its_download(
+    client, viewer, outsider, served, iris_rows
+):
+    model, version = served("iris")
+    client.force_login(viewer)
+    client.post(_page(model.name), {"version": version, "file": _csv(iris_rows)})
+    job = PredictionJob.objects.get()
+    client.force_login(outsider)
+
+    for url in (
+        _page(model.name),
+        f"/models/{model.name}/predictions/{job.pk}/",
+        f"/models/{model.name}/predictions/{job.pk}/status/",
+        f"/models/{model.name}/predictions/{job.pk}/download/",
+    ):
+        assert client.get(url).status_code == 404, url
+
+
+def test_a_job_is_only_found_under_its_own_model(viewer_client, served, iris_rows):
+    model, version = served("iris")
+    other, _other_version = served("iris")
+    viewer_client.post(_page(model.name), {"version": version, "file": _csv(iris_rows)})
+    job = PredictionJob.objects.get()
+
+    response = viewer_client.get(f"/models/{other.name}/predictions/{job.pk}/download/")
+
+    assert response.status_code == 404

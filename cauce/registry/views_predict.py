@@ -1,0 +1,146 @@
+"""Predict pages: choose a version or an alias, upload a CSV or paste rows, read the result.
+
+Predicting changes nothing in MLflow, so viewers may predict; outsiders get 404. A result
+belongs to the model's project and is downloaded only through here.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRefresh
+
+from cauce.core.exceptions import ApplicationError
+from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable
+from cauce.integrations.mlflow import registry as mlflow_registry
+from cauce.registry import predict_services
+from cauce.registry.models import PredictionJob
+from cauce.registry.predict_forms import PredictForm
+from cauce.registry.predict_selectors import prediction_job_get_for_user, prediction_jobs_recent
+from cauce.registry.prediction import type_label
+from cauce.registry.selectors import registered_model_get_for_user
+
+RECENT_JOBS = 10
+
+
+def predict_url(name: str, *, version: int | None = None, alias: str = "") -> str:
+    query = {"alias": alias} if alias else {"version": version} if version else {}
+    url = reverse("registry:predict", kwargs={"name": name})
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def _choices(versions) -> tuple[list[int], dict[str, int]]:
+    numbers = sorted((info.version for info in versions), reverse=True)
+    aliases = {alias: info.version for info in versions for alias in info.aliases}
+    return numbers, dict(sorted(aliases.items()))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def predict(request, name: str):
+    model, _membership = registered_model_get_for_user(user=request.user, name=name)
+    params = request.POST if request.method == "POST" else request.GET
+    version, alias = params.get("version", ""), params.get("alias", "")
+    context = {
+        "model": model,
+        "project": model.project,
+        "page_title": _("Predecir"),
+        "async_threshold": settings.PREDICT_ASYNC_THRESHOLD_BYTES,
+        "mlflow_available": True,
+        "target": None,
+        "jobs": prediction_jobs_recent(model=model, limit=RECENT_JOBS),
+    }
+    status = 200
+    try:
+        versions = mlflow_registry.model_versions_list(name=model.name)
+        context["numbers"], context["aliases"] = _choices(versions)
+        if not version and not alias and context["numbers"]:
+            version = context["numbers"][0]
+        if version or alias:
+            target = predict_services.predict_target_resolve(
+                model=model, version=version, alias=alias
+            )
+            context["target"] = target
+            signature = mlflow_registry.model_signature_get(source=target.version.source)
+            context["signature"] = [
+                {"column": column, "label": type_label(column.type)}
+                for column in (signature.inputs if signature else [])
+            ]
+    except MlflowUnavailable:
+        context["mlflow_available"] = False
+    except (MlflowNotFound, ApplicationError) as error:
+        context["target_error"] = error.message
+        status = error.status_code
+    context.update(selected_version=str(version), selected_alias=alias)
+
+    form = PredictForm(request.POST or None, request.FILES or None)
+    target = context["target"]
+    if request.method == "POST" and target is not None and form.is_valid():
+        try:
+            job = predict_services.prediction_job_create(
+                target=target,
+                user=request.user,
+                upload=form.cleaned_data["file"],
+                pasted=form.cleaned_data["rows"],
+                probabilities=form.cleaned_data["probabilities"],
+            )
+        except ApplicationError as error:
+            form.add_error(None, error.message)
+            status = 400
+        else:
+            return redirect(job_url(job))
+    elif request.method == "POST":
+        status = 400 if status == 200 else status
+    context["form"] = form
+    return render(request, "registry/predict.html", context, status=status)
+
+
+def job_url(job: PredictionJob) -> str:
+    return reverse(
+        "registry:prediction_detail",
+        kwargs={"name": job.registered_model.name, "job_id": job.pk},
+    )
+
+
+@login_required
+@require_GET
+def prediction_detail(request, name: str, job_id):
+    job = prediction_job_get_for_user(user=request.user, name=name, job_id=job_id)
+    context = {
+        "model": job.registered_model,
+        "project": job.registered_model.project,
+        "page_title": _("Predicción"),
+        "job": job,
+        "result": predict_services.prediction_result_page(job=job, page=request.GET.get("page")),
+        "back_url": predict_url(job.registered_model.name, version=job.version, alias=job.alias),
+    }
+    return render(request, "registry/prediction_detail.html", context)
+
+
+@login_required
+@require_GET
+def prediction_status(request, name: str, job_id):
+    """The live progress block; once the job is over, htmx reloads the whole page."""
+    job = prediction_job_get_for_user(user=request.user, name=name, job_id=job_id)
+    if request.htmx and not job.is_active:
+        return HttpResponseClientRefresh()
+    return render(request, "registry/_prediction_status.html", {"job": job})
+
+
+@login_required
+@require_GET
+def prediction_download(request, name: str, job_id):
+    job = prediction_job_get_for_user(user=request.user, name=name, job_id=job_id)
+    handle = predict_services.prediction_result_open(job=job)
+    if handle is None:
+        raise Http404
+    filename = f"{job.registered_model.name}-v{job.version}-predicciones.csv"
+    return FileResponse(
+        handle, as_attachment=True, filename=filename, content_type="text/csv; charset=utf-8"
+    )

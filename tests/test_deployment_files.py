@@ -1,0 +1,219 @@
+"""compose.yaml and the Dockerfile, checked by parsing them (no Docker engine runs here).
+
+What is checked is what a broken deployment would get wrong: a service missing, one without a
+health check, a dependency that does not wait for health, state outside a volume, a secret
+written into the file, a root or floating image, requirements other than the pinned ones.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
+SERVICES = COMPOSE["services"]
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+LONG_RUNNING = {"web", "worker", "scheduler", "db", "redis", "mlflow", "objectstore"}
+# One-shot steps: they end, and what depends on them waits for a successful end instead.
+ONE_SHOT = {"migrate", "objectstore-init"}
+# Services whose state must survive a restart, and where it lives.
+STATE = {
+    "db": "/var/lib/postgresql/data",
+    "redis": "/data",
+    "objectstore": "/data",
+    "web": "/data",
+    "worker": "/data",
+    "scheduler": "/data",
+}
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY$|TOKEN|ACCESS_KEY", re.IGNORECASE)
+REQUIRED_VARIABLE = re.compile(r"^\$\{([A-Z_]+):\?[^}]*\}$")
+
+
+def _stages() -> dict[str, list[str]]:
+    """Dockerfile instructions per stage ({stage name: [instruction lines]})."""
+    stages: dict[str, list[str]] = {}
+    current = None
+    joined = re.sub(r"\\\n\s*", " ", DOCKERFILE)
+    for line in joined.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = re.match(r"FROM\s+(\S+)\s+AS\s+(\S+)", line, re.IGNORECASE)
+        if match:
+            current = match.group(2)
+            stages[current] = [line]
+        elif current:
+            stages[current].append(line)
+    return stages
+
+
+STAGES = _stages()
+
+
+def test_every_service_of_the_topology_is_there():
+    assert set(SERVICES) == LONG_RUNNING | ONE_SHOT
+
+
+@pytest.mark.parametrize("name", sorted(LONG_RUNNING))
+def test_every_long_running_service_has_a_health_check(name):
+    check = SERVICES[name]["healthcheck"]
+    assert check["test"][0] in {"CMD", "CMD-SHELL"}
+    assert not check.get("disable")
+    assert check["interval"] and check["timeout"] and check["retries"] >= 3
+
+
+def test_one_shot_steps_do_not_restart():
+    for name in ONE_SHOT:
+        assert SERVICES[name]["restart"] == "no"
+    assert SERVICES["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+
+
+def test_dependencies_wait_for_health_or_a_successful_end():
+    for name, service in SERVICES.items():
+        for dependency, rule in service.get("depends_on", {}).items():
+            expected = (
+                "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
+            )
+            assert rule == {"condition": expected}, (name, dependency)
+    for app in ("web", "worker"):
+        assert set(SERVICES[app]["depends_on"]) == {"migrate", "redis", "mlflow"}
+    assert set(SERVICES["scheduler"]["depends_on"]) == {"migrate", "redis"}
+    assert set(SERVICES["migrate"]["depends_on"]) == {"db"}
+    assert set(SERVICES["mlflow"]["depends_on"]) == {"db", "objectstore-init"}
+    assert set(SERVICES["objectstore-init"]["depends_on"]) == {"objectstore"}
+
+
+@pytest.mark.parametrize(("name", "path"), sorted(STATE.items()))
+def test_state_lives_in_named_volumes(name, path):
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in SERVICES[name]["volumes"]}
+    assert mounts[path] in COMPOSE["volumes"], (name, path)
+
+
+def test_workers_scale_no_fixed_container_names_and_one_image_for_the_app():
+    assert not any("container_name" in service for service in SERVICES.values())
+    assert "ports" not in SERVICES["worker"]
+    for name in ("web", "worker", "scheduler", "migrate"):
+        assert SERVICES[name]["build"] == {"context": ".", "target": "runtime"}
+        assert SERVICES[name]["image"] == "${CAUCE_IMAGE:-cauce:latest}"
+    assert SERVICES["mlflow"]["build"] == {"context": ".", "target": "mlflow"}
+
+
+def _environment(service: dict) -> dict[str, str]:
+    environment = service.get("environment", {})
+    assert isinstance(environment, dict), "environment as a mapping"
+    return {key: str(value) for key, value in environment.items()}
+
+
+def test_no_secret_is_written_in_the_compose_file():
+    seen = 0
+    for name, service in SERVICES.items():
+        for key, value in _environment(service).items():
+            if SECRET_NAME.search(key):
+                seen += 1
+                assert REQUIRED_VARIABLE.match(value), f"{name}.{key} = {value!r}"
+            # A URL with credentials takes its password from a required variable.
+            for password in re.findall(r"://(?:\$\{[^}]*\}|[^:/@$]*):(\$\{[^}]*\}|[^@]*)@", value):
+                assert REQUIRED_VARIABLE.match(password), f"{name}.{key} = {value!r}"
+    assert seen >= 8  # the check above really ran over the secrets
+    text = (ROOT / "compose.yaml").read_text()
+    assert not re.search(r"(?i)(password|secret)[\"']?\s*[:=]\s*[\"']?(?!\$\{)\w", text)
+
+
+def test_mlflow_server_uses_postgres_s3_proxied_artifacts_and_the_container_host():
+    mlflow = SERVICES["mlflow"]
+    environment = _environment(mlflow)
+    assert environment["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql://")
+    assert environment["MLFLOW_BACKEND_STORE_URI"].endswith("@db:5432/mlflow")
+    assert environment["MLFLOW_ARTIFACTS_DESTINATION"].startswith("s3://")
+    assert environment["MLFLOW_S3_ENDPOINT_URL"] == "http://objectstore:9000"
+    assert environment["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    command = mlflow["command"]
+    assert command[:2] == ["mlflow", "server"]
+    assert "--serve-artifacts" in command
+    assert command[command.index("--workers") + 1] == "1"
+    assert "--default-artifact-root" not in command
+    allowed = command[command.index("--allowed-hosts") + 1].split(",")
+    assert "mlflow:*" in allowed
+    assert (ROOT / "deploy/postgres/10-mlflow-database.sql").read_text().count(
+        "CREATE DATABASE mlflow;"
+    ) == 1
+
+
+def test_the_app_runs_in_production_mode_against_the_compose_services():
+    for name in ("web", "worker", "scheduler", "migrate"):
+        environment = _environment(SERVICES[name])
+        assert environment["CAUCE_ENV"] == "production"
+        assert environment["DATABASE_URL"].startswith("postgres://")
+        assert "@db:5432/" in environment["DATABASE_URL"]
+        assert environment["CELERY_BROKER_URL"].startswith("redis://:")
+        assert environment["CELERY_BROKER_URL"].endswith("@redis:6379/0")
+        assert environment["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert SERVICES["web"]["command"][0] == "gunicorn"
+    assert SERVICES["worker"]["command"][:3] == ["celery", "--app=config", "worker"]
+    assert SERVICES["scheduler"]["command"][:3] == ["celery", "--app=config", "beat"]
+    assert "/health/live" in " ".join(SERVICES["web"]["healthcheck"]["test"])
+
+
+def test_images_are_pinned():
+    images = [service["image"] for service in SERVICES.values() if "build" not in service]
+    for stage in STAGES.values():
+        images.append(stage[0].split()[1])
+    for image in images:
+        name, _, tag = image.rpartition(":")
+        assert name and tag and tag != "latest" and re.search(r"\d", tag), image
+
+
+def test_the_dockerfile_builds_in_stages_and_runs_as_a_non_root_user():
+    assert set(STAGES) == {"build", "runtime", "mlflow"}
+    for stage in ("runtime", "mlflow"):
+        users = [line.split()[1] for line in STAGES[stage] if line.startswith("USER ")]
+        assert users and users[-1] not in {"root", "0"}, stage
+        assert any(line.startswith("HEALTHCHECK ") for line in STAGES[stage])
+    runtime = " ".join(STAGES["runtime"])
+    assert "COPY --from=build /opt/venv /opt/venv" in runtime
+    assert "CAUCE_ENV=production" in runtime
+    assert 'CMD ["gunicorn", "config.wsgi:application"' in runtime
+    assert not any(line.startswith(("RUN pip", "RUN apt")) for line in STAGES["runtime"])
+
+
+def test_the_image_installs_the_pinned_requirements_and_collects_static_files():
+    build = " ".join(STAGES["build"])
+    assert "COPY requirements.txt /tmp/requirements.txt" in build
+    assert "pip install --requirement /tmp/requirements.txt" in build
+    assert "compilemessages" in build
+    assert re.search(
+        r"STATICFILES_BACKEND=whitenoise\.storage\.CompressedManifestStaticFilesStorage .*"
+        r"collectstatic --noinput",
+        build,
+    )
+    mlflow = " ".join(STAGES["mlflow"])
+    assert "pip install --requirement /tmp/requirements-mlflow.txt" in mlflow
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if not line or line.startswith("-r"):
+            continue
+        assert "==" in line, f"{path.name}: {line} is not pinned"
+        name, version = line.split("==")
+        pins[re.sub(r"\[.*\]", "", name).lower()] = version
+    return pins
+
+
+def test_requirements_are_pinned_and_mlflow_is_the_same_version_everywhere():
+    app = _pins(ROOT / "requirements.txt")
+    server = _pins(ROOT / "requirements-mlflow.txt")
+    _pins(ROOT / "requirements-dev.txt")
+    assert server["mlflow"] == app["mlflow"]
+    assert {"psycopg2-binary", "boto3"} <= set(server)
+    assert {"gunicorn", "whitenoise", "celery", "redis", "psycopg"} <= set(app)
+
+
+def test_the_docker_build_context_leaves_out_local_state_and_secrets():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "var", ".env", "staticfiles"} <= set(ignored)

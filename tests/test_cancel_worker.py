@@ -32,7 +32,7 @@ def worker(mlflow, settings, tmp_path):
         mlflow, log_path, queue=queue, extra_env={"CAUCE_EXPERIMENT_HEARTBEAT_SECONDS": "1"}
     )
     try:
-        wait_ready(process, log_path)
+        wait_ready(process, log_path, timeout=180)
         yield process, log_path, queue
     finally:
         stop_process(process)

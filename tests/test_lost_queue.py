@@ -46,7 +46,7 @@ def test_the_next_worker_sends_again_the_retry_a_killed_worker_held(
     first_log = tmp_path / "first.log"
     first = start_worker(dead_mlflow, first_log, queue=private_queue, extra_env=env)
     try:
-        wait_ready(first, first_log)
+        wait_ready(first, first_log, timeout=180)
         experiment = make_experiment(
             project, iris_dataset, "Iris", "RandomForestClassifier", {"n_estimators": 10}, "species"
         )
@@ -78,7 +78,7 @@ def test_the_next_worker_sends_again_the_retry_a_killed_worker_held(
     next_log = tmp_path / "next.log"
     following = start_worker(mlflow, next_log, queue=private_queue, extra_env=env)
     try:
-        wait_ready(following, next_log)
+        wait_ready(following, next_log, timeout=180)
         wait_until_ended(experiment, next_log)
     finally:
         stop_process(following)

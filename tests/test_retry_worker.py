@@ -47,7 +47,7 @@ def test_an_experiment_queued_while_mlflow_is_down_finishes_once_it_is_back(
     worker = start_worker(url, log_path, queue=queue, extra_env=WORKER_ENV)
     server = None
     try:
-        wait_ready(worker, log_path)
+        wait_ready(worker, log_path, timeout=180)
         experiment = make_experiment(
             project, iris_dataset, "Iris", "RandomForestClassifier", {"n_estimators": 10}, "species"
         )

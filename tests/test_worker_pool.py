@@ -45,7 +45,7 @@ def pool_worker(mlflow, settings, tmp_path):
         },
     )
     try:
-        wait_ready(process, log_path)
+        wait_ready(process, log_path, timeout=180)
         yield process, log_path, queue
     finally:
         stop_process(process)

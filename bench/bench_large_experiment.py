@@ -131,7 +131,7 @@ def plain_run(csv_path: Path, mlflow_url: str, experiment_name: str) -> float:
         "mae": metrics.mean_absolute_error(y_test, predictions),
         "rmse": metrics.root_mean_squared_error(y_test, predictions),
     }
-    sample = x_test.sample(n=PERMUTATION_ROWS, random_state=42)
+    sample = x_test.sample(n=min(PERMUTATION_ROWS, len(x_test)), random_state=42)
     importance = permutation_importance(
         model, sample, y_test.loc[sample.index], n_repeats=PERMUTATION_REPEATS, random_state=42
     )
@@ -141,7 +141,9 @@ def plain_run(csv_path: Path, mlflow_url: str, experiment_name: str) -> float:
         (out / "plots").mkdir()
         (out / "data").mkdir()
         residuals = y_test.to_numpy() - predictions
-        shown = np.random.default_rng(0).choice(len(residuals), SCATTER_POINTS, replace=False)
+        shown = np.random.default_rng(0).choice(
+            len(residuals), min(SCATTER_POINTS, len(residuals)), replace=False
+        )
         figure = Figure(figsize=(10, 4.5), layout="constrained")
         scatter, histogram = figure.subplots(1, 2)
         scatter.scatter(predictions[shown], residuals[shown], s=14, alpha=0.7)
@@ -261,7 +263,8 @@ def main() -> None:
         )
 
         worker_log = bench.root / "worker.log"
-        worker = start_worker(bench.mlflow_url, worker_log)
+        # INFO: the worker's " ready." line is what wait_ready waits for.
+        worker = start_worker(bench.mlflow_url, worker_log, extra_env={"LOG_LEVEL": "INFO"})
         try:
             wait_ready(worker, worker_log, timeout=600)
             print(f"MLflow {bench.mlflow_url}; worker ready; {args.repetitions} repetitions")

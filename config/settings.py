@@ -112,6 +112,7 @@ MIDDLEWARE = [
     # so that probes by IP address over plain HTTP inside the network get their answer.
     "cauce.core.middleware.HealthCheckMiddleware",
     "django_guid.middleware.guid_middleware",
+    "cauce.core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

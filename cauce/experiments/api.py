@@ -40,6 +40,11 @@ class ExperimentSerializer(serializers.ModelSerializer):
     main_metric = serializers.SerializerMethodField()
     mlflow_run_url = serializers.SerializerMethodField()
     created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    tag_sync_pending = serializers.BooleanField(
+        read_only=True,
+        default=False,
+        help_text="A change of tags, name or description has not reached the MLflow run yet",
+    )
 
     class Meta:
         model = MLExperiment
@@ -76,6 +81,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "started_at",
             "stage_started_at",
             "finished_at",
+            "tag_sync_pending",
         ]
         read_only_fields = fields
 

@@ -261,7 +261,7 @@ def experiment_get_for_user(
 ) -> tuple[MLExperiment, Membership]:
     """The experiment and the user's membership; 404 for outsiders, 403 below the role."""
     experiment = (
-        MLExperiment.objects.select_related("project", "dataset", "created_by")
+        _with_sync_pending(MLExperiment.objects.select_related("project", "dataset", "created_by"))
         .prefetch_related("tags")
         .filter(pk=experiment_id)
         .first()

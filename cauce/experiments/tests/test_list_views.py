@@ -525,3 +525,19 @@ def test_the_api_bulk_tagging_needs_authentication(api_client, tagged):
     )
     assert response.status_code == 401
     assert _tags(tagged["Delta"]) == []
+
+
+def test_a_bulk_tagged_html_tag_is_escaped_in_the_message_and_the_list(editor_client, tagged):
+    evil = "<img src=x onerror=alert(1)>"
+    url = _list_url(tagged["Alfa"].project)
+    response = editor_client.post(
+        BULK_URL,
+        {"experiments": [tagged["Delta"].pk], "tag": evil, "action": "add", "next": url},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert _tags(tagged["Delta"]) == [evil]
+    assert "<img src=x" not in page
+    escaped = "&lt;img src=x onerror=alert(1)&gt;"
+    assert f"Etiqueta «{escaped}» añadida a 1 experimento." in page
+    assert f'<a class="chip" data-chip="{escaped}"' in page

@@ -97,3 +97,13 @@ def tag_sync_pull_task() -> None:
     except MlflowUnavailable:
         # Nothing to adopt while MLflow is down; the next period reads the runs again.
         logger.warning("Tag pull skipped: MLflow is unavailable")
+
+
+@shared_task(ignore_result=True)
+def experiments_watch_task() -> None:
+    """Periodic (Celery beat; see ``CELERY_BEAT_SCHEDULE``): fail RUNNING experiments whose
+    worker died, and send again (or end) QUEUED ones whose message was lost."""
+    from cauce.experiments.liveness import experiments_fail_stale, experiments_redispatch_lost
+
+    experiments_fail_stale()
+    experiments_redispatch_lost()

@@ -47,9 +47,10 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=4)"]
 # WEB_CONCURRENCY sets gunicorn's number of workers (gunicorn reads it itself).
+# No gunicorn access log: Cauce logs each request itself (JSON, with its request id).
 # gthread: a long artifact download streams in one thread without blocking the others, and
 # --timeout leaves it time (the same choice as `make run`).
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--threads", "4", "--timeout", "120", "--graceful-timeout", "30", "--access-logfile", "-"]
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--threads", "4", "--timeout", "120", "--graceful-timeout", "30"]
 
 # --- mlflow: the tracking server ---------------------------------------------------------------
 FROM python:3.11.11-slim-bookworm AS mlflow

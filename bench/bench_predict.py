@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -125,6 +126,9 @@ def main() -> None:
         from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
         user, name, version = registered_champion(bench)
+        # Leaving mlflow's _use_tracking_uri unsets MLFLOW_TRACKING_URI in this process's
+        # environment; gunicorn inherits it, so it is put back.
+        os.environ["MLFLOW_TRACKING_URI"] = bench.mlflow_url
         frame = rows_to_predict(args.rows)
         body = json.dumps(
             {"dataframe_split": {"columns": FEATURES, "data": frame.to_numpy().tolist()}}
@@ -140,7 +144,9 @@ def main() -> None:
                 started = time.perf_counter()
                 response = requests.post(url, data=body, headers=headers, timeout=120)
                 elapsed = time.perf_counter() - started
-                response.raise_for_status()
+                if response.status_code != 200:
+                    log = (bench.root / "gunicorn.log").read_text()[-3000:]
+                    raise SystemExit(f"{response.status_code} {response.text}\n{log}")
                 return elapsed, response.json()["predictions"]
 
             cold, first = post()

@@ -12,19 +12,29 @@ app.autodiscover_tasks()
 
 @worker_init.connect
 def _prepare_worker(**_kwargs) -> None:
-    """Workers may wait longer for MLflow than web requests."""
+    """Workers may wait longer for MLflow than web requests; what trainings import is
+    imported once here, before the pool forks."""
+    from cauce.experiments.runner import worker_preload
     from cauce.integrations.mlflow import client as mlflow_client
 
     mlflow_client.use_worker_profile()
+    worker_preload()
 
 
 @worker_ready.connect
 def _reap_stale_experiments(**_kwargs) -> None:
-    """A worker killed mid-run left its experiments RUNNING: fail them now; then end the
-    MLflow runs that recent ERROR experiments left RUNNING (MLflow was down at the time)."""
-    from cauce.experiments.liveness import experiments_close_orphan_runs, experiments_fail_stale
+    """A worker killed mid-run left its experiments RUNNING: fail them now; send again the
+    queued ones whose message it took with it (never giving up here: a queue nobody listened
+    to still holds its messages); then end the MLflow runs that recent ERROR or CANCELLED
+    experiments left RUNNING (MLflow was down, or their worker dead, at the time)."""
+    from cauce.experiments.liveness import (
+        experiments_close_orphan_runs,
+        experiments_fail_stale,
+        experiments_redispatch_lost,
+    )
 
     experiments_fail_stale()
+    experiments_redispatch_lost(may_give_up=False)
     experiments_close_orphan_runs()
 
 

@@ -9,6 +9,7 @@ key and explicit host names, HTTPS only (secure cookies, HSTS, redirect), static
 collectstatic with hashed names, and JSON logs.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -111,6 +112,7 @@ MIDDLEWARE = [
     # so that probes by IP address over plain HTTP inside the network get their answer.
     "cauce.core.middleware.HealthCheckMiddleware",
     "django_guid.middleware.guid_middleware",
+    "cauce.core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -232,6 +234,8 @@ REGISTRY_READY_TIMEOUT = env.float("CAUCE_REGISTRY_READY_TIMEOUT", default=10.0)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_DIR = DATA_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's file-system transport with atomic writes (see cauce/core/broker.py).
+    CELERY_BROKER_TRANSPORT = "cauce.core.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
@@ -254,6 +258,25 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# As many experiments at once as the machine has cores, each in its own pool process
+# (prefork; acks_late and a prefetch of 1 above: a worker holds no more than it runs).
+CELERY_WORKER_POOL = "prefork"
+CELERY_WORKER_CONCURRENCY = env.int("CAUCE_WORKER_CONCURRENCY", default=os.cpu_count() or 1)
+# What one training may add to its pool process's memory (heap and anonymous mappings, Linux
+# RLIMIT_DATA), in MB; above it the training ends in ERROR and the process lives on. By
+# default three quarters of the machine's memory shared among the concurrent trainings; 0
+# disables the limit.
+_MACHINE_MB = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+TRAINING_MEMORY_MB = env.int(
+    "CAUCE_TRAINING_MEMORY_MB", default=_MACHINE_MB * 3 // 4 // max(CELERY_WORKER_CONCURRENCY, 1)
+)
+# The periodic check of dead workers and lost messages (Celery beat, below) runs this often.
+EXPERIMENT_WATCH_SECONDS = env.int("CAUCE_EXPERIMENT_WATCH_SECONDS", default=60)
+# A QUEUED experiment no worker claimed this long after it was due (sent, or its retry due)
+# lost its message (see cauce.experiments.liveness): it is sent again, at most this many
+# messages in all, then ends ERROR. Longer than EXPERIMENT_WATCH_SECONDS.
+EXPERIMENT_QUEUE_TIMEOUT_SECONDS = env.int("CAUCE_EXPERIMENT_QUEUE_TIMEOUT_SECONDS", default=300)
+EXPERIMENT_QUEUE_MAX_DISPATCHES = env.int("CAUCE_EXPERIMENT_QUEUE_MAX_DISPATCHES", default=3)
 
 # A RUNNING experiment whose worker has not written a heartbeat for this long is dead.
 EXPERIMENT_HEARTBEAT_SECONDS = env.int("CAUCE_EXPERIMENT_HEARTBEAT_SECONDS", default=10)
@@ -281,6 +304,13 @@ TAG_SYNC_PULL_SECONDS = env.float("CAUCE_TAG_SYNC_PULL_SECONDS", default=300.0)
 
 # Periodic tasks, all in one place (Celery beat; `make run` starts the worker with --beat).
 CELERY_BEAT_SCHEDULE = {
+    # Expires after its period: a check that waited that long behind busy workers is dropped
+    # (the next one comes), and one that runs knows every message sent before it was taken.
+    "experiments-watch": {
+        "task": "cauce.experiments.tasks.experiments_watch_task",
+        "schedule": EXPERIMENT_WATCH_SECONDS,
+        "options": {"expires": EXPERIMENT_WATCH_SECONDS},
+    },
     "tag-sync-sweep": {
         "task": "cauce.experiments.tasks.tag_sync_sweep_task",
         "schedule": TAG_SYNC_SWEEP_SECONDS,

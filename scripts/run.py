@@ -2,8 +2,9 @@
 
 It makes the data dir, starts a real MLflow tracking server (unless MLFLOW_TRACKING_URI points
 at one that already answers) and, while that boots, runs ``migrate`` and starts one Celery
-worker; then it creates the demo data (``manage.py cauce_demo --wait``, trained by that worker)
-and starts the web server (gunicorn; static files by whitenoise).
+worker (a prefork pool of CAUCE_WORKER_CONCURRENCY processes, with Celery beat for the
+periodic tasks); then it creates the demo data (``manage.py cauce_demo --wait``, trained by that
+worker) and starts the web server (gunicorn; static files by whitenoise).
 
 Each long-running child runs in its own process group and writes to ``<data dir>/logs/``.
 SIGINT, SIGTERM or SIGHUP stop them all (the web server and the worker, then MLflow: SIGTERM
@@ -342,12 +343,19 @@ def start_mlflow(sup: Supervisor, settings, port: int) -> tuple[str, Child | Non
 
 def start_worker(sup: Supervisor, settings) -> Child:
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    say(f"- Celery: starting one worker on queue {queue!r} ({settings.CELERY_BROKER_URL})")
-    # --beat: the same process sends the periodic tasks of CELERY_BEAT_SCHEDULE (the tag sync
-    # sweep); at scale, run one `celery beat` beside the workers instead.
+    concurrency = settings.CELERY_WORKER_CONCURRENCY
+    say(
+        f"- Celery: starting one worker on queue {queue!r} ({settings.CELERY_BROKER_URL}), "
+        f"{concurrency} experiments at once (CAUCE_WORKER_CONCURRENCY), each training "
+        f"limited to {settings.TRAINING_MEMORY_MB} MB (CAUCE_TRAINING_MEMORY_MB)"
+    )
+    # The pool (prefork), its size and the memory per pool process come from the settings.
+    # --beat: the same worker sends the periodic tasks of CELERY_BEAT_SCHEDULE (the tag sync
+    # sweep, the check of dead workers and lost messages); at scale, run one `celery beat`
+    # beside the workers instead.
     command = [
         sys.executable, "-m", "celery", "-A", "config", "worker",
-        "--pool", "solo", "--loglevel", "INFO", "--queues", queue,
+        "--loglevel", "INFO", "--queues", queue,
         "--hostname", f"cauce-{os.getpid()}@%h", "--beat",
     ]  # fmt: skip
     return sup.start("Celery worker", command, "worker.log", grace=WORKER_GRACE_SECONDS)

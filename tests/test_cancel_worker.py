@@ -6,25 +6,21 @@ delivered later, starts nothing), the training one from its page (the worker int
 fit and ends the MLflow run KILLED). The same worker then trains another experiment.
 """
 
-import time
 import uuid
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 from mlflow.tracking import MlflowClient
 
-from cauce.experiments import services
 from cauce.experiments.models import MLExperiment
-from cauce.experiments.tasks import run_full_experiment_pipeline_task
 from tests.fixtures.mlflow_server import stop_process
 from tests.fixtures.worker import start_worker, wait_ready
+from tests.queue_support import make_experiment, queue_on, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 Status = MLExperiment.Status
 Stage = MLExperiment.Stage
-WAIT_SECONDS = 60
 
 
 @pytest.fixture
@@ -36,49 +32,10 @@ def worker(mlflow, settings, tmp_path):
         mlflow, log_path, queue=queue, extra_env={"CAUCE_EXPERIMENT_HEARTBEAT_SECONDS": "1"}
     )
     try:
-        wait_ready(process, log_path)
+        wait_ready(process, log_path, timeout=180)
         yield process, log_path, queue
     finally:
         stop_process(process)
-
-
-def _queue_on(experiment: MLExperiment, queue: str) -> None:
-    """What ``experiment_enqueue`` does, with the message sent to ``queue``."""
-    task_id = str(uuid.uuid4())
-    now = timezone.now()
-    MLExperiment.objects.filter(pk=experiment.pk).update(
-        status=Status.QUEUED,
-        stage=Stage.WAITING,
-        queued_at=now,
-        due_at=now,
-        dispatches=1,
-        task_id=task_id,
-        finished_at=None,
-    )
-    run_full_experiment_pipeline_task.apply_async(
-        args=[str(experiment.pk)], task_id=task_id, queue=queue
-    )
-
-
-def _wait_for(condition, what: str, log_path) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"{what} not within {WAIT_SECONDS} s. Worker log:\n{log_path.read_text()[-3000:]}")
-
-
-def _experiment(project, dataset, name, algorithm, hyperparameters, target) -> MLExperiment:
-    return services.experiment_create(
-        project=project,
-        user=project.created_by,
-        name=name,
-        dataset=dataset,
-        target_column=target,
-        algorithm=algorithm,
-        hyperparameters=hyperparameters,
-    )
 
 
 def test_cancel_stops_a_training_kills_its_run_and_a_queued_one_never_starts(
@@ -93,7 +50,7 @@ def test_cancel_stops_a_training_kills_its_run_and_a_queued_one_never_starts(
 ):
     process, log_path, queue = worker
     slow = make_dataset(project, noisy_csv_bytes, "lento.csv", name="Lento")
-    training = _experiment(
+    training = make_experiment(
         project,
         slow,
         "Entrenamiento largo",
@@ -101,7 +58,7 @@ def test_cancel_stops_a_training_kills_its_run_and_a_queued_one_never_starts(
         {"n_estimators": 100000, "max_depth": 3},
         "label",
     )
-    waiting = _experiment(
+    waiting = make_experiment(
         project,
         iris_dataset,
         "En espera",
@@ -109,14 +66,14 @@ def test_cancel_stops_a_training_kills_its_run_and_a_queued_one_never_starts(
         {"n_estimators": 10},
         "species",
     )
-    _queue_on(training, queue)
-    _queue_on(waiting, queue)
+    queue_on(training, queue)
+    queue_on(waiting, queue)
 
     def training_started() -> bool:
         training.refresh_from_db()
         return training.stage == Stage.TRAINING and bool(training.mlflow_run_id)
 
-    _wait_for(training_started, "the training", log_path)
+    wait_for(training_started, "the training", log_path)
 
     # The waiting one, through the API: its message is still in the queue.
     response = owner_api.post(f"/api/experiments/{waiting.pk}/cancel/")
@@ -128,7 +85,7 @@ def test_cancel_stops_a_training_kills_its_run_and_a_queued_one_never_starts(
     assert response.status_code == 302
     client = MlflowClient(tracking_uri=mlflow)
     run_id = training.mlflow_run_id
-    _wait_for(lambda: client.get_run(run_id).info.status == "KILLED", "the KILLED run", log_path)
+    wait_for(lambda: client.get_run(run_id).info.status == "KILLED", "the KILLED run", log_path)
 
     training.refresh_from_db()
     assert training.status == Status.CANCELLED
@@ -138,7 +95,7 @@ def test_cancel_stops_a_training_kills_its_run_and_a_queued_one_never_starts(
     assert client.get_run(run_id).data.metrics == {}
 
     # The worker took the waiting one's message next and started nothing.
-    _wait_for(
+    wait_for(
         lambda: f"Experiment {waiting.pk} is CANCELLED; nothing to run" in log_path.read_text(),
         "the waiting message",
         log_path,
@@ -148,12 +105,12 @@ def test_cancel_stops_a_training_kills_its_run_and_a_queued_one_never_starts(
     assert process.poll() is None
 
     # The same worker trains the next one, and the cancelled one runs again.
-    _queue_on(waiting, queue)
+    queue_on(waiting, queue)
 
     def finished() -> bool:
         waiting.refresh_from_db()
         return waiting.status not in MLExperiment.ACTIVE_STATUSES
 
-    _wait_for(finished, "the re-run", log_path)
+    wait_for(finished, "the re-run", log_path)
     assert waiting.status == Status.FINISHED, waiting.error
     assert client.get_run(waiting.mlflow_run_id).info.status == "FINISHED"

@@ -124,7 +124,7 @@ def _stop(process: subprocess.Popen) -> None:
 @pytest.mark.worker
 def test_it_runs_every_part_with_the_demo_and_stops_them_all_on_ctrl_c(tmp_path):
     data_dir = tmp_path / "var"
-    env = _run_env(data_dir)
+    env = _run_env(data_dir, CAUCE_WORKER_CONCURRENCY="2", CAUCE_TRAINING_MEMORY_MB="3000")
     process = subprocess.Popen(
         [sys.executable, "-m", "scripts.run"],
         cwd=BASE_DIR,
@@ -178,8 +178,15 @@ def test_it_runs_every_part_with_the_demo_and_stops_them_all_on_ctrl_c(tmp_path)
 
         children = _descendants(process.pid)
         commands = " ".join(_command_line(pid) for pid in children)
-        for part in ("mlflow server", "celery -A config worker", "gunicorn"):
+        for part in ("mlflow server", "celery -A config worker", "--beat", "gunicorn"):
             assert part in commands
+        # The worker, its prefork pool of CAUCE_WORKER_CONCURRENCY processes and its beat.
+        workers = [pid for pid in children if "celery -A config worker" in _command_line(pid)]
+        assert len(workers) == 4
+        assert (
+            "2 experiments at once (CAUCE_WORKER_CONCURRENCY), each training limited to 3000 MB"
+            in output.text
+        )
 
         # Usually ~10 s; the grace periods (worker 20 s, then MLflow 10 s) bound it near 30 s.
         process.send_signal(signal.SIGINT)

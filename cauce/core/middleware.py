@@ -1,5 +1,7 @@
-"""Health probes answered before anything else; the language of the pages."""
+"""Health probes answered before anything else; the language of the pages; the access log."""
 
+import logging
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -8,6 +10,8 @@ from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
 from cauce.core import views
+
+request_logger = logging.getLogger("cauce.request")
 
 API_PREFIX = "/api/"
 
@@ -67,3 +71,32 @@ class SpanishFirstLocaleMiddleware(LocaleMiddleware):
             except LookupError:
                 pass  # an unknown code in the cookie: the default
         return settings.LANGUAGE_CODE
+
+
+class RequestLogMiddleware:
+    """One log line per request (method, path, status, duration, user), carrying the request
+    id: in production the access log is JSON like every other line, instead of gunicorn's
+    own text format. Health probes never reach it (answered earlier)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.monotonic()
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        request_logger.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                # Until the response starts: a streamed body's transfer is not included.
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                "user_id": user.pk if user is not None and user.is_authenticated else None,
+            },
+        )
+        return response

@@ -46,6 +46,11 @@ class ExperimentSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(
         source="created_by.username", default=None, allow_null=True, read_only=True
     )
+    tag_sync_pending = serializers.BooleanField(
+        read_only=True,
+        default=False,
+        help_text="A change of tags, name or description has not reached the MLflow run yet",
+    )
 
     class Meta:
         model = MLExperiment
@@ -82,6 +87,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "started_at",
             "stage_started_at",
             "finished_at",
+            "tag_sync_pending",
         ]
         read_only_fields = fields
 

@@ -1,4 +1,5 @@
-"""No experiment stays RUNNING after its worker died, and no MLflow run stays RUNNING after it.
+"""No experiment stays RUNNING or QUEUED after its worker died, and no MLflow run stays
+RUNNING after it.
 
 Light on purpose (no scikit-learn, pandas or the ``mlflow`` package): web processes import
 it as well as workers. Choices, in one place:
@@ -14,6 +15,21 @@ it as well as workers. Choices, in one place:
   ``cauce.integrations.mlflow.runs``), so a page does not wait long with MLflow down.
 - Language. The stored message is in ``LANGUAGE_CODE``, as the worker writes its own
   messages, whatever language the request that reaped it had.
+- Lost messages. With the embedded broker a worker that dies takes the messages it holds
+  with it: an ETA retry (stage RETRYING) always, a fetched task not yet claimed. Such an
+  experiment would stay QUEUED for ever. ``due_at`` says when a worker should have claimed
+  it (its last dispatch, or the time its retry is due); ``experiments_redispatch_lost``
+  sends a QUEUED one whose ``due_at`` is older than ``EXPERIMENT_QUEUE_TIMEOUT_SECONDS``
+  again, under a new task id, up to ``EXPERIMENT_QUEUE_MAX_DISPATCHES`` messages in all,
+  then ends it ERROR with a message that says so. A second message is harmless: whichever
+  arrives first claims the experiment and the runner ignores the other. Who checks: the
+  periodic ``experiments_watch_task`` (Celery beat, every ``EXPERIMENT_WATCH_SECONDS``,
+  expiring after that long), which runs only when a worker has a free slot, after every
+  message sent before it (the queue is first in, first out; a worker holds no more tasks
+  than it runs): anything due longer ago than the timeout and still unclaimed was lost,
+  not waiting behind long trainings. And a worker's start, which only sends again and never
+  gives up: the messages of a queue nobody listened to for a while are still there. Pages
+  do not: a page cannot tell a lost message from a long queue; it shows the place in it.
 - Orphan runs. An experiment may end ERROR or CANCELLED while its MLflow run could not be
   ended (MLflow was down through every retry, when it was reaped, or its worker had died
   when it was cancelled). At worker start, ``experiments_close_orphan_runs`` ends the runs
@@ -24,13 +40,14 @@ it as well as workers. Choices, in one place:
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -66,6 +83,70 @@ def _run_end_quietly(run_id: str) -> None:
         logger.info("MLflow run %s no longer exists; nothing to end", run_id)
     except Exception as exc:
         logger.warning("Could not end MLflow run %s as FAILED: %r", run_id, exc)
+
+
+def lost_message() -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return _(
+            "Ningún proceso de trabajo tomó el experimento: se envió %(times)d veces a la cola "
+            "y cada vez pasaron más de %(seconds)d s sin que empezara. Compruebe que hay "
+            "procesos de trabajo en marcha y vuelva a ejecutarlo."
+        ) % {
+            "times": settings.EXPERIMENT_QUEUE_MAX_DISPATCHES,
+            "seconds": settings.EXPERIMENT_QUEUE_TIMEOUT_SECONDS,
+        }
+
+
+def experiments_redispatch_lost(*, may_give_up: bool = True, limit: int = 100) -> tuple[int, int]:
+    """Send again the QUEUED experiments that no worker claimed within
+    ``EXPERIMENT_QUEUE_TIMEOUT_SECONDS`` of being due; with ``may_give_up``, end ERROR those
+    already sent ``EXPERIMENT_QUEUE_MAX_DISPATCHES`` times. Returns (sent, ended), at most
+    ``limit`` of them, the oldest first. Each change is conditional on the task id it saw,
+    so two checkers never send one experiment twice."""
+    from cauce.experiments.services import experiment_dispatch
+
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.EXPERIMENT_QUEUE_TIMEOUT_SECONDS)
+    lost = list(
+        MLExperiment.objects.filter(status=Status.QUEUED, due_at__lt=cutoff)
+        .order_by("due_at")
+        .values_list("pk", "task_id", "dispatches")[:limit]
+    )
+    sent = ended = 0
+    for experiment_id, task_id, dispatches in lost:
+        unchanged = MLExperiment.objects.filter(
+            pk=experiment_id, status=Status.QUEUED, task_id=task_id, due_at__lt=cutoff
+        )
+        if dispatches >= settings.EXPERIMENT_QUEUE_MAX_DISPATCHES:
+            if may_give_up and unchanged.update(
+                status=Status.ERROR,
+                stage="",
+                stage_started_at=None,
+                error=lost_message(),
+                due_at=None,
+                finished_at=now,
+                updated_at=now,
+            ):
+                logger.warning(
+                    "Experiment %s was sent %d times and never claimed: marked ERROR",
+                    experiment_id,
+                    dispatches,
+                )
+                ended += 1
+            continue
+        new_task_id = str(uuid.uuid4())
+        if unchanged.update(
+            task_id=new_task_id, due_at=now, dispatches=F("dispatches") + 1, updated_at=now
+        ):
+            logger.warning(
+                "Experiment %s queued and unclaimed since its message %s: sent again as %s",
+                experiment_id,
+                task_id,
+                new_task_id,
+            )
+            experiment_dispatch(experiment_id=experiment_id, task_id=new_task_id)
+            sent += 1
+    return sent, ended
 
 
 def run_end_if_running(*, run_id: str, status: str) -> bool:

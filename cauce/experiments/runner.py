@@ -27,6 +27,9 @@
 - MLflow down. ``MlflowUnavailable`` either sends the experiment back to QUEUED with stage
   RETRYING (``retry_on_unavailable=True``, the task then retries with backoff) or ends it
   as ERROR "MLflow no disponible: ...".
+- Memory. The training runs under ``training_memory_limit`` (``TRAINING_MEMORY_MB`` more
+  than the process had; see ``cauce.experiments.limits``): beyond it, ERROR "El
+  entrenamiento superó el límite de memoria de N MB..." and the worker lives on.
 - Any other failure: ERROR with a readable message (an ApplicationError's own; otherwise a
   generic one naming the exception class, never a traceback, which goes to the log), and the
   MLflow run ended FAILED, best effort.
@@ -57,6 +60,7 @@ from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.inference import load_dataframe
+from cauce.experiments.limits import training_memory_limit
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.data import training_columns_check
 from cauce.experiments.pipeline.training import TrainingResult, TrainingSpec, training_run
@@ -109,6 +113,19 @@ def experiment_mlflow_params(experiment: MLExperiment) -> dict[str, Any]:
 def model_pip_requirements() -> list[str]:
     """Pinned to what this worker has installed (MLflow's own inference takes seconds)."""
     return [f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS]
+
+
+def worker_preload() -> None:
+    """Import what trainings need (the algorithms, the plots, the MLflow client) once, in
+    the worker's main process before its pool forks: pool processes share it, their first
+    experiment does not pay for it, and the memory limit counts the training alone."""
+    from cauce.experiments.pipeline import reports  # noqa: F401
+    from cauce.experiments.pipeline.algorithms import ALGORITHMS
+    from cauce.integrations.mlflow.client import preload
+
+    for algorithm in ALGORITHMS.values():
+        algorithm.estimator_class()
+    preload()
 
 
 # --- state changes -------------------------------------------------------------------------
@@ -449,7 +466,8 @@ def experiment_execute(
         try:
             if claim.previous_run_id:
                 _end_previous_run(claim.previous_run_id)
-            _execute(experiment)
+            with training_memory_limit():
+                _execute(experiment)
         finally:
             # Disarms the interruption before any handler below runs.
             heartbeat.stop()

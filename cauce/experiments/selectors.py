@@ -261,7 +261,7 @@ def experiment_get_for_user(
 ) -> tuple[MLExperiment, Membership]:
     """The experiment and the user's membership; 404 for outsiders, 403 below the role."""
     experiment = (
-        MLExperiment.objects.select_related("project", "dataset", "created_by")
+        _with_sync_pending(MLExperiment.objects.select_related("project", "dataset", "created_by"))
         .prefetch_related("tags")
         .filter(pk=experiment_id)
         .first()
@@ -340,3 +340,24 @@ def experiment_tag_sync_status(*, experiment: MLExperiment) -> TagSyncStatus:
             (key, values["received"], values["total"]) for key, values in desired.clipped.items()
         ],
     )
+
+
+def experiment_queue_position(*, experiment: MLExperiment) -> tuple[int, int] | None:
+    """(place, waiting) of a queued experiment in the one queue all projects share, by the
+    time it was queued: (1, 3) is the next of three to start. None when it is not waiting
+    for a worker (a retry waits for its own time instead). One query, counts only: nothing
+    of the other experiments is shown."""
+    Status, Stage = MLExperiment.Status, MLExperiment.Stage
+    if experiment.status != Status.QUEUED or experiment.stage == Stage.RETRYING:
+        return None
+    if experiment.queued_at is None:
+        return None
+    ahead = Q(queued_at__lt=experiment.queued_at) | Q(
+        queued_at=experiment.queued_at, pk__lt=experiment.pk
+    )
+    counts = (
+        MLExperiment.objects.filter(status=Status.QUEUED)
+        .exclude(stage=Stage.RETRYING)
+        .aggregate(waiting=Count("pk"), ahead=Count("pk", filter=ahead))
+    )
+    return counts["ahead"] + 1, counts["waiting"]

@@ -4,10 +4,14 @@ The web process imports this module to enqueue; the runner (scikit-learn, matplo
 imported inside the task so that only workers pay for it.
 """
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 
 from cauce.integrations.mlflow import MlflowUnavailable
+
+logger = logging.getLogger(__name__)
 
 
 def retry_delay(retries: int) -> float:
@@ -88,4 +92,18 @@ def tag_sync_pull_task() -> None:
     """Periodic (Celery beat): adopt the tags edited on the runs in MLflow."""
     from cauce.experiments.tag_sync import tag_sync_pull
 
-    tag_sync_pull()
+    try:
+        tag_sync_pull()
+    except MlflowUnavailable:
+        # Nothing to adopt while MLflow is down; the next period reads the runs again.
+        logger.warning("Tag pull skipped: MLflow is unavailable")
+
+
+@shared_task(ignore_result=True)
+def experiments_watch_task() -> None:
+    """Periodic (Celery beat; see ``CELERY_BEAT_SCHEDULE``): fail RUNNING experiments whose
+    worker died, and send again (or end) QUEUED ones whose message was lost."""
+    from cauce.experiments.liveness import experiments_fail_stale, experiments_redispatch_lost
+
+    experiments_fail_stale()
+    experiments_redispatch_lost()

@@ -36,6 +36,7 @@ from cauce.experiments.selectors import (
     experiment_list,
     experiment_list_for_user,
     experiment_plot_paths,
+    experiment_queue_position,
     experiment_tag_counts,
     experiment_tag_names,
     experiment_tag_sync_status,
@@ -327,6 +328,7 @@ def ml_experiment_detail(request, pk):
         "plots": _plots(experiment.plots),
         "timings": experiment_timings(experiment=experiment),
         "tag_sync": experiment_tag_sync_status(experiment=experiment),
+        "queue_position": experiment_queue_position(experiment=experiment),
     }
     return render(request, "experiments/experiment_detail.html", context)
 
@@ -374,7 +376,11 @@ def ml_experiment_status(request, pk):
     experiment_fail_if_stale(experiment=experiment)
     if request.htmx and not experiment.is_active:
         return HttpResponseClientRefresh()
-    return render(request, "experiments/_status.html", {"experiment": experiment})
+    context = {
+        "experiment": experiment,
+        "queue_position": experiment_queue_position(experiment=experiment),
+    }
+    return render(request, "experiments/_status.html", context)
 
 
 @login_required

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -117,7 +118,7 @@ def parse_json_bytes(raw: bytes) -> Any:
     if not raw.strip():
         raise empty_body_error()
     try:
-        return json.loads(raw)
+        return orjson.loads(raw)
     except (ValueError, RecursionError) as error:
         raise ApplicationError(
             _("El JSON no es válido: %(reason)s") % {"reason": _json_reason(error)}
@@ -163,7 +164,19 @@ def _frame_from_split(payload: Any) -> pd.DataFrame:
                     )
                     % {"row": number, "seen": len(row), "expected": len(columns)}
                 )
-    return pd.DataFrame(data, columns=columns)
+    return _frame_from_rows(data, columns)
+
+
+def _frame_from_rows(rows: list[list[Any]], columns: list[str] | None) -> pd.DataFrame:
+    """Rows as lists; all numbers (the usual body) go through one numpy array, far faster."""
+    if rows and all(
+        type(value) in _PLAIN_NUMBER_TYPES and type(value) is not bool for value in rows[0]
+    ):
+        try:
+            return pd.DataFrame(np.array(rows, dtype=np.float64), columns=columns)
+        except (ValueError, TypeError):
+            pass  # a text further down: each column keeps its own type
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _frame_from_records(payload: Any, *, key: str) -> pd.DataFrame:
@@ -224,7 +237,7 @@ def _frame_from_tf_inputs(payload: Any, *, key: str, columns: Sequence[str] | No
                         "columns": ", ".join(columns),
                     }
                 )
-        return pd.DataFrame(payload, columns=list(columns))
+        return _frame_from_rows(payload, list(columns))
     raise ApplicationError(
         _('"%(key)s" debe ser una lista de filas: todas objetos o todas listas.') % {"key": key}
     )
@@ -351,8 +364,11 @@ def _convert(
 ) -> pd.Series:
     """One column in its signature type. A gap is NaN in every type, as pandas reads it
     from a CSV for training: scikit-learn's imputers treat NaN as missing, but not None."""
-    missing = _missing_mask(series)
     kind = column.type
+    if kind in _FLOAT_TYPES and pd.api.types.is_float_dtype(series.dtype):
+        # Already numbers (a JSON body of numbers, a Parquet file): nothing to look at.
+        return series.astype(_FLOAT_TYPES[kind], copy=False)
+    missing = _missing_mask(series)
     if kind in _FLOAT_TYPES or kind in _INTEGER_TYPES:
         numbers = _to_number(series, missing)
         bad = ~missing & numbers.isna()
@@ -487,7 +503,7 @@ def type_label(kind: str) -> str:
 
 def scoring_response(output: PredictionOutput) -> dict[str, Any]:
     """The scoring server's ``{"predictions": [...]}``, plus probabilities when computed."""
-    body: dict[str, Any] = {"predictions": [json_safe(value) for value in output.predictions]}
+    body: dict[str, Any] = {"predictions": output.predictions}
     if output.probabilities is not None:
         body["classes"] = [json_safe(value) for value in output.classes or []]
         body["probabilities"] = output.probabilities

@@ -62,7 +62,21 @@ def test_a_proxy_supplied_request_id_is_kept(client, json_log):
     given = uuid.uuid4().hex
     response = client.get("/no-such-page/", HTTP_X_REQUEST_ID=given)
     assert response["X-Request-ID"] == given
-    assert [entry["request_id"] for entry in _lines(json_log)] == [given]
+    assert {entry["request_id"] for entry in _lines(json_log)} == {given}
+
+
+@pytest.mark.django_db
+def test_each_request_is_logged_once_as_json_and_probes_are_not(client, owner, json_log):
+    client.force_login(owner)
+    response = client.get("/projects/")
+    assert client.get("/health/live").status_code == 200
+
+    [line] = [entry for entry in _lines(json_log) if entry["logger"] == "cauce.request"]
+    assert line["message"] == "GET /projects/ 200"
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/projects/", 200)
+    assert line["user_id"] == owner.pk
+    assert line["request_id"] == response["X-Request-ID"]
+    assert isinstance(line["duration_ms"], float)
 
 
 @pytest.mark.worker

@@ -162,7 +162,7 @@ def test_editors_see_the_cancel_button_with_a_confirmation(editor_client, experi
     ).content.decode()
 
     assert f'action="{_cancel_url(experiment)}"' in page
-    assert 'onsubmit="return confirm(this.dataset.confirm)"' in page
+    assert 'src="/static/cauce/confirm.js"' in page  # asks before a data-confirm form is sent
     assert f'data-confirm="{CANCEL_CONFIRM}"' in page
 
 

@@ -525,3 +525,34 @@ def test_the_api_bulk_tagging_needs_authentication(api_client, tagged):
     )
     assert response.status_code == 401
     assert _tags(tagged["Delta"]) == []
+
+
+def test_a_bulk_tagged_html_tag_is_escaped_in_the_message_and_the_list(editor_client, tagged):
+    evil = "<img src=x onerror=alert(1)>"
+    url = _list_url(tagged["Alfa"].project)
+    response = editor_client.post(
+        BULK_URL,
+        {"experiments": [tagged["Delta"].pk], "tag": evil, "action": "add", "next": url},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert _tags(tagged["Delta"]) == [evil]
+    assert "<img src=x" not in page
+    escaped = "&lt;img src=x onerror=alert(1)&gt;"
+    assert f"Etiqueta «{escaped}» añadida a 1 experimento." in page
+    assert f'<a class="chip" data-chip="{escaped}"' in page
+
+
+def test_the_experiment_page_links_each_tag_to_the_filtered_list(
+    editor_client, project, editor, iris_dataset, media_root
+):
+    experiment = create_experiment(
+        project=project, dataset=iris_dataset, user=editor, tags=["v2 & más", "<b>"]
+    )
+    page = editor_client.get(
+        reverse("experiments:ml_experiment_detail", args=[experiment.pk])
+    ).content.decode()
+    base = f"/projects/{project.pk}/experiments/?tags="
+    assert f'<a class="tag" href="{base}v2%20%26%20m%C3%A1s"' in page
+    title = "Experimentos del proyecto con esta etiqueta"
+    assert f'<a class="tag" href="{base}%3Cb%3E" title="{title}">&lt;b&gt;</a>' in page

@@ -260,8 +260,11 @@ def test_a_run_deleted_in_mlflow_is_reported_on_the_page(
 
 
 def test_mlflow_down_keeps_the_change_pending_until_the_sweep_applies_it(
-    running, mlflow, mlflow_client, editor, editor_client, settings
+    running, mlflow, mlflow_client, editor, editor_client, editor_api, settings
 ):
+    def editor_api_pending(experiment) -> bool:
+        return editor_api.get(f"/api/experiments/{experiment.pk}/").json()["tag_sync_pending"]
+
     url = reverse("experiments:ml_experiment_detail", args=[running.pk])
     settings.MLFLOW_TRACKING_URI = "http://127.0.0.1:9"
     mlflow_client_module.reset_availability()
@@ -280,6 +283,7 @@ def test_mlflow_down_keeps_the_change_pending_until_the_sweep_applies_it(
             project=running.project, filters=ExperimentFilters(sync_pending=True)
         )
     ] == [running.pk]
+    assert editor_api_pending(running) is True
     # While MLflow is down the sweep stops at once and keeps everything pending.
     assert tag_sync_sweep().unavailable
     assert _state(running).is_pending
@@ -298,6 +302,7 @@ def test_mlflow_down_keeps_the_change_pending_until_the_sweep_applies_it(
         list(experiment_list(project=running.project, filters=ExperimentFilters(sync_pending=True)))
         == []
     )
+    assert editor_api_pending(running) is False
     fragment = editor_client.get(reverse("experiments:ml_experiment_tag_sync", args=[running.pk]))
     body = fragment.content.decode()
     assert "Sincronizado con MLflow hace" in body

@@ -168,3 +168,16 @@ def test_the_command_refuses_an_unknown_experiment(db):
 
     with pytest.raises(CommandError, match="No such experiment"):
         call_command("sync_tags", "--experiment", "00000000-0000-0000-0000-000000000000")
+
+
+def test_the_periodic_pull_skips_quietly_while_mlflow_is_down(synced, settings):
+    from cauce.experiments.tasks import tag_sync_pull_task
+    from cauce.integrations.mlflow import client as mlflow_client
+
+    settings.MLFLOW_TRACKING_URI = "http://127.0.0.1:9"
+    mlflow_client.reset_availability()
+    result = tag_sync_pull_task.apply()
+    assert result.successful()
+    assert _tags(synced) == ["base", "iris", "v1"]
+    assert not TagSyncState.objects.get(pk=synced.pk).is_pending
+    mlflow_client.reset_availability()

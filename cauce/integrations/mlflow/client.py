@@ -78,6 +78,13 @@ def profile_values() -> dict[str, str]:
     return {key: os.environ[key] for key in _WEB_PROFILE}
 
 
+def preload() -> None:
+    """Import the MLflow client and its scikit-learn flavor now (a worker, before its pool
+    forks), not during the first training of each pool process."""
+    import mlflow.sklearn  # noqa: F401
+    from mlflow.tracking import MlflowClient  # noqa: F401
+
+
 def tracking_uri() -> str:
     return settings.MLFLOW_TRACKING_URI.rstrip("/")
 

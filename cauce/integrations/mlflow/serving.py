@@ -200,8 +200,9 @@ def model_predict(
             _("El modelo rechazó los datos: %(reason)s")
             % {"reason": str(getattr(exc, "message", exc)).splitlines()[0][:300]}
         ) from exc
-    except (ValueError, TypeError, KeyError) as exc:
-        logger.warning("Model %s v%s failed to predict: %s", model.name, model.version, exc)
+    except Exception as exc:
+        # The estimator's own refusal of odd values (ValueError, TypeError...): no 500.
+        logger.warning("Model %s v%s failed to predict: %r", model.name, model.version, exc)
         raise ApplicationError(
             _("El modelo no pudo predecir con estos datos. Revise los tipos de las columnas.")
         ) from exc
@@ -213,12 +214,19 @@ def model_predict(
 
 
 def _as_list(raw: Any) -> list[Any]:
-    """Predictions as MLflow's scoring server lists them (arrays, Series or frames)."""
+    """Predictions as MLflow's scoring server lists them (arrays, Series or frames), with
+    plain Python values and None for NaN, so they go to JSON as they are."""
+    import numpy as np
+
     if hasattr(raw, "to_dict") and hasattr(raw, "columns"):
+        raw = raw.astype(object).where(raw.notna(), None)
         return raw.to_dict(orient="records")
-    if hasattr(raw, "tolist"):
-        return raw.tolist()
-    return [_plain(value) for value in raw]
+    values = np.asarray(raw)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        return np.where(np.isfinite(values), values.astype(object), None).tolist()
+    if values.dtype.kind in "biufUS":
+        return values.tolist()
+    return [None if value != value else _plain(value) for value in values.tolist()]
 
 
 def _plain(value: Any) -> Any:

@@ -26,13 +26,26 @@ class LoggedModelInfo:
 
 
 def experiment_ensure(*, name: str) -> str:
-    """The id of the MLflow experiment with this name, created if missing."""
+    """The id of the MLflow experiment with this name, created if missing.
+
+    Two pool processes may start the first runs of one project at once: the one whose
+    create loses finds the experiment the other created."""
+    from mlflow.exceptions import MlflowException
+
     client = get_client()
     with translate_errors(what="get_experiment_by_name"):
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
             return experiment.experiment_id
-        return client.create_experiment(name)
+        try:
+            return client.create_experiment(name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise MlflowNotFound()
+        return experiment.experiment_id
 
 
 def run_create(*, experiment_id: str, run_name: str, tags: Mapping[str, str]) -> str:

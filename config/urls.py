@@ -25,3 +25,6 @@ urlpatterns = [
     path("", include("cauce.registry.urls")),
     path("api/", include("cauce.api.urls")),
 ]
+
+# A URL no route matches (e.g. /api/experiments/not-a-uuid/) answers JSON under /api/.
+handler404 = "cauce.api.exceptions.api_not_found"

@@ -1,8 +1,9 @@
 """Every API error is JSON with a readable ``message`` (and field ``errors`` where useful)."""
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -23,7 +24,9 @@ def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         body = {"message": str(exc.message), **({"errors": exc.extra} if exc.extra else {})}
         return Response(body, status=exc.status_code)
-    if isinstance(exc, Http404):
+    if isinstance(exc, (Http404, OverflowError)):
+        # OverflowError: an id in the URL beyond the database's integers (SQLite raises it
+        # while binding); no object has it.
         exc = exceptions.NotFound(_("No encontrado."))
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(_("No tiene permiso para esta acción."))
@@ -42,3 +45,10 @@ def exception_handler(exc, context):
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         response.data["message"] = _("Se requiere autenticación.")
     return response
+
+
+def api_not_found(request, exception=None):
+    """Django's 404 for URLs no route matches: JSON under /api/, the HTML page elsewhere."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"message": _("No encontrado.")}, status=404)
+    return page_not_found(request, exception)

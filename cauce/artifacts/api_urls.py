@@ -18,4 +18,19 @@ urlpatterns = [
         api.ArtifactZipApi.as_view(),
         name="api-experiment-artifacts-zip",
     ),
+    path(
+        "experiments/<uuid:pk>/artifacts/preview/",
+        api.ArtifactPreviewApi.as_view(),
+        name="api-experiment-artifact-preview",
+    ),
+    path(
+        "projects/<int:project_id>/artifacts/compare/paths/",
+        api.ArtifactComparePathsApi.as_view(),
+        name="api-project-artifacts-compare-paths",
+    ),
+    path(
+        "projects/<int:project_id>/artifacts/compare/",
+        api.ArtifactCompareApi.as_view(),
+        name="api-project-artifacts-compare",
+    ),
 ]

@@ -75,6 +75,14 @@ def preview_kind(path: str) -> str:
     return _KIND_BY_EXTENSION.get(name.rsplit(".", 1)[-1].lower(), "unknown")
 
 
+def page_number(raw: str | None) -> int:
+    """A CSV preview's page from a query string: 1 for anything that is not a number >= 1."""
+    try:
+        return max(int(raw or 1), 1)
+    except ValueError:
+        return 1
+
+
 def artifact_download_url(
     *, experiment: MLExperiment, path: str, model_id: str | None = None, inline: bool = False
 ) -> str:

@@ -50,7 +50,8 @@ INLINE_CONTENT_TYPES = frozenset(
 
 
 class DirectoryDownloadError(ApplicationError):
-    status_code = 400
+    # The path exists but is a folder: a conflict with what was asked, not a malformed request.
+    status_code = 409
 
 
 class NotInlineError(ApplicationError):

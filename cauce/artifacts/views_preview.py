@@ -6,16 +6,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from cauce.artifacts.paths import clean_artifact_path
-from cauce.artifacts.previews import artifact_preview, artifact_preview_url
+from cauce.artifacts.previews import artifact_preview, artifact_preview_url, page_number
 from cauce.artifacts.selectors import artifact_experiment_get
 from cauce.core.exceptions import ApplicationError
-
-
-def _page_number(raw: str | None) -> int:
-    try:
-        return max(int(raw or 1), 1)
-    except ValueError:
-        return 1
 
 
 @login_required
@@ -23,7 +16,7 @@ def _page_number(raw: str | None) -> int:
 def artifact_preview_view(request, pk):
     experiment = artifact_experiment_get(user=request.user, experiment_id=pk)
     model_id = request.GET.get("model") or None
-    page = _page_number(request.GET.get("page"))
+    page = page_number(request.GET.get("page"))
     template = "artifacts/preview_panel.html" if request.htmx else "artifacts/preview.html"
     context = {
         "experiment": experiment,

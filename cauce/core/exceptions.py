@@ -28,6 +28,7 @@ class PermissionDeniedError(ApplicationError):
 
 
 class ConflictError(ApplicationError):
-    """The object's current state does not allow the action (e.g. cancelling a finished run)."""
+    """The request is well formed, but the object's state does not allow it (in use, the last
+    owner, already finished...): 409 in the API."""
 
     status_code = 409

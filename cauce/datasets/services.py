@@ -13,7 +13,7 @@ from django.template.defaultfilters import floatformat
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from cauce.core.exceptions import ApplicationError
+from cauce.core.exceptions import ApplicationError, ConflictError
 from cauce.datasets.inference import (
     ID_ROW_NUMBER,
     id_like_from_counts,
@@ -93,7 +93,7 @@ def dataset_create(
 def dataset_delete(*, dataset: Dataset, user: AbstractBaseUser | None = None) -> None:
     in_use = dataset.experiments.count()
     if in_use:
-        raise ApplicationError(
+        raise ConflictError(
             ngettext(
                 "No se puede eliminar «%(name)s»: lo usa %(count)d experimento. "
                 "Elimine antes ese experimento.",
@@ -110,7 +110,7 @@ def dataset_delete(*, dataset: Dataset, user: AbstractBaseUser | None = None) ->
             dataset.delete()
     except ProtectedError as error:
         # An experiment was created between the check and the delete.
-        raise ApplicationError(
+        raise ConflictError(
             _("No se puede eliminar «%(name)s»: lo usan experimentos.") % {"name": dataset.name}
         ) from error
     if stored_name:

@@ -39,7 +39,13 @@ class ExperimentSerializer(serializers.ModelSerializer):
     stage_display = serializers.CharField(source="get_stage_display", read_only=True)
     main_metric = serializers.SerializerMethodField()
     mlflow_run_url = serializers.SerializerMethodField()
-    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    # "" before the experiment is queued, and None once its creator is deleted: the schema says so.
+    stage = serializers.ChoiceField(
+        choices=MLExperiment.Stage.choices, allow_blank=True, read_only=True
+    )
+    created_by = serializers.CharField(
+        source="created_by.username", default=None, allow_null=True, read_only=True
+    )
     tag_sync_pending = serializers.BooleanField(
         read_only=True,
         default=False,

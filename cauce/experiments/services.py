@@ -575,7 +575,7 @@ def experiment_enqueue(*, experiment: MLExperiment, user: AbstractBaseUser | Non
         )
         if not claimed:
             experiment.refresh_from_db(fields=["status"])
-            raise ApplicationError(_enqueue_refusal(experiment.status))
+            raise ConflictError(_enqueue_refusal(experiment.status))
         transaction.on_commit(
             lambda: experiment_dispatch(experiment_id=experiment.pk, task_id=task_id)
         )

@@ -177,11 +177,12 @@ class ProjectMemberDetailApi(generics.GenericAPIView):
 
     def patch(self, request, pk: int, user_id: int):
         membership = self._member(request, pk, user_id)
-        data = MemberRoleSerializer(data=request.data)
+        data = MemberRoleSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        services.membership_change_role(
-            membership=membership, actor=request.user, role=data.validated_data["role"]
-        )
+        if "role" in data.validated_data:  # a PATCH without a role changes nothing
+            services.membership_change_role(
+                membership=membership, actor=request.user, role=data.validated_data["role"]
+            )
         return Response(MemberSerializer(membership).data)
 
     def delete(self, request, pk: int, user_id: int):

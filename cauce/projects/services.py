@@ -5,7 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from cauce.core.exceptions import ApplicationError, PermissionDeniedError
+from cauce.core.exceptions import ApplicationError, ConflictError, PermissionDeniedError
 from cauce.projects.models import Membership, Project, Role
 from cauce.projects.selectors import membership_get
 
@@ -108,7 +108,7 @@ def membership_change_role(
     if role == membership.role:
         return membership
     if membership.role == Role.OWNER and not _other_owners_exist(membership=membership):
-        raise ApplicationError(
+        raise ConflictError(
             _("Un proyecto debe tener al menos un propietario: el último no puede cambiar de rol.")
         )
     membership.role = role
@@ -121,7 +121,7 @@ def membership_change_role(
 def membership_remove(*, membership: Membership, actor: AbstractBaseUser) -> None:
     _require_owner(project=membership.project, actor=actor)
     if membership.role == Role.OWNER and not _other_owners_exist(membership=membership):
-        raise ApplicationError(
+        raise ConflictError(
             _("Un proyecto debe tener al menos un propietario: no se puede quitar al último.")
         )
     membership.delete()

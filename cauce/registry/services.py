@@ -19,7 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from cauce.core.exceptions import ApplicationError, NotFoundError
+from cauce.core.exceptions import ApplicationError, ConflictError, NotFoundError
 from cauce.experiments.models import MLExperiment
 from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable
 from cauce.integrations.mlflow import registry as mlflow_registry
@@ -119,7 +119,7 @@ def _model_source(experiment: MLExperiment) -> tuple[str, str]:
         return experiment.mlflow_model_uri, model_id
     if experiment.mlflow_model_id:
         return f"models:/{experiment.mlflow_model_id}", experiment.mlflow_model_id
-    raise ApplicationError(_("Este experimento no tiene un modelo guardado en MLflow."))
+    raise ConflictError(_("Este experimento no tiene un modelo guardado en MLflow."))
 
 
 def _claim(

@@ -73,16 +73,16 @@ def test_a_missing_path_is_a_json_404(owner_api, run_experiment):
         assert response.json()["message"]
 
 
-def test_listing_a_file_or_downloading_a_folder_is_a_400(owner_api, run_experiment):
+def test_listing_a_file_or_downloading_a_folder_is_a_409(owner_api, run_experiment):
     listing = owner_api.get(api(LIST, run_experiment, path="metrics.json"))
     download = owner_api.get(api(DOWNLOAD, run_experiment, path="data"))
 
     assert (listing.status_code, listing.json()) == (
-        400,
+        409,
         {"message": "«metrics.json» no es una carpeta."},
     )
     assert (download.status_code, download.json()) == (
-        400,
+        409,
         {"message": "«data» es una carpeta: descárguela como ZIP."},
     )
 

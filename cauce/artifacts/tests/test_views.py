@@ -251,12 +251,12 @@ def test_an_attachment_may_not_be_framed(owner_client, run_experiment):
     body(response)
 
 
-def test_a_missing_file_is_404_and_a_folder_is_400(owner_client, run_experiment):
+def test_a_missing_file_is_404_and_a_folder_is_409(owner_client, run_experiment):
     missing = owner_client.get(url("download", run_experiment, path="data/nope.txt"))
     folder = owner_client.get(url("download", run_experiment, path="data"))
 
     assert missing.status_code == 404
-    assert folder.status_code == 400
+    assert folder.status_code == 409
     assert "ZIP" in folder.content.decode()
 
 

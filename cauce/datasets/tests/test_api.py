@@ -172,7 +172,7 @@ def test_a_dataset_in_use_cannot_be_deleted(editor_api, iris_dataset):
 
     response = editor_api.delete(detail_url(iris_dataset))
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["message"].startswith("No se puede eliminar «Iris»")
     assert Dataset.objects.filter(pk=iris_dataset.pk).exists()
 

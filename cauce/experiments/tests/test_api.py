@@ -359,7 +359,7 @@ def test_run_queues_and_answers_202(
 def test_run_of_a_running_experiment_is_a_json_error(editor_api, experiment):
     set_state(experiment, status=MLExperiment.Status.RUNNING)
     response = editor_api.post(_run_url(experiment))
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["message"] == "El experimento ya está en cola o en ejecución."
 
 

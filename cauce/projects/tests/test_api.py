@@ -198,7 +198,7 @@ def test_member_delete_removes_the_member(owner_api, project, viewer):
 
 def test_member_delete_refuses_the_last_owner(owner_api, project, owner):
     response = owner_api.delete(_member_url(project, owner))
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "al menos un propietario" in response.json()["message"]
     assert project.memberships.filter(user=owner).exists()
 
@@ -234,7 +234,7 @@ def test_member_patch_changes_the_role(owner_api, project, viewer):
 
 def test_member_patch_refuses_to_demote_the_last_owner(owner_api, project, owner):
     response = owner_api.patch(_member_url(project, owner), {"role": "viewer"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert project.memberships.get(user=owner).role == Role.OWNER
 
 

@@ -1,0 +1,86 @@
+"""What every operation of the OpenAPI schema says beyond its own ``extend_schema``.
+
+A drf-spectacular postprocessing hook, so that an endpoint added later is described the same
+way without repeating it: the error answers every API view can give (through the API's
+exception handler, always ``{"message": ..., "errors": ...}``), bounds on integer ids in paths,
+and non-blank strings where blank ones are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Python's str.strip() removes these (DRF trims strings with it); a non-blank string must hold
+# at least one other character. Written for both Python's and ECMAScript's regular expressions.
+NON_BLANK_PATTERN = (
+    "[^\\t\\n\\u000b\\f\\r \\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000]"
+)
+# The database's integer keys (64-bit); a larger id in a path is refused, not looked up.
+MAX_ID = 2**63 - 1
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "message": {"type": "string", "description": "What went wrong, in the user's language."},
+        "errors": {
+            "type": "object",
+            "additionalProperties": True,
+            "description": "Per field, for invalid data.",
+        },
+    },
+    "required": ["message"],
+}
+
+ERRORS = {
+    "400": "Invalid data or parameters",
+    "401": "No valid credentials (token or session)",
+    "403": "The user's role in the project is too low",
+    "404": "No such object for this user (other projects' objects are not found either)",
+    "405": "Method not allowed",
+    "409": "The object's state does not allow it (e.g. in use, or the last owner)",
+    "415": "Unsupported media type",
+    "503": "MLflow (or another part Cauce depends on) is unavailable",
+}
+
+
+def _json_error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _non_blank(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """Required strings DRF refuses when blank get a pattern saying so."""
+    if "$ref" in schema:
+        schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    for prop in schema.get("properties", {}).values():
+        if prop.get("type") == "string" and prop.get("minLength") == 1 and "format" not in prop:
+            prop.setdefault("pattern", NON_BLANK_PATTERN)
+
+
+def postprocess(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_SCHEMA
+    for path, operations in result.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            errors = dict(ERRORS)
+            if path == "/api/token/":
+                # Anyone may ask for a token; repeated wrong passwords lock the name out a while.
+                del errors["401"], errors["403"]
+                errors["429"] = "Too many failed attempts for this user name: locked out for now"
+            for code, description in errors.items():
+                documented = responses.setdefault(code, _json_error(description))
+                documented.setdefault("content", _json_error(description)["content"])
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "path" and schema.get("type") == "integer":
+                    schema.setdefault("minimum", 1)
+                    schema.setdefault("maximum", MAX_ID)
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                _non_blank(media.get("schema", {}), components)
+    return result

@@ -3,11 +3,7 @@ import os
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_init, worker_ready
 
-from cauce.core.broker import use_atomic_filesystem_transport
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-# Before any connection: ``filesystem://`` writes each message atomically (cauce.core.broker).
-use_atomic_filesystem_transport()
 
 app = Celery("cauce")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -4,7 +4,8 @@ kombu writes a message straight into the queue folder under its final name, whil
 consumer polling that folder moves and reads whatever ``*.msg`` file it finds. A consumer
 that polls between the writer's ``open`` and its ``write`` takes an empty file, and the
 worker dies on ``JSONDecodeError``. Here the message is written under a name the consumer
-ignores and renamed into place, which is atomic within one folder.
+ignores and renamed into place, which is atomic within one folder. ``config.settings`` sets
+it as Celery's transport whenever the broker URL is ``filesystem://``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import uuid
 from time import monotonic
 
-from kombu.transport import TRANSPORT_ALIASES, filesystem
+from kombu.transport import filesystem
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
@@ -37,8 +38,3 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
-
-
-def use_atomic_filesystem_transport() -> None:
-    """Make ``filesystem://`` mean this transport in this process."""
-    TRANSPORT_ALIASES["filesystem"] = f"{__name__}:Transport"

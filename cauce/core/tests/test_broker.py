@@ -13,16 +13,15 @@ from cauce.core import broker
 
 @pytest.fixture
 def channel(tmp_path):
-    broker.use_atomic_filesystem_transport()
     folder = tmp_path / "queue"
     folder.mkdir()
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
-    with Connection("filesystem://", transport_options=options) as connection:
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(tmp_path / "control"),
+    }
+    with Connection(transport=broker.Transport, transport_options=options) as connection:
         yield connection.default_channel
-
-
-def test_filesystem_urls_use_the_atomic_transport(channel):
-    assert isinstance(channel, broker.Channel)
 
 
 def test_a_message_being_written_is_invisible_to_consumers(channel, monkeypatch):
@@ -56,13 +55,24 @@ def test_a_failed_write_leaves_no_file(channel, monkeypatch, tmp_path):
     assert os.listdir(tmp_path / "queue") == []
 
 
-def test_importing_the_celery_app_installs_it():
-    """A fresh process: every process that sends or runs tasks imports ``config``."""
+def test_the_embedded_broker_of_the_settings_uses_it(tmp_path):
+    """A fresh process on ``filesystem://`` (this run's own broker may be Redis)."""
     code = (
-        "import config; from kombu.transport import TRANSPORT_ALIASES; "
-        "print(TRANSPORT_ALIASES['filesystem'])"
+        "import django; django.setup(); from config.celery import app; "
+        "print(type(app.connection_for_write().default_channel).__module__)"
     )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "CELERY_BROKER_URL": "filesystem://",
+        "CAUCE_DATA_DIR": str(tmp_path),
+    }
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=60,
     )
-    assert result.stdout.strip() == "cauce.core.broker:Transport"
+    assert result.stdout.strip() == "cauce.core.broker"

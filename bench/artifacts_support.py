@@ -68,6 +68,22 @@ def bench_environment() -> Iterator[Bench]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def start_bench_worker(bench: Bench, log_path: Path) -> subprocess.Popen:
+    """A real Celery worker for a benchmark, ready when this returns.
+
+    At INFO, not the bench's WARNING: the worker's " ready." line is what wait_ready waits for.
+    """
+    from tests.fixtures.worker import start_worker, wait_ready
+
+    worker = start_worker(bench.mlflow_url, log_path, extra_env={"LOG_LEVEL": "INFO"})
+    try:
+        wait_ready(worker, log_path, timeout=600)
+    except BaseException:
+        stop_process(worker)
+        raise
+    return worker
+
+
 def write_random_file(path: Path, size: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(BASE_DIR))
 # A queue of its own, set before Django reads the settings (bench_environment sets it up).
 os.environ["CELERY_TASK_DEFAULT_QUEUE"] = f"cauce-bench-{uuid.uuid4().hex[:8]}"
 
-from bench.artifacts_support import bench_environment  # noqa: E402
+from bench.artifacts_support import bench_environment, start_bench_worker  # noqa: E402
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 TARGET = "species"
@@ -179,7 +179,6 @@ def main() -> None:
         from cauce.datasets.services import dataset_create
         from cauce.integrations.mlflow import client as mlflow_client
         from cauce.projects.models import Membership, Project, Role
-        from tests.fixtures.worker import start_worker, wait_ready
 
         mlflow_client.use_worker_profile()
         content = iris_csv()
@@ -193,9 +192,8 @@ def main() -> None:
         )
 
         worker_log = bench.root / "worker.log"
-        worker = start_worker(bench.mlflow_url, worker_log)
+        worker = start_bench_worker(bench, worker_log)
         try:
-            wait_ready(worker, worker_log, timeout=120)
             print(f"MLflow {bench.mlflow_url}; worker ready; {args.repetitions} repetitions")
             # Warm-up: imports in the worker and in this process, MLflow experiments created.
             cauce_run(project, dataset, user, 0)

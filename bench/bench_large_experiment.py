@@ -34,7 +34,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 os.environ["CELERY_TASK_DEFAULT_QUEUE"] = f"cauce-bench-{uuid.uuid4().hex[:8]}"
 
-from bench.artifacts_support import bench_environment  # noqa: E402
+from bench.artifacts_support import bench_environment, start_bench_worker  # noqa: E402
 
 TARGET = "target"
 ALGORITHM = "HistGradientBoostingRegressor"
@@ -242,7 +242,6 @@ def main() -> None:
 
         from cauce.integrations.mlflow import client as mlflow_client
         from cauce.projects.models import Membership, Project, Role
-        from tests.fixtures.worker import start_worker, wait_ready
 
         settings.DATASET_MAX_UPLOAD_MB = max(settings.DATASET_MAX_UPLOAD_MB, 1024)
         mlflow_client.use_worker_profile()
@@ -263,10 +262,8 @@ def main() -> None:
         )
 
         worker_log = bench.root / "worker.log"
-        # INFO: the worker's " ready." line is what wait_ready waits for.
-        worker = start_worker(bench.mlflow_url, worker_log, extra_env={"LOG_LEVEL": "INFO"})
+        worker = start_bench_worker(bench, worker_log)
         try:
-            wait_ready(worker, worker_log, timeout=600)
             print(f"MLflow {bench.mlflow_url}; worker ready; {args.repetitions} repetitions")
             # Warm-up: imports in the worker and in this process, MLflow experiments created.
             cauce_run(project, small, user, 0)

@@ -215,6 +215,10 @@ MEDIA_ROOT = Path(env.str("CAUCE_MEDIA_ROOT", default=str(DATA_DIR / "media")))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATASET_MAX_UPLOAD_MB = env.int("CAUCE_DATASET_MAX_UPLOAD_MB", default=100)
 DATASET_PREVIEW_ROWS = 20
+# Wider tables are refused: every column is profiled, stored in the schema and shown.
+DATASET_MAX_COLUMNS = env.int("CAUCE_DATASET_MAX_COLUMNS", default=2000)
+# A Parquet file larger than this once decompressed is refused (compression bombs).
+DATASET_MAX_EXPANDED_MB = env.int("CAUCE_DATASET_MAX_EXPANDED_MB", default=1000)
 
 # --- MLflow -------------------------------------------------------------------------------
 MLFLOW_TRACKING_URI = env.str("MLFLOW_TRACKING_URI", default="http://127.0.0.1:5000")

@@ -384,12 +384,14 @@ def _read_parquet(handle: IO[bytes], *, columns: list[str] | None = None) -> pd.
 def _read_parquet_checked(handle: IO[bytes]) -> pd.DataFrame:
     handle.seek(0)
     try:
-        names = pq.ParquetFile(handle).schema_arrow.names
+        parquet = pq.ParquetFile(handle)
+        names, metadata = parquet.schema_arrow.names, parquet.metadata
     except (pa.ArrowException, OSError, ValueError) as error:
         raise ApplicationError(
             _("No se pudo leer el archivo Parquet: está dañado o incompleto.")
         ) from error
     _check_header(names)
+    _check_parquet_expansion(metadata)
     handle.seek(0)
     try:
         return _read_parquet(handle)
@@ -397,6 +399,22 @@ def _read_parquet_checked(handle: IO[bytes]) -> pd.DataFrame:
         raise ApplicationError(
             _("No se pudo leer el archivo Parquet: está dañado o incompleto.")
         ) from error
+
+
+def _check_parquet_expansion(metadata) -> None:
+    """A compression bomb (a small file of millions of equal values) is refused from its
+    metadata, before a byte of it is decompressed: in memory every value takes at least
+    8 bytes, whatever the file's encoding and compression."""
+    expanded = metadata.num_rows * metadata.num_columns * 8
+    limit_mb = settings.DATASET_MAX_EXPANDED_MB
+    if expanded > limit_mb * 1024 * 1024:
+        raise ApplicationError(
+            _(
+                "El archivo Parquet ocupa unos %(size)d MB sin comprimir; el límite es "
+                "%(max)d MB. Suba un archivo más pequeño."
+            )
+            % {"size": expanded // (1024 * 1024), "max": limit_mb}
+        )
 
 
 def _reject_binary(head: bytes) -> None:
@@ -446,8 +464,18 @@ def _csv_header(text: str, delimiter: str) -> list[str]:
 # --- validation -----------------------------------------------------------------------------
 
 
+def _check_column_count(count: int) -> None:
+    if count > settings.DATASET_MAX_COLUMNS:
+        raise ApplicationError(
+            # No count: a header longer than the sampled head is only seen in part there.
+            _("El archivo tiene más columnas de las permitidas (%(max)d como máximo).")
+            % {"max": settings.DATASET_MAX_COLUMNS}
+        )
+
+
 def _check_header(names: list[str]) -> None:
     """Checks on the raw header: pandas would rename duplicates (a.1) and blanks (Unnamed: 1)."""
+    _check_column_count(len(names))
     if len(names) < 2:
         raise ApplicationError(
             _(
@@ -477,6 +505,8 @@ def _check_header(names: list[str]) -> None:
 
 
 def _check_frame(frame: pd.DataFrame) -> None:
+    # Again on the whole header: a header longer than the sampled head was cut there.
+    _check_column_count(len(frame.columns))
     if len(frame.columns) < 2:
         raise ApplicationError(
             _(

@@ -49,6 +49,7 @@ READ_PAGES = {
     "projects:project_list": "the project list; POST renders the list",
     "projects:project_detail": "the project page; POST renders the page",
     "artifacts:zip": "a ZIP download is a read: POST only because the path list is long",
+    "api-experiment-artifacts-zip": "a ZIP download is a read: POST carries the path list",
 }
 # Routes with no object in the URL: an outsider gets the page, without the project's data.
 NO_OBJECT = {

@@ -1,46 +1,78 @@
-"""The embedded broker: a reader never takes a message that is still being written."""
+"""The file-system broker never hands a consumer a message that is still being written."""
 
-import multiprocessing
+import os
+import subprocess
+import sys
+from queue import Empty
 
+import pytest
 from kombu import Connection
 
-from cauce.core.broker import Transport
-
-MESSAGES_PER_WRITER = 300
-PAYLOAD = "x" * 20_000  # large enough that a write is not one instant
+from cauce.core import broker
 
 
-def _options(folder) -> dict:
-    queue = str(folder / "queue")
-    return {"data_folder_in": queue, "data_folder_out": queue, "store_processed": False}
+@pytest.fixture
+def channel(tmp_path):
+    folder = tmp_path / "queue"
+    folder.mkdir()
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(tmp_path / "control"),
+    }
+    with Connection(transport=broker.Transport, transport_options=options) as connection:
+        yield connection.default_channel
 
 
-def _write(folder, writer: int) -> None:
-    with Connection(transport=Transport, transport_options=_options(folder)) as connection:
-        queue = connection.SimpleQueue("atomic")
-        for index in range(MESSAGES_PER_WRITER):
-            queue.put({"writer": writer, "index": index, "payload": PAYLOAD})
-        queue.close()
+def test_a_message_being_written_is_invisible_to_consumers(channel, monkeypatch):
+    seen_while_writing = []
+    real_replace = os.replace
+
+    def replace_after_a_poll(source, destination):
+        # The moment kombu's own transport would expose a half-written file: poll now.
+        try:
+            seen_while_writing.append(channel._get("jobs"))
+        except Empty:
+            seen_while_writing.append(None)
+        real_replace(source, destination)
+
+    monkeypatch.setattr(broker.os, "replace", replace_after_a_poll)
+    channel._put("jobs", {"body": "hello"})
+
+    assert seen_while_writing == [None]
+    assert channel._get("jobs") == {"body": "hello"}
+    with pytest.raises(Empty):
+        channel._get("jobs")
 
 
-def test_messages_written_by_other_processes_are_read_whole(tmp_path):
-    (tmp_path / "queue").mkdir()
-    context = multiprocessing.get_context("fork")
-    writers = [context.Process(target=_write, args=(tmp_path, n)) for n in (1, 2)]
-    for process in writers:
-        process.start()
-    seen: set[tuple[int, int]] = set()
-    with Connection(transport=Transport, transport_options=_options(tmp_path)) as connection:
-        queue = connection.SimpleQueue("atomic")
-        while len(seen) < 2 * MESSAGES_PER_WRITER:
-            message = queue.get(timeout=30)
-            body = message.payload
-            assert body["payload"] == PAYLOAD
-            seen.add((body["writer"], body["index"]))
-            message.ack()
-        queue.close()
-    for process in writers:
-        process.join(timeout=30)
-        assert process.exitcode == 0
-    assert len(seen) == 2 * MESSAGES_PER_WRITER
-    assert [path.name for path in (tmp_path / "queue").iterdir()] == []
+def test_a_failed_write_leaves_no_file(channel, monkeypatch, tmp_path):
+    def refuse(source, destination):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(broker.os, "replace", refuse)
+    with pytest.raises(broker.filesystem.ChannelError):
+        channel._put("jobs", {"body": "hello"})
+    assert os.listdir(tmp_path / "queue") == []
+
+
+def test_the_embedded_broker_of_the_settings_uses_it(tmp_path):
+    """A fresh process on ``filesystem://`` (this run's own broker may be Redis)."""
+    code = (
+        "import django; django.setup(); from config.celery import app; "
+        "print(type(app.connection_for_write().default_channel).__module__)"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "CELERY_BROKER_URL": "filesystem://",
+        "CAUCE_DATA_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "cauce.core.broker"

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
 from cauce.datasets.inference import json_safe
+from cauce.registry.prediction import csv_write
 
 PLOTS_DIR = "plots"
 DATA_DIR = "data"
@@ -166,8 +167,10 @@ def feature_importance_plot(path: Path, importances: pd.Series, *, method: str) 
 
 
 def feature_importance_write(path: Path, frame: pd.DataFrame) -> None:
+    """The importances by feature; the features (column names) made safe for spreadsheets."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv_write(frame.rename_axis(frame.index.name or "").reset_index(), handle)
 
 
 def _unique_name(name: str, taken: pd.Index) -> str:
@@ -187,7 +190,9 @@ def predictions_write(path: Path, x_test: pd.DataFrame, y_test: pd.Series, y_pre
     frame[_unique_name("y_true", frame.columns)] = np.asarray(y_test)[:rows]
     frame[_unique_name("y_pred", frame.columns)] = np.asarray(y_pred)[:rows]
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
+    # The dataset's own cells: a "=cmd|..." in them must not run in a spreadsheet.
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv_write(frame, handle)
     return rows
 
 

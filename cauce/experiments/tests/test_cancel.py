@@ -406,7 +406,11 @@ def test_a_cancel_is_seen_at_the_next_step_without_the_heartbeat(iris_dataset, m
 
 @pytest.mark.usefixtures("worker_profile")
 @pytest.mark.django_db
-def test_a_cancel_in_the_last_instant_kills_a_finished_run(iris_dataset, mlflow, monkeypatch):
+def test_a_cancel_in_the_last_instant_kills_a_finished_run(
+    iris_dataset, mlflow, monkeypatch, settings
+):
+    # No heartbeat thread: its own connection does not see this test's uncommitted rows.
+    settings.EXPERIMENT_HEARTBEAT_SECONDS = 3600
     experiment = queued_experiment(iris_dataset)
     real_run_end = tracking.run_end
 

@@ -31,6 +31,8 @@ def test_every_mlflow_call_of_the_runner_gets_the_worker_timeout_and_retries(
         return real_request(session, method, url, *args, **kwargs)
 
     monkeypatch.setattr(requests.Session, "request", recording_request)
+    # No heartbeat thread: its own connection does not see this test's uncommitted rows.
+    settings.EXPERIMENT_HEARTBEAT_SECONDS = 3600
     experiment = queued_experiment(iris_dataset, queued_at=timezone.now())
 
     experiment_execute(experiment_id=str(experiment.pk))

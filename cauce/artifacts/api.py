@@ -113,7 +113,12 @@ SELECTION_SCHEMA = {
             "items": {
                 "type": "object",
                 "properties": {
-                    "model": {"type": "string", "minLength": 1, "pattern": NON_BLANK_PATTERN},
+                    # Not blank, and no NUL (DRF refuses it in any text).
+                    "model": {
+                        "type": "string",
+                        "minLength": 1,
+                        "allOf": [{"pattern": NON_BLANK_PATTERN}, {"pattern": "^[^\\u0000]*$"}],
+                    },
                     "path": PATH_SCHEMA,
                 },
                 "required": ["model", "path"],

@@ -81,6 +81,10 @@ def postprocess(result: dict[str, Any], generator, request, public) -> dict[str,
                 if parameter.get("in") == "path" and schema.get("type") == "integer":
                     schema.setdefault("minimum", 1)
                     schema.setdefault("maximum", MAX_ID)
-            for media in operation.get("requestBody", {}).get("content", {}).values():
-                _non_blank(media.get("schema", {}), components)
+            body = operation.get("requestBody", {})
+            for media in body.get("content", {}).values():
+                schema = media.get("schema", {})
+                _non_blank(schema, components)
+                if schema.get("anyOf") or schema.get("required"):
+                    body["required"] = True  # a body that must hold something must be sent
     return result

@@ -283,6 +283,6 @@ def test_the_schema_documents_every_status_code(viewer_api):
     operation = schema["paths"]["/api/models/{name}/predict/"]["post"]
 
     assert set(operation["responses"]) == {
-        "200", "400", "401", "403", "404", "409", "413", "415", "502", "503"
+        "200", "400", "401", "403", "404", "405", "409", "413", "415", "502", "503"
     }  # fmt: skip
     assert set(operation["requestBody"]["content"]) == {"application/json", "text/csv"}

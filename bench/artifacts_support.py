@@ -84,6 +84,43 @@ def start_bench_worker(bench: Bench, log_path: Path) -> subprocess.Popen:
     return worker
 
 
+def log_plain_model(
+    client,
+    mlflow_url: str,
+    *,
+    experiment_id: str,
+    run_id: str,
+    model,
+    signature_input,
+    signature_output,
+    input_example,
+) -> None:
+    """The plain scripts' model logging: what Cauce's worker does, written out by hand."""
+    from importlib.metadata import version
+
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    requirements = [
+        f"{name}=={version(name)}" for name in ("scikit-learn", "pandas", "numpy", "cloudpickle")
+    ]
+    with _use_tracking_uri(mlflow_url):
+        logged = client.create_logged_model(
+            experiment_id=experiment_id, name="model", source_run_id=run_id
+        )
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            run_id=run_id,
+            model_id=logged.model_id,
+            signature=infer_signature(signature_input, signature_output),
+            input_example=input_example,
+            pip_requirements=requirements,
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+        )
+
+
 def write_random_file(path: Path, size: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:

@@ -34,7 +34,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 os.environ["CELERY_TASK_DEFAULT_QUEUE"] = f"cauce-bench-{uuid.uuid4().hex[:8]}"
 
-from bench.artifacts_support import bench_environment, start_bench_worker  # noqa: E402
+from bench.artifacts_support import (  # noqa: E402
+    bench_environment,
+    log_plain_model,
+    start_bench_worker,
+)
 
 TARGET = "target"
 ALGORITHM = "HistGradientBoostingRegressor"
@@ -73,16 +77,13 @@ def plain_run(csv_path: Path, mlflow_url: str, experiment_name: str) -> float:
     """What a data scientist would write by hand; returns its wall time in seconds."""
     import json
     import tempfile
-    from importlib.metadata import version
 
-    import mlflow.sklearn
+    import mlflow.sklearn  # noqa: F401 - imported before the clock starts, as a warm worker has it
     import numpy as np
     import pandas as pd
     from matplotlib.figure import Figure
     from mlflow.entities import Metric, Param
-    from mlflow.models import infer_signature
     from mlflow.tracking import MlflowClient
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
     from sklearn import metrics
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingRegressor
@@ -160,23 +161,16 @@ def plain_run(csv_path: Path, mlflow_url: str, experiment_name: str) -> float:
         now = int(time.time() * 1000)
         client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in values.items()])
         client.log_artifacts(run_id, str(out))
-    requirements = [
-        f"{name}=={version(name)}" for name in ("scikit-learn", "pandas", "numpy", "cloudpickle")
-    ]
-    with _use_tracking_uri(mlflow_url):
-        logged = client.create_logged_model(
-            experiment_id=experiment_id, name="model", source_run_id=run_id
-        )
-        mlflow.sklearn.log_model(
-            model,
-            name="model",
-            run_id=run_id,
-            model_id=logged.model_id,
-            signature=infer_signature(x_train.head(1000), predictions[:1000]),
-            input_example=x_train.head(5),
-            pip_requirements=requirements,
-            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
-        )
+    log_plain_model(
+        client,
+        mlflow_url,
+        experiment_id=experiment_id,
+        run_id=run_id,
+        model=model,
+        signature_input=x_train.head(1000),
+        signature_output=predictions[:1000],
+        input_example=x_train.head(5),
+    )
     client.set_terminated(run_id, "FINISHED")
     return time.perf_counter() - started
 

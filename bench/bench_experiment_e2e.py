@@ -33,6 +33,7 @@ from bench.artifacts_support import (  # noqa: E402
     bench_environment,
     log_plain_model,
     start_bench_worker,
+    stop_process,
 )
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -198,11 +199,7 @@ def main() -> None:
                 plain_times.append(plain_run(csv_path, bench.mlflow_url, "plain-bench"))
                 print(f"  #{index}: cauce {cauce_times[-1]:.3f} s, plain {plain_times[-1]:.3f} s")
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=20)
-            except Exception:
-                worker.kill()
+            stop_process(worker)
 
     cauce = statistics.median(cauce_times)
     plain = statistics.median(plain_times)

@@ -38,6 +38,7 @@ from bench.artifacts_support import (  # noqa: E402
     bench_environment,
     log_plain_model,
     start_bench_worker,
+    stop_process,
 )
 
 TARGET = "target"
@@ -273,11 +274,7 @@ def main() -> None:
                     f"plain {plain_times[-1]:.2f} s"
                 )
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=20)
-            except Exception:
-                worker.kill()
+            stop_process(worker)
 
     cauce = statistics.median(cauce_times)
     plain = statistics.median(plain_times)

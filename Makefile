@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format messages bench clean
+.PHONY: install run test prove lint format messages bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,12 @@ run: install
 	$(PY) -m scripts.run
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --ignore=tests/production $(PYTEST_ARGS)
+
+# Proof under load and faults: the production topology as plain processes on loopback
+# (tests/production/harness.py: PostgreSQL, Redis, an S3 object store, MLflow, gunicorn, Celery).
+prove: install
+	$(PY) -m pytest tests/production $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -387,6 +387,8 @@ def start_web(sup: Supervisor, port: int) -> str:
         "--bind", f"127.0.0.1:{port}",
         "--worker-class", "gthread", "--workers", "2", "--threads", "4",
         "--timeout", "120", "--graceful-timeout", "5",
+        # Longer than a client's pause between two requests (as in the Dockerfile).
+        "--keep-alive", "75",
         "--access-logfile", "-", "--error-logfile", "-",
     ]  # fmt: skip
     child = sup.start("Web server", command, "web.log")

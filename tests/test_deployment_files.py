@@ -5,6 +5,7 @@ health check, a dependency that does not wait for health, state outside a volume
 written into the file, a root or floating image, requirements other than the pinned ones.
 """
 
+import json
 import re
 from pathlib import Path
 
@@ -177,6 +178,14 @@ def test_the_dockerfile_builds_in_stages_and_runs_as_a_non_root_user():
     assert "CAUCE_ENV=production" in runtime
     assert 'CMD ["gunicorn", "config.wsgi:application"' in runtime
     assert not any(line.startswith(("RUN pip", "RUN apt")) for line in STAGES["runtime"])
+
+
+def test_gunicorn_keeps_idle_connections_longer_than_a_proxy_does():
+    """With gunicorn's 2 s a reused connection is closed under a client's next request
+    ("connection reset" under load); a proxy in front keeps its own idle ones up to 60 s."""
+    command = json.loads(next(line for line in STAGES["runtime"] if line.startswith("CMD "))[4:])
+    assert command[command.index("--worker-class") + 1] == "gthread"
+    assert int(command[command.index("--keep-alive") + 1]) > 60
 
 
 def test_the_image_installs_the_pinned_requirements_and_collects_static_files():

@@ -42,6 +42,9 @@ _403 = _error("The user's role is too low")
 _404 = _error("No such model, version or experiment for this user")
 _409 = _error("The model name belongs to another project or to something outside Cauce")
 _502 = _error("MLflow refused the request")
+_502_REGISTER = _error(
+    "MLflow refused the registration, or ended the version FAILED_REGISTRATION (deleted again)"
+)
 _503 = _error("MLflow is not available")
 
 
@@ -58,7 +61,10 @@ class RegisterOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     version = serializers.IntegerField()
     created = serializers.BooleanField(help_text="False: this run already was this version.")
-    status = serializers.CharField(help_text="READY, PENDING_REGISTRATION or FAILED_REGISTRATION")
+    status = serializers.CharField(
+        help_text="READY, or PENDING_REGISTRATION when MLflow had not finished in time "
+        "(a FAILED_REGISTRATION is deleted again and answered 502)"
+    )
 
 
 class VersionSerializer(serializers.Serializer):
@@ -153,7 +159,7 @@ class ExperimentRegisterModelApi(APIView):
             403: _403,
             404: _404,
             409: _409,
-            502: _502,
+            502: _502_REGISTER,
             503: _503,
         },
     )

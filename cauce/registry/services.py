@@ -105,10 +105,6 @@ class Registration:
     def ready(self) -> bool:
         return self.version.status == mlflow_registry.READY
 
-    @property
-    def failed(self) -> bool:
-        return self.version.status == mlflow_registry.FAILED
-
 
 def _model_source(experiment: MLExperiment) -> tuple[str, str]:
     """The logged model to register: (``models:/<model_id>``, model id)."""
@@ -158,24 +154,17 @@ def _foreign_name(name: str) -> NameTakenError:
     return NameTakenError(message, extra={"name": message})
 
 
-def _wait_ready(version: ModelVersionInfo) -> ModelVersionInfo:
-    """Poll until the version leaves PENDING_REGISTRATION, at most REGISTRY_READY_TIMEOUT."""
-    deadline = time.monotonic() + settings.REGISTRY_READY_TIMEOUT
-    delay = 0.1
-    while version.status == mlflow_registry.PENDING and time.monotonic() < deadline:
-        time.sleep(delay)
-        delay = min(delay * 2, 1.0)
-        version = mlflow_registry.model_version_get(name=version.name, version=version.version)
-    return version
-
-
 def model_version_register(
     *, experiment: MLExperiment, user: AbstractBaseUser | None, name: str | None = None
 ) -> Registration:
     """Register the experiment's logged model as a new version of ``name`` (or its default).
 
     Idempotent: a run already registered under that name gives its existing version back
-    (``created=False``). Concurrent calls for one name run one after the other.
+    (``created=False``). Concurrent calls for one name run one after the other: the name's
+    row stays locked until the new version is READY (or still pending after
+    ``REGISTRY_READY_TIMEOUT``). A version MLflow ends FAILED_REGISTRATION is deleted again,
+    with the registered model when this call created it, and reported as
+    ``RegistrationFailedError``: nothing is left half-registered.
     """
     if experiment.status != MLExperiment.Status.FINISHED:
         raise ApplicationError(_("Solo se pueden registrar modelos de experimentos finalizados."))
@@ -201,22 +190,21 @@ def model_version_register(
             else:
                 if claimed and remote.tags.get(PROJECT_TAG) != str(project.pk):
                     raise _foreign_name(name)
-                existing = mlflow_registry.model_versions_find(
-                    name=name, run_id=experiment.mlflow_run_id
-                )
+                existing = [
+                    version
+                    for version in mlflow_registry.model_versions_find(
+                        name=name, run_id=experiment.mlflow_run_id
+                    )
+                    if version.status != mlflow_registry.FAILED
+                ]
                 if existing:
                     return Registration(model=model, version=existing[0], created=False)
-            if not mlflow_registry.logged_model_exists(model_id=model_id):
-                raise ApplicationError(
-                    _("El modelo guardado de este experimento ya no existe en MLflow.")
-                )
-            version = mlflow_registry.model_version_create(
-                name=name,
-                source=source,
-                run_id=experiment.mlflow_run_id,
-                model_id=model_id,
-                tags={EXPERIMENT_TAG: str(experiment.pk)},
+            version = _version_create(
+                name=name, source=source, model_id=model_id, experiment=experiment
             )
+            version = _wait_ready(version)
+            if version.status == mlflow_registry.FAILED:
+                _version_failed(version, created_remote=created_remote)
     except ApplicationError as error:
         if created_remote:
             _registered_model_forget(name)
@@ -229,18 +217,79 @@ def model_version_register(
         raise ApplicationError(
             _("MLflow no pudo registrar el modelo. Inténtelo de nuevo más tarde.")
         ) from error
-    try:
-        version = _wait_ready(version)
-    except MlflowError:
-        logger.warning("Could not follow version %s of %s to READY", version.version, name)
-    if version.status == mlflow_registry.FAILED:
-        logger.error(
-            "Version %s of %s ended FAILED_REGISTRATION: %s",
-            version.version,
-            name,
-            version.status_message,
-        )
     return Registration(model=model, version=version, created=True)
+
+
+def _version_create(
+    *, name: str, source: str, model_id: str, experiment: MLExperiment
+) -> ModelVersionInfo:
+    """Create the version; a refusal because the logged model is gone says so."""
+    try:
+        return mlflow_registry.model_version_create(
+            name=name,
+            source=source,
+            run_id=experiment.mlflow_run_id,
+            model_id=model_id,
+            tags={EXPERIMENT_TAG: str(experiment.pk)},
+        )
+    except MlflowUnavailable:
+        raise
+    except MlflowError as error:
+        # MLflow answers a source whose logged model is missing with a bare INTERNAL_ERROR;
+        # one look tells that case apart (only after a refusal, never on the way to success).
+        if not mlflow_registry.logged_model_exists(model_id=model_id):
+            raise ApplicationError(
+                _("El modelo guardado de este experimento ya no existe en MLflow.")
+            ) from error
+        raise
+
+
+def _wait_ready(version: ModelVersionInfo) -> ModelVersionInfo:
+    """Poll until the version leaves PENDING_REGISTRATION, at most REGISTRY_READY_TIMEOUT.
+
+    MLflow that cannot be followed leaves the version as last seen (PENDING: the page says
+    it is registered but not ready yet)."""
+    deadline = time.monotonic() + settings.REGISTRY_READY_TIMEOUT
+    delay = 0.1
+    try:
+        while version.status == mlflow_registry.PENDING and time.monotonic() < deadline:
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+            version = mlflow_registry.model_version_get(name=version.name, version=version.version)
+    except MlflowError:
+        logger.warning("Could not follow version %s of %s to READY", version.version, version.name)
+    return version
+
+
+class RegistrationFailedError(ApplicationError):
+    """MLflow ended the new version FAILED_REGISTRATION; it was deleted again."""
+
+    status_code = 502
+
+
+def _version_failed(version: ModelVersionInfo, *, created_remote: bool) -> None:
+    """Remove a FAILED_REGISTRATION version (the caller removes a model it created) and raise."""
+    logger.error(
+        "Version %s of %s ended FAILED_REGISTRATION: %s",
+        version.version,
+        version.name,
+        version.status_message,
+    )
+    if not created_remote:
+        try:
+            mlflow_registry.model_version_delete(name=version.name, version=version.version)
+        except (MlflowNotFound, MlflowError):
+            # Left behind, it is still never taken for this run's registration (not READY).
+            logger.warning(
+                "Could not delete failed version %s of %s", version.version, version.name
+            )
+    raise RegistrationFailedError(
+        _(
+            "MLflow no pudo completar el registro de '%(name)s' versión %(version)s "
+            "(FAILED_REGISTRATION)."
+        )
+        % {"name": version.name, "version": version.version}
+    )
 
 
 def _registered_model_forget(name: str) -> None:

@@ -365,12 +365,6 @@ def experiment_register_model(request, pk):
                 version=version.version,
                 link=format_html('<a href="{}">{}</a>', url, _("ver la versión")),
             )
-        elif registration.failed:
-            level = messages.ERROR
-            message = _(
-                "MLflow no pudo completar el registro de '%(name)s' versión %(version)s "
-                "(FAILED_REGISTRATION)."
-            ) % {"name": registration.model.name, "version": version.version}
         elif not registration.ready:
             level = messages.WARNING
             message = _(

@@ -8,6 +8,12 @@ Two transports, both with the configured tracking URI and never process-global s
 Web processes fail fast (no client retries, sub-second timeouts) and, once MLflow has
 failed, treat it as down for a short cool-down instead of waiting again on every call.
 Workers call ``use_worker_profile()`` and wait longer; they retry through Celery.
+
+Down is not the same as "no": an outage (``MlflowUnavailable``, and the cool-down) is a
+connection that fails or times out, or a 502/503/504 (a proxy whose MLflow is gone, MLflow's
+own TEMPORARILY_UNAVAILABLE). Any other answer means MLflow is up and refused this request
+(``MlflowError`` with MLflow's ``error_code``, or ``MlflowNotFound``): a 500 INTERNAL_ERROR
+for one bad request must not make every page treat MLflow as down for the cool-down.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from cauce.integrations.mlflow.errors import MlflowError, MlflowNotFound, MlflowUnavailable
 
@@ -95,6 +103,11 @@ def public_url() -> str:
 
 # --- circuit breaker (per process) -----------------------------------------------------------
 
+# Answers that mean "not available now", like a refused connection: a gateway whose upstream
+# is down or too slow, or MLflow's TEMPORARILY_UNAVAILABLE (its database is down or locked).
+OUTAGE_STATUSES = frozenset({502, 503, 504})
+_NOT_FOUND_CODES = ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
+
 _down_until: dict[str, float] = {}
 
 
@@ -146,33 +159,79 @@ def _is_transport_error(exc: BaseException) -> bool:
             "Failed to establish",
             "RemoteDisconnected",
             "Connection aborted",
-            "API request to endpoint",
+            "timeout exception",
         )
     )
 
 
+# MlflowClient's own messages for an answer it did not turn into a RestException: its retry
+# policy gave up on a status ("too many 500 error responses"; with the web's 0 retries, the
+# first 5xx), or the body was not MLflow's JSON ("failed with error code 502 != 200").
+_STATUS_IN_MESSAGE = (
+    re.compile(r"too many (\d{3}) error responses"),
+    re.compile(r"failed with error code (\d{3})"),
+)
+
+
+def _answered_status(exc: BaseException) -> int | None:
+    """The HTTP status MLflow (or a proxy) answered with, when the client got an answer."""
+    from mlflow.exceptions import RestException
+
+    if isinstance(exc, RestException):
+        return exc.get_http_status_code()
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for pattern in _STATUS_IN_MESSAGE:
+            match = pattern.search(str(current))
+            if match:
+                return int(match.group(1))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _unavailable(uri: str, what: str, exc: BaseException) -> MlflowUnavailable:
+    _mark_down(uri)
+    logger.warning("MLflow unavailable during %s: %s", what or "call", exc)
+    return MlflowUnavailable()
+
+
+def _refused(message: str, error_code: str) -> MlflowError:
+    error = MlflowError(message)
+    error.error_code = error_code
+    return error
+
+
 @contextlib.contextmanager
 def translate_errors(*, what: str = "") -> Iterator[None]:
-    """Run MLflow client code; turn every failure into the platform's own error."""
-    from mlflow.exceptions import MlflowException
+    """Run MLflow client code; turn every failure into the platform's own error.
+
+    An outage (see the module docstring) starts the cool-down; a refusal does not.
+    """
+    from mlflow.exceptions import MlflowException, RestException
 
     uri = tracking_uri()
     _ensure_not_cooling_down(uri)
     try:
         yield
     except MlflowException as exc:
-        if _is_transport_error(exc):
-            _mark_down(uri)
-            logger.warning("MLflow unavailable during %s: %s", what or "call", exc)
-            raise MlflowUnavailable() from exc
-        if getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+        status = _answered_status(exc)
+        if status in OUTAGE_STATUSES or (status is None and _is_transport_error(exc)):
+            raise _unavailable(uri, what, exc) from exc
+        _mark_up(uri)
+        error_code = str(getattr(exc, "error_code", "") or "")
+        if error_code in _NOT_FOUND_CODES:
             raise MlflowNotFound() from exc
         logger.warning("MLflow refused %s: %s", what or "call", exc)
-        raise MlflowError(str(getattr(exc, "message", exc))) from exc
+        if status is not None and not isinstance(exc, RestException):
+            # The client dropped MLflow's body (its retry policy gave up on the status).
+            message = _("MLflow respondió con un error (HTTP %(status)s).") % {"status": status}
+        else:
+            message = str(getattr(exc, "message", exc))
+        raise _refused(message, error_code) from exc
     except (requests.RequestException, OSError) as exc:
-        _mark_down(uri)
-        logger.warning("MLflow unavailable during %s: %s", what or "call", exc)
-        raise MlflowUnavailable() from exc
+        raise _unavailable(uri, what, exc) from exc
     else:
         _mark_up(uri)
 
@@ -198,22 +257,24 @@ def _web_timeout(read: float | None = None) -> tuple[float, float]:
 
 
 def _raise_for_status(response: requests.Response, what: str) -> None:
-    if response.status_code == 404:
+    """An outage status starts the cool-down; any other error answer is MLflow's refusal."""
+    if response.status_code in OUTAGE_STATUSES:
+        raise _unavailable(tracking_uri(), what, RuntimeError(f"HTTP {response.status_code}"))
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    if response.status_code == 404 or body.get("error_code") in _NOT_FOUND_CODES:
         raise MlflowNotFound()
-    if response.status_code >= 500:
-        _mark_down(tracking_uri())
-        raise MlflowUnavailable()
-    if response.status_code >= 400:
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if body.get("error_code") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
-            raise MlflowNotFound()
-        logger.warning("MLflow refused %s: %s %s", what, response.status_code, body)
-        error = MlflowError(body.get("message") or f"HTTP {response.status_code}")
-        error.error_code = str(body.get("error_code") or "")
-        raise error
+    logger.warning("MLflow refused %s: %s %s", what, response.status_code, body)
+    raise _refused(
+        str(body.get("message") or f"HTTP {response.status_code}"),
+        str(body.get("error_code") or ""),
+    )
 
 
 def _get(path: str, *, read_timeout: float | None, **kwargs: Any) -> requests.Response:

@@ -1,0 +1,154 @@
+"""The shared MLflow client tells an outage from a refusal (real servers, real sockets).
+
+An outage (nothing listens, a socket that never answers, a gateway's 502) raises
+``MlflowUnavailable`` and starts the web's cool-down: the next call within it is not even
+sent. A refusal (a real MLflow server answering an error with its JSON body, even a 500
+INTERNAL_ERROR) raises ``MlflowError`` with MLflow's code, and the next call goes to MLflow
+as usual. Both transports are checked: the plain REST calls and ``MlflowClient``.
+"""
+
+import uuid
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable
+from cauce.integrations.mlflow import client as mlflow_client
+from tests.fixtures.mlflow_server import free_port
+
+MODELS = "/api/2.0/mlflow/registered-models"
+VERSIONS = "/api/2.0/mlflow/model-versions"
+MISSING_MODEL_ID = "m-" + "0" * 32
+
+
+@pytest.fixture
+def model_name(mlflow):
+    """A registered model of the real server, removed after the test."""
+    name = f"client-{uuid.uuid4().hex[:12]}"
+    MlflowClient(tracking_uri=mlflow).create_registered_model(name)
+    yield name
+    MlflowClient(tracking_uri=mlflow).delete_registered_model(name)
+
+
+def _register_missing_logged_model(name: str) -> None:
+    """MLflow answers 500 INTERNAL_ERROR (with its JSON body): the logged model is missing."""
+    mlflow_client.rest_send(
+        "POST",
+        f"{VERSIONS}/create",
+        body={
+            "name": name,
+            "source": f"models:/{MISSING_MODEL_ID}",
+            "model_id": MISSING_MODEL_ID,
+            "run_id": uuid.uuid4().hex,
+        },
+    )
+
+
+def _asked(http_calls, path: str) -> int:
+    """Requests Cauce sent to its MLflow URI (not the test proxy's own ones upstream)."""
+    return sum(call.url.startswith(mlflow_client.tracking_uri() + path) for call in http_calls)
+
+
+# --- refusals: MLflow is up ---------------------------------------------------------------------
+
+
+def test_a_500_with_mlflows_error_body_is_a_refusal_not_an_outage(mlflow, model_name, http_calls):
+    with pytest.raises(MlflowError) as refused:
+        _register_missing_logged_model(model_name)
+    assert not isinstance(refused.value, MlflowUnavailable)
+    assert refused.value.error_code == "INTERNAL_ERROR"
+    assert "not found" in refused.value.message
+    # No cool-down: the next call is sent to MLflow and gets its answer.
+    body = mlflow_client.rest_get(f"{MODELS}/get", params={"name": model_name})
+    assert body["registered_model"]["name"] == model_name
+    assert _asked(http_calls, f"{MODELS}/get") == 1
+
+
+def test_a_400_refusal_keeps_mlflows_code(mlflow, model_name, http_calls):
+    with pytest.raises(MlflowError) as refused:
+        mlflow_client.rest_get(f"{MODELS}/alias", params={"name": model_name, "alias": "nope"})
+    assert not isinstance(refused.value, MlflowUnavailable)
+    assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
+    mlflow_client.rest_get(f"{MODELS}/get", params={"name": model_name})
+    assert _asked(http_calls, f"{MODELS}/get") == 1
+
+
+def test_an_unknown_object_is_not_found_and_mlflow_stays_up(mlflow, http_calls):
+    with pytest.raises(MlflowNotFound):
+        mlflow_client.rest_get(f"{MODELS}/get", params={"name": f"none-{uuid.uuid4().hex}"})
+    with pytest.raises(MlflowNotFound):
+        mlflow_client.rest_get(f"{MODELS}/get", params={"name": f"none-{uuid.uuid4().hex}"})
+    assert _asked(http_calls, f"{MODELS}/get") == 2
+
+
+def test_mlflowclients_500_is_a_refusal_too(mlflow, model_name, http_calls):
+    """MlflowClient's retry policy drops the 500's body (the web retries 0 times): still a
+    refusal, with a message that says what MLflow answered and no internals."""
+    client = mlflow_client.get_client()
+    with pytest.raises(MlflowError) as refused, mlflow_client.translate_errors(what="create"):
+        client.create_model_version(
+            model_name,
+            f"models:/{MISSING_MODEL_ID}",
+            run_id=uuid.uuid4().hex,
+            model_id=MISSING_MODEL_ID,
+        )
+    assert not isinstance(refused.value, MlflowUnavailable)
+    assert str(refused.value.message) == "MLflow respondió con un error (HTTP 500)."
+    with mlflow_client.translate_errors(what="get"):
+        assert client.get_registered_model(model_name).name == model_name
+    assert _asked(http_calls, f"{MODELS}/get") == 1
+
+
+def test_mlflowclients_refusals_keep_their_code(mlflow, model_name):
+    client = mlflow_client.get_client()
+    with pytest.raises(MlflowError) as refused, mlflow_client.translate_errors(what="alias"):
+        client.get_model_version_by_alias(model_name, "nope")
+    assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowNotFound), mlflow_client.translate_errors(what="get_run"):
+        client.get_run(uuid.uuid4().hex)
+    with mlflow_client.translate_errors(what="get"):
+        assert client.get_registered_model(model_name).name == model_name
+
+
+# --- outages: the cool-down starts --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("outage", ["mlflow_down", "mlflow_silent"])
+def test_an_outage_starts_the_cool_down(outage, request, http_calls):
+    request.getfixturevalue(outage)
+    for _attempt in range(2):
+        with pytest.raises(MlflowUnavailable):
+            mlflow_client.rest_get(f"{MODELS}/get", params={"name": "any"})
+    # The second call was answered from the cool-down, without asking again.
+    assert _asked(http_calls, f"{MODELS}/get") == 1
+
+
+@pytest.mark.parametrize("outage", ["mlflow_down", "mlflow_silent"])
+def test_an_outage_through_mlflowclient_starts_the_cool_down(outage, request, http_calls):
+    request.getfixturevalue(outage)
+    for _attempt in range(2):
+        with pytest.raises(MlflowUnavailable), mlflow_client.translate_errors(what="get"):
+            mlflow_client.get_client().get_registered_model("any")
+    assert _asked(http_calls, f"{MODELS}/get") == 1
+
+
+def test_a_gateway_whose_mlflow_is_gone_is_an_outage(mlflow_proxy, http_calls):
+    """502 from a proxy in front of a stopped MLflow: down, for both transports."""
+    mlflow_proxy.upstream = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(MlflowUnavailable):
+        mlflow_client.rest_get(f"{MODELS}/get", params={"name": "any"})
+    with pytest.raises(MlflowUnavailable), mlflow_client.translate_errors(what="get"):
+        mlflow_client.get_client().get_registered_model("any")
+    assert _asked(http_calls, f"{MODELS}/get") == 1
+    mlflow_client.reset_availability()
+    with pytest.raises(MlflowUnavailable), mlflow_client.translate_errors(what="get"):
+        mlflow_client.get_client().get_registered_model("any")
+    assert _asked(http_calls, f"{MODELS}/get") == 2
+
+
+def test_a_refusal_through_a_gateway_is_still_a_refusal(mlflow_proxy, model_name, http_calls):
+    with pytest.raises(MlflowError) as refused:
+        _register_missing_logged_model(model_name)
+    assert not isinstance(refused.value, MlflowUnavailable)
+    mlflow_client.rest_get(f"{MODELS}/get", params={"name": model_name})
+    assert _asked(http_calls, f"{MODELS}/get") == 1

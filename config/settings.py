@@ -153,6 +153,9 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'cauce.sqlite3'}"),
 }
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+# A kept connection (conn_max_age in DATABASE_URL) that a database restart broke is replaced
+# at the next request instead of failing it.
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The worker and the web server write to the same file: wait for the lock, don't fail.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -291,6 +294,9 @@ EXPERIMENT_MLFLOW_RETRY_DELAY = env.float("CAUCE_EXPERIMENT_MLFLOW_RETRY_DELAY",
 EXPERIMENT_MLFLOW_RETRY_MAX_DELAY = env.float(
     "CAUCE_EXPERIMENT_MLFLOW_RETRY_MAX_DELAY", default=300.0
 )
+
+# While the database is unreachable (a restart) a run is retried this often, same delays.
+EXPERIMENT_DATABASE_RETRIES = env.int("CAUCE_EXPERIMENT_DATABASE_RETRIES", default=5)
 
 # Tag sync (the outbox of run tags, name and description; see cauce/experiments/tag_sync.py).
 TAG_SYNC_RETRIES = env.int("CAUCE_TAG_SYNC_RETRIES", default=8)

@@ -28,3 +28,5 @@ urlpatterns = [
 
 # A URL no route matches (e.g. /api/experiments/not-a-uuid/) answers JSON under /api/.
 handler404 = "cauce.api.exceptions.api_not_found"
+# The database out of reach is a 503 with a message (page or JSON), not a bare 500.
+handler500 = "cauce.core.views.server_error"

@@ -10,6 +10,7 @@ from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
 from cauce.core import views
+from cauce.core.db import DATABASE_UNAVAILABLE_ERRORS
 
 request_logger = logging.getLogger("cauce.request")
 
@@ -84,7 +85,6 @@ class RequestLogMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.monotonic()
         response = self.get_response(request)
-        user = getattr(request, "user", None)
         request_logger.info(
             "%s %s %s",
             request.method,
@@ -96,7 +96,17 @@ class RequestLogMiddleware:
                 "status": response.status_code,
                 # Until the response starts: a streamed body's transfer is not included.
                 "duration_ms": round((time.monotonic() - started) * 1000, 1),
-                "user_id": user.pk if user is not None and user.is_authenticated else None,
+                "user_id": _user_id(request),
             },
         )
         return response
+
+
+def _user_id(request: HttpRequest) -> int | None:
+    user = getattr(request, "user", None)
+    try:
+        # request.user is lazy: reading it may be the request's first query.
+        return user.pk if user is not None and user.is_authenticated else None
+    except DATABASE_UNAVAILABLE_ERRORS:
+        # The database is out (the answer is the 503 page): the line is still written.
+        return None

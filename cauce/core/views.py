@@ -1,20 +1,27 @@
 import json
 import logging
+import sys
 
 from axes.helpers import get_cool_off
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from cauce.core.db import database_unavailable
 from cauce.core.health import health_report, mlflow_available
 
 csp_logger = logging.getLogger("cauce.csp")
 
 # A CSP report is a few hundred bytes; anything far larger is not one.
 CSP_REPORT_MAX_BYTES = 64 * 1024
+# What a client is told to wait before trying again while the database is out.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 @login_required
@@ -83,3 +90,23 @@ def locked_out(request, original_response=None, credentials=None):
     cooloff = get_cool_off(request)
     minutes = max(1, round(cooloff.total_seconds() / 60)) if cooloff else None
     return render(request, "registration/locked_out.html", {"cooloff_minutes": minutes}, status=429)
+
+
+def server_error(request):
+    """Django's handler500. A database that cannot be reached (down, restarting, a dropped
+    connection) is a 503 saying so, as a page or as the API's JSON error, and the next request
+    connects again; any other failure is Django's plain 500 page."""
+    if not database_unavailable(sys.exc_info()[1]):
+        return defaults.server_error(request)
+    message = _(
+        "La base de datos no está disponible en este momento. Inténtelo de nuevo en unos segundos."
+    )
+    if request.path_info.startswith("/api/"):
+        response = JsonResponse({"message": message}, status=503)
+    else:
+        # No base.html: its top bar reads the user (the database) and the CSRF token.
+        response = HttpResponse(
+            render_to_string("core/database_unavailable.html", {"message": message}), status=503
+        )
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response

@@ -30,6 +30,11 @@
 - Memory. The training runs under ``training_memory_limit`` (``TRAINING_MEMORY_MB`` more
   than the process had; see ``cauce.experiments.limits``): beyond it, ERROR "El
   entrenamiento superó el límite de memoria de N MB..." and the worker lives on.
+- Database out. A query that finds the database unreachable (a restart, a dropped
+  connection) ends this attempt's run FAILED in MLflow and is raised again for the task to
+  retry with backoff; the experiment goes back to QUEUED (stage RETRYING) when the database
+  already answers again, else the retry finds it RUNNING under its own task id and starts
+  it over. Nothing is marked ERROR for an outage that outlives no retry.
 - Any other failure: ERROR with a readable message (an ApplicationError's own; otherwise a
   generic one naming the exception class, never a traceback, which goes to the log), and the
   MLflow run ended FAILED, best effort.
@@ -54,10 +59,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cauce.core.db import DATABASE_UNAVAILABLE_ERRORS, database_unavailable
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.inference import load_dataframe
 from cauce.experiments.limits import training_memory_limit
@@ -248,6 +254,9 @@ class _HeartbeatThread(threading.Thread):
                     alive = _heartbeat(self.experiment)
                 except Exception:
                     logger.warning("Heartbeat of experiment %s failed", self.experiment_id)
+                    # A connection the database dropped (e.g. on a restart) stays broken:
+                    # the next beat opens a new one.
+                    _close_quietly()
                     continue
                 if not alive:
                     self._interrupt()
@@ -272,6 +281,13 @@ class _HeartbeatThread(threading.Thread):
                 _set_async_exception(self.interrupt, None)
         if threading.current_thread() is not self:
             self.join(timeout=5)
+
+
+def _close_quietly() -> None:
+    try:
+        connection.close()
+    except Exception:
+        logger.debug("Closing a broken database connection failed", exc_info=True)
 
 
 @dataclass(frozen=True)
@@ -491,11 +507,17 @@ def experiment_execute(
             exc.__cause__,
         )
         _fail_mine(experiment, mlflow_unavailable_message())
+    except DATABASE_UNAVAILABLE_ERRORS as exc:
+        _database_lost(experiment, exc, retry_countdown)
+        raise
     except ApplicationError as exc:
         logger.info("Experiment %s failed: %s", experiment.pk, exc)
         _fail_mine(experiment, _application_error_message(exc))
         _end_run_after_failure(experiment)
     except Exception as exc:
+        if database_unavailable(exc):
+            _database_lost(experiment, exc, retry_countdown)
+            raise
         logger.exception("Experiment %s failed unexpectedly", experiment.pk)
         _fail_mine(
             experiment,
@@ -508,6 +530,23 @@ def experiment_execute(
         _end_run_after_failure(experiment)
     finally:
         heartbeat.stop()
+
+
+def _database_lost(experiment: MLExperiment, exc: BaseException, countdown: float) -> None:
+    """The database went away during the run: end the run (it cannot be finished), and put
+    the experiment back in the queue if the database answers again already (a new
+    connection). Otherwise the task's retry finds it RUNNING and starts it over."""
+    logger.warning(
+        "Database unavailable running experiment %s (%r); the task will retry",
+        experiment.pk,
+        exc,
+    )
+    _end_run_quietly(experiment.mlflow_run_id, "FAILED")
+    close_old_connections()
+    try:
+        _requeue_for_retry(experiment, countdown)
+    except DATABASE_UNAVAILABLE_ERRORS:
+        _close_quietly()
 
 
 def mlflow_unavailable_message() -> str:

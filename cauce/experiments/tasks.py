@@ -9,6 +9,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from cauce.core.db import database_unavailable
 from cauce.integrations.mlflow import MlflowUnavailable
 
 logger = logging.getLogger(__name__)
@@ -28,15 +29,19 @@ def run_full_experiment_pipeline_task(self, experiment_id: str) -> None:
     RETRYING) and this task retries up to ``EXPERIMENT_MLFLOW_RETRIES`` times with backoff;
     the last attempt ends it as ERROR "MLflow no disponible: ...". The limit is read from
     settings at run time, so ``max_retries`` on the decorator is unbounded.
+
+    While the database is unreachable (a restart) it retries the same way, up to
+    ``EXPERIMENT_DATABASE_RETRIES`` times; an experiment still stuck after that is ended by
+    the liveness checks (``cauce.experiments.liveness``).
     """
     from cauce.experiments.liveness import experiments_fail_stale
     from cauce.experiments.runner import experiment_execute
 
     experiment_id = str(experiment_id)
-    experiments_fail_stale(exclude_ids=[experiment_id])
     last_try = self.request.retries >= settings.EXPERIMENT_MLFLOW_RETRIES
     countdown = retry_delay(self.request.retries)
     try:
+        experiments_fail_stale(exclude_ids=[experiment_id])
         experiment_execute(
             experiment_id=experiment_id,
             retry_on_unavailable=not last_try,
@@ -44,6 +49,14 @@ def run_full_experiment_pipeline_task(self, experiment_id: str) -> None:
             task_id=self.request.id,
         )
     except MlflowUnavailable as exc:
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        if self.request.retries >= settings.EXPERIMENT_DATABASE_RETRIES:
+            logger.error("Experiment %s: database still unavailable; giving up", experiment_id)
+            raise
+        logger.warning("Experiment %s: database unavailable (%r); retrying", experiment_id, exc)
         raise self.retry(exc=exc, countdown=countdown) from exc
 
 

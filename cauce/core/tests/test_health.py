@@ -2,7 +2,6 @@
 
 import pytest
 import redis
-from django.db import connections
 
 from cauce.core import health
 from tests.fixtures.mlflow_server import HttpCall, free_port
@@ -158,22 +157,6 @@ def test_an_unknown_broker_scheme_is_down():
 
 
 # --- database --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def refusing_database(transactional_db, monkeypatch, tmp_path):
-    """The default connection, closed and pointed where no database is; restored afterwards.
-
-    SQLite: a file in a folder that does not exist; PostgreSQL: a port where nothing listens.
-    """
-    connection = connections["default"]
-    connection.close()
-    if connection.vendor == "sqlite":
-        monkeypatch.setitem(connection.settings_dict, "NAME", str(tmp_path / "nada" / "db.sqlite3"))
-    else:
-        monkeypatch.setitem(connection.settings_dict, "PORT", str(free_port()))
-    yield connection
-    connection.close()  # the next use reconnects with the restored settings
 
 
 def test_a_database_that_refuses_is_degraded(client, mlflow, refusing_database):

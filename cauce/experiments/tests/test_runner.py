@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.db import connection
 from django.utils import timezone
 from mlflow.models import get_model_info
 from mlflow.pyfunc import load_model
@@ -384,4 +385,45 @@ def test_the_heartbeat_thread_refreshes_a_running_experiment(iris_dataset, setti
     finally:
         thread.stop()
     assert experiment.heartbeat_at > timezone.now() - timedelta(seconds=10)
+    assert not thread.is_alive()
+
+
+def _wait_for_heartbeat_after(experiment, moment, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        experiment.refresh_from_db()
+        if experiment.heartbeat_at > moment:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_goes_on_after_the_database_drops_its_connection(iris_dataset, settings):
+    """What a PostgreSQL restart does to the thread's connection: the server ends it. The
+    next beat fails, and the one after it connects again (before, every beat failed on the
+    dead connection and the experiment was reaped as stale while it was still training)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no server that can end a connection")
+    settings.EXPERIMENT_HEARTBEAT_SECONDS = 0.05
+    long_ago = timezone.now() - timedelta(minutes=10)
+    experiment = queued_experiment(
+        iris_dataset, status=Status.RUNNING, attempts=1, heartbeat_at=long_ago
+    )
+    thread = _HeartbeatThread(experiment)
+    thread.start()
+    try:
+        assert _wait_for_heartbeat_after(experiment, long_ago)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND query LIKE %s",
+                ['%"heartbeat_at"%' + experiment.pk.hex + "%"],
+            )
+            assert cursor.fetchall() == [(True,)]
+        dropped_at = timezone.now()
+        assert _wait_for_heartbeat_after(experiment, dropped_at)
+    finally:
+        thread.stop()
     assert not thread.is_alive()

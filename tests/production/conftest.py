@@ -3,9 +3,11 @@
 One ``Harness`` serves every test of ``tests/production/``; each test starts the Celery workers
 it needs and stops them at its end. The tests speak to Cauce over HTTP, through
 ``harness.manage(...)`` and with MLflow's client, never through pytest-django's test database.
-When a test fails, the end of every log of the harness is printed with it.
+When a test fails, the end of every log of the harness is printed with it, and the harness's
+folder (logs, data) is kept; it is also kept with ``CAUCE_PROVE_KEEP=1``.
 """
 
+import os
 import shutil
 
 import pytest
@@ -41,7 +43,7 @@ def harness(request):
         instance.stop()
         leftovers = instance.leftover_pids()
         assert not leftovers, f"harness processes left running: {leftovers}"
-        if not request.session.testsfailed:
+        if not request.session.testsfailed and not os.environ.get("CAUCE_PROVE_KEEP"):
             shutil.rmtree(instance.root, ignore_errors=True)
 
 

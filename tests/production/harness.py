@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -30,7 +31,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +65,9 @@ AWS_KEYS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 QUEUE = "cauce"
+PIPELINE_TASK = "cauce.experiments.tasks.run_full_experiment_pipeline_task"
+# Parallel API calls when creating or queueing many experiments.
+API_THREADS = 4
 MANIFEST_STORAGE = "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
 # Experiments still waiting or running (MLExperiment.ACTIVE_STATUSES).
 ACTIVE_STATUSES = frozenset({"QUEUED", "RUNNING"})
@@ -777,13 +783,38 @@ class Harness:
         response = self.api(seed, "POST", f"/api/experiments/{experiment_id}/run/")
         _expect(response, 202, "run")
 
+    def create_experiments(self, seed: Seed, n: int, **options) -> list[str]:
+        """Create ``n`` DRAFT experiments (``options`` override the body; ``name_prefix``)."""
+        prefix = options.pop("name_prefix", f"exp-{uuid.uuid4().hex[:6]}")
+        names = [f"{prefix}-{i:03d}" for i in range(n)]
+        with ThreadPoolExecutor(API_THREADS) as pool:
+            return list(pool.map(lambda name: self.create_experiment(seed, name, **options), names))
+
+    def run_experiments(self, seed: Seed, ids: list[str]) -> None:
+        """Queue these experiments at once (a few API calls in parallel)."""
+        with ThreadPoolExecutor(API_THREADS) as pool:
+            list(pool.map(lambda experiment_id: self.run_experiment(seed, experiment_id), ids))
+
     def queue_experiments(self, seed: Seed, n: int, **options) -> list[str]:
         """Create ``n`` experiments (options override the body) and then queue them all."""
-        prefix = options.pop("name_prefix", f"exp-{uuid.uuid4().hex[:6]}")
-        ids = [self.create_experiment(seed, f"{prefix}-{i:03d}", **options) for i in range(n)]
-        for experiment_id in ids:
-            self.run_experiment(seed, experiment_id)
+        ids = self.create_experiments(seed, n, **options)
+        self.run_experiments(seed, ids)
         return ids
+
+    def task_ids(self) -> dict[str, str]:
+        """Experiment id -> the task id of its last message, read from Cauce's database."""
+        rows = self.psql("SELECT id, task_id FROM experiments_mlexperiment", "cauce")
+        return dict(line.split("|", 1) for line in rows.splitlines() if "|" in line)
+
+    def task_events(self, task: str = PIPELINE_TASK) -> Counter:
+        """(task id, event) -> how many times the workers' logs say so, over every worker log
+        of this harness; events: received, succeeded, failed, retry, raised."""
+        pattern = re.compile(re.escape(task) + r"\[([0-9a-f-]{36})\] (\w+)")
+        events: Counter = Counter()
+        for path in self.worker_logs():
+            for task_id, event in pattern.findall(path.read_text(errors="replace")):
+                events[(task_id, event)] += 1
+        return events
 
     def experiments(self, seed: Seed) -> dict[str, dict]:
         """Every experiment of the seed's project, by id (the API's list, one page)."""

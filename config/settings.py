@@ -312,6 +312,22 @@ TAG_SYNC_QUEUE = env.str("CAUCE_TAG_SYNC_QUEUE", default="")
 # How often the tags edited on the runs in MLflow are read back into Cauce.
 TAG_SYNC_PULL_SECONDS = env.float("CAUCE_TAG_SYNC_PULL_SECONDS", default=300.0)
 
+# Prediction results (and a failed job's input, kept for a retry) are deleted, files and
+# rows, this many days after the job ended; 0 keeps them forever. The periodic sweep runs this
+# often and deletes at most PREDICTION_RETENTION_BATCH jobs a run (the rest the next run).
+PREDICTION_RETENTION_DAYS = env.int("CAUCE_PREDICTION_RETENTION_DAYS", default=7)
+PREDICTION_RETENTION_SWEEP_SECONDS = env.int(
+    "CAUCE_PREDICTION_RETENTION_SWEEP_SECONDS", default=3600
+)
+PREDICTION_RETENTION_BATCH = env.int("CAUCE_PREDICTION_RETENTION_BATCH", default=500)
+if PREDICTION_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("CAUCE_PREDICTION_RETENTION_DAYS must be 0 (keep) or more days.")
+if PREDICTION_RETENTION_SWEEP_SECONDS < 1 or PREDICTION_RETENTION_BATCH < 1:
+    raise ImproperlyConfigured(
+        "CAUCE_PREDICTION_RETENTION_SWEEP_SECONDS and CAUCE_PREDICTION_RETENTION_BATCH must be "
+        "at least 1."
+    )
+
 # Periodic tasks, all in one place (Celery beat; `make run` starts the worker with --beat).
 CELERY_BEAT_SCHEDULE = {
     # Expires after its period: a check that waited that long behind busy workers is dropped
@@ -328,6 +344,11 @@ CELERY_BEAT_SCHEDULE = {
     "tag-sync-pull": {
         "task": "cauce.experiments.tasks.tag_sync_pull_task",
         "schedule": TAG_SYNC_PULL_SECONDS,
+    },
+    "predictions-expire": {
+        "task": "cauce.registry.tasks.prediction_jobs_expire_task",
+        "schedule": PREDICTION_RETENTION_SWEEP_SECONDS,
+        "options": {"expires": PREDICTION_RETENTION_SWEEP_SECONDS},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

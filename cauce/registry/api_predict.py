@@ -1,7 +1,9 @@
 """``POST /api/models/{name}/predict/``: MLflow's scoring-server protocol inside Cauce.
 
 The body is the one ``mlflow models serve`` accepts (``dataframe_split``,
-``dataframe_records``, ``inputs``, ``instances``, or a CSV with ``Content-Type: text/csv``),
+``dataframe_records``, ``inputs``, ``instances``, a CSV with ``Content-Type: text/csv``, or a
+Parquet file with ``Content-Type: application/vnd.apache.parquet``, ``application/x-parquet``
+accepted too),
 so a client written for it works with only the URL changed (and a token). The answer is the
 scoring server's ``{"predictions": [...]}``, plus ``classes`` and ``probabilities`` when
 asked for and the model has them, the version used and notes about ignored columns.
@@ -69,6 +71,25 @@ class ScoringCSVParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         return CsvBody(_read_limited(stream, parser_context))
+
+
+class ParquetBody(bytes):
+    """A Parquet body, read into a DataFrame by the view (errors as Spanish 400s)."""
+
+
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"  # MLflow's scoring server's
+PARQUET_MEDIA_TYPE_ALIAS = "application/x-parquet"  # what many clients send
+
+
+class ScoringParquetParser(BaseParser):
+    media_type = PARQUET_MEDIA_TYPE
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return ParquetBody(_read_limited(stream, parser_context))
+
+
+class ScoringXParquetParser(ScoringParquetParser):
+    media_type = PARQUET_MEDIA_TYPE_ALIAS
 
 
 def _csv_frame(raw: bytes) -> pd.DataFrame:
@@ -143,7 +164,12 @@ _QUERY = [
 
 
 class ModelPredictApi(APIView):
-    parser_classes = [ScoringJSONParser, ScoringCSVParser]
+    parser_classes = [
+        ScoringJSONParser,
+        ScoringCSVParser,
+        ScoringParquetParser,
+        ScoringXParquetParser,
+    ]
 
     @extend_schema(
         summary="Predict with a version or alias (MLflow scoring-server protocol)",
@@ -151,6 +177,8 @@ class ModelPredictApi(APIView):
         request={
             "application/json": PredictInputSerializer,
             "text/csv": OpenApiTypes.STR,
+            PARQUET_MEDIA_TYPE: OpenApiTypes.BINARY,
+            PARQUET_MEDIA_TYPE_ALIAS: OpenApiTypes.BINARY,
         },
         responses={
             200: PredictOutputSerializer,
@@ -160,7 +188,7 @@ class ModelPredictApi(APIView):
             404: _error("No such model, version or alias for this user"),
             409: _error("The version is not READY"),
             413: _error("Body over CAUCE_PREDICT_MAX_BODY_MB"),
-            415: _error("Content-Type other than application/json or text/csv"),
+            415: _error("Content-Type other than JSON, CSV or Parquet"),
             502: _error("MLflow refused the request, or the model could not be loaded"),
             503: _error("MLflow is not available"),
         },
@@ -186,6 +214,12 @@ class ModelPredictApi(APIView):
         if isinstance(data, CsvBody):
             result = prediction_run(
                 target=target, frame=_csv_frame(data), probabilities=probabilities
+            )
+        elif isinstance(data, ParquetBody):
+            result = prediction_run(
+                target=target,
+                frame=prediction.parse_parquet_bytes(data),
+                probabilities=probabilities,
             )
         else:
             if not body:

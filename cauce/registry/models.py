@@ -1,14 +1,18 @@
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cauce.core.models import TimeStampedModel
 
 # MLflow's registry column for names is 256 characters long.
 NAME_MAX_LENGTH = 256
+# Prediction files, relative to MEDIA_ROOT: <project id>/<job id>/ inside.
+PREDICTIONS_DIR = Path("predictions")
 
 
 class RegisteredModel(TimeStampedModel):
@@ -98,6 +102,8 @@ class PredictionJob(TimeStampedModel):
         ordering = ["-created_at"]
         verbose_name = _("predicción")
         verbose_name_plural = _("predicciones")
+        # The retention sweep reads the oldest ended jobs first.
+        indexes = [models.Index(fields=["finished_at"], name="registry_prediction_ended_idx")]
 
     def __str__(self) -> str:
         return f"{self.registered_model.name} v{self.version} ({self.get_status_display()})"
@@ -114,7 +120,28 @@ class PredictionJob(TimeStampedModel):
             return 0
         return min(99, int(self.rows_done * 100 / self.rows_total))
 
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the retention sweep deletes this ended job (result, kept input and row);
+        None while it runs, or when results are kept forever."""
+        days = settings.PREDICTION_RETENTION_DAYS
+        if not days or self.is_active or self.finished_at is None:
+            return None
+        return self.finished_at + timedelta(days=days)
+
+    @property
+    def is_expired(self) -> bool:
+        expires = self.expires_at
+        return expires is not None and expires <= timezone.now()
+
+    @property
+    def can_retry(self) -> bool:
+        """A failed file whose input is still kept (see ``prediction_job_retry``)."""
+        return (
+            self.status == self.Status.ERROR and bool(self.input_file.name) and not self.is_expired
+        )
+
     @staticmethod
     def storage_dir(job: "PredictionJob") -> Path:
         """Relative to MEDIA_ROOT: one folder per job, inside its project's folder."""
-        return Path("predictions") / str(job.registered_model.project_id) / str(job.pk)
+        return PREDICTIONS_DIR / str(job.registered_model.project_id) / str(job.pk)

@@ -14,14 +14,19 @@ from cauce.registry.selectors import registered_model_get_for_user
 def prediction_job_get_for_user(*, user: AbstractBaseUser, name: str, job_id: Any) -> PredictionJob:
     """A job of the named model; 404 for outsiders, unknown jobs, or another model's job."""
     model, _membership = registered_model_get_for_user(user=user, name=name)
-    job = (
+    job = prediction_job_of_model(model=model, job_id=job_id)
+    if job is None:
+        raise Http404
+    return job
+
+
+def prediction_job_of_model(*, model: RegisteredModel, job_id: Any) -> PredictionJob | None:
+    """The model's job, or None (never made, another model's, or deleted when it expired)."""
+    return (
         PredictionJob.objects.select_related("registered_model__project", "created_by")
         .filter(pk=job_id, registered_model=model)
         .first()
     )
-    if job is None:
-        raise Http404
-    return job
 
 
 def prediction_jobs_recent(*, model: RegisteredModel, limit: int) -> list[PredictionJob]:

@@ -20,15 +20,17 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cauce.core.exceptions import ApplicationError
-from cauce.datasets.inference import text_table_chunks, text_table_open
+from cauce.core.exceptions import ApplicationError, ConflictError
+from cauce.datasets.inference import PARQUET_MAGIC, text_table_chunks, text_table_open
 from cauce.experiments.models import MLExperiment
 from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable, serving
 from cauce.integrations.mlflow import registry as mlflow_registry
@@ -36,8 +38,12 @@ from cauce.integrations.mlflow.registry import READY, ModelVersionInfo
 from cauce.integrations.mlflow.serving import ServedModel
 from cauce.registry import prediction
 from cauce.registry.models import PredictionJob, RegisteredModel
+from cauce.registry.predict_retention import retention_cutoff
 
 logger = logging.getLogger(__name__)
+
+# A queued file's name in its job's folder (kept after a failure, for a retry).
+INPUT_NAME = "input"
 
 
 class UntrustedVersionError(ApplicationError):
@@ -52,6 +58,12 @@ class VersionNotReadyError(ApplicationError):
 
 class InputTooLargeError(ApplicationError):
     status_code = 413
+
+
+class PredictionGoneError(ApplicationError):
+    """A job's kept file (its result, or a failed job's input) expired or is missing."""
+
+    status_code = 410
 
 
 @dataclass(frozen=True)
@@ -194,12 +206,20 @@ class FileOutcome:
     notes: list[str]
 
 
-def _count_lines(path: Path) -> int:
-    count = 0
+def _count_rows(path: Path) -> int:
+    """Rows of a queued file, for the progress bar: a Parquet file's metadata says it, a
+    CSV's lines after the header estimate it (a quoted line break counts twice)."""
     with open(path, "rb") as handle:
+        if handle.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC:
+            try:
+                return pq.ParquetFile(path).metadata.num_rows
+            except (pa.ArrowException, OSError, ValueError):
+                return 0  # the reader reports it, with its message
+        handle.seek(0)
+        count = 0
         while chunk := handle.read(1024 * 1024):
             count += chunk.count(b"\n")
-    return count
+    return max(count - 1, 0)
 
 
 def _predict_chunks(
@@ -369,11 +389,11 @@ def _enqueue(job: PredictionJob, upload: UploadedFile) -> PredictionJob:
 
     folder = _job_dir(job)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "input"
+    path = folder / INPUT_NAME
     with open(path, "wb") as handle:
         for piece in upload.chunks():
             handle.write(piece)
-    job.input_file.name = str(PredictionJob.storage_dir(job) / "input")
+    job.input_file.name = str(PredictionJob.storage_dir(job) / INPUT_NAME)
     job.status = PredictionJob.Status.QUEUED
     try:
         with transaction.atomic():
@@ -385,16 +405,22 @@ def _enqueue(job: PredictionJob, upload: UploadedFile) -> PredictionJob:
     return job
 
 
-def _remove_files(job: PredictionJob) -> None:
+def _remove_files(job: PredictionJob, *, keep_input: bool = False) -> None:
     folder = _job_dir(job)
-    if folder.is_dir():
-        for child in folder.iterdir():
+    if not folder.is_dir():
+        return
+    for child in folder.iterdir():
+        if not (keep_input and child.name == INPUT_NAME):
             child.unlink(missing_ok=True)
+    if not any(folder.iterdir()):
         folder.rmdir()
 
 
 UNEXPECTED_ERROR = gettext_lazy(
     "Error inesperado al predecir. El detalle está en el registro del servidor."
+)
+INPUT_MISSING = gettext_lazy(
+    "El archivo de entrada de esta predicción ya no existe: súbalo de nuevo para predecir."
 )
 
 
@@ -408,11 +434,14 @@ def prediction_job_execute(*, job_id: str, retry_on_unavailable: bool = True) ->
     job = PredictionJob.objects.select_related("registered_model").filter(pk=job_id).first()
     if job is None or job.status not in (PredictionJob.Status.QUEUED, PredictionJob.Status.RUNNING):
         return
+    input_path = Path(settings.MEDIA_ROOT) / job.input_file.name
+    if not job.input_file.name or not input_path.is_file():
+        _fail(job, str(INPUT_MISSING))
+        return
     job.status = PredictionJob.Status.RUNNING
     job.started_at = timezone.now()
     job.error = ""
-    input_path = Path(settings.MEDIA_ROOT) / job.input_file.name
-    job.rows_total = max(_count_lines(input_path) - 1, 0)
+    job.rows_total = _count_rows(input_path)
     job.rows_done = 0
     job.save(update_fields=["status", "started_at", "error", "rows_total", "rows_done"])
 
@@ -458,16 +487,71 @@ def prediction_job_execute(*, job_id: str, retry_on_unavailable: bool = True) ->
 
 
 def _fail(job: PredictionJob, message: str) -> None:
-    """End the job ERROR, keeping no file: no partial result, and the input is not needed."""
-    _remove_files(job)
+    """End the job ERROR with no partial result; the input is kept for a retry until the
+    job expires (``predict_retention``)."""
+    _remove_files(job, keep_input=True)
+    if job.input_file.name and not (Path(settings.MEDIA_ROOT) / job.input_file.name).is_file():
+        job.input_file.name = ""  # nothing left to retry with
     job.status = PredictionJob.Status.ERROR
     job.error = message
     job.rows_done = 0
-    job.input_file.name = ""
     job.finished_at = timezone.now()
     job.save(
         update_fields=["status", "error", "rows_done", "input_file", "finished_at", "updated_at"]
     )
+
+
+def prediction_job_retry(*, job: PredictionJob) -> PredictionJob:
+    """Queue a failed file job again with the input it kept; a worker predicts it anew.
+
+    Only an ERROR job whose input is still kept (not expired) can be retried; the version is
+    checked again as when the job was made (it still exists, is READY and was trained by
+    Cauce in this project). Two retries at once queue the job once.
+    """
+    from cauce.registry.tasks import prediction_job_run_task
+
+    if job.status != PredictionJob.Status.ERROR:
+        raise ConflictError(
+            _(
+                "Solo se puede reintentar una predicción que terminó con error; esta está "
+                "«%(status)s»."
+            )
+            % {"status": job.get_status_display()}
+        )
+    input_path = Path(settings.MEDIA_ROOT) / job.input_file.name if job.input_file.name else None
+    if input_path is None or job.is_expired or not input_path.is_file():
+        raise PredictionGoneError(
+            _(
+                "El archivo de entrada de esta predicción ya no se guarda (se elimina al "
+                "caducar): súbalo de nuevo para predecir."
+            )
+        )
+    predict_target_resolve(model=job.registered_model, version=job.version)
+    now = timezone.now()
+    still_failed = PredictionJob.objects.filter(pk=job.pk, status=PredictionJob.Status.ERROR)
+    cutoff = retention_cutoff(now=now)
+    if cutoff is not None:
+        still_failed = still_failed.filter(finished_at__gte=cutoff)
+    with transaction.atomic():
+        queued = still_failed.update(
+            status=PredictionJob.Status.QUEUED,
+            error="",
+            rows_done=0,
+            rows_total=0,
+            started_at=None,
+            finished_at=None,
+            updated_at=now,
+        )
+        if not queued:
+            raise ConflictError(
+                _(
+                    "La predicción cambió de estado mientras tanto (ya se reintentó): "
+                    "recargue la página."
+                )
+            )
+        transaction.on_commit(lambda: prediction_job_run_task.delay(str(job.pk)))
+    job.refresh_from_db()
+    return job
 
 
 # --- reading a result ------------------------------------------------------------------------
@@ -484,7 +568,8 @@ class ResultPage:
 
 def prediction_result_page(*, job: PredictionJob, page: Any = 1) -> ResultPage | None:
     """One page of a finished job's result, as the user reads it (formula guards removed)."""
-    if job.status != PredictionJob.Status.FINISHED or not job.result_file.name:
+    path = _result_path(job)
+    if path is None:
         return None
     size = settings.PREDICT_PAGE_ROWS
     pages = max(1, -(-job.rows_total // size))
@@ -493,7 +578,6 @@ def prediction_result_page(*, job: PredictionJob, page: Any = 1) -> ResultPage |
     except (TypeError, ValueError):
         number = 1
     start = (number - 1) * size
-    path = Path(settings.MEDIA_ROOT) / job.result_file.name
     frame = pd.read_csv(
         path,
         skiprows=range(1, start + 1),
@@ -511,12 +595,42 @@ def prediction_result_page(*, job: PredictionJob, page: Any = 1) -> ResultPage |
     )
 
 
-def prediction_result_open(*, job: PredictionJob) -> IO[bytes] | None:
-    """The finished job's result CSV, opened for a download; None when there is none."""
+def _result_path(job: PredictionJob) -> Path | None:
+    """A finished job's result file; None while there is none (running, failed).
+
+    ``PredictionGoneError`` once it expired (even before the sweep deleted it) or when the
+    file is missing from the data dir.
+    """
     if job.status != PredictionJob.Status.FINISHED or not job.result_file.name:
         return None
     path = Path(settings.MEDIA_ROOT) / job.result_file.name
+    if job.is_expired:
+        raise PredictionGoneError(
+            _(
+                "El resultado de esta predicción caducó el %(date)s y se eliminó: los "
+                "resultados se guardan %(days)d días. Vuelva a predecir para obtenerlo."
+            )
+            % {
+                "date": formats.date_format(timezone.localtime(job.expires_at), "DATETIME_FORMAT"),
+                "days": settings.PREDICTION_RETENTION_DAYS,
+            }
+        )
+    if not path.is_file():
+        raise PredictionGoneError(
+            _("El archivo con el resultado de esta predicción ya no existe. Vuelva a predecir.")
+        )
+    return path
+
+
+def prediction_result_open(*, job: PredictionJob) -> IO[bytes] | None:
+    """The finished job's result CSV, opened for a download; None when there is none,
+    ``PredictionGoneError`` when it expired or is missing."""
+    path = _result_path(job)
+    if path is None:
+        return None
     try:
         return open(path, "rb")
     except FileNotFoundError:
-        return None
+        raise PredictionGoneError(
+            _("El archivo con el resultado de esta predicción ya no existe. Vuelva a predecir.")
+        ) from None

@@ -22,12 +22,14 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from cauce.core.exceptions import ApplicationError
-from cauce.datasets.inference import json_safe
+from cauce.datasets.inference import PARQUET_MAGIC, json_safe
 from cauce.integrations.mlflow.serving import InputColumn, PredictionOutput
 
 DF_SPLIT = "dataframe_split"
@@ -123,6 +125,50 @@ def parse_json_bytes(raw: bytes) -> Any:
         raise ApplicationError(
             _("El JSON no es válido: %(reason)s") % {"reason": _json_reason(error)}
         ) from error
+
+
+def parse_parquet_bytes(raw: bytes) -> pd.DataFrame:
+    """A Parquet body (what ``DataFrame.to_parquet()`` writes), as MLflow's scoring server
+    reads ``application/vnd.apache.parquet``.
+
+    The file's metadata is read first: a body that is not Parquet, repeated column names,
+    too many rows or values that would not fit in memory are refused before any data is
+    decompressed. The columns keep the file's types; the signature check converts them.
+    """
+    if not raw:
+        raise empty_body_error()
+    unreadable = ApplicationError(
+        _(
+            "El cuerpo no es un archivo Parquet válido (está dañado o incompleto). Envíe el "
+            "que escribe DataFrame.to_parquet()."
+        )
+    )
+    if not (raw.startswith(PARQUET_MAGIC) and raw.endswith(PARQUET_MAGIC)):
+        raise unreadable
+    try:
+        parquet = pq.ParquetFile(io.BytesIO(raw))
+        names = [str(name) for name in parquet.schema_arrow.names]
+        rows = parquet.metadata.num_rows
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise unreadable from error
+    _check_unique(names)
+    rows_check(rows)
+    expanded_mb = rows * max(len(names), 1) * 8 // (1024 * 1024)
+    if expanded_mb > settings.DATASET_MAX_EXPANDED_MB:
+        raise ApplicationError(
+            _(
+                "El Parquet ocupa unos %(size)d MB sin comprimir; el máximo es %(max)d MB. "
+                "Envíe menos filas por petición."
+            )
+            % {"size": expanded_mb, "max": settings.DATASET_MAX_EXPANDED_MB}
+        )
+    try:
+        frame = parquet.read().to_pandas()
+    except (pa.ArrowException, OSError, ValueError, TypeError) as error:
+        raise unreadable from error
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(name) for name in frame.columns]
+    return frame
 
 
 def empty_body_error() -> ApplicationError:

@@ -1,4 +1,4 @@
-"""Celery tasks of the registry: predicting a large file. Thin: load by id, call the service."""
+"""Celery tasks of the registry: predicting a large file, and the retention sweep. Thin."""
 
 from celery import shared_task
 from django.conf import settings
@@ -21,3 +21,11 @@ def prediction_job_run_task(self, job_id: str) -> None:
         prediction_job_execute(job_id=str(job_id), retry_on_unavailable=not last_try)
     except MlflowUnavailable as exc:
         raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+
+
+@shared_task(ignore_result=True)
+def prediction_jobs_expire_task() -> None:
+    """Celery beat's retention sweep: expired prediction jobs, files and rows, one batch."""
+    from cauce.registry.predict_retention import prediction_jobs_expire
+
+    prediction_jobs_expire()

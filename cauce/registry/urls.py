@@ -42,6 +42,11 @@ urlpatterns = [
         name="prediction_status",
     ),
     path(
+        "models/<str:name>/predictions/<uuid:job_id>/retry/",
+        views_predict.prediction_retry,
+        name="prediction_retry",
+    ),
+    path(
         "models/<str:name>/predictions/<uuid:job_id>/download/",
         views_predict.prediction_download,
         name="prediction_download",

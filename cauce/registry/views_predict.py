@@ -7,13 +7,14 @@ belongs to the model's project and is downloaded only through here.
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from cauce.core.exceptions import ApplicationError
@@ -22,7 +23,11 @@ from cauce.integrations.mlflow import registry as mlflow_registry
 from cauce.registry import predict_services
 from cauce.registry.models import PredictionJob
 from cauce.registry.predict_forms import PredictForm
-from cauce.registry.predict_selectors import prediction_job_get_for_user, prediction_jobs_recent
+from cauce.registry.predict_selectors import (
+    prediction_job_get_for_user,
+    prediction_job_of_model,
+    prediction_jobs_recent,
+)
 from cauce.registry.prediction import type_label
 from cauce.registry.selectors import registered_model_get_for_user
 
@@ -108,19 +113,67 @@ def job_url(job: PredictionJob) -> str:
     )
 
 
+def _job_or_gone(request, name: str, job_id):
+    """(job, None), or (None, a 404 page saying the job does not exist or expired)."""
+    model, _membership = registered_model_get_for_user(user=request.user, name=name)
+    job = prediction_job_of_model(model=model, job_id=job_id)
+    if job is not None:
+        return job, None
+    message = _(
+        "Esta predicción no existe o ya caducó: las predicciones se eliminan %(days)d días "
+        "después de terminar."
+    ) % {"days": settings.PREDICTION_RETENTION_DAYS}
+    if not settings.PREDICTION_RETENTION_DAYS:
+        message = _("Esta predicción no existe.")
+    return None, _gone(request, model, message, status=404)
+
+
+def _gone(request, model, message: str, *, status: int):
+    context = {
+        "model": model,
+        "project": model.project,
+        "page_title": _("Predicción no disponible"),
+        "message": message,
+        "back_url": predict_url(model.name),
+    }
+    return render(request, "registry/prediction_gone.html", context, status=status)
+
+
 @login_required
 @require_GET
 def prediction_detail(request, name: str, job_id):
-    job = prediction_job_get_for_user(user=request.user, name=name, job_id=job_id)
+    job, gone = _job_or_gone(request, name, job_id)
+    if job is None:
+        return gone
     context = {
         "model": job.registered_model,
         "project": job.registered_model.project,
         "page_title": _("Predicción"),
         "job": job,
-        "result": predict_services.prediction_result_page(job=job, page=request.GET.get("page")),
+        "result": None,
         "back_url": predict_url(job.registered_model.name, version=job.version, alias=job.alias),
     }
+    try:
+        context["result"] = predict_services.prediction_result_page(
+            job=job, page=request.GET.get("page")
+        )
+    except predict_services.PredictionGoneError as error:
+        context["result_gone"] = error.message
     return render(request, "registry/prediction_detail.html", context)
+
+
+@login_required
+@require_POST
+def prediction_retry(request, name: str, job_id):
+    """Queue a failed job again (whoever may predict on the model may retry its jobs)."""
+    job = prediction_job_get_for_user(user=request.user, name=name, job_id=job_id)
+    try:
+        predict_services.prediction_job_retry(job=job)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Predicción en cola de nuevo con el mismo archivo."))
+    return redirect(job_url(job))
 
 
 @login_required
@@ -136,8 +189,13 @@ def prediction_status(request, name: str, job_id):
 @login_required
 @require_GET
 def prediction_download(request, name: str, job_id):
-    job = prediction_job_get_for_user(user=request.user, name=name, job_id=job_id)
-    handle = predict_services.prediction_result_open(job=job)
+    job, gone = _job_or_gone(request, name, job_id)
+    if job is None:
+        return gone
+    try:
+        handle = predict_services.prediction_result_open(job=job)
+    except predict_services.PredictionGoneError as error:
+        return _gone(request, job.registered_model, error.message, status=410)
     if handle is None:
         raise Http404
     filename = f"{job.registered_model.name}-v{job.version}-predicciones.csv"

@@ -15,10 +15,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from django.conf import settings
 from django.urls import URLResolver, get_resolver, reverse
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -81,6 +84,14 @@ def _open_experiment_tabs(page: Page) -> None:
     # The artifact's HTML shows in its sandbox (its own policy blocks the artifact's script).
     frame = page.frame_locator("#artifacts-tab [data-artifact-preview] iframe")
     expect(frame.locator("p")).to_have_text("hola")
+
+
+def _retry_prediction(page: Page) -> None:
+    # The failed job kept its input: "Reintentar" queues it again (a POST), and the page
+    # comes back with the live status that htmx polls.
+    page.get_by_role("button", name="Reintentar").click()
+    expect(page.get_by_text("Predicción en cola de nuevo con el mismo archivo.")).to_be_visible()
+    expect(page.locator("#prediction-status")).to_contain_text("En cola")
 
 
 def _experiment(site: Site) -> dict:
@@ -170,6 +181,7 @@ PAGES: list[PageVisit] = [
     PageVisit(
         "registry:prediction_detail",
         kwargs=lambda s: {"name": s.model_name, "job_id": s.prediction_job.pk},
+        steps=_retry_prediction,
     ),
     PageVisit(
         "swagger-ui", steps=lambda page: expect(page.locator(".swagger-ui .info")).to_be_visible()
@@ -210,6 +222,7 @@ NOT_PAGES: dict[str, str] = {
     "registry:version_edit": "POST only",
     "registry:prediction_status": "partial, polled by htmx while a prediction job runs",
     "registry:prediction_download": "file download",
+    "registry:prediction_retry": "POST only (the failed prediction's page, visited, clicks it)",
     "experiments:ml_experiment_status": "partial, polled by htmx on a queued experiment's page",
     "artifacts:tab": "partial, loaded by the experiment page's artifacts tab",
     "artifacts:folder": "partial, loaded when a folder of the artifacts tab opens",
@@ -338,9 +351,16 @@ def site(make_run_experiment, iris_dataset, project, owner) -> Site:
         source=PredictionJob.Source.FILE,
         original_filename="filas.csv",
         status=PredictionJob.Status.ERROR,
-        error="Faltan columnas que el modelo necesita: petal_width.",
+        error="MLflow no disponible",
         created_by=owner,
+        finished_at=timezone.now(),
     )
+    # Its input, kept for a retry as the worker leaves it.
+    folder = Path(settings.MEDIA_ROOT) / PredictionJob.storage_dir(failed_prediction)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "input").write_text("sepal_length,sepal_width,petal_length,petal_width\n5,3,1,0\n")
+    failed_prediction.input_file.name = str(PredictionJob.storage_dir(failed_prediction) / "input")
+    failed_prediction.save(update_fields=["input_file"])
     return Site(
         project, iris_dataset, experiment, other, queued, owner, model_name, failed_prediction
     )

@@ -41,6 +41,7 @@ PUBLIC_NAMESPACES = {"admin": "Django admin: its own staff login, checked by tes
 VIEWER_WRITES = {
     "registry:predict": "predicting is reading a model: viewers may predict",
     "api-model-predict": "predicting is reading a model: viewers may predict",
+    "registry:prediction_retry": "retrying a failed prediction is predicting: viewers may",
     "projects:project_create": "any user may create a project of their own",
     "api-project-list": "POST creates a project of the caller's own",
 }

@@ -1,5 +1,7 @@
 """POST /api/models/{name}/predict/ against a real MLflow server."""
 
+import io
+
 import numpy as np
 import pytest
 from mlflow.pyfunc import load_model
@@ -75,6 +77,118 @@ def test_a_csv_body_is_predicted_like_the_scoring_server_does(viewer_api, served
         response.json()["predictions"]
         == _own_model(model.name, version).predict(iris_rows).tolist()
     )
+
+
+def _parquet(frame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("media_type", ["application/vnd.apache.parquet", "application/x-parquet"])
+def test_a_parquet_body_is_predicted_like_the_scoring_server_does(
+    viewer_api, served, iris_rows, media_type
+):
+    model, version = served("iris")
+
+    response = viewer_api.generic(
+        "POST",
+        _url(model.name, f"version={version}&probabilities=true"),
+        _parquet(iris_rows),  # with the sample's own index, as to_parquet() writes it
+        content_type=media_type,
+    )
+
+    assert response.status_code == 200, response.json()
+    own = _own_model(model.name, version)
+    body = response.json()
+    assert body["predictions"] == own.predict(iris_rows).tolist()
+    assert np.allclose(body["probabilities"], own.get_raw_model().predict_proba(iris_rows))
+    assert (body["version"], body["notes"]) == (version, [])
+
+
+def test_a_parquet_body_by_alias_with_typed_and_extra_columns(
+    viewer_api, served, trained_models, mlflow_registry
+):
+    model, version = served("messy")
+    mlflow_registry.set_registered_model_alias(model.name, "champion", version)
+    frame = trained_models["messy"].frame[["age", "income", "city", "member"]].head(30)
+    sent = frame.assign(sobrante=1)
+
+    response = viewer_api.generic(
+        "POST",
+        _url(model.name, "alias=champion"),
+        _parquet(sent),
+        content_type="application/vnd.apache.parquet",
+    )
+
+    assert response.status_code == 200, response.json()
+    own = _own_model(model.name, version)
+    expected = own.predict(frame)
+    assert response.json()["predictions"] == expected.tolist()
+    assert response.json()["version"] == version
+    assert any("sobrante" in note for note in response.json()["notes"])
+
+
+def test_a_parquet_body_without_a_needed_column_is_a_400_that_lists_it(
+    viewer_api, served, iris_rows
+):
+    model, version = served("iris")
+
+    response = viewer_api.generic(
+        "POST",
+        _url(model.name, f"version={version}"),
+        _parquet(iris_rows.drop(columns=["petal_width"])),
+        content_type="application/vnd.apache.parquet",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["missing_columns"] == ["petal_width"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"sepal_length,sepal_width\n1,2\n", b"PAR1 not really parquet PAR1", b""],
+    ids=["csv", "broken", "empty"],
+)
+def test_a_body_that_is_not_parquet_is_a_spanish_400(viewer_api, served, iris_rows, body):
+    model, version = served("iris")
+    good = _parquet(iris_rows)
+
+    for raw in (body, good[: len(good) // 2]):
+        response = viewer_api.generic(
+            "POST",
+            _url(model.name, f"version={version}"),
+            raw,
+            content_type="application/vnd.apache.parquet",
+        )
+
+        assert response.status_code == 400
+        assert response.json()["message"] in {
+            "El cuerpo no es un archivo Parquet válido (está dañado o incompleto). Envíe "
+            "el que escribe DataFrame.to_parquet().",
+            "No hay filas que predecir: el cuerpo está vacío.",
+        }
+
+
+def test_a_parquet_body_over_the_limits_is_refused_before_predicting(
+    settings, viewer_api, served, iris_rows
+):
+    model, version = served("iris")
+    url = _url(model.name, f"version={version}")
+    settings.PREDICT_MAX_ROWS = 39
+
+    too_many = viewer_api.generic(
+        "POST", url, _parquet(iris_rows), content_type="application/x-parquet"
+    )
+    settings.PREDICT_MAX_BODY_MB = 0
+    too_big = viewer_api.generic(
+        "POST", url, _parquet(iris_rows), content_type="application/x-parquet"
+    )
+
+    assert too_many.status_code == 400
+    assert too_many.json() == {"message": "Demasiadas filas: 40; el máximo por petición es 39."}
+    assert too_big.status_code == 413
+    assert serving.served_models_cached() == []
 
 
 def test_a_regressor_answers_numbers_and_no_probabilities(viewer_api, served, trained_models):
@@ -285,4 +399,11 @@ def test_the_schema_documents_every_status_code(viewer_api):
     assert set(operation["responses"]) == {
         "200", "400", "401", "403", "404", "405", "409", "413", "415", "502", "503"
     }  # fmt: skip
-    assert set(operation["requestBody"]["content"]) == {"application/json", "text/csv"}
+    content = operation["requestBody"]["content"]
+    assert set(content) == {
+        "application/json", "text/csv", "application/vnd.apache.parquet", "application/x-parquet"
+    }  # fmt: skip
+    assert content["application/vnd.apache.parquet"]["schema"] == {
+        "type": "string",
+        "format": "binary",
+    }

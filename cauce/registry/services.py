@@ -207,7 +207,7 @@ def model_version_register(
                 _version_failed(version, created_remote=created_remote)
     except ApplicationError as error:
         if created_remote:
-            _registered_model_forget(name)
+            _registered_model_forget(name, project)
         if not isinstance(error, MlflowError) or isinstance(error, MlflowUnavailable):
             raise
         if error.error_code == "RESOURCE_ALREADY_EXISTS":
@@ -292,12 +292,51 @@ def _version_failed(version: ModelVersionInfo, *, created_remote: bool) -> None:
     )
 
 
-def _registered_model_forget(name: str) -> None:
-    """Best effort: remove an empty registered model this call created before failing."""
+def _registered_model_forget(name: str, project: Project) -> None:
+    """Remove the registered model this call created before failing. When MLflow cannot be
+    reached (the failure was an outage), a task removes it once MLflow answers: an outage
+    between creating the model and its version never leaves an empty model behind."""
     try:
-        mlflow_registry.registered_model_delete(name=name)
+        registered_model_discard(name=name, project_id=project.pk)
+    except MlflowUnavailable:
+        from cauce.registry.tasks import registered_model_discard_task
+
+        logger.warning("MLflow unavailable: the empty registered model %s is removed later", name)
+        registered_model_discard_task.delay(name, project.pk)
     except MlflowError:
         logger.warning("Could not remove the empty registered model %s", name)
+
+
+def registered_model_discard(*, name: str, project_id: int) -> bool:
+    """Delete the MLflow registered model ``name`` that a failed registration of project
+    ``project_id`` created, unless a registration holds the name by now; True when it is gone.
+
+    Runs under the name's lock (its ``RegisteredModel`` row, inserted here and rolled back):
+    no registration of the name runs meanwhile, and with no committed row every version under
+    the name comes from failed calls. A model without this project's tag is never touched.
+    ``MlflowUnavailable`` propagates (the task retries).
+    """
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return False
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                RegisteredModel.objects.create(name=name, project=project)
+        except IntegrityError:
+            logger.info("Registered model %s is held by a registration; kept", name)
+            return False
+        try:
+            remote = mlflow_registry.registered_model_find(name=name)
+            if remote is not None and remote.tags.get(PROJECT_TAG) != str(project_id):
+                return False
+            if remote is not None:
+                mlflow_registry.registered_model_delete(name=name)
+                logger.info("Removed registered model %s left by a failed registration", name)
+            return True
+        finally:
+            # The row was only the lock.
+            transaction.set_rollback(True)
 
 
 # --- aliases ----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Celery tasks of the registry: predicting a large file, and the retention sweep. Thin."""
+"""Celery tasks of the registry: predicting a large file, the retention sweep, and removing
+what a registration that failed during an MLflow outage left. Thin."""
 
 from celery import shared_task
 from django.conf import settings
@@ -29,3 +30,19 @@ def prediction_jobs_expire_task() -> None:
     from cauce.registry.predict_retention import prediction_jobs_expire
 
     prediction_jobs_expire()
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def registered_model_discard_task(self, name: str, project_id: int) -> None:
+    """Remove the empty registered model a registration left when MLflow went away between
+    creating it and its version (see ``services.registered_model_discard``); retries with the
+    experiments' backoff while MLflow is unreachable."""
+    from cauce.experiments.tasks import retry_delay
+    from cauce.registry.services import registered_model_discard
+
+    try:
+        registered_model_discard(name=name, project_id=project_id)
+    except MlflowUnavailable as exc:
+        if self.request.retries >= settings.EXPERIMENT_MLFLOW_RETRIES:
+            raise
+        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc

@@ -492,6 +492,26 @@ class Harness:
             START_TIMEOUT["web"],
         )
 
+    def start_extra_web(self, env: dict[str, str]) -> str:
+        """A second gunicorn (1 worker) on the same database and broker, with ``env`` added
+        (e.g. MLflow through a proxy); its URL. Stopped by ``stop_extra_webs()`` or ``stop()``."""
+        port = free_port()
+        name = f"web-extra-{port}"
+        command = [
+            PYTHON, "-m", "gunicorn", "config.wsgi:application",
+            "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "gthread",
+            "--threads", "4", "--timeout", "120", "--graceful-timeout", "5",
+        ]  # fmt: skip
+        service = self._spawn(name, command, {**self.env, **env})
+        self.services[name] = service
+        url = f"http://127.0.0.1:{port}"
+        self._wait_ready(service, lambda: http_ok(url + "/health/live"), START_TIMEOUT["web"])
+        return url
+
+    def stop_extra_webs(self) -> None:
+        for name in [name for name in self.services if name.startswith("web-extra-")]:
+            stop_group(self.services.pop(name).process, STOP_GRACE["web"])
+
     def _spawn_beat(self) -> None:
         command = [
             PYTHON, "-m", "celery", "--app=config", "beat", "--loglevel=INFO",
@@ -499,8 +519,9 @@ class Harness:
         ]  # fmt: skip
         self.services["beat"] = self._spawn("beat", command, self.env)
 
-    def start_workers(self, n: int) -> None:
-        """Start ``n`` more Celery workers (each its own process group, a pool of 1)."""
+    def start_workers(self, n: int, env: dict[str, str] | None = None) -> None:
+        """Start ``n`` more Celery workers (each its own process group, a pool of 1); ``env``
+        is added to their environment (e.g. shorter retry delays, another MLflow URL)."""
         started = []
         for _ in range(n):
             index = self._worker_serial
@@ -509,7 +530,7 @@ class Harness:
                 PYTHON, "-m", "celery", "--app=config", "worker", "--loglevel=INFO",
                 f"--queues={QUEUE}", "--concurrency=1", f"--hostname=worker{index}@%h",
             ]  # fmt: skip
-            service = self._spawn(f"worker{index}", command, self.env)
+            service = self._spawn(f"worker{index}", command, {**self.env, **(env or {})})
             self.workers.append(service)
             started.append(service)
         for service in started:

@@ -607,8 +607,8 @@ def _result_path(job: PredictionJob) -> Path | None:
     if job.is_expired:
         raise PredictionGoneError(
             _(
-                "El resultado de esta predicción caducó el %(date)s y se eliminó: los "
-                "resultados se guardan %(days)d días. Vuelva a predecir para obtenerlo."
+                "El resultado de esta predicción caducó el %(date)s (los resultados se "
+                "guardan %(days)d días). Vuelva a predecir para obtenerlo."
             )
             % {
                 "date": formats.date_format(timezone.localtime(job.expires_at), "DATETIME_FORMAT"),

@@ -1,13 +1,20 @@
 """POST /api/models/{name}/predict/ against a real MLflow server."""
 
+import contextlib
 import io
+import os
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import requests
 from mlflow.pyfunc import load_model
 from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
 from cauce.integrations.mlflow import serving
+from tests.fixtures.mlflow_server import free_port, stop_process, wait_healthy
 
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
@@ -104,6 +111,66 @@ def test_a_parquet_body_is_predicted_like_the_scoring_server_does(
     assert body["predictions"] == own.predict(iris_rows).tolist()
     assert np.allclose(body["probabilities"], own.get_raw_model().predict_proba(iris_rows))
     assert (body["version"], body["notes"]) == (version, [])
+
+
+@pytest.fixture
+def mlflow_scoring_server(tmp_path):
+    """start(name, version) -> the URL of ``mlflow models serve`` for that version."""
+    processes = []
+
+    def start(name: str, version: int) -> str:
+        port = free_port()
+        command = [
+            sys.executable, "-m", "mlflow", "models", "serve",
+            "-m", f"models:/{name}/{version}", "--env-manager", "local",
+            "-h", "127.0.0.1", "-p", str(port), "-w", "1",
+        ]  # fmt: skip
+        log = open(tmp_path / "scoring.log", "wb")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            command,
+            env={
+                **os.environ,
+                "MLFLOW_TRACKING_URI": serving.tracking_uri(),
+                # It runs `uvicorn` by name: the venv's, as a shell with the venv active.
+                "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]),
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its uvicorn child goes with it
+        )
+        processes.append((process, log))
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, process, timeout=120)
+        return url
+
+    yield start
+    for process, log in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        stop_process(process)
+        log.close()
+
+
+def test_mlflows_own_scoring_server_and_cauce_answer_the_same_parquet_request_alike(
+    viewer_api, served, iris_rows, mlflow_scoring_server
+):
+    model, version = served("iris")
+    body = _parquet(iris_rows)
+    headers = {"Content-Type": "application/vnd.apache.parquet"}
+
+    theirs = requests.post(
+        mlflow_scoring_server(model.name, version) + "/invocations",
+        data=body,
+        headers=headers,
+        timeout=60,
+    )
+    ours = viewer_api.generic(
+        "POST", _url(model.name, f"version={version}"), body, content_type=headers["Content-Type"]
+    )
+
+    assert theirs.status_code == 200, theirs.text
+    assert ours.status_code == 200, ours.json()
+    assert ours.json()["predictions"] == theirs.json()["predictions"]
 
 
 def test_a_parquet_body_by_alias_with_typed_and_extra_columns(

@@ -209,7 +209,7 @@ def test_an_expired_result_not_yet_swept_answers_410_in_spanish(viewer_client, m
     assert response.status_code == 410
     html = response.content.decode()
     assert "El resultado de esta predicción caducó el" in html
-    assert "los resultados se guardan 7 días" in html
+    assert "(los resultados se guardan 7 días). Vuelva a predecir para obtenerlo." in html
     detail = viewer_client.get(page)
     assert detail.status_code == 200
     assert "caducó" in detail.content.decode()
@@ -225,6 +225,18 @@ def test_a_result_file_gone_from_disk_answers_410_not_500(viewer_client, model):
     assert response.status_code == 410
     assert "ya no existe. Vuelva a predecir." in response.content.decode()
     assert viewer_client.get(page).status_code == 200
+
+
+def test_the_expired_message_follows_the_users_language(viewer_client, model):
+    job = make_job(model, ended_days_ago=8)
+    _page, download = _urls(job)
+
+    viewer_client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"  # the page's switch
+
+    response = viewer_client.get(download)
+
+    assert response.status_code == 410
+    assert "results are kept for 7 days). Predict again to get it." in response.content.decode()
 
 
 def test_a_swept_job_answers_a_clear_404_to_members_and_a_plain_one_to_outsiders(

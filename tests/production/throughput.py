@@ -47,7 +47,7 @@ class Throughput:
     def report(self) -> str:
         one, two = self.phases
         return (
-            f"{EXPERIMENTS} small experiments queued at once: "
+            f"{len(one.ids)} small experiments queued at once: "
             f"1 worker {one.seconds:.1f} s, 2 workers {two.seconds:.1f} s, "
             f"ratio 2/1 {self.ratio:.2f} (target <= {TARGET_RATIO})"
         )

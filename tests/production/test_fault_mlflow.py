@@ -87,11 +87,11 @@ def test_retries_and_the_outbox_deliver_everything_and_nothing_is_half_registere
     harness.start_workers(2, env=WORKER_ENV)
     seed = harness.seed()
     client = MlflowClient(tracking_uri=harness.mlflow_url)
-    registrable = harness.queue_experiments(seed, 3)
+    registrable = harness.queue_experiments(seed, 2)
     assert harness.wait_experiments(seed, registrable, timeout=90) == dict.fromkeys(
         registrable, "FINISHED"
     )
-    running = harness.queue_experiments(seed, 4, **RUNNING_OPTIONS)
+    running = harness.queue_experiments(seed, 3, **RUNNING_OPTIONS)
     wait_for(
         lambda: "RUNNING" in {harness.experiment(seed, i)["status"] for i in running},
         60,

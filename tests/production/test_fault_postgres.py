@@ -53,7 +53,7 @@ def test_requests_fail_cleanly_and_recover_and_every_experiment_ends(harness):
     ]
     prober = Prober(harness.web_url, seed, page_session(harness.web_url, seed), paths).start()
     try:
-        ids = harness.queue_experiments(seed, 6, **RUNNING_OPTIONS)
+        ids = harness.queue_experiments(seed, 4, **RUNNING_OPTIONS)
         wait_for(
             lambda: "RUNNING" in {row["status"] for row in harness.experiments(seed).values()},
             60,
@@ -101,8 +101,8 @@ def test_requests_fail_cleanly_and_recover_and_every_experiment_ends(harness):
             assert rows[experiment_id]["error"], rows[experiment_id]
             print(f"  ERROR: {rows[experiment_id]['error']}")
     retried = sum(
-        log.read_text(errors="replace").count("Database unavailable running experiment")
-        for log in harness.worker_logs()
+        w.log_path.read_text(errors="replace").count("Database unavailable running experiment")
+        for w in harness.workers
     )
     print(f"runs interrupted by the outage and retried: {retried}")
     mlflow_experiments = {row["mlflow_experiment_id"] for row in rows.values()} - {""}

@@ -20,7 +20,7 @@ COPY . .
 RUN python manage.py compilemessages --ignore=.venv --verbosity 0
 # Hashed names and compressed copies, as production serves them (CAUCE_ENV=production uses the
 # same storage). No secret is needed to collect: the development settings are used here.
-RUN STATICFILES_BACKEND=whitenoise.storage.CompressedManifestStaticFilesStorage \
+RUN STATICFILES_BACKEND=cauce.core.storage.GzipManifestStaticFilesStorage \
     DJANGO_STATIC_ROOT=/app/staticfiles \
     python manage.py collectstatic --noinput --verbosity 0
 

@@ -203,8 +203,8 @@ STORAGES = {
         "BACKEND": env.str(
             "STATICFILES_BACKEND",
             # Production serves what collectstatic wrote (the image runs it at build time):
-            # names with a content hash, cached for ever by browsers, and gzip/brotli copies.
-            default="whitenoise.storage.CompressedManifestStaticFilesStorage"
+            # names with a content hash, cached for ever by browsers, and gzip copies.
+            default="cauce.core.storage.GzipManifestStaticFilesStorage"
             if PRODUCTION
             else "django.contrib.staticfiles.storage.StaticFilesStorage",
         )

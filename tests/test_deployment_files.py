@@ -194,7 +194,7 @@ def test_the_image_installs_the_pinned_requirements_and_collects_static_files():
     assert "pip install --requirement /tmp/requirements.txt" in build
     assert "compilemessages" in build
     assert re.search(
-        r"STATICFILES_BACKEND=whitenoise\.storage\.CompressedManifestStaticFilesStorage .*"
+        r"STATICFILES_BACKEND=cauce\.core\.storage\.GzipManifestStaticFilesStorage .*"
         r"collectstatic --noinput",
         build,
     )

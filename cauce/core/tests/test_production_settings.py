@@ -164,6 +164,17 @@ def test_production_behind_a_proxy_trusts_x_forwarded_proto_and_debug_only_when_
     }
 
 
+def test_production_keeps_database_connections_and_checks_them_before_reuse(tmp_path):
+    url = "postgres://cauce@db.example.org:5432/cauce"
+    production = _settings(tmp_path, "DATABASES", DATABASE_URL=url)["DATABASES"]["default"]
+    assert production["CONN_MAX_AGE"] == 60
+    assert production["CONN_HEALTH_CHECKS"] is True
+    development = _settings(tmp_path, "DATABASES", DATABASE_URL=url, CAUCE_ENV="development")
+    assert development["DATABASES"]["default"]["CONN_MAX_AGE"] == 0
+    chosen = _settings(tmp_path, "DATABASES", DATABASE_URL=url, CAUCE_DATABASE_CONN_MAX_AGE="5")
+    assert chosen["DATABASES"]["default"]["CONN_MAX_AGE"] == 5
+
+
 def test_development_keeps_plain_http_and_unhashed_static_files(tmp_path):
     values = _settings(
         tmp_path,

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test prove lint format messages bench clean
+.PHONY: install run test prove load lint format messages bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: install
 # (tests/production/harness.py: PostgreSQL, Redis, an S3 object store, MLflow, gunicorn, Celery).
 prove: install
 	$(PY) -m pytest tests/production $(PYTEST_ARGS)
+
+# The load run alone (tests/production/load.py): the harness, 20 users for 60 s, the figures.
+load: install
+	$(PY) -m tests.production.load $(LOAD_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

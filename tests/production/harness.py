@@ -494,7 +494,7 @@ class Harness:
             PYTHON, "-m", "gunicorn", "config.wsgi:application",
             "--bind", f"127.0.0.1:{self.ports['web']}",
             "--workers", str(self.web_workers), "--worker-class", "gthread", "--threads", "4",
-            "--timeout", "120", "--graceful-timeout", "5",
+            "--timeout", "120", "--graceful-timeout", "5", "--keep-alive", "75",
         ]  # fmt: skip
         self.services["web"] = self._spawn("web", command, self.env)
 

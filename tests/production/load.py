@@ -39,6 +39,7 @@ import json
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -95,6 +96,9 @@ class LoadTarget:
     model_name: str
     alias: str
     predict_body: dict
+    # Warmed up before the run; left out of the users' pages when there are others.
+    warmup_experiment_id: str
+    timings: dict[str, float] = field(default_factory=dict)  # seconds each step of the seed took
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,7 @@ class LoadResult:
     mlflow: MlflowTimes
     warmup_seconds: float
     locust_log: Path
+    seed_timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def server_errors(self) -> int:
@@ -213,13 +218,17 @@ def load_target_prepare(
     password: str,
     project_id: int | None = None,
     users: int = USERS,
+    sessions: list[str] | None = None,
 ) -> LoadTarget:
     """Everything the users need, from a Cauce with at least one FINISHED experiment.
 
     Fills the project up to one page of the list with drafts (tagged, as real lists are),
     registers the first finished experiment's model through the API and points the alias
-    ``champion`` at it. Nothing is created twice when run again.
+    ``champion`` at it, and logs ``users`` sessions in (unless given). Nothing is created
+    twice when run again.
     """
+    timings: dict[str, float] = {}
+    began = time.monotonic()
     web_url = web_url.rstrip("/")
     token = api_token(web_url=web_url, username=username, password=password)
     session = requests.Session()
@@ -231,6 +240,10 @@ def load_target_prepare(
     if not finished:
         raise RuntimeError(f"Project {project_id} has no FINISHED experiment to load.")
     source = finished[0]
+    # The users' runs keep their listings uncached until the run: the warm-up opens another.
+    warmup = finished[-1]
+    if len(finished) > 1:
+        finished = finished[:-1]
     for number in range(len(experiments), LIST_SIZE):
         _api(
             session,
@@ -246,6 +259,8 @@ def load_target_prepare(
                 "tags": ["load", f"group-{number % 5}", f"draft-{number % 3}"],
             },
         )
+    timings["drafts"] = time.monotonic() - began
+    began = time.monotonic()
     registered = _api(session, "POST", f"{web_url}/api/experiments/{source['id']}/register-model/")
     model_name = registered["name"]
     _api(
@@ -261,35 +276,103 @@ def load_target_prepare(
         [row[columns.index(name)] for name in features]
         for row in dataset["preview"]["rows"][:PREDICT_ROWS]
     ]
+    timings["register"] = time.monotonic() - began
+    if sessions is None:
+        began = time.monotonic()
+        sessions = sessions_login(
+            web_url=web_url, username=username, password=password, count=users
+        )
+        timings["logins"] = time.monotonic() - began
     return LoadTarget(
         web_url=web_url,
         mlflow_url=mlflow_url.rstrip("/"),
         token=token,
-        sessions=sessions_login(web_url=web_url, username=username, password=password, count=users),
+        sessions=sessions,
         project_id=project_id,
         experiment_ids=[e["id"] for e in finished],
         run_ids=[e["mlflow_run_id"] for e in finished],
         model_name=model_name,
         alias=ALIAS,
         predict_body={"dataframe_split": {"columns": features, "data": rows}},
+        warmup_experiment_id=warmup["id"],
+        timings=timings,
     )
 
 
+TRAINED = 3  # finished experiments: the users open two, the warm-up the third
+
+
+def load_target_from_harness(harness, *, users: int = USERS) -> LoadTarget:
+    """Seed the harness (an owner, a project, a dataset), train ``TRAINED`` experiments on
+    two workers while the users' sessions log in, then :func:`load_target_prepare`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    began = time.monotonic()
+    seed = harness.seed()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        logins = pool.submit(
+            sessions_login,
+            web_url=harness.web_url,
+            username=seed.username,
+            password=seed.password,
+            count=users,
+        )
+        if len(harness.worker_pids()) < 2:
+            harness.start_workers(2 - len(harness.worker_pids()))
+        ids = harness.queue_experiments(seed, TRAINED, name_prefix="load", tags=["load"])
+        statuses = harness.wait_experiments(seed, ids, timeout=240)
+        if set(statuses.values()) != {"FINISHED"}:
+            raise RuntimeError(f"The experiments to load did not all finish: {statuses}")
+        sessions = logins.result(timeout=240)
+    trained = time.monotonic() - began
+    target = load_target_prepare(
+        web_url=harness.web_url,
+        mlflow_url=harness.mlflow_url,
+        username=seed.username,
+        password=seed.password,
+        project_id=seed.project_id,
+        users=users,
+        sessions=sessions,
+    )
+    target.timings["seed, train and log in"] = trained
+    return target
+
+
+WARMUP_ROUNDS = 16  # requests of each kind, eight at a time, each on a new connection
+
+
 def warm_up(target: LoadTarget) -> float:
-    """Load the model in the web processes before the run (four predictions at once reach
-    every worker), so that a cold load (seconds) is not counted as load. Seconds taken."""
+    """What a web process does once, done before the run: import and load the model, compile
+    the templates. Each request on a new connection, eight at a time, so that every gunicorn
+    process gets some; the artifacts tab of an experiment the users do not open, so that
+    their runs' listings are still uncached (MLflow is asked during the run). Seconds taken;
+    a failure raises."""
+    from concurrent.futures import ThreadPoolExecutor
+
     started = time.monotonic()
-    headers = {"Authorization": f"Token {target.token}"}
-    url = f"{target.web_url}/api/models/{target.model_name}/predict/?alias={target.alias}"
+    cookie = {"Cookie": target.sessions[0], "Connection": "close"}
+    token = {"Authorization": f"Token {target.token}", "Connection": "close"}
+    experiment = f"{target.web_url}/experiments/{target.warmup_experiment_id}/"
+    pages = [
+        f"{target.web_url}/projects/{target.project_id}/experiments/",
+        experiment,
+        f"{experiment}artifacts/tab/",
+    ]
+    predict = f"{target.web_url}/api/models/{target.model_name}/predict/?alias={target.alias}"
 
-    def predict() -> None:
-        requests.post(url, json=target.predict_body, headers=headers, timeout=(5, 300))
+    def get(url: str) -> None:
+        response = requests.get(url, headers=cookie, allow_redirects=False, timeout=(5, 300))
+        if response.status_code != 200:
+            raise RuntimeError(f"warm-up GET {url}: {response.status_code}")
 
-    threads = [threading.Thread(target=predict) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
+    def post(_number: int) -> None:
+        response = requests.post(predict, json=target.predict_body, headers=token, timeout=(5, 300))
+        if response.status_code != 200:
+            raise RuntimeError(f"warm-up POST {predict}: {response.status_code} {response.text}")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(post, range(WARMUP_ROUNDS)))
+        list(pool.map(get, pages * WARMUP_ROUNDS))
     return time.monotonic() - started
 
 
@@ -473,6 +556,7 @@ def load_run(
         mlflow=times,
         warmup_seconds=warmup_seconds,
         locust_log=log_path,
+        seed_timings=dict(target.timings),
     )
 
 
@@ -484,9 +568,11 @@ def _ms(value: float | None) -> str:
 
 
 def load_report(result: LoadResult) -> str:
+    steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.seed_timings.items())
     lines = [
         f"Load: {result.users} users for {result.seconds} s (locust, each user waits "
-        f"0.5-1.5 s between requests; warm-up {result.warmup_seconds:.1f} s before)",
+        f"0.5-1.5 s between requests)",
+        f"  before it: seed ({steps}), warm-up {result.warmup_seconds:.1f} s",
         f"  {'page':<18} {'requests':>8} {'p50 ms':>7} {'p95 ms':>7} {'errors':>6} {'5xx':>4}",
     ]
     for name in PAGES:
@@ -534,21 +620,29 @@ def main() -> int:
 
     started = time.monotonic()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cauce-load-"))
-    if not args.web_url:
-        raise SystemExit("--web-url is required until the harness is on main")
-    target = load_target_prepare(
-        web_url=args.web_url,
-        mlflow_url=args.mlflow_url,
-        username=args.username,
-        password=args.password,
-        project_id=args.project,
-        users=args.users,
-    )
-    seeded = time.monotonic() - started
-    result = load_run(target, workdir=workdir, users=args.users, seconds=args.seconds)
+    with contextlib.ExitStack() as stack:
+        if args.web_url:
+            target = load_target_prepare(
+                web_url=args.web_url,
+                mlflow_url=args.mlflow_url,
+                username=args.username,
+                password=args.password,
+                project_id=args.project,
+                users=args.users,
+            )
+        else:
+            from tests.production.harness import Harness
+
+            harness = stack.enter_context(Harness())
+            print(f"harness started in {time.monotonic() - started:.1f} s", flush=True)
+            stack.callback(shutil.rmtree, harness.root, ignore_errors=True)
+            target = load_target_from_harness(harness, users=args.users)
+        seeded = time.monotonic() - started
+        print(f"seeded in {seeded:.1f} s; {args.users} users for {args.seconds} s", flush=True)
+        result = load_run(target, workdir=workdir, users=args.users, seconds=args.seconds)
     print(load_report(result))
     print(
-        f"  seed {seeded:.1f} s, total {time.monotonic() - started:.1f} s; "
+        f"  total {time.monotonic() - started:.1f} s (start and seed {seeded:.1f} s); "
         f"locust's CSV and log in {workdir}"
     )
     return 1 if result.failed else 0

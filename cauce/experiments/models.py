@@ -14,6 +14,18 @@ from cauce.core.models import TimeStampedModel
 class TaggedExperiment(GenericUUIDTaggedItemBase, TaggedItemBase):
     """django-taggit's through model for UUID primary keys."""
 
+    @classmethod
+    def tags_for(cls, model, instance=None, **extra_filters):
+        """One experiment's tags, filtered on the object id alone: only experiments are tagged
+        through this table, so taggit's two joins on content types change nothing. Building
+        taggit's filter cost ~0.5 ms per experiment, paid for every row of a list even with
+        the tags prefetched (Django builds each row's queryset to hold them): 20 ms of the
+        list page of 50 under load (tests/production/load.py)."""
+        if instance is None:
+            return super().tags_for(model, instance, **extra_filters)
+        lookups = {f"{cls.tag_relname()}__object_id": instance.pk, **extra_filters}
+        return cls.tag_model().objects.filter(**lookups).distinct()
+
     class Meta:
         verbose_name = _("etiqueta de experimento")
         verbose_name_plural = _("etiquetas de experimentos")

@@ -1,6 +1,6 @@
 import pytest
 
-from cauce.experiments.models import MLExperiment
+from cauce.experiments.models import MLExperiment, TaggedExperiment
 from cauce.experiments.selectors import (
     TAGS_ANY,
     ExperimentFilters,
@@ -79,6 +79,16 @@ def test_the_users_list_costs_the_same_queries_for_one_or_many(
             for e in experiment_list_for_user(user=editor)
         ]
     assert len(rows) == 5
+
+
+def test_an_experiments_tags_are_read_without_joining_content_types(project, tagged):
+    """Each row of a list builds this queryset (also with the tags prefetched): kept cheap."""
+    alfa = MLExperiment.objects.get(pk=tagged["Alfa"].pk)
+    assert sorted(tag.name for tag in alfa.tags.all()) == ["a", "b", "x"]
+    assert list(MLExperiment.objects.get(pk=tagged["Delta"].pk).tags.all()) == []
+    assert "django_content_type" not in str(alfa.tags.all().query)
+    # Every tag of a model (autocompletion, admin) still goes through taggit's own filter.
+    assert "django_content_type" in str(TaggedExperiment.tags_for(MLExperiment).query)
 
 
 def test_a_tag_filter_does_not_repeat_rows(media_root, project, iris_dataset, editor):

@@ -489,7 +489,7 @@ class Harness:
         return result
 
     def _spawn_web(self) -> None:
-        # compose's web command, with 2 workers (WEB_CONCURRENCY) on loopback.
+        # The image's web command (Dockerfile CMD), with 2 workers (WEB_CONCURRENCY) on loopback.
         command = [
             PYTHON, "-m", "gunicorn", "config.wsgi:application",
             "--bind", f"127.0.0.1:{self.ports['web']}",
@@ -513,7 +513,7 @@ class Harness:
         command = [
             PYTHON, "-m", "gunicorn", "config.wsgi:application",
             "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "gthread",
-            "--threads", "4", "--timeout", "120", "--graceful-timeout", "5",
+            "--threads", "4", "--timeout", "120", "--graceful-timeout", "5", "--keep-alive", "75",
         ]  # fmt: skip
         service = self._spawn(name, command, {**self.env, **env})
         self.services[name] = service

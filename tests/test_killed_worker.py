@@ -12,8 +12,6 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +20,7 @@ from mlflow.tracking import MlflowClient
 from cauce.experiments import services
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.tasks import run_full_experiment_pipeline_task
+from tests.fixtures.data import slow_classification_csv
 from tests.fixtures.mlflow_server import stop_process
 from tests.fixtures.worker import start_worker, wait_ready
 
@@ -45,12 +44,7 @@ ROWS = 3000
 @pytest.fixture
 def slow_csv_bytes() -> bytes:
     """3000 rows of eight numeric features and a binary ``label`` that depends on them."""
-    rng = np.random.default_rng(7)
-    features = rng.normal(size=(ROWS, 8))
-    frame = pd.DataFrame(features, columns=[f"x{index}" for index in range(8)])
-    signal = features[:, 0] + features[:, 1] * features[:, 2] + rng.normal(size=ROWS)
-    frame["label"] = np.where(signal > 0, "sí", "no")
-    return frame.to_csv(index=False).encode("utf-8")
+    return slow_classification_csv(ROWS)
 
 
 @pytest.fixture

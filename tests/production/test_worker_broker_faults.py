@@ -11,10 +11,9 @@
 
 import time
 
-import numpy as np
-import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from tests.fixtures.data import slow_classification_csv
 from tests.production.conftest import FAULT_ENV
 from tests.production.harness import QUEUE, group_alive
 from tests.production.throughput import deliveries, mlflow_runs_by_experiment
@@ -26,18 +25,6 @@ STALE_MESSAGE = (
 )
 TRAINING_WITHIN_SECONDS = 90
 END_WITHIN_SECONDS = 180
-
-
-def slow_csv(rows: int = 3000) -> bytes:
-    """Eight numeric features and a label that depends on them: a long gradient boosting."""
-    rng = np.random.default_rng(7)
-    features = rng.normal(size=(rows, 8))
-    frame = pd.DataFrame(features, columns=[f"x{index}" for index in range(8)])
-    noise = rng.normal(size=rows)
-    frame["label"] = np.where(
-        features[:, 0] + features[:, 1] * features[:, 2] + noise > 0, "si", "no"
-    )
-    return frame.to_csv(index=False).encode()
 
 
 def _wait_training(harness, seed, experiment_id) -> dict:
@@ -74,7 +61,9 @@ def _run_status_settles(client, run_id: str, timeout: float = 60) -> str:
 
 def test_a_worker_killed_mid_training_leaves_nothing_running_and_loses_nothing(harness):
     seed = harness.seed()
-    slow_dataset = harness.upload_dataset(seed, "lento.csv", slow_csv(), name="Lento")
+    slow_dataset = harness.upload_dataset(
+        seed, "lento.csv", slow_classification_csv(), name="Lento"
+    )
     harness.start_workers(1)
     [slow] = harness.create_experiments(
         seed,

@@ -11,12 +11,14 @@ endpoint added later is tested as soon as it is in the schema (see the README's 
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 from rest_framework.authtoken.models import Token
 
 from cauce.artifacts.tests.conftest import MODEL_FILES, RUN_FILES
+from cauce.registry import services as registry_services
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -66,12 +68,17 @@ def _config(path, operations: list[tuple[str, dict]]) -> None:
 def api_data(owner, viewer, project, iris_dataset, make_run_experiment):
     experiment = make_run_experiment(RUN_FILES, model_files=MODEL_FILES, name="Contrato")
     make_run_experiment({"metrics.json": b'{"f1": 0.5}'}, name="Contrato 2")
+    # A registered model of the project (a name of its own: the MLflow server is the session's).
+    registration = registry_services.model_version_register(
+        experiment=experiment, user=owner, name=f"Contrato-{uuid.uuid4().hex[:8]}"
+    )
     return {
         "token": Token.objects.create(user=owner).key,
         "project": project.pk,
         "viewer": viewer.pk,
         "dataset": iris_dataset.pk,
         "experiment": str(experiment.pk),
+        "model": registration.model.name,
     }
 
 
@@ -89,6 +96,9 @@ def test_the_api_agrees_with_its_schema(live_server, mlflow, api_data, tmp_path)
             (r"^/api/projects/\{project_id\}/", {"project_id": api_data["project"]}),
             (r"^/api/datasets/\{id\}/$", {"id": api_data["dataset"]}),
             (r"^/api/experiments/\{id\}/", {"id": api_data["experiment"]}),
+            # Not predict: the contract's logged model holds no loadable model file.
+            (r"^/api/models/\{name\}/(aliases/\{alias\}/|versions/\{version\}/)?$",
+             {"name": api_data["model"]}),
         ],
     )  # fmt: skip
 

@@ -1,3 +1,5 @@
+import uuid
+
 from django.apps import AppConfig
 
 
@@ -18,3 +20,14 @@ class ApiConfig(AppConfig):
             return accept_text(field, data)
 
         serializers.CharField.to_internal_value = to_internal_value
+
+        accept_uuid = serializers.UUIDField.to_internal_value
+
+        def uuid_to_internal_value(field, data):
+            # DRF reads a JSON number (and true/false) as a UUID's integer; the schema says a
+            # string in the uuid format.
+            if not isinstance(data, (str, uuid.UUID)):
+                field.fail("invalid", value=data)
+            return accept_uuid(field, data)
+
+        serializers.UUIDField.to_internal_value = uuid_to_internal_value

@@ -3,7 +3,7 @@
 A drf-spectacular postprocessing hook, so that an endpoint added later is described the same
 way without repeating it: the error answers every API view can give (through the API's
 exception handler, always ``{"message": ..., "errors": ...}``), bounds on integer ids in paths,
-and non-blank strings where blank ones are refused.
+non-blank strings where blank ones are refused, and closed objects (``CLOSED``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,14 @@ from typing import Any
 
 # Python's str.strip() removes these (DRF trims strings with it); a non-blank string must hold
 # at least one other character. Written for both Python's and ECMAScript's regular expressions.
-NON_BLANK_PATTERN = (
-    "[^\\t\\n\\u000b\\f\\r \\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a"
-    "\\u2028\\u2029\\u202f\\u205f\\u3000]"
+BLANK_CHARACTERS = (
+    "\\t\\n\\u000b\\f\\r \\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000"
 )
+NON_BLANK_PATTERN = f"[^{BLANK_CHARACTERS}]"
+# An object that refuses properties it does not declare (the serializer says so with
+# ``extend_schema_serializer(extensions={CLOSED: True})``): ``additionalProperties: false``.
+CLOSED = "x-closed"
 # The database's integer keys (64-bit); a larger id in a path is refused, not looked up.
 MAX_ID = 2**63 - 1
 
@@ -63,6 +67,9 @@ def _non_blank(schema: dict[str, Any], components: dict[str, Any]) -> None:
 def postprocess(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
+    for component in components.values():
+        if component.pop(CLOSED, False):
+            component["additionalProperties"] = False
     for path, operations in result.get("paths", {}).items():
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:

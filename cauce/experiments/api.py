@@ -1,14 +1,20 @@
 """REST endpoints for experiments: thin serializers, writes through the services."""
 
+import re
+
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
+    extend_schema_serializer,
     extend_schema_view,
 )
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
+from cauce.api.schema import BLANK_CHARACTERS, CLOSED
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.models import Dataset
 from cauce.experiments import services
@@ -106,6 +112,33 @@ class ExperimentSerializer(serializers.ModelSerializer):
         return url or None
 
 
+# A tag as the services take it (``tags_normalize``): no comma, at most MAX_TAG_LENGTH
+# characters (before its spaces are collapsed); in a list a blank one is skipped.
+_NO_COMMA = RegexValidator(
+    re.compile(r"^[^,]+$"),
+    message=gettext_lazy("Una etiqueta no puede contener comas."),
+    code="comma",
+)
+_ONE_TAG = RegexValidator(
+    re.compile(f"^[^,]*[^,{BLANK_CHARACTERS}][^,]*$"),
+    message=gettext_lazy("Escriba una etiqueta sin comas."),
+    code="tag",
+)
+
+
+def _tag_list(**kwargs) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(
+            allow_blank=True,
+            trim_whitespace=False,
+            max_length=services.MAX_TAG_LENGTH,
+            validators=[_NO_COMMA],
+        ),
+        max_length=services.MAX_TAGS,
+        **kwargs,
+    )
+
+
 class ExperimentInputSerializer(serializers.Serializer):
     project = serializers.IntegerField()
     name = serializers.CharField(max_length=200)
@@ -124,22 +157,17 @@ class ExperimentInputSerializer(serializers.Serializer):
     hyperparameters = serializers.DictField(required=False, default=dict)
     test_size = serializers.FloatField(required=False, default=0.2)
     random_state = serializers.IntegerField(required=False, default=42)
-    tags = serializers.ListField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
-        required=False,
-        default=list,
-    )
+    tags = _tag_list(required=False, default=list)
 
 
 EDITABLE_FIELDS = ("name", "description", "tags")
 
 
+@extend_schema_serializer(extensions={CLOSED: True})
 class ExperimentUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
-    tags = serializers.ListField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False
-    )
+    tags = _tag_list(required=False)
 
     def validate(self, attrs):
         # Status, metrics and the training configuration are not edited here: say so rather
@@ -161,15 +189,21 @@ class ExperimentListQuerySerializer(serializers.Serializer):
     project = serializers.IntegerField(
         required=False, min_value=1, max_value=2**31 - 1, help_text="Only this project's"
     )
-    status = serializers.ChoiceField(choices=MLExperiment.Status.values, required=False)
+    status = serializers.ChoiceField(
+        choices=MLExperiment.Status.values, required=False, allow_blank=True
+    )
     algorithm = serializers.CharField(
-        required=False, max_length=100, help_text="scikit-learn class name, e.g. SVC"
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="scikit-learn class name, e.g. SVC",
     )
     dataset = serializers.IntegerField(
         required=False, min_value=1, max_value=2**31 - 1, help_text="Only experiments on it"
     )
     tags = serializers.CharField(
         required=False,
+        allow_blank=True,
         help_text=(
             f"Comma-separated tags, e.g. iris,v2 (case-insensitive; at most {MAX_FILTER_TAGS})"
         ),
@@ -177,16 +211,23 @@ class ExperimentListQuerySerializer(serializers.Serializer):
     tags_mode = serializers.ChoiceField(
         choices=TAG_MODES,
         required=False,
+        allow_blank=True,
         default=TAGS_ALL,
         help_text="all: experiments with every tag; any: with at least one",
     )
-    tag = serializers.CharField(required=False, help_text="One tag (older clients; as tags=)")
+    tag = serializers.CharField(
+        required=False, allow_blank=True, help_text="One tag (older clients; as tags=)"
+    )
     q = serializers.CharField(
-        required=False, max_length=200, help_text="Words to find in the name or description"
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Words to find in the name or description",
     )
     sync = serializers.ChoiceField(
         choices=SYNC_CHOICES,
         required=False,
+        allow_blank=True,
         help_text="pending: the run lacks a tag change not yet synced; synced: it has them all",
     )
 
@@ -359,7 +400,9 @@ class BulkTagInputSerializer(serializers.Serializer):
         max_length=services.MAX_BULK_EXPERIMENTS,
         help_text="Ids of the experiments to change",
     )
-    tag = serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=False)
+    tag = serializers.CharField(
+        max_length=services.MAX_TAG_LENGTH, trim_whitespace=False, validators=[_ONE_TAG]
+    )
     action = serializers.ChoiceField(choices=services.BULK_ACTIONS)
 
 

@@ -5,7 +5,15 @@ Errors are JSON ``{"message": ...}`` through the API's exception handler: 400 ba
 503 MLflow down.
 """
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+import re
+
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -48,13 +56,80 @@ _502_REGISTER = _error(
 _503 = _error("MLflow is not available")
 
 
+# Path parameters, with the rules the services apply (cauce.registry.services).
+NAME_PARAMETER = OpenApiParameter(
+    "name",
+    {"type": "string", "pattern": services.NAME_PATTERN, "maxLength": NAME_MAX_LENGTH},
+    OpenApiParameter.PATH,
+    description="The registered model's name",
+)
+VERSION_PARAMETER = OpenApiParameter(
+    "version",
+    {"type": "integer", "minimum": 1, "maximum": services.VERSION_MAX},
+    OpenApiParameter.PATH,
+    description="The version's number",
+)
+ALIAS_PARAMETER = OpenApiParameter(
+    "alias",
+    {"type": "string", "pattern": services.ALIAS_PATTERN, "maxLength": services.ALIAS_MAX_LENGTH},
+    OpenApiParameter.PATH,
+    description='Letters, digits, "_" and "-"; "latest" and "v<number>" are reserved by MLflow',
+)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "maxLength": NAME_MAX_LENGTH,
+        "pattern": services.NAME_PATTERN,
+        "description": 'Model name (letters, digits, "_", "-" and ".", not first); empty or '
+        'absent: "{project}-{experiment}" with spaces as "_".',
+    }
+)
+class ModelNameField(serializers.CharField):
+    """A model name as the services accept it, or empty for the default; never trimmed."""
+
+    def __init__(self, **kwargs):
+        kwargs.update(max_length=NAME_MAX_LENGTH, allow_blank=True, trim_whitespace=False)
+        super().__init__(**kwargs)
+        self.validators.append(
+            RegexValidator(
+                re.compile(r"\A(?:[\w\-][\w.\-]*)?\Z"),
+                message=services.NAME_RULES_MESSAGE,
+            )
+        )
+
+
+@extend_schema_field(
+    {
+        # Keys by pattern (OpenAPI 3.0 validators read patternProperties as JSON Schema draft 4
+        # does; propertyNames would be ignored), at most TAG_KEY_MAX_LENGTH characters.
+        "type": "object",
+        "patternProperties": {
+            f"^(?=.{{1,{services.TAG_KEY_MAX_LENGTH}}}$)"
+            + services.TAG_KEY_PATTERN.removeprefix("^"): {
+                "type": "string",
+                "maxLength": services.TAG_VALUE_MAX_LENGTH,
+            }
+        },
+        "additionalProperties": False,
+        "description": "Replaces the version's own tags (cauce.* and mlflow.* are kept). Keys: "
+        'letters, digits, spaces and "_ - . :" in "/"-separated parts that do not start '
+        'with "." or a space.',
+    }
+)
+class VersionTagsField(serializers.DictField):
+    """Version tags; their keys are checked by the service (``version_tags_check``)."""
+
+    def __init__(self, **kwargs):
+        kwargs["child"] = serializers.CharField(
+            allow_blank=True, trim_whitespace=False, max_length=services.TAG_VALUE_MAX_LENGTH
+        )
+        super().__init__(**kwargs)
+
+
 class RegisterInputSerializer(serializers.Serializer):
-    name = serializers.CharField(
-        max_length=NAME_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        help_text='Model name; default "{project}-{experiment}" with spaces as "_".',
-    )
+    name = ModelNameField(required=False)
 
 
 class RegisterOutputSerializer(serializers.Serializer):
@@ -109,13 +184,12 @@ class AliasOutputSerializer(serializers.Serializer):
 
 class VersionUpdateSerializer(serializers.Serializer):
     description = serializers.CharField(
-        required=False, allow_blank=True, max_length=services.DESCRIPTION_MAX_LENGTH
-    )
-    tags = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, max_length=services.TAG_VALUE_MAX_LENGTH),
         required=False,
-        help_text="Replaces the version's own tags (cauce.* and mlflow.* are kept).",
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=services.DESCRIPTION_MAX_LENGTH,
     )
+    tags = VersionTagsField(required=False)
 
 
 def _version_out(info: ModelVersionInfo, experiment=None) -> dict:
@@ -197,6 +271,7 @@ class ModelListApi(APIView):
 class ModelDetailApi(APIView):
     @extend_schema(
         summary="One registered model with its versions",
+        parameters=[NAME_PARAMETER],
         responses={200: ModelDetailSerializer, 404: _404, 503: _503},
     )
     def get(self, request, name):
@@ -227,6 +302,7 @@ class ModelDetailApi(APIView):
 class AliasApi(APIView):
     @extend_schema(
         summary="Point an alias at a version, or move it (editors)",
+        parameters=[NAME_PARAMETER, ALIAS_PARAMETER],
         request=AliasInputSerializer,
         responses={
             200: AliasOutputSerializer,
@@ -250,6 +326,7 @@ class AliasApi(APIView):
 
     @extend_schema(
         summary="Remove an alias (editors)",
+        parameters=[NAME_PARAMETER, ALIAS_PARAMETER],
         responses={204: None, 400: _400, 403: _403, 404: _404, 503: _503},
     )
     def delete(self, request, name, alias):
@@ -263,6 +340,7 @@ class AliasApi(APIView):
 class VersionApi(APIView):
     @extend_schema(
         summary="One version of a model",
+        parameters=[NAME_PARAMETER, VERSION_PARAMETER],
         responses={200: VersionSerializer, 404: _404, 503: _503},
     )
     def get(self, request, name, version):
@@ -273,6 +351,7 @@ class VersionApi(APIView):
 
     @extend_schema(
         summary="Change a version's description and/or tags (editors)",
+        parameters=[NAME_PARAMETER, VERSION_PARAMETER],
         request=VersionUpdateSerializer,
         responses={
             200: VersionSerializer,
@@ -300,6 +379,7 @@ class VersionApi(APIView):
 
     @extend_schema(
         summary="Delete a version (editors)",
+        parameters=[NAME_PARAMETER, VERSION_PARAMETER],
         responses={204: None, 400: _400, 403: _403, 404: _404, 502: _502, 503: _503},
     )
     def delete(self, request, name, version):

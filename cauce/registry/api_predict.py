@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from cauce.datasets.inference import text_table_chunks, text_table_open
 from cauce.registry import prediction
+from cauce.registry.api import NAME_PARAMETER
 from cauce.registry.predict_services import (
     InputTooLargeError,
     predict_target_resolve,
@@ -173,7 +174,7 @@ class ModelPredictApi(APIView):
 
     @extend_schema(
         summary="Predict with a version or alias (MLflow scoring-server protocol)",
-        parameters=_QUERY,
+        parameters=[NAME_PARAMETER, *_QUERY],
         request={
             "application/json": PredictInputSerializer,
             "text/csv": OpenApiTypes.STR,

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cauce.core.exceptions import ApplicationError, ConflictError, NotFoundError
 from cauce.experiments.models import MLExperiment
@@ -34,16 +35,32 @@ EXPERIMENT_TAG = "cauce.experiment_id"
 
 # Names Cauce gives and accepts: MLflow's rules (no "/" or ":", nothing that reads as a
 # path) made simple and safe in URLs and search filters.
-_NAME_RE = re.compile(r"^[\w\-][\w.\-]*$")
+_NAME_RE = re.compile(r"[\w\-][\w.\-]*")
 _NAME_UNSAFE = re.compile(r"[^\w.\-]")
 # MLflow's alias rules: ``^[\w\-]*$``, at most 255, ``latest`` and ``v<n>`` reserved.
-_ALIAS_RE = re.compile(r"^[\w\-]+$")
-_ALIAS_VERSION_RE = re.compile(r"^[vV]\d+$")
+_ALIAS_RE = re.compile(r"[\w\-]+")
+_ALIAS_VERSION_RE = re.compile(r"[vV]\d+")
 ALIAS_MAX_LENGTH = 255
-# MLflow's limits for version tags.
+# MLflow's limits for version tags. A key is MLflow's characters (``[/\w.\- :]``) in
+# "/"-separated parts that do not start with "." or " " (so no "." or ".." part, nothing
+# MLflow would read as another path), and ``mlflow.*`` and ``cauce.*`` are the system's.
 TAG_KEY_MAX_LENGTH = 250
 TAG_VALUE_MAX_LENGTH = 5000
-_TAG_KEY_RE = re.compile(r"^[/\w.\- :]+$")
+_TAG_KEY_RE = re.compile(r"[\w\-:][\w.\- :]*(?:/[\w\-:][\w.\- :]*)*")
+SYSTEM_TAG_PREFIXES = ("mlflow.", "cauce.")
+
+# The same rules as the API's schema states them (JSON Schema's ECMA-262 patterns, where
+# ``[\p{L}\p{N}_]`` is Python's ``\w`` and ``$`` is the end of the text, as ``fullmatch``).
+NAME_RULES_MESSAGE = gettext_lazy(
+    "El nombre del modelo solo puede tener letras, números, «_», «-» y «.», "
+    "y no puede empezar por «.»."
+)
+NAME_PATTERN = r"^[\p{L}\p{N}_\-][\p{L}\p{N}_.\-]*$"
+ALIAS_PATTERN = r"^(?![lL][aA][tT][eE][sS][tT]$)(?![vV]\p{Nd}+$)[\p{L}\p{N}_\-]+$"
+TAG_KEY_PATTERN = (
+    r"^(?!mlflow\.|cauce\.)[\p{L}\p{N}_\-:][\p{L}\p{N}_.\- :]*"
+    r"(?:/[\p{L}\p{N}_\-:][\p{L}\p{N}_.\- :]*)*$"
+)
 DESCRIPTION_MAX_LENGTH = 5000
 
 
@@ -81,14 +98,8 @@ def registered_model_name_check(name: object) -> str:
             _("El nombre del modelo no puede tener más de %(max)d caracteres.")
             % {"max": NAME_MAX_LENGTH},
         )
-    if not _NAME_RE.match(text):
-        raise _error(
-            "name",
-            _(
-                "El nombre del modelo solo puede tener letras, números, «_», «-» y «.», "
-                "y no puede empezar por «.»."
-            ),
-        )
+    if not _NAME_RE.fullmatch(text):
+        raise _error("name", str(NAME_RULES_MESSAGE))
     return text
 
 
@@ -343,7 +354,8 @@ def registered_model_discard(*, name: str, project_id: int) -> bool:
 
 
 def alias_check(alias: object) -> str:
-    text = str(alias or "").strip()
+    """An alias as given (the page strips what a user typed; the API takes its path as is)."""
+    text = str(alias or "")
     if not text:
         raise _error("alias", _("Indique el alias."))
     if len(text) > ALIAS_MAX_LENGTH:
@@ -351,11 +363,11 @@ def alias_check(alias: object) -> str:
             "alias",
             _("El alias no puede tener más de %(max)d caracteres.") % {"max": ALIAS_MAX_LENGTH},
         )
-    if not _ALIAS_RE.match(text):
+    if not _ALIAS_RE.fullmatch(text):
         raise _error("alias", _("El alias solo puede tener letras, números, «_» y «-»."))
     if text.lower() == "latest":
         raise _error("alias", _("«latest» es un alias reservado de MLflow."))
-    if _ALIAS_VERSION_RE.match(text):
+    if _ALIAS_VERSION_RE.fullmatch(text):
         raise _error(
             "alias",
             _("«%(alias)s» es un alias reservado de MLflow (v<número>).") % {"alias": text},
@@ -435,15 +447,9 @@ def version_tags_check(tags: object) -> dict[str, str]:
         raise _error("tags", _("Las etiquetas deben ser pares clave-valor."))
     checked: dict[str, str] = {}
     for raw_key, raw_value in tags.items():
-        key = str(raw_key).strip()
+        key = str(raw_key)
         value = "" if raw_value is None else str(raw_value)
-        if (
-            not key
-            or len(key) > TAG_KEY_MAX_LENGTH
-            or not _TAG_KEY_RE.match(key)
-            or ".." in key
-            or key.startswith("/")
-        ):
+        if not key or len(key) > TAG_KEY_MAX_LENGTH or not _TAG_KEY_RE.fullmatch(key):
             raise _error(
                 "tags",
                 _(
@@ -452,7 +458,7 @@ def version_tags_check(tags: object) -> dict[str, str]:
                 )
                 % {"key": key, "max": TAG_KEY_MAX_LENGTH},
             )
-        if key.startswith("mlflow.") or key.startswith("cauce."):
+        if key.startswith(SYSTEM_TAG_PREFIXES):
             raise _error(
                 "tags",
                 _("Las etiquetas «%(prefix)s…» son del sistema y no se pueden cambiar.")

@@ -158,7 +158,9 @@ def alias_set(request, name: str):
     model = _editor_model(request, name)
     try:
         alias, version = services.alias_set(
-            model=model, alias=request.POST.get("alias"), version=request.POST.get("version")
+            model=model,
+            alias=(request.POST.get("alias") or "").strip(),
+            version=request.POST.get("version"),
         )
     except ApplicationError as error:
         _report(request, error)

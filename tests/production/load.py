@@ -137,6 +137,9 @@ class LoadResult:
     warmup_seconds: float
     locust_log: Path
     seed_timings: dict[str, float] = field(default_factory=dict)
+    # The machine's 1-minute load average when locust started and when it ended: what else
+    # ran on these cores (the figures are wall-clock).
+    load_average: tuple[float, float] = (0.0, 0.0)
 
     @property
     def server_errors(self) -> int:
@@ -521,6 +524,7 @@ def load_run(
     """Warm up, then locust for ``seconds`` while MLflow's own times are sampled."""
     workdir.mkdir(parents=True, exist_ok=True)
     warmup_seconds = warm_up(target)
+    load_before = os.getloadavg()[0]
     csv_prefix = workdir / "locust"
     log_path = workdir / "locust.log"
     times = MlflowTimes()
@@ -549,6 +553,7 @@ def load_run(
                 sampler.join(timeout=60)
     if process.returncode != 0:
         raise RuntimeError(f"locust exited {process.returncode}; see {log_path}")
+    load_after = os.getloadavg()[0]
     pages, failures = locust_results_read(csv_prefix)
     return LoadResult(
         users=users,
@@ -559,6 +564,7 @@ def load_run(
         warmup_seconds=warmup_seconds,
         locust_log=log_path,
         seed_timings=dict(target.timings),
+        load_average=(load_before, load_after),
     )
 
 
@@ -574,7 +580,9 @@ def load_report(result: LoadResult) -> str:
     lines = [
         f"Load: {result.users} users for {result.seconds} s (locust, each user waits "
         f"0.5-1.5 s between requests)",
-        f"  before it: seed ({steps}), warm-up {result.warmup_seconds:.1f} s",
+        f"  before it: seed ({steps}), warm-up {result.warmup_seconds:.1f} s; machine load "
+        f"average {result.load_average[0]:.1f} at the start, {result.load_average[1]:.1f} "
+        f"at the end ({os.cpu_count()} cores)",
         f"  {'page':<18} {'requests':>8} {'p50 ms':>7} {'p95 ms':>7} {'errors':>6} {'5xx':>4}",
     ]
     for name in PAGES:

@@ -140,6 +140,9 @@ class LoadResult:
     # The machine's 1-minute load average when locust started and when it ended: what else
     # ran on these cores (the figures are wall-clock).
     load_average: tuple[float, float] = (0.0, 0.0)
+    # CPU the web processes used during the run: what a request costs them, whatever waits
+    # the machine's other work added to its wall-clock time. None when their pid is unknown.
+    web_cpu_seconds: float | None = None
 
     @property
     def server_errors(self) -> int:
@@ -518,12 +521,42 @@ def locust_results_read(
     return pages, failures
 
 
+def _process_tree(pid: int) -> list[int]:
+    """A process and its children (gunicorn's master and its workers)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [pid, *(int(child) for child in children)]
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes have used so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
 def load_run(
-    target: LoadTarget, *, workdir: Path, users: int = USERS, seconds: int = SECONDS
+    target: LoadTarget,
+    *,
+    workdir: Path,
+    users: int = USERS,
+    seconds: int = SECONDS,
+    web_pid: int | None = None,
 ) -> LoadResult:
-    """Warm up, then locust for ``seconds`` while MLflow's own times are sampled."""
+    """Warm up, then locust for ``seconds`` while MLflow's own times are sampled (and, given
+    gunicorn's master ``web_pid``, the CPU its processes use)."""
     workdir.mkdir(parents=True, exist_ok=True)
     warmup_seconds = warm_up(target)
+    web_pids = _process_tree(web_pid) if web_pid else []
+    cpu_before = _cpu_seconds(web_pids)
     load_before = os.getloadavg()[0]
     csv_prefix = workdir / "locust"
     log_path = workdir / "locust.log"
@@ -554,6 +587,7 @@ def load_run(
     if process.returncode != 0:
         raise RuntimeError(f"locust exited {process.returncode}; see {log_path}")
     load_after = os.getloadavg()[0]
+    web_cpu = _cpu_seconds(web_pids) - cpu_before if web_pids else None
     pages, failures = locust_results_read(csv_prefix)
     return LoadResult(
         users=users,
@@ -565,6 +599,7 @@ def load_run(
         locust_log=log_path,
         seed_timings=dict(target.timings),
         load_average=(load_before, load_after),
+        web_cpu_seconds=web_cpu,
     )
 
 
@@ -605,6 +640,13 @@ def load_report(result: LoadResult) -> str:
                 f"p95 {_ms(result.mlflow.percentile_ms(key, 95))} ms "
                 f"({len(result.mlflow.samples.get(key, []))} samples); {MLFLOW_USE[name]}"
             )
+    requests_served = sum(page.requests for page in result.pages.values())
+    if result.web_cpu_seconds is not None and requests_served:
+        lines.append(
+            f"  web processes: {result.web_cpu_seconds:.1f} s of CPU for {requests_served} "
+            f"requests, {result.web_cpu_seconds / requests_served * 1000:.0f} ms a request "
+            f"on average"
+        )
     lines.append(f"  server errors: {result.server_errors}; failed requests: {result.failed}")
     for name, error, count in result.failures:
         lines.append(f"    {name}: {error} x{count}")
@@ -630,6 +672,7 @@ def main() -> int:
 
     started = time.monotonic()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cauce-load-"))
+    web_pid = None
     with contextlib.ExitStack() as stack:
         if args.web_url:
             target = load_target_prepare(
@@ -647,9 +690,12 @@ def main() -> int:
             print(f"harness started in {time.monotonic() - started:.1f} s", flush=True)
             stack.callback(shutil.rmtree, harness.root, ignore_errors=True)
             target = load_target_from_harness(harness, users=args.users)
+            web_pid = harness.services["web"].process.pid
         seeded = time.monotonic() - started
         print(f"seeded in {seeded:.1f} s; {args.users} users for {args.seconds} s", flush=True)
-        result = load_run(target, workdir=workdir, users=args.users, seconds=args.seconds)
+        result = load_run(
+            target, workdir=workdir, users=args.users, seconds=args.seconds, web_pid=web_pid
+        )
     print(load_report(result))
     print(
         f"  total {time.monotonic() - started:.1f} s (start and seed {seeded:.1f} s); "

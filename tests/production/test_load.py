@@ -13,7 +13,7 @@ from tests.production.load import PAGES, load_report, load_run, load_target_from
 def test_twenty_users_for_a_minute_get_no_server_error(harness, tmp_path, capsys):
     target = load_target_from_harness(harness)
 
-    result = load_run(target, workdir=tmp_path)
+    result = load_run(target, workdir=tmp_path, web_pid=harness.services["web"].process.pid)
 
     report = load_report(result)
     with capsys.disabled():

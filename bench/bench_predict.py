@@ -10,8 +10,9 @@ worker's code, registered as a version with the alias ``champion`` and owned by 
 - Baseline: ``model.predict(frame)`` on the same rows, the pyfunc model already loaded in
   this process (what ``mlflow models serve`` does per request, minus its HTTP).
 
-The cold first call (the web worker loads the model) is reported too. Medians of N runs.
-It prints, never asserts.
+The two are timed one after the other, N times each (so that both see the same load on a
+shared machine), and their medians compared. The cold first call (the web worker loads the
+model) is reported too, beside ``load_model`` in this process. It prints, never asserts.
 
     .venv/bin/python bench/bench_predict.py [--repetitions N] [--rows N]
 """
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
@@ -113,9 +115,19 @@ def registered_champion(bench):
     return user, name, int(version.version)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its reaped children (/proc, clock ticks), and
+    by its live children: MLflow's server answers in worker processes of its own."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    total = sum(int(value) for value in fields[11:15]) / ticks
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return total + sum(cpu_seconds(int(child)) for child in children)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repetitions", type=int, default=7)
+    parser.add_argument("--repetitions", type=int, default=15)
     parser.add_argument("--rows", type=int, default=10_000)
     args = parser.parse_args()
 
@@ -126,6 +138,10 @@ def main() -> None:
         from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
         user, name, version = registered_champion(bench)
+        with _use_tracking_uri(bench.mlflow_url):
+            started = time.perf_counter()
+            model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+            load_seconds = time.perf_counter() - started
         # Leaving mlflow's _use_tracking_uri unsets MLFLOW_TRACKING_URI in this process's
         # environment; gunicorn inherits it, so it is put back.
         os.environ["MLFLOW_TRACKING_URI"] = bench.mlflow_url
@@ -133,6 +149,7 @@ def main() -> None:
         body = json.dumps(
             {"dataframe_split": {"columns": FEATURES, "data": frame.to_numpy().tolist()}}
         ).encode()
+        load_before = os.getloadavg()[0]
         with web_server(bench) as web:
             url = f"{web.url}/api/models/{name}/predict/?alias=champion"
             headers = {
@@ -149,34 +166,50 @@ def main() -> None:
                     raise SystemExit(f"{response.status_code} {response.text}\n{log}")
                 return elapsed, response.json()["predictions"]
 
+            def direct() -> tuple[float, Any]:
+                started = time.perf_counter()
+                predicted = model.predict(frame)
+                return time.perf_counter() - started, predicted
+
+            processes = {"web worker": web.worker_pid, "MLflow server": bench.mlflow_process.pid}
+
             cold, first = post()
-            warm = []
+            direct()  # the first call warms caches, as the endpoint's cold call did
+            # One after the other, so that both see the same load on a shared machine.
+            warm, direct_times = [], []
+            cpu = dict.fromkeys([*processes, "direct"], 0.0)
             for _ in range(args.repetitions):
+                before = {key: cpu_seconds(pid) for key, pid in processes.items()}
                 elapsed, predictions = post()
                 warm.append(elapsed)
-
-        with _use_tracking_uri(bench.mlflow_url):
-            started = time.perf_counter()
-            model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-            load_seconds = time.perf_counter() - started
-        model.predict(frame)  # the first call warms caches, as the endpoint's warm-up did
-        direct = []
-        for _ in range(args.repetitions):
-            started = time.perf_counter()
-            expected = model.predict(frame)
-            direct.append(time.perf_counter() - started)
+                for key, pid in processes.items():
+                    cpu[key] += cpu_seconds(pid) - before[key]
+                started_cpu = time.process_time()
+                elapsed, expected = direct()
+                cpu["direct"] += time.process_time() - started_cpu
+                direct_times.append(elapsed)
+        load_after = os.getloadavg()[0]
 
     same = predictions == first == expected.tolist()
     cauce_ms = statistics.median(warm) * 1000
-    direct_ms = statistics.median(direct) * 1000
+    direct_ms = statistics.median(direct_times) * 1000
     print(
         f"predict {args.rows:,} rows (iris RandomForest, 100 trees), median of {args.repetitions}"
+        f" (each endpoint call followed by a direct call; load average {load_before:.1f} before,"
+        f" {load_after:.1f} after)"
     )
     print(f"  Cauce JSON endpoint, warm (alias resolved each call): {cauce_ms:8.1f} ms")
     print(f"  loaded pyfunc model.predict(frame), same process:     {direct_ms:8.1f} ms")
     print(
         f"  ratio Cauce / direct: {cauce_ms / direct_ms:.2f} (target <= {TARGET_RATIO})"
         f"   predictions identical: {same}"
+    )
+    per_call = {key: value * 1000 / args.repetitions for key, value in cpu.items()}
+    print(
+        "  CPU per call (less sensitive to load): web worker {:.1f} ms + MLflow server {:.1f} ms"
+        " (its whole tree), direct {:.1f} ms".format(
+            per_call["web worker"], per_call["MLflow server"], per_call["direct"]
+        )
     )
     print(
         f"  cold first call through Cauce (web worker loads the model): {cold * 1000:.1f} ms"

@@ -364,6 +364,9 @@ ARTIFACT_TEXT_PREVIEW_BYTES = env.int("CAUCE_ARTIFACT_TEXT_PREVIEW_BYTES", defau
 # --- Predictions with registered models -------------------------------------------------
 # Loaded models kept per process (LRU); each holds a whole scikit-learn pipeline in memory.
 REGISTRY_MODEL_CACHE_SIZE = env.int("CAUCE_MODEL_CACHE_SIZE", default=4)
+# Web processes import MLflow's model loading and scikit-learn when they start, not on their
+# first prediction (which otherwise waits seconds for it); costs memory in each web process.
+PREDICT_PRELOAD = env.bool("CAUCE_PREDICT_PRELOAD", default=True)
 # Rows in one prediction request (JSON API, pasted rows, or a file predicted on the page).
 PREDICT_MAX_ROWS = env.int("CAUCE_PREDICT_MAX_ROWS", default=100_000)
 # Largest prediction file accepted, and above which size it is predicted by a worker.

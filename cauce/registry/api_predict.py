@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import orjson
 import pandas as pd
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -21,17 +22,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from cauce.datasets.inference import text_table_chunks, text_table_open
 from cauce.registry import prediction
 from cauce.registry.api import NAME_PARAMETER
-from cauce.registry.predict_services import (
-    InputTooLargeError,
-    predict_target_resolve,
-    prediction_run,
-)
+from cauce.registry.predict_services import InputTooLargeError, prediction_serve
 from cauce.registry.selectors import registered_model_get_for_user
 
 
@@ -55,12 +54,13 @@ def _read_limited(stream: Any, parser_context: dict | None) -> bytes:
 
 
 class ScoringJSONParser(BaseParser):
-    """JSON with the scoring server's keys; Spanish errors and a size limit."""
+    """JSON with the scoring server's keys, its rows read at once into a DataFrame
+    (``prediction.ScoringBody``); Spanish errors and a size limit."""
 
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return prediction.parse_json_bytes(_read_limited(stream, parser_context))
+        return prediction.scoring_body_read(_read_limited(stream, parser_context))
 
 
 class CsvBody(bytes):
@@ -91,6 +91,18 @@ class ScoringParquetParser(BaseParser):
 
 class ScoringXParquetParser(ScoringParquetParser):
     media_type = PARQUET_MEDIA_TYPE_ALIAS
+
+
+class ScoringJSONRenderer(JSONRenderer):
+    """JSON written by orjson: thousands of predictions in a tenth of the standard encoder's
+    time. What orjson does not know (lazy translations...) goes through DRF's encoder."""
+
+    _fallback = JSONEncoder().default
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        return orjson.dumps(data, default=self._fallback)
 
 
 def _csv_frame(raw: bytes) -> pd.DataFrame:
@@ -171,6 +183,7 @@ class ModelPredictApi(APIView):
         ScoringParquetParser,
         ScoringXParquetParser,
     ]
+    renderer_classes = [ScoringJSONRenderer, BrowsableAPIRenderer]
 
     @extend_schema(
         summary="Predict with a version or alias (MLflow scoring-server protocol)",
@@ -204,33 +217,28 @@ class ModelPredictApi(APIView):
     def post(self, request, name):
         model, _membership = registered_model_get_for_user(user=request.user, name=name)
         data = request.data
-        body = data if isinstance(data, dict) else {}
-        query = request.query_params
-        target = predict_target_resolve(
-            model=model,
-            version=query.get("version", body.get("version")),
-            alias=query.get("alias", body.get("alias")),
-        )
-        probabilities = _flag(query.get("probabilities", body.get("probabilities", False)))
         if isinstance(data, CsvBody):
-            result = prediction_run(
-                target=target, frame=_csv_frame(data), probabilities=probabilities
-            )
+            body = prediction.ScoringBody(options={}, frame=_csv_frame(data))
         elif isinstance(data, ParquetBody):
-            result = prediction_run(
-                target=target,
-                frame=prediction.parse_parquet_bytes(data),
-                probabilities=probabilities,
-            )
+            body = prediction.ScoringBody(options={}, frame=prediction.parse_parquet_bytes(data))
+        elif isinstance(data, prediction.ScoringBody) and not data.empty:
+            body = data
         else:
-            if not body:
-                raise prediction.empty_body_error()
-            result = prediction_run(target=target, body=body, probabilities=probabilities)
+            raise prediction.empty_body_error()
+        query = request.query_params
+        options = body.options
+        result = prediction_serve(
+            model=model,
+            version=query.get("version", options.get("version")),
+            alias=query.get("alias", options.get("alias")),
+            body=body,
+            probabilities=_flag(query.get("probabilities", options.get("probabilities", False))),
+        )
         return Response(
             {
                 **prediction.scoring_response(result.output),
                 "name": model.name,
-                "version": target.version.version,
+                "version": result.target.version.version,
                 "notes": result.notes,
             }
         )

@@ -83,6 +83,17 @@ class PredictionResult:
     notes: list[str] = field(default_factory=list)
 
 
+def prediction_preload() -> None:
+    """Import, at a web process's start, what the first prediction would otherwise import:
+    MLflow's model loading and the scikit-learn classes Cauce's models are pickled from."""
+    from cauce.experiments.pipeline import model as _pipeline  # noqa: F401
+    from cauce.experiments.pipeline.algorithms import ALGORITHMS
+
+    for algorithm in ALGORITHMS.values():
+        algorithm.estimator_class()
+    serving.preload()
+
+
 # --- which version ---------------------------------------------------------------------------
 
 
@@ -99,6 +110,36 @@ def _version_number(value: Any) -> int:
     return number
 
 
+def _version_request(*, version: Any, alias: Any) -> tuple[str, int | None]:
+    """(alias, None) or ("", number): exactly one of the two, well formed."""
+    has_version = version not in (None, "")
+    has_alias = alias not in (None, "")
+    if has_version == has_alias:
+        raise ApplicationError(_("Indique una versión o un alias del modelo (uno de los dos)."))
+    if has_alias:
+        return str(alias).strip(), None
+    return "", _version_number(version)
+
+
+def _version_fetch(*, name: str, alias: str, number: int | None) -> ModelVersionInfo:
+    """The version from MLflow: one REST call."""
+    if alias:
+        return mlflow_registry.model_version_get_by_alias(name=name, alias=alias)
+    return mlflow_registry.model_version_get(name=name, version=number)
+
+
+def _not_found(*, name: str, alias: str, number: int | None) -> MlflowNotFound:
+    if alias:
+        return MlflowNotFound(
+            _("El modelo '%(name)s' no tiene el alias «%(alias)s».")
+            % {"name": name, "alias": alias}
+        )
+    return MlflowNotFound(
+        _("El modelo '%(name)s' no tiene la versión %(version)s.")
+        % {"name": name, "version": number}
+    )
+
+
 def predict_target_resolve(
     *, model: RegisteredModel, version: Any = None, alias: Any = None
 ) -> PredictTarget:
@@ -107,33 +148,13 @@ def predict_target_resolve(
     ``MlflowNotFound`` (a 404) for an unknown version or alias; ``UntrustedVersionError`` for
     a version whose run is not an experiment of this model's project.
     """
-    has_version = version not in (None, "")
-    has_alias = alias not in (None, "")
-    if has_version == has_alias:
-        raise ApplicationError(_("Indique una versión o un alias del modelo (uno de los dos)."))
-    if has_alias:
-        alias = str(alias).strip()
-        try:
-            info = mlflow_registry.model_version_get_by_alias(name=model.name, alias=alias)
-        except MlflowNotFound:
-            raise MlflowNotFound(
-                _("El modelo '%(name)s' no tiene el alias «%(alias)s».")
-                % {"name": model.name, "alias": alias}
-            ) from None
-    else:
-        number = _version_number(version)
-        try:
-            info = mlflow_registry.model_version_get(name=model.name, version=number)
-        except MlflowNotFound:
-            raise MlflowNotFound(
-                _("El modelo '%(name)s' no tiene la versión %(version)s.")
-                % {"name": model.name, "version": number}
-            ) from None
+    alias, number = _version_request(version=version, alias=alias)
+    try:
+        info = _version_fetch(name=model.name, alias=alias, number=number)
+    except MlflowNotFound:
+        raise _not_found(name=model.name, alias=alias, number=number) from None
     return PredictTarget(
-        model=model,
-        version=info,
-        alias=alias if has_alias else "",
-        experiment=_trusted_source(model, info),
+        model=model, version=info, alias=alias, experiment=_trusted_source(model, info)
     )
 
 
@@ -171,29 +192,70 @@ def version_is_trusted(*, model: RegisteredModel, info: ModelVersionInfo) -> boo
     return True
 
 
-# --- predicting rows in the request ----------------------------------------------------------
+# --- predicting rows in the request (the JSON API) --------------------------------------------
+
+# The version each (model, alias) pointed at when this process last asked MLflow.
+_last_alias_versions: dict[tuple[str, str], int] = {}
 
 
-def prediction_run(
+def prediction_serve(
     *,
-    target: PredictTarget,
-    frame: pd.DataFrame | None = None,
-    body: Any = None,
+    model: RegisteredModel,
+    version: Any = None,
+    alias: Any = None,
+    body: prediction.ScoringBody,
     probabilities: bool = False,
 ) -> PredictionResult:
-    """Predict rows in the request: a parsed ``frame``, or a scoring-server ``body``.
+    """Resolve the version asked for (``predict_target_resolve``) and predict the body's rows.
 
-    A body is parsed once the model is loaded, so rows given as plain lists are read in
-    the order of its signature's columns, as MLflow's scoring server reads them.
+    MLflow is asked on every call, so an alias moved a moment ago is followed; that round
+    trip takes about a quarter of what 10,000 rows take to predict. So the question is sent
+    first, and while MLflow answers the rows are checked and predicted with the version the
+    request most likely means: the number asked for, or the version the alias pointed at
+    last time, and only if this process has it loaded already (it passed these same checks
+    when it was loaded; no model is ever loaded before them). That result, or that error, is
+    used only if MLflow names the same version and the version passes the checks now (READY,
+    trained by Cauce in this project); otherwise it is dropped and the rows are predicted with
+    the version MLflow named, as without a guess.
     """
-    model = serving.served_model_get(name=target.model.name, version=target.version.version)
-    if frame is None:
-        names = [column.name for column in model.inputs] if model.inputs else None
-        frame = prediction.parse_scoring_body(body, columns=names)
+    alias, number = _version_request(version=version, alias=alias)
+    answer = mlflow_registry.model_version_lookup(name=model.name, alias=alias, version=number)
+    guess = _last_alias_versions.get((model.name, alias)) if alias else number
+    loaded = None if guess is None else serving.served_model_cached(name=model.name, version=guess)
+    early: tuple[serving.PredictionOutput, list[str]] | ApplicationError | None = None
+    if loaded is not None:
+        try:
+            early = _predict_body(loaded, body, probabilities)
+        except ApplicationError as error:
+            early = error
+    try:
+        info = answer()
+    except MlflowNotFound:
+        raise _not_found(name=model.name, alias=alias, number=number) from None
+    target = PredictTarget(
+        model=model, version=info, alias=alias, experiment=_trusted_source(model, info)
+    )
+    if alias:
+        _last_alias_versions[(model.name, alias)] = info.version
+    if early is None or info.version != guess:
+        served = serving.served_model_get(name=model.name, version=info.version)
+        early = _predict_body(served, body, probabilities)
+    elif isinstance(early, ApplicationError):
+        raise early
+    output, notes = early
+    return PredictionResult(target=target, output=output, notes=notes)
+
+
+def _predict_body(
+    model: ServedModel, body: prediction.ScoringBody, probabilities: bool
+) -> tuple[serving.PredictionOutput, list[str]]:
+    """Check the rows against the model's signature and predict them: (output, notes)."""
+    names = [column.name for column in model.inputs] if model.inputs else None
+    frame = body.rows(columns=names)
     prediction.rows_check(len(frame))
     checked = prediction.input_check(frame, inputs=model.inputs)
     output = serving.model_predict(model=model, frame=checked.frame, probabilities=probabilities)
-    return PredictionResult(target=target, output=output, notes=checked.notes)
+    return output, checked.notes
 
 
 # --- predicting a file (in the request, or by a worker) --------------------------------------

@@ -10,12 +10,14 @@ converted to its column's type, naming the column and the row of the first bad v
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import io
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +63,73 @@ class CheckedInput:
 
     frame: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ScoringBody:
+    """A request body of the scoring-server protocol, read once.
+
+    ``frame`` holds the rows when they could be read without the model (named columns: the
+    usual case); otherwise ``pending`` keeps the body, read by ``rows()`` once the model's
+    columns are known (positional rows), or to report what is wrong with it then. ``options``
+    are the other top-level keys (``version``, ``alias``, ``probabilities``...).
+    """
+
+    options: dict[str, Any]
+    frame: pd.DataFrame | None = None
+    pending: Any = None
+
+    @property
+    def empty(self) -> bool:
+        """No rows key at all: an empty object, or not an object (the API's "empty body")."""
+        return self.frame is None and not (isinstance(self.pending, dict) and self.pending)
+
+    def rows(self, *, columns: Sequence[str] | None) -> pd.DataFrame:
+        if self.frame is not None:
+            return self.frame
+        with collector_paused():
+            return parse_scoring_body(self.pending, columns=columns)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection while a body's rows are read.
+
+    A JSON body of 10,000 rows is 10,000 lists that live only until they are copied into
+    one array; with the collector on, every 700 of them set off a collection that scans them
+    and moves them to the older generations, which costs more than parsing (they are freed
+    by reference counting, never by the collector). Another thread's pause ending first
+    only lets the collector run early.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def scoring_body_read(raw: bytes) -> ScoringBody:
+    """A JSON request body (``parse_json_bytes``), its rows made a DataFrame at once."""
+    with collector_paused():
+        body = parse_json_bytes(raw)
+        scoring = _scoring_body(body)
+        del body  # the parsed rows go now, while the collector is still off
+    return scoring
+
+
+def _scoring_body(body: Any) -> ScoringBody:
+    if not isinstance(body, dict):
+        return ScoringBody(options={}, pending=body)
+    options = {key: value for key, value in body.items() if key not in SCORING_FORMATS}
+    try:
+        frame = parse_scoring_body(body, columns=None)
+    except ApplicationError:
+        # Positional rows need the model's column names; a malformed body is reported once
+        # the version is known, as before.
+        return ScoringBody(options=options, pending=body)
+    return ScoringBody(options=options, frame=frame)
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -193,14 +262,18 @@ def _frame_from_split(payload: Any) -> pd.DataFrame:
         )
     data = payload["data"]
     columns = payload.get("columns")
-    if not isinstance(data, list) or not all(isinstance(row, list) for row in data):
-        raise ApplicationError(_('"dataframe_split.data" debe ser una lista de filas (listas).'))
     if columns is not None:
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
             raise ApplicationError(
                 _('"dataframe_split.columns" debe ser una lista de nombres de columna.')
             )
         _check_unique(columns)
+    numbers = _numeric_frame(data, columns)
+    if numbers is not None:
+        return numbers
+    if not isinstance(data, list) or not all(isinstance(row, list) for row in data):
+        raise ApplicationError(_('"dataframe_split.data" debe ser una lista de filas (listas).'))
+    if columns is not None:
         for number, row in enumerate(data, 1):
             if len(row) != len(columns):
                 raise ApplicationError(
@@ -213,16 +286,29 @@ def _frame_from_split(payload: Any) -> pd.DataFrame:
     return _frame_from_rows(data, columns)
 
 
+def _numeric_frame(rows: Any, columns: list[str] | None) -> pd.DataFrame | None:
+    """Rows of numbers (the usual body) as one float array, or None to read them one by one.
+
+    numpy checks the shape itself (a short, long or non-list row fails here), so the rows
+    are looked at in Python only when this fails, to say which one is wrong.
+    """
+    if not isinstance(rows, list) or not rows or not isinstance(rows[0], list):
+        return None
+    if not all(type(value) in _PLAIN_NUMBER_TYPES for value in rows[0]):
+        return None
+    try:
+        values = np.array(rows, dtype=np.float64)
+    except (ValueError, TypeError):
+        return None  # a text or a ragged row further down: each column keeps its own type
+    if values.ndim != 2 or (columns is not None and values.shape[1] != len(columns)):
+        return None
+    return pd.DataFrame(values, columns=columns, copy=False)
+
+
 def _frame_from_rows(rows: list[list[Any]], columns: list[str] | None) -> pd.DataFrame:
     """Rows as lists; all numbers (the usual body) go through one numpy array, far faster."""
-    if rows and all(
-        type(value) in _PLAIN_NUMBER_TYPES and type(value) is not bool for value in rows[0]
-    ):
-        try:
-            return pd.DataFrame(np.array(rows, dtype=np.float64), columns=columns)
-        except (ValueError, TypeError):
-            pass  # a text further down: each column keeps its own type
-    return pd.DataFrame(rows, columns=columns)
+    numbers = _numeric_frame(rows, columns)
+    return numbers if numbers is not None else pd.DataFrame(rows, columns=columns)
 
 
 def _frame_from_records(payload: Any, *, key: str) -> pd.DataFrame:
@@ -324,6 +410,8 @@ def input_check(
     ``first_row`` is the number of the frame's first row in the user's input (chunks of a
     large file start further down), so a bad value is reported where the user sees it.
     """
+    if inputs is not None and _already_checked(frame, inputs):
+        return CheckedInput(frame=frame)
     frame = frame.rename(columns=lambda name: str(name).strip())
     if inputs is None:
         return CheckedInput(frame=frame)
@@ -364,6 +452,27 @@ def input_check(
     if errors:
         raise ApplicationError(_conversion_message(errors), {"invalid_values": errors})
     return CheckedInput(frame=pd.DataFrame(converted, index=index), notes=notes)
+
+
+# Signature types whose column needs nothing more once it has this dtype (a gap is NaN in a
+# float column, and an integer or boolean dtype cannot hold one).
+_READY_DTYPES = {**_FLOAT_TYPES, **_INTEGER_TYPES, "boolean": "bool"}
+
+
+def _already_checked(frame: pd.DataFrame, inputs: Sequence[InputColumn]) -> bool:
+    """Exactly the signature's columns, in its order, each already of its type, numbered from
+    0: what a body of numbers gives, and what the checks below would return unchanged."""
+    index = frame.index
+    return (
+        list(frame.columns) == [column.name for column in inputs]
+        and isinstance(index, pd.RangeIndex)
+        and index.start == 0
+        and index.step == 1
+        and all(
+            str(dtype) == _READY_DTYPES.get(column.type)
+            for dtype, column in zip(frame.dtypes, inputs, strict=True)
+        )
+    )
 
 
 def missing_columns_error(names: list[str]) -> ApplicationError:

@@ -19,14 +19,19 @@ for one bad request must not make every page treat MLflow as down for the cool-d
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import logging
 import os
 import re
+import select
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from django.conf import settings
@@ -338,6 +343,115 @@ def rest_send(
         _raise_for_status(response, path)
         _mark_up(uri)
         return response.json() if response.content else {}
+
+
+# --- a GET whose answer is read later ----------------------------------------------------------
+
+_deferred_local = threading.local()
+
+
+class _Answer:
+    """What ``_raise_for_status`` reads of a response, for one read with ``http.client``."""
+
+    def __init__(self, status_code: int, content: bytes):
+        self.status_code = status_code
+        self.content = content
+
+    def json(self) -> Any:
+        return json.loads(self.content) if self.content else {}
+
+
+class DeferredGet:
+    """A GET already sent to the tracking server; ``result()`` reads MLflow's answer.
+
+    The caller works in between, in the same thread, while MLflow answers: no second thread
+    competes with it for the interpreter. Each thread keeps its idle connections to the
+    server alive (``http.client``: requests cannot send now and read later); a connection
+    is taken while its GET is out, so one never read is never reused. One that MLflow closed
+    while idle is replaced, and its GET sent again once.
+    """
+
+    def __init__(self, uri: str, target: str, what: str):
+        self._uri = uri
+        self._target = target
+        self._what = what
+        self._connection, self._reused = self._send(_idle_connections().pop(uri, None))
+
+    def _send(
+        self, connection: http.client.HTTPConnection | None
+    ) -> tuple[http.client.HTTPConnection, bool]:
+        if connection is not None and (connection.sock is None or _closed(connection.sock)):
+            connection.close()
+            connection = None
+        if connection is None:
+            connection, reused = _connection_for(self._uri), False
+        else:
+            reused = True
+        try:
+            connection.request("GET", self._target, headers={"Accept": "application/json"})
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            if reused:
+                return self._send(None)
+            raise _unavailable(self._uri, self._what, exc) from exc
+        return connection, reused
+
+    def result(self) -> Any:
+        try:
+            status, content = self._read()
+        except (OSError, http.client.HTTPException) as exc:
+            self._connection.close()
+            if not self._reused:
+                raise _unavailable(self._uri, self._what, exc) from exc
+            # MLflow closed the kept-alive connection as it was reused: once more, anew.
+            self._connection, self._reused = self._send(None)
+            try:
+                status, content = self._read()
+            except (OSError, http.client.HTTPException) as exc_again:
+                self._connection.close()
+                raise _unavailable(self._uri, self._what, exc_again) from exc_again
+        _idle_connections()[self._uri] = self._connection
+        _raise_for_status(_Answer(status, content), self._what)
+        _mark_up(self._uri)
+        return json.loads(content) if content else {}
+
+    def _read(self) -> tuple[int, bytes]:
+        self._connection.sock.settimeout(settings.MLFLOW_WEB_READ_TIMEOUT)
+        response = self._connection.getresponse()
+        return response.status, response.read()
+
+
+def _idle_connections() -> dict[str, http.client.HTTPConnection]:
+    return _deferred_local.__dict__.setdefault("idle", {})
+
+
+def _connection_for(uri: str) -> http.client.HTTPConnection:
+    parts = urlsplit(uri)
+    timeout = settings.MLFLOW_WEB_CONNECT_TIMEOUT
+    if parts.scheme == "https":
+        return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout)
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+
+
+def _closed(sock: socket.socket) -> bool:
+    """Whether an idle kept-alive connection was closed by the server (readable means EOF:
+    no answer is pending on it)."""
+    try:
+        readable, _writable, _errors = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def rest_get_deferred(path: str, *, params: dict[str, Any] | None = None) -> DeferredGet:
+    """Send a GET of a JSON endpoint now (web timeouts); ``result()`` reads the answer, with
+    the same errors as ``rest_get``. ``MlflowUnavailable`` at once if it cannot be sent."""
+    uri = tracking_uri()
+    _ensure_not_cooling_down(uri)
+    target = urlsplit(uri).path.rstrip("/") + path
+    if params:
+        target += "?" + urlencode(params)
+    return DeferredGet(uri, target, f"GET {path}")
 
 
 def rest_open_stream(path: str, *, read_timeout: float = 30.0) -> requests.Response:

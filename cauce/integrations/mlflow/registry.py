@@ -10,7 +10,7 @@ Errors come out as ``MlflowUnavailable``, ``MlflowNotFound`` or ``MlflowError`` 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +18,12 @@ from urllib.parse import quote
 
 import yaml
 
-from cauce.integrations.mlflow.client import rest_get, rest_open_stream, rest_send
+from cauce.integrations.mlflow.client import (
+    rest_get,
+    rest_get_deferred,
+    rest_open_stream,
+    rest_send,
+)
 from cauce.integrations.mlflow.errors import MlflowError, MlflowNotFound
 
 _RM = "/api/2.0/mlflow/registered-models"
@@ -263,6 +268,31 @@ def model_version_get_by_alias(*, name: str, alias: str) -> ModelVersionInfo:
             raise MlflowNotFound() from error
         raise
     return _version_info(body["model_version"])
+
+
+def model_version_lookup(
+    *, name: str, alias: str = "", version: int | None = None
+) -> Callable[[], ModelVersionInfo]:
+    """Ask MLflow now for a version, by alias (``model_version_get_by_alias``) or by number
+    (``model_version_get``); the function returned reads the answer, with their errors.
+
+    The caller does its own work while MLflow answers (see ``rest_get_deferred``).
+    """
+    if alias:
+        pending = rest_get_deferred(f"{_RM}/alias", params={"name": name, "alias": alias})
+    else:
+        pending = rest_get_deferred(f"{_MV}/get", params={"name": name, "version": str(version)})
+
+    def answer() -> ModelVersionInfo:
+        try:
+            body = pending.result()
+        except MlflowError as error:
+            if alias and error.error_code == "INVALID_PARAMETER_VALUE":
+                raise MlflowNotFound() from error  # as in model_version_get_by_alias
+            raise
+        return _version_info(body["model_version"])
+
+    return answer
 
 
 def model_versions_list(

@@ -10,6 +10,13 @@ timeouts, or the worker's), and every failure becomes ``MlflowUnavailable``,
 ``MlflowNotFound`` or ``MlflowError``. Callers never see an mlflow object: ``ServedModel``
 is an opaque handle whose methods run inside this module.
 
+Loading skips MLflow's dependency check (``suppress_warnings``): it maps every installed
+distribution's files to its modules, 1-2 s on the first load of each process, to compare the
+model's ``requirements.txt`` with them. Cauce's models are trained by its own worker from
+the same image, so what can really differ is the scikit-learn that pickled the model (its
+pickles are version-bound) or Python itself: both are in the model's MLmodel and are compared
+here, with a warning in the log as MLflow would give.
+
 Probabilities come from the scikit-learn estimator itself: ``PyFuncModel.get_raw_model()``
 (public in MLflow 3) returns the very Pipeline the pyfunc wraps, loaded once, so
 ``predict_proba`` needs neither a second load nor the sklearn flavor's loader.
@@ -101,6 +108,17 @@ def served_model_get(*, name: str, version: int) -> ServedModel:
     return model
 
 
+def served_model_cached(*, name: str, version: int) -> ServedModel | None:
+    """The version if this process has it loaded (marked as just used), else None; never
+    loads."""
+    key = (name, int(version))
+    with _cache_lock:
+        model = _cache.get(key)
+        if model is not None:
+            _cache.move_to_end(key)
+        return model
+
+
 def served_models_cached() -> list[tuple[str, int]]:
     """The (name, version) keys in the cache, least recently used first."""
     with _cache_lock:
@@ -119,6 +137,13 @@ def served_model_forget(*, name: str, version: int) -> None:
         _cache.pop((name, int(version)), None)
 
 
+def preload() -> None:
+    """Import what loading and running a model needs (a web process, at start): otherwise
+    the first prediction of each process pays for importing MLflow and scikit-learn."""
+    import mlflow.pyfunc
+    import mlflow.sklearn  # noqa: F401
+
+
 def _load(*, name: str, version: int) -> ServedModel:
     import mlflow.pyfunc
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
@@ -126,7 +151,7 @@ def _load(*, name: str, version: int) -> ServedModel:
     uri = f"models:/{name}/{version}"
     with translate_errors(what=f"load_model({uri})"), _use_tracking_uri(tracking_uri()):
         try:
-            pyfunc = mlflow.pyfunc.load_model(uri)
+            pyfunc = mlflow.pyfunc.load_model(uri, suppress_warnings=True)
         except (ImportError, AttributeError, EOFError, ValueError, TypeError) as exc:
             # An unpicklable file or a missing library: not MLflow's fault, not the user's.
             logger.exception("Model %s could not be loaded", uri)
@@ -134,6 +159,7 @@ def _load(*, name: str, version: int) -> ServedModel:
                 _("No se pudo cargar el modelo '%(name)s' versión %(version)s.")
                 % {"name": name, "version": version}
             ) from exc
+    _warn_version_mismatch(uri, pyfunc)
     return ServedModel(
         name=name,
         version=version,
@@ -142,6 +168,26 @@ def _load(*, name: str, version: int) -> ServedModel:
         _pyfunc=pyfunc,
         _estimator=_estimator(pyfunc),
     )
+
+
+def _warn_version_mismatch(uri: str, pyfunc: Any) -> None:
+    """Log when the model was saved by another scikit-learn or Python than this process's."""
+    import platform
+
+    import sklearn
+
+    flavors = pyfunc.metadata.flavors
+    saved = {
+        "scikit-learn": flavors.get("sklearn", {}).get("sklearn_version"),
+        "Python": flavors.get("python_function", {}).get("python_version"),
+    }
+    here = {"scikit-learn": sklearn.__version__, "Python": platform.python_version()}
+    for package, version in saved.items():
+        if version and version != here[package]:
+            logger.warning(
+                "Model %s was saved with %s %s; this process has %s",
+                uri, package, version, here[package],
+            )  # fmt: skip
 
 
 def _input_columns(pyfunc: Any) -> tuple[InputColumn, ...] | None:
@@ -217,6 +263,7 @@ def _as_list(raw: Any) -> list[Any]:
     """Predictions as MLflow's scoring server lists them (arrays, Series or frames), with
     plain Python values and None for NaN, so they go to JSON as they are."""
     import numpy as np
+    from pandas.api.types import infer_dtype
 
     if hasattr(raw, "to_dict") and hasattr(raw, "columns"):
         raw = raw.astype(object).where(raw.notna(), None)
@@ -226,7 +273,10 @@ def _as_list(raw: Any) -> list[Any]:
         return np.where(np.isfinite(values), values.astype(object), None).tolist()
     if values.dtype.kind in "biufUS":
         return values.tolist()
-    return [None if value != value else _plain(value) for value in values.tolist()]
+    listed = values.tolist()
+    if infer_dtype(values, skipna=False) == "string":
+        return listed  # class labels, the usual object array: nothing to convert
+    return [None if value != value else _plain(value) for value in listed]
 
 
 def _plain(value: Any) -> Any:

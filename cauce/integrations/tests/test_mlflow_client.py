@@ -7,6 +7,7 @@ INTERNAL_ERROR) raises ``MlflowError`` with MLflow's code, and the next call goe
 as usual. Both transports are checked: the plain REST calls and ``MlflowClient``.
 """
 
+import socket
 import uuid
 
 import pytest
@@ -152,3 +153,59 @@ def test_a_refusal_through_a_gateway_is_still_a_refusal(mlflow_proxy, model_name
     assert not isinstance(refused.value, MlflowUnavailable)
     mlflow_client.rest_get(f"{MODELS}/get", params={"name": model_name})
     assert _asked(http_calls, f"{MODELS}/get") == 1
+
+
+# --- a GET sent now, its answer read later ------------------------------------------------------
+
+
+def test_a_deferred_get_answers_like_rest_get_on_one_kept_alive_connection(mlflow, model_name):
+    path, params = f"{MODELS}/get", {"name": model_name}
+
+    first = mlflow_client.rest_get_deferred(path, params=params)
+    connection = first._connection
+    answer = first.result()
+    second = mlflow_client.rest_get_deferred(path, params=params)
+
+    assert answer == mlflow_client.rest_get(path, params=params)
+    assert second._connection is connection and second._reused
+    assert second.result() == answer
+
+
+def test_a_deferred_get_reports_refusals_and_unknown_objects_like_rest_get(mlflow, model_name):
+    with pytest.raises(MlflowError) as refused:
+        mlflow_client.rest_get_deferred(
+            f"{MODELS}/alias", params={"name": model_name, "alias": "nope"}
+        ).result()
+    assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowNotFound):
+        mlflow_client.rest_get_deferred(f"{MODELS}/get", params={"name": "no-such"}).result()
+    # Both answers were read: the connection is idle again and carries the next GET.
+    assert mlflow_client.rest_get_deferred(f"{MODELS}/get", params={"name": model_name})._reused
+
+
+def test_a_kept_alive_connection_closed_while_idle_is_replaced(mlflow, model_name):
+    path, params = f"{MODELS}/get", {"name": model_name}
+    first = mlflow_client.rest_get_deferred(path, params=params)
+    first.result()
+    first._connection.sock.shutdown(socket.SHUT_RDWR)
+
+    again = mlflow_client.rest_get_deferred(path, params=params)
+
+    assert again._connection is not first._connection and not again._reused
+    assert again.result()["registered_model"]["name"] == model_name
+
+
+def test_a_deferred_get_to_mlflow_down_fails_at_once_and_starts_the_cool_down(mlflow_down):
+    with pytest.raises(MlflowUnavailable):
+        mlflow_client.rest_get_deferred(f"{MODELS}/get", params={"name": "any"})
+    with pytest.raises(MlflowUnavailable):
+        mlflow_client.rest_get_deferred(f"{MODELS}/get", params={"name": "any"})
+    assert mlflow_client._down_until
+
+
+def test_a_deferred_get_to_a_silent_server_times_out_as_an_outage(mlflow_silent):
+    pending = mlflow_client.rest_get_deferred(f"{MODELS}/get", params={"name": "any"})
+
+    with pytest.raises(MlflowUnavailable):
+        pending.result()
+    assert mlflow_client._down_until

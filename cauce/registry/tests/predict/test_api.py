@@ -388,6 +388,45 @@ def test_an_alias_that_moved_is_followed_on_the_next_call(
     assert serving.served_models_cached() == [(model.name, first), (model.name, second)]
 
 
+def test_an_alias_moved_to_a_model_with_other_columns_predicts_with_the_new_one(
+    viewer_api, served, mlflow_registry, iris_rows, trained_models
+):
+    model, first = served("iris")
+    _, second = served("price", name=model.name)
+    mlflow_registry.set_registered_model_alias(model.name, "champion", first)
+    before = viewer_api.post(_url(model.name, "alias=champion"), _split(iris_rows), format="json")
+    price_rows = trained_models["price"].frame[["age", "income", "city", "member"]].head(5)
+
+    mlflow_registry.set_registered_model_alias(model.name, "champion", second)
+    # The version loaded for the first call would refuse these rows (missing columns).
+    after = viewer_api.post(
+        _url(model.name, "alias=champion"),
+        _split(price_rows.astype(object).where(price_rows.notna(), None)),
+        format="json",
+    )
+
+    assert before.status_code == 200
+    assert after.status_code == 200, after.json()
+    assert after.json()["version"] == second
+    own = _own_model(model.name, second).predict(price_rows)
+    assert after.json()["predictions"] == pytest.approx(own.tolist())
+
+
+def test_the_rows_refused_by_the_version_an_alias_still_points_at_are_a_400(
+    viewer_api, served, mlflow_registry, iris_rows
+):
+    model, version = served("iris")
+    mlflow_registry.set_registered_model_alias(model.name, "champion", version)
+    viewer_api.post(_url(model.name, "alias=champion"), _split(iris_rows), format="json")
+
+    response = viewer_api.post(
+        _url(model.name, "alias=champion"), _split(iris_rows[IRIS[:3]]), format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"missing_columns": ["petal_width"]}
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

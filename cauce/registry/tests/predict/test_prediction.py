@@ -1,5 +1,6 @@
 """Parsing scoring-server bodies, checking rows against a signature, writing results."""
 
+import gc
 import io
 
 import numpy as np
@@ -109,6 +110,71 @@ def test_an_empty_body_is_refused():
         prediction.parse_json_bytes(b"  ")
 
     assert str(error.value) == "No hay filas que predecir: el cuerpo está vacío."
+
+
+def test_a_json_body_of_named_rows_is_read_into_a_frame_at_once_with_its_options():
+    raw = b'{"dataframe_split": {"columns": %s, "data": [%s, %s]}, "alias": "champion"}' % (
+        str(NAMES).replace("'", '"').encode(),
+        str(ROW).encode(),
+        str(ROW).encode(),
+    )
+
+    body = prediction.scoring_body_read(raw)
+
+    assert body.options == {"alias": "champion"}
+    assert body.frame.to_numpy().tolist() == [ROW, ROW]
+    assert list(body.frame.columns) == NAMES
+    assert body.rows(columns=None) is body.frame
+    assert gc.isenabled()
+
+
+def test_positional_rows_wait_for_the_models_columns():
+    body = prediction.scoring_body_read(b'{"inputs": [[5.1, 3.5, 1.4, 0.2]], "version": 2}')
+
+    assert body.frame is None and not body.empty
+    assert body.options == {"version": 2}
+    assert body.rows(columns=NAMES).to_numpy().tolist() == [ROW]
+
+
+@pytest.mark.parametrize(
+    ("raw", "empty"),
+    [(b"{}", True), (b"[1, 2]", True), (b'{"version": 1}', False), (b'{"inputs": 3}', False)],
+)
+def test_a_body_without_rows_is_empty_and_a_malformed_one_is_reported_when_read(raw, empty):
+    body = prediction.scoring_body_read(raw)
+
+    assert body.empty is empty
+    if not empty:
+        with pytest.raises(ApplicationError):
+            body.rows(columns=NAMES)
+
+
+def test_a_row_of_another_length_among_numbers_is_named():
+    body = {"dataframe_split": {"columns": NAMES, "data": [ROW, ROW, ROW[:3], ROW]}}
+
+    with pytest.raises(ApplicationError) as error:
+        prediction.parse_scoring_body(body, columns=NAMES)
+
+    assert str(error.value) == "La fila 3 de dataframe_split tiene 3 valores y hay 4 columnas."
+
+
+def test_the_garbage_collector_is_back_on_after_a_body_that_does_not_parse():
+    with pytest.raises(ApplicationError):
+        prediction.scoring_body_read(b'{"dataframe_split": ')
+
+    assert gc.isenabled()
+
+
+def test_rows_already_in_the_signatures_columns_and_types_are_passed_on_as_they_are():
+    frame = pd.DataFrame(np.array([ROW, ROW]), columns=NAMES)
+    reordered = frame[NAMES[::-1]]
+    with_gaps = pd.DataFrame({"age": [1.0], "rooms": [3.0], "city": ["a"], "member": [True]})
+
+    assert prediction.input_check(frame, inputs=IRIS).frame is frame
+    assert list(prediction.input_check(reordered, inputs=IRIS).frame.columns) == NAMES
+    converted = prediction.input_check(with_gaps, inputs=MIXED).frame
+    assert converted is not with_gaps
+    assert str(converted["rooms"].dtype) == "int64"
 
 
 def test_missing_columns_are_listed_and_nothing_is_predicted():

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import sklearn
 from mlflow.pyfunc import load_model
 from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
@@ -108,3 +109,30 @@ def test_a_cached_model_predicts_while_mlflow_is_down(settings, trained_models, 
     assert np.asarray(output.predictions).dtype.kind == "U"
     assert serving.served_models_cached() == [(name, version)]
     assert model is serving.served_model_get(name=name, version=version)
+
+
+def test_only_a_model_saved_by_another_scikit_learn_is_reported_in_the_log(
+    trained_models, register, caplog
+):
+    name, version = register(trained_models["iris"])
+    uri = f"models:/{name}/{version}"
+    with caplog.at_level("WARNING", logger=serving.logger.name):
+        model = serving.served_model_get(name=name, version=version)
+        model._pyfunc.metadata.flavors["sklearn"]["sklearn_version"] = "0.1.0"
+        serving._warn_version_mismatch(uri, model._pyfunc)
+
+    assert [r.getMessage() for r in caplog.records if r.name == serving.logger.name] == [
+        f"Model {uri} was saved with scikit-learn 0.1.0; this process has {sklearn.__version__}"
+    ]
+
+
+def test_a_loaded_model_is_found_in_the_cache_without_loading_anything_else(
+    trained_models, register
+):
+    name, version = register(trained_models["iris"])
+
+    assert serving.served_model_cached(name=name, version=version) is None
+    model = serving.served_model_get(name=name, version=version)
+
+    assert serving.served_model_cached(name=name, version=version) is model
+    assert serving.served_models_cached() == [(name, version)]

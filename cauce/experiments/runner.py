@@ -222,6 +222,14 @@ def _heartbeat(experiment: MLExperiment) -> bool:
     return bool(_mine(experiment).update(heartbeat_at=timezone.now()))
 
 
+def _finished_here(experiment: MLExperiment) -> bool:
+    """Whether this attempt has set the experiment FINISHED (its run already ended FINISHED):
+    a heartbeat or a stop that comes after that has nothing left to stop."""
+    return MLExperiment.objects.filter(
+        pk=experiment.pk, status=Status.FINISHED, task_id=experiment.task_id
+    ).exists()
+
+
 def _set_async_exception(thread_id: int, exception: type[BaseException] | None) -> None:
     """Raise ``exception`` in the thread at its next Python instruction (None: clear it)."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
@@ -259,7 +267,11 @@ class _HeartbeatThread(threading.Thread):
                     _close_quietly()
                     continue
                 if not alive:
-                    self._interrupt()
+                    # The beat between ``_finish`` and ``stop()`` finds the experiment
+                    # FINISHED by this very attempt: nothing to interrupt (an interruption
+                    # then ended the FINISHED experiment's run as FAILED).
+                    if not _finished_here(self.experiment):
+                        self._interrupt()
                     return
         finally:
             connection.close()
@@ -419,7 +431,11 @@ def _end_run_after_failure(experiment: MLExperiment) -> None:
 
 
 def _stopped(experiment: MLExperiment) -> None:
-    """The experiment stopped being this worker's to run: end its run to match."""
+    """The experiment stopped being this worker's to run: end its run to match. A stop that
+    arrives once this attempt has finished the experiment changes nothing."""
+    if _finished_here(experiment):
+        logger.info("Experiment %s had finished before it was stopped", experiment.pk)
+        return
     status = _run_end_status(experiment)
     logger.warning("Experiment %s stopped; its MLflow run ends %s", experiment.pk, status)
     _end_run_quietly(experiment.mlflow_run_id, status)

@@ -1,5 +1,6 @@
 """The runner against a real MLflow server: what a run leaves in MLflow and in the database."""
 
+import threading
 import time
 from datetime import timedelta
 
@@ -16,7 +17,9 @@ from cauce.experiments.liveness import experiments_fail_stale
 from cauce.experiments.models import MLExperiment, TagSyncState
 from cauce.experiments.runner import (
     MAX_ATTEMPTS,
+    ExperimentStopped,
     _HeartbeatThread,
+    _stopped,
     experiment_execute,
     experiment_mlflow_tags,
 )
@@ -386,6 +389,73 @@ def test_the_heartbeat_thread_refreshes_a_running_experiment(iris_dataset, setti
         thread.stop()
     assert experiment.heartbeat_at > timezone.now() - timedelta(seconds=10)
     assert not thread.is_alive()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_heartbeat_after_the_experiment_finished_interrupts_nothing(iris_dataset, settings):
+    """The beat between ``_finish`` and the thread's stop finds the experiment FINISHED by
+    its own attempt (seen with 2 workers under load: the interruption then ended the FINISHED
+    experiment's MLflow run as FAILED). The thread ends without interrupting."""
+    settings.EXPERIMENT_HEARTBEAT_SECONDS = 0.05
+    experiment = queued_experiment(
+        iris_dataset, status=Status.FINISHED, attempts=1, task_id="t-finished"
+    )
+    thread = _HeartbeatThread(experiment, interrupt=threading.get_ident())
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    except ExperimentStopped:
+        pytest.fail("the heartbeat interrupted an experiment its attempt had finished")
+    finally:
+        thread.stop()
+    assert not thread.is_alive()
+    assert not thread.interrupted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_heartbeat_after_a_cancel_still_interrupts(iris_dataset, settings):
+    settings.EXPERIMENT_HEARTBEAT_SECONDS = 0.05
+    experiment = queued_experiment(
+        iris_dataset, status=Status.CANCELLED, attempts=1, task_id="t-cancelled"
+    )
+    thread = _HeartbeatThread(experiment, interrupt=threading.get_ident())
+    stopped = False
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+    except ExperimentStopped:
+        stopped = True
+    finally:
+        thread.stop()
+    assert stopped
+    assert thread.interrupted
+
+
+def test_a_stop_after_the_experiment_finished_leaves_its_run_finished(mlflow, iris_dataset):
+    run_id = _open_run(iris_dataset.project)
+    tracking.run_end(run_id=run_id, status="FINISHED")
+    experiment = queued_experiment(
+        iris_dataset, status=Status.FINISHED, task_id="t-1", mlflow_run_id=run_id
+    )
+
+    _stopped(experiment)
+
+    assert MlflowClient(tracking_uri=mlflow).get_run(run_id).info.status == "FINISHED"
+
+
+def test_a_stop_of_a_cancelled_experiment_kills_its_run(mlflow, iris_dataset):
+    run_id = _open_run(iris_dataset.project)
+    experiment = queued_experiment(
+        iris_dataset, status=Status.CANCELLED, task_id="t-1", mlflow_run_id=run_id
+    )
+
+    _stopped(experiment)
+
+    assert MlflowClient(tracking_uri=mlflow).get_run(run_id).info.status == "KILLED"
 
 
 def _wait_for_heartbeat_after(experiment, moment, seconds: float = 10) -> bool:

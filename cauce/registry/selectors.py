@@ -4,7 +4,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from cauce.experiments.models import MLExperiment
@@ -12,7 +13,7 @@ from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable
 from cauce.integrations.mlflow import registry as mlflow_registry
 from cauce.integrations.mlflow.registry import ModelVersionInfo, RegisteredModelInfo
 from cauce.projects.models import Membership, Project, Role
-from cauce.projects.selectors import projects_for_user, require_role
+from cauce.projects.selectors import projects_for_user
 from cauce.registry.models import NAME_MAX_LENGTH, RegisteredModel
 
 
@@ -36,12 +37,27 @@ def registered_model_get_for_user(
     if not name or len(name) > NAME_MAX_LENGTH or "\x00" in name:
         # No model has such a name (and PostgreSQL refuses NUL characters in a query).
         raise Http404
-    model = (
-        RegisteredModel.objects.select_related("project", "created_by").filter(name=name).first()
-    )
-    if model is None:
+    if not user.is_authenticated:
         raise Http404
-    membership = require_role(user=user, project=model.project, role=role)
+    # One query: the model and the user's membership of its project (its id and role), which
+    # the predict API pays on every call.
+    memberships = Membership.objects.filter(project_id=OuterRef("project_id"), user_id=user.pk)
+    model = (
+        RegisteredModel.objects.select_related("project", "created_by")
+        .filter(name=name)
+        .annotate(
+            member_id=Subquery(memberships.values("pk")[:1]),
+            member_role=Subquery(memberships.values("role")[:1]),
+        )
+        .first()
+    )
+    if model is None or model.member_id is None:
+        raise Http404
+    membership = Membership(
+        pk=model.member_id, project=model.project, user=user, role=model.member_role
+    )
+    if not membership.allows(role):
+        raise PermissionDenied
     return model, membership
 
 

@@ -388,6 +388,27 @@ def test_an_alias_that_moved_is_followed_on_the_next_call(
     assert serving.served_models_cached() == [(model.name, first), (model.name, second)]
 
 
+def test_a_warm_call_by_token_makes_three_queries(
+    api_client, viewer, served, mlflow_registry, iris_rows, django_assert_num_queries
+):
+    """The token, the model with the caller's membership (one query), the source experiment."""
+    from rest_framework.authtoken.models import Token
+
+    model, version = served("iris")
+    mlflow_registry.set_registered_model_alias(model.name, "champion", version)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=viewer).key}")
+    url = _url(model.name, "alias=champion")
+    body = _split(iris_rows)
+    first = api_client.post(url, body, format="json")  # loads the model
+
+    with django_assert_num_queries(3):
+        warm = api_client.post(url, body, format="json")
+
+    assert (first.status_code, warm.status_code) == (200, 200), warm.json()
+    assert warm.json()["predictions"] == first.json()["predictions"]
+    assert warm.json()["version"] == version
+
+
 def test_an_alias_moved_to_a_model_with_other_columns_predicts_with_the_new_one(
     viewer_api, served, mlflow_registry, iris_rows, trained_models
 ):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.http import Http404
 
 from cauce.experiments.models import MLExperiment
@@ -39,16 +39,17 @@ def registered_model_get_for_user(
         raise Http404
     if not user.is_authenticated:
         raise Http404
-    # One query: the model and the user's membership of its project (its id and role), which
-    # the predict API pays on every call.
-    memberships = Membership.objects.filter(project_id=OuterRef("project_id"), user_id=user.pk)
+    # One query: the model and the user's membership of its project (a left join), which the
+    # predict API pays on every call. Faster than two queries, and than subqueries (compiling).
     model = (
         RegisteredModel.objects.select_related("project", "created_by")
-        .filter(name=name)
         .annotate(
-            member_id=Subquery(memberships.values("pk")[:1]),
-            member_role=Subquery(memberships.values("role")[:1]),
+            member=FilteredRelation(
+                "project__memberships", condition=Q(project__memberships__user_id=user.pk)
+            )
         )
+        .filter(name=name)
+        .annotate(member_id=F("member__id"), member_role=F("member__role"))
         .first()
     )
     if model is None or model.member_id is None:

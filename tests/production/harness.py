@@ -202,12 +202,15 @@ class Harness:
         extra_env: dict[str, str] | None = None,
         web_workers: int = 2,
         beat: bool = True,
+        mlflow_workers: int = 1,
     ):
         if root is None:
             root = Path(tempfile.mkdtemp(prefix="cauce-prove-"))
         self.root = Path(root)
         self.extra_env = dict(extra_env or {})
         self.web_workers = web_workers
+        # compose's mlflow service runs one (--workers 1).
+        self.mlflow_workers = mlflow_workers
         self.with_beat = beat
         self.logs = self.root / "logs"
         self.ports = {
@@ -456,7 +459,8 @@ class Harness:
             PYTHON, "-m", "mlflow", "server",
             "--backend-store-uri", self.mlflow_store_uri,
             "--serve-artifacts", "--artifacts-destination", f"s3://{BUCKET}/artifacts",
-            "--host", "127.0.0.1", "--port", str(self.ports["mlflow"]), "--workers", "1",
+            "--host", "127.0.0.1", "--port", str(self.ports["mlflow"]),
+            "--workers", str(self.mlflow_workers),
             "--allowed-hosts", "localhost:*,127.0.0.1:*",
         ]  # fmt: skip
         self.services["mlflow"] = self._spawn("mlflow", command, self.mlflow_env())

@@ -23,7 +23,11 @@
 - Previous runs. An experiment that already has an ``mlflow_run_id`` when a new attempt
   starts (a redelivery, or a retry after MLflow went away) gets that run ended as FAILED
   before a new one is created. Only when that succeeds is the id replaced, so a run is never
-  forgotten while still RUNNING; a missing or already ended run is not an error.
+  forgotten while still RUNNING; a missing or already ended run is not an error. Then one
+  ``search_runs`` by the ``cauce.experiment_id`` tag ends (FAILED) any other RUNNING run of
+  the experiment: one an attempt created but whose id never reached the database (it was
+  down) and that it could not end either (MLflow shared that database). The same search runs
+  when the runner gives up. Best effort: MLflow failing it does not stop the attempt.
 - MLflow down. ``MlflowUnavailable`` either sends the experiment back to QUEUED with stage
   RETRYING (``retry_on_unavailable=True``, the task then retries with backoff) or ends it
   as ERROR "MLflow no disponible: ...".
@@ -71,6 +75,7 @@ from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.data import training_columns_check
 from cauce.experiments.pipeline.training import TrainingResult, TrainingSpec, training_run
 from cauce.experiments.tag_sync import (
+    EXPERIMENT_ID_TAG,
     mlflow_tags_desired,
     tag_sync_run_started,
     tag_sync_version,
@@ -464,6 +469,36 @@ def _end_previous_run(run_id: str) -> None:
         logger.warning("Could not end the earlier MLflow run %s: %s", run_id, exc)
 
 
+def _end_orphan_runs(experiment: MLExperiment) -> None:
+    """End as FAILED the runs of this experiment's earlier attempts still RUNNING in MLflow,
+    found by the ``cauce.experiment_id`` tag every run gets: also a run whose id never
+    reached the database (it was down) and could not be ended then. One search; best effort:
+    MLflow down or refusing is logged and the next attempt or ``experiments_close_orphan_runs``
+    comes back to it."""
+    mlflow_experiment_ids = sorted(
+        {experiment.mlflow_experiment_id, experiment.project.mlflow_experiment_id} - {""}
+    )
+    if not mlflow_experiment_ids:
+        return  # No run of this experiment's project was ever recorded.
+    try:
+        ended = tracking.runs_end_running(
+            experiment_ids=mlflow_experiment_ids,
+            tags={EXPERIMENT_ID_TAG: str(experiment.pk)},
+            status="FAILED",
+        )
+    except (MlflowError, MlflowNotFound) as exc:
+        logger.warning(
+            "Could not look for orphan MLflow runs of experiment %s: %s", experiment.pk, exc
+        )
+        return
+    for run_id in ended:
+        logger.warning(
+            "MLflow run %s of an earlier attempt of experiment %s was still RUNNING: ended FAILED",
+            run_id,
+            experiment.pk,
+        )
+
+
 # --- the run -------------------------------------------------------------------------------
 
 
@@ -487,6 +522,7 @@ def experiment_execute(
         return
     if claim.gave_up:
         _end_run_quietly(claim.previous_run_id)
+        _end_orphan_runs(claim.experiment)
         return
     experiment = claim.experiment
     # In memory, from here on, the id of this attempt's own run (set once it is created);
@@ -498,6 +534,8 @@ def experiment_execute(
         try:
             if claim.previous_run_id:
                 _end_previous_run(claim.previous_run_id)
+            # Before this attempt creates its own run: any RUNNING run of it is an orphan.
+            _end_orphan_runs(experiment)
             with training_memory_limit():
                 _execute(experiment)
         finally:

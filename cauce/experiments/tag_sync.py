@@ -50,6 +50,8 @@ RUN_NAME_KEY = "mlflow.runName"
 MLFLOW_MAX_TAG_VALUE = 8000
 # Prefixes of keys that are never an experiment tag when read back from a run.
 RESERVED_PREFIXES = ("mlflow.", "cauce.")
+# On every run Cauce creates: which experiment (and so which attempts) it belongs to.
+EXPERIMENT_ID_TAG = "cauce.experiment_id"
 
 
 # --- the desired state -----------------------------------------------------------------------
@@ -106,7 +108,7 @@ def mlflow_tags_desired(
     user = _user_name(experiment)
     if user:
         tags[USER_KEY] = user
-    tags["cauce.experiment_id"] = str(experiment.pk)
+    tags[EXPERIMENT_ID_TAG] = str(experiment.pk)
     tags["cauce.project_id"] = str(experiment.project_id)
     return DesiredTags(tags=tags, clipped=clipped)
 

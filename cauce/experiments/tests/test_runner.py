@@ -24,7 +24,7 @@ from cauce.experiments.runner import (
     experiment_mlflow_tags,
 )
 from cauce.experiments.tests.runner_support import queued_experiment
-from cauce.integrations.mlflow import tracking
+from cauce.integrations.mlflow import MlflowUnavailable, tracking
 from tests.fixtures.data import IRIS_FEATURES
 
 Status = MLExperiment.Status
@@ -276,6 +276,82 @@ def test_a_redelivered_task_starts_over_and_fails_the_interrupted_run(mlflow_cli
     assert experiment.attempts == 2
     assert experiment.mlflow_run_id not in ("", old_run_id)
     assert mlflow_client.get_run(old_run_id).info.status == "FAILED"
+    assert mlflow_client.get_run(experiment.mlflow_run_id).info.status == "FINISHED"
+
+
+def _attempt_run(experiment, *, mlflow_experiment_id: str) -> str:
+    """A RUNNING run tagged as the runner tags an attempt's run, its id never recorded: what
+    an attempt leaves when the database (and MLflow's store with it) goes down."""
+    return tracking.run_create(
+        experiment_id=mlflow_experiment_id,
+        run_name=experiment.name,
+        tags=experiment_mlflow_tags(experiment),
+    )
+
+
+def test_a_new_attempt_fails_the_runs_earlier_attempts_left_running_unrecorded(
+    mlflow_client, iris_dataset
+):
+    project = iris_dataset.project
+    mlflow_experiment_id = tracking.experiment_ensure(name=project.mlflow_experiment_name)
+    project.mlflow_experiment_id = mlflow_experiment_id
+    project.save(update_fields=["mlflow_experiment_id"])
+    experiment = queued_experiment(iris_dataset, stage=MLExperiment.Stage.RETRYING, attempts=1)
+    other = queued_experiment(iris_dataset, name="Otro")
+    orphan_run_id = _attempt_run(experiment, mlflow_experiment_id=mlflow_experiment_id)
+    other_run_id = _attempt_run(other, mlflow_experiment_id=mlflow_experiment_id)
+
+    experiment_execute(experiment_id=str(experiment.pk))
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.FINISHED, experiment.error
+    assert experiment.mlflow_run_id not in ("", orphan_run_id)
+    assert mlflow_client.get_run(orphan_run_id).info.status == "FAILED"
+    assert mlflow_client.get_run(experiment.mlflow_run_id).info.status == "FINISHED"
+    assert mlflow_client.get_run(other_run_id).info.status == "RUNNING"
+
+
+def test_giving_up_fails_the_runs_earlier_attempts_left_running_unrecorded(
+    mlflow_client, iris_dataset
+):
+    project = iris_dataset.project
+    mlflow_experiment_id = tracking.experiment_ensure(name=project.mlflow_experiment_name)
+    experiment = queued_experiment(
+        iris_dataset,
+        status=Status.RUNNING,
+        attempts=MAX_ATTEMPTS,
+        mlflow_experiment_id=mlflow_experiment_id,
+        heartbeat_at=timezone.now(),
+    )
+    other = queued_experiment(iris_dataset, name="Otro")
+    orphan_run_id = _attempt_run(experiment, mlflow_experiment_id=mlflow_experiment_id)
+    other_run_id = _attempt_run(other, mlflow_experiment_id=mlflow_experiment_id)
+
+    experiment_execute(experiment_id=str(experiment.pk))
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.ERROR
+    assert mlflow_client.get_run(orphan_run_id).info.status == "FAILED"
+    assert mlflow_client.get_run(other_run_id).info.status == "RUNNING"
+
+
+def test_an_attempt_goes_on_when_mlflow_refuses_the_orphan_search(
+    mlflow_client, iris_dataset, monkeypatch
+):
+    def refused(**kwargs):
+        raise MlflowUnavailable()
+
+    monkeypatch.setattr(tracking, "runs_end_running", refused)
+    experiment = queued_experiment(iris_dataset, attempts=1)
+    experiment.project.mlflow_experiment_id = tracking.experiment_ensure(
+        name=experiment.project.mlflow_experiment_name
+    )
+    experiment.project.save(update_fields=["mlflow_experiment_id"])
+
+    experiment_execute(experiment_id=str(experiment.pk))
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.FINISHED, experiment.error
     assert mlflow_client.get_run(experiment.mlflow_run_id).info.status == "FINISHED"
 
 

@@ -10,7 +10,6 @@ shows the experiment or the next worker's start turns it into ERROR.
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -20,6 +19,7 @@ from mlflow.tracking import MlflowClient
 from cauce.experiments import services
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.tasks import run_full_experiment_pipeline_task
+from scripts.run import process_table
 from tests.fixtures.data import slow_classification_csv
 from tests.fixtures.mlflow_server import stop_process
 from tests.fixtures.worker import start_worker, wait_ready
@@ -71,27 +71,13 @@ def workers(mlflow, private_queue, tmp_path):
 
 
 def _children(pid: int) -> set[int]:
-    """Pids of the live processes whose parent is ``pid`` (Linux /proc)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.add(int(entry.name))
-    return found
+    """Pids of the processes whose parent is ``pid`` (Linux /proc)."""
+    return {child for child, (parent, _group, _state) in process_table().items() if parent == pid}
 
 
 def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    entry = process_table().get(pid)
+    return entry is not None and entry[2] != "Z"
 
 
 def _training_experiment(project, make_dataset, slow_csv_bytes, queue) -> MLExperiment:

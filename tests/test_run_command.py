@@ -74,34 +74,21 @@ class Output:
         pytest.fail(f"no {pattern!r} within {timeout} s:\n{self.text}")
 
 
-def _proc_table() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, state) for every process, from /proc."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        table[int(entry.name)] = (int(fields[1]), fields[0])
-    return table
-
-
 def _descendants(pid: int) -> set[int]:
-    table = _proc_table()
+    table = run_script.process_table()
     found, frontier = set(), {pid}
     while frontier:
-        children = {child for child, (parent, _) in table.items() if parent in frontier}
+        children = {
+            child for child, (parent, _group, _state) in table.items() if parent in frontier
+        }
         frontier = children - found
         found |= children
     return found
 
 
 def _alive(pid: int) -> bool:
-    entry = _proc_table().get(pid)
-    return entry is not None and entry[1] != "Z"
+    entry = run_script.process_table().get(pid)
+    return entry is not None and entry[2] != "Z"
 
 
 def _command_line(pid: int) -> str:

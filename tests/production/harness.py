@@ -39,6 +39,8 @@ from pathlib import Path
 
 import requests
 
+from scripts.run import group_members
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -135,17 +137,7 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path |
 
 def group_alive(pgid: int) -> bool:
     """Whether any non-zombie process of the group is left (Linux /proc)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) >= 3 and fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
+    return bool(group_members(pgid))
 
 
 def stop_group(process: subprocess.Popen, grace: float, first: int = signal.SIGTERM) -> None:

@@ -20,7 +20,7 @@ from rest_framework.authtoken.models import Token
 from cauce.artifacts.tests.conftest import MODEL_FILES, RUN_FILES
 from cauce.registry import services as registry_services
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 MAX_EXAMPLES = 8
 SETTINGS = Path(__file__).with_name("schemathesis.toml")

@@ -196,6 +196,7 @@ def test_development_keeps_plain_http_and_unhashed_static_files(tmp_path):
     }
 
 
+@pytest.mark.slow  # compresses every static file, gzip and brotli
 def test_collectstatic_writes_hashed_names_and_a_manifest(tmp_path):
     static_root = tmp_path / "static"
     result = _manage(tmp_path, "collectstatic", "--noinput", DJANGO_STATIC_ROOT=str(static_root))

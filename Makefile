@@ -19,6 +19,9 @@ install: $(STAMP)
 run: install
 	$(PY) -m scripts.run
 
+# Two pytest-xdist workers by default (CI's machine has two cores); `make test PYTEST_ARGS=...`
+# replaces them (e.g. `PYTEST_ARGS=tests/test_run_command.py` runs one file in one process).
+test: PYTEST_ARGS ?= -n 2 --dist worksteal
 test: install
 	$(PY) -m pytest --ignore=tests/production $(PYTEST_ARGS)
 

@@ -126,8 +126,21 @@ _ONE_TAG = RegexValidator(
 )
 
 
+class _TagListField(serializers.ListField):
+    """A list of tags: the schema declares the rules below; a list that breaks them gets the
+    services' own message first (which tag, how many), as the pages do."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, list) and all(isinstance(tag, str) for tag in data):
+            try:
+                services.tags_normalize(data)
+            except ApplicationError as exc:
+                raise serializers.ValidationError(str(exc)) from exc
+        return super().to_internal_value(data)
+
+
 def _tag_list(**kwargs) -> serializers.ListField:
-    return serializers.ListField(
+    return _TagListField(
         child=serializers.CharField(
             allow_blank=True,
             trim_whitespace=False,

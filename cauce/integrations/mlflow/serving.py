@@ -86,16 +86,14 @@ def served_model_get(*, name: str, version: int) -> ServedModel:
     """The loaded version, from the cache or loaded now (then cached, evicting the oldest)."""
     key = (name, int(version))
     with _cache_lock:
-        model = _cache.get(key)
+        model = _cache_hit(key)
         if model is not None:
-            _cache.move_to_end(key)
             return model
         load_lock = _load_locks.setdefault(key, threading.Lock())
     with load_lock:
         with _cache_lock:
-            model = _cache.get(key)
+            model = _cache_hit(key)
             if model is not None:
-                _cache.move_to_end(key)
                 return model
         model = _load(name=name, version=int(version))
         with _cache_lock:
@@ -111,12 +109,16 @@ def served_model_get(*, name: str, version: int) -> ServedModel:
 def served_model_cached(*, name: str, version: int) -> ServedModel | None:
     """The version if this process has it loaded (marked as just used), else None; never
     loads."""
-    key = (name, int(version))
     with _cache_lock:
-        model = _cache.get(key)
-        if model is not None:
-            _cache.move_to_end(key)
-        return model
+        return _cache_hit((name, int(version)))
+
+
+def _cache_hit(key: tuple[str, int]) -> ServedModel | None:
+    """The cached model for ``key``, marked as just used; call with ``_cache_lock`` held."""
+    model = _cache.get(key)
+    if model is not None:
+        _cache.move_to_end(key)
+    return model
 
 
 def served_models_cached() -> list[tuple[str, int]]:

@@ -166,3 +166,11 @@ def served(trained_models, register, experiment_of, project):
 def viewer_api(api_client, viewer):
     api_client.force_authenticate(viewer)
     return api_client
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """Prediction jobs' files in this test's own folder, kept 7 days."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PREDICTION_RETENTION_DAYS = 7
+    return settings.MEDIA_ROOT

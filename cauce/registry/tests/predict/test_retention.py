@@ -13,16 +13,9 @@ from django.utils import timezone
 from cauce.registry.models import PredictionJob, RegisteredModel
 from cauce.registry.predict_retention import prediction_jobs_expire
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 RESULT = "sepal_length,prediction\n5.1,setosa\n"
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.PREDICTION_RETENTION_DAYS = 7
-    return settings.MEDIA_ROOT
 
 
 @pytest.fixture

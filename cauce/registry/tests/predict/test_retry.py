@@ -10,16 +10,9 @@ from django.utils import timezone
 
 from cauce.registry.models import PredictionJob
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 INPUT = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n"
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.PREDICTION_RETENTION_DAYS = 7
-    return settings.MEDIA_ROOT
 
 
 def failed_job(model, version, *, ended_days_ago=0.0, status="ERROR", keep_input=True):

@@ -62,7 +62,8 @@ FROM python:3.11.11-slim-bookworm AS mlflow
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONUNBUFFERED=1 \
-    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
+    MLFLOW_DISABLE_TELEMETRY=true
 COPY requirements-mlflow.txt /tmp/requirements-mlflow.txt
 RUN pip install --requirement /tmp/requirements-mlflow.txt \
     && groupadd --system --gid 10002 mlflow \
@@ -73,4 +74,4 @@ EXPOSE 5000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=5 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/health', timeout=4)"]
 # The stores come from MLFLOW_BACKEND_STORE_URI and MLFLOW_ARTIFACTS_DESTINATION (environment).
-CMD ["mlflow", "server", "--host", "0.0.0.0", "--port", "5000", "--workers", "1", "--serve-artifacts"]
+CMD ["mlflow", "server", "--host", "0.0.0.0", "--port", "5000", "--workers", "2", "--serve-artifacts"]

@@ -28,7 +28,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=int, default=EXPERIMENTS)
     parser.add_argument(
-        "--mlflow-workers", type=int, default=1, help="MLflow server processes (compose: 1)"
+        "--mlflow-workers", type=int, default=2, help="MLflow server processes (compose: 2)"
     )
     args = parser.parse_args()
     harness = Harness(mlflow_workers=args.mlflow_workers)

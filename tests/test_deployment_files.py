@@ -131,10 +131,12 @@ def test_mlflow_server_uses_postgres_s3_proxied_artifacts_and_the_container_host
     assert environment["MLFLOW_ARTIFACTS_DESTINATION"].startswith("s3://")
     assert environment["MLFLOW_S3_ENDPOINT_URL"] == "http://objectstore:9000"
     assert environment["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    assert environment["MLFLOW_DISABLE_TELEMETRY"] == "${MLFLOW_DISABLE_TELEMETRY:-true}"
     command = mlflow["command"]
     assert command[:2] == ["mlflow", "server"]
     assert "--serve-artifacts" in command
-    assert command[command.index("--workers") + 1] == "1"
+    # Two uvicorn processes unless MLFLOW_WORKERS says otherwise (uvloop keeps them fast).
+    assert command[command.index("--workers") + 1] == "${MLFLOW_WORKERS:-2}"
     assert "--default-artifact-root" not in command
     allowed = command[command.index("--allowed-hosts") + 1].split(",")
     assert "mlflow:*" in allowed

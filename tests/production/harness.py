@@ -194,14 +194,14 @@ class Harness:
         extra_env: dict[str, str] | None = None,
         web_workers: int = 2,
         beat: bool = True,
-        mlflow_workers: int = 1,
+        mlflow_workers: int = 2,
     ):
         if root is None:
             root = Path(tempfile.mkdtemp(prefix="cauce-prove-"))
         self.root = Path(root)
         self.extra_env = dict(extra_env or {})
         self.web_workers = web_workers
-        # compose's mlflow service runs one (--workers 1).
+        # compose's mlflow service runs two (--workers ${MLFLOW_WORKERS:-2}).
         self.mlflow_workers = mlflow_workers
         self.with_beat = beat
         self.logs = self.root / "logs"
@@ -444,6 +444,7 @@ class Harness:
             **AWS_KEYS,
             "MLFLOW_S3_ENDPOINT_URL": self.s3_url,
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            "MLFLOW_DISABLE_TELEMETRY": "true",  # compose's default
         }
 
     def _spawn_mlflow(self) -> None:

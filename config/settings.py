@@ -228,6 +228,11 @@ DATASET_MAX_COLUMNS = env.int("CAUCE_DATASET_MAX_COLUMNS", default=2000)
 DATASET_MAX_EXPANDED_MB = env.int("CAUCE_DATASET_MAX_EXPANDED_MB", default=1000)
 
 # --- MLflow -------------------------------------------------------------------------------
+# MLflow's client, left to itself, sends usage telemetry to its makers (a thread and requests
+# out of the team's network): off unless MLFLOW_DISABLE_TELEMETRY=false. And ending a run
+# would read the run back to print its URL on stdout (a request per run).
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 MLFLOW_TRACKING_URI = env.str("MLFLOW_TRACKING_URI", default="http://127.0.0.1:5000")
 # What the browser can reach (links to the MLflow UI); the tracking URI may be internal.
 MLFLOW_PUBLIC_URL = env.str("MLFLOW_PUBLIC_URL", default=MLFLOW_TRACKING_URI)

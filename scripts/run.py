@@ -343,7 +343,10 @@ def start_mlflow(sup: Supervisor, settings, port: int) -> tuple[str, Child | Non
         "MLflow server",
         command,
         "mlflow.log",
-        env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        env={
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            "MLFLOW_DISABLE_TELEMETRY": os.environ.get("MLFLOW_DISABLE_TELEMETRY", "true"),
+        },
         stop_last=True,
     )
     return url, child

@@ -208,3 +208,26 @@ def test_collectstatic_writes_hashed_names_and_a_manifest(tmp_path):
     assert (static_root / (hashed + ".gz")).is_file()
     # Gzip only, also where the brotli module is installed (locust brings it into the venv).
     assert not list(static_root.rglob("*.br"))
+
+
+def _telemetry_off(tmp_path, **overrides: str | None) -> bool:
+    """MLflow's own verdict in a Django process (none of the CI variables that also turn
+    it off: the settings' default is what is checked)."""
+    code = (
+        "import django; django.setup(); "
+        "from mlflow.telemetry.utils import is_telemetry_disabled; "
+        "print(is_telemetry_disabled())"
+    )
+    ci = dict.fromkeys(("CI", "PYTEST_CURRENT_TEST", "GITHUB_ACTIONS"))
+    env = _env(tmp_path, **{**ci, "MLFLOW_DISABLE_TELEMETRY": None, **overrides})
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_mlflow_telemetry_is_off_unless_the_team_turns_it_on(tmp_path):
+    assert _telemetry_off(tmp_path)
+    assert not _telemetry_off(tmp_path, MLFLOW_DISABLE_TELEMETRY="false")

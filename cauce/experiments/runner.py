@@ -696,7 +696,13 @@ def _execute(experiment: MLExperiment) -> None:
         clock.enter(Stage.LOGGING)
         _log_result(experiment, run_id, mlflow_experiment_id, result, output_dir)
     timings = clock.finish()
-    tracking.run_log_metrics(run_id=run_id, metrics=timing_metrics(timings))
+    tracking.run_log_results(
+        run_id=run_id,
+        model_id=experiment.mlflow_model_id,
+        model_metrics=result.metrics,
+        metrics=timing_metrics(timings),
+        params=_split_params(result.summary),
+    )
 
     # The run ends first: if MLflow fails here, the experiment is not FINISHED yet and the
     # failure paths (retry or ERROR) still apply.
@@ -727,6 +733,17 @@ def _finish(experiment: MLExperiment, *, timings: dict[str, float], plots: list[
     experiment.finished_at = experiment.heartbeat_at = now
 
 
+def _split_params(summary: dict) -> dict[str, object]:
+    return {
+        "rows_total": summary["rows_total"],
+        "rows_dropped_missing_target": summary["rows_dropped_missing_target"],
+        "rows_train": summary["rows_train"],
+        "rows_test": summary["rows_test"],
+        "stratified_split": summary["stratified_split"],
+        "dropped_columns": ",".join(summary["dropped_columns"]),
+    }
+
+
 def _log_result(
     experiment: MLExperiment,
     run_id: str,
@@ -734,19 +751,8 @@ def _log_result(
     result: TrainingResult,
     output_dir: Path,
 ) -> None:
-    summary = result.summary
-    tracking.run_log_params(
-        run_id=run_id,
-        params={
-            "rows_total": summary["rows_total"],
-            "rows_dropped_missing_target": summary["rows_dropped_missing_target"],
-            "rows_train": summary["rows_train"],
-            "rows_test": summary["rows_test"],
-            "stratified_split": summary["stratified_split"],
-            "dropped_columns": ",".join(summary["dropped_columns"]),
-        },
-    )
-    tracking.run_log_metrics(run_id=run_id, metrics=result.metrics)
+    # The metrics and the split's params follow the model, in one batch (``_execute``): logged
+    # before it, MLflow would copy each metric to the model with a request of its own.
     tracking.run_log_artifacts(run_id=run_id, local_dir=output_dir)
     x_train = result.split.x_train
     # MLflow infers the signature value by value: a sample gives the same column types

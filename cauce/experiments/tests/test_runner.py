@@ -1,8 +1,11 @@
 """The runner against a real MLflow server: what a run leaves in MLflow and in the database."""
 
+import re
 import threading
 import time
+from collections import Counter
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -156,6 +159,9 @@ def test_it_runs_an_experiment_to_finished_with_everything_in_mlflow(
     assert [output.model_id for output in run.outputs.model_outputs] == [experiment.mlflow_model_id]
     logged = mlflow_client.get_logged_model(experiment.mlflow_model_id)
     assert logged.experiment_id == experiment.mlflow_experiment_id
+    # The model's metrics (MLflow's model page) are the run's quality metrics, not its timings.
+    assert {m.key: m.value for m in logged.metrics} == pytest.approx(experiment.metrics)
+    assert {m.run_id for m in logged.metrics} == {run.info.run_id}
     info = get_model_info(experiment.mlflow_model_uri)
     assert [spec.name for spec in info.signature.inputs] == IRIS_FEATURES
     assert info.saved_input_example_info is not None
@@ -163,6 +169,33 @@ def test_it_runs_an_experiment_to_finished_with_everything_in_mlflow(
     example = iris_dataset_rows(iris_dataset)
     predictions = model.predict(example)
     assert set(np.asarray(predictions)) <= {"setosa", "versicolor", "virginica"}
+
+
+def test_an_experiment_s_run_costs_few_mlflow_calls(mlflow_client, iris_dataset, http_calls):
+    """What the worker asks MLflow for one run, by kind. The metrics go in the last batch,
+    after the model: logged before it, MLflow copies each to the model with one read of its
+    history (and a batch more). Ending the run does not read it back to print its URL."""
+    experiment = queued_experiment(iris_dataset, tags=["iris"])
+
+    experiment_execute(experiment_id=str(experiment.pk))
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.FINISHED, experiment.error
+    calls = Counter(
+        (call.method, re.sub(r"/artifacts/.*", "/artifacts/…", urlsplit(call.url).path))
+        for call in http_calls
+    )
+    api = "/api/2.0/mlflow"
+    assert calls[("GET", f"{api}/metrics/get-history")] == 0
+    # The experiment's params at the start; the results, the split's params and timings last.
+    assert calls[("POST", f"{api}/runs/log-batch")] == 2
+    # One for the run's artifact location, one by log_model (the run's metrics of that moment).
+    assert calls[("GET", f"{api}/runs/get")] == 2
+    assert calls[("POST", f"{api}/runs/update")] == 1
+    uploads = sum(n for (method, path), n in calls.items() if method == "PUT")
+    # 5 files of the run, 7 of the model (MLmodel, model.pkl, environments, examples).
+    assert uploads == 12
+    assert sum(calls.values()) - uploads <= 13, calls
 
 
 def iris_dataset_rows(dataset):

@@ -68,19 +68,40 @@ def run_log_params(*, run_id: str, params: Mapping[str, Any]) -> None:
             get_client().log_batch(run_id, params=items[start : start + _MAX_PARAMS_PER_BATCH])
 
 
-def run_log_metrics(*, run_id: str, metrics: Mapping[str, float]) -> None:
-    import time
-
+def _metrics(values: Mapping[str, float], now: int, model_id: str | None = None) -> list:
+    """Finite values only (MLflow refuses NaN and infinities in a batch), at step 0."""
     from mlflow.entities import Metric
 
-    now = int(time.time() * 1000)
-    items = [
-        Metric(key, float(value), now, 0)
-        for key, value in metrics.items()
+    return [
+        Metric(key, float(value), now, 0, model_id=model_id)
+        for key, value in values.items()
         if value is not None and math.isfinite(float(value))
     ]
-    with translate_errors(what="log_batch(metrics)"):
-        get_client().log_batch(run_id, metrics=items)
+
+
+def run_log_results(
+    *,
+    run_id: str,
+    model_id: str,
+    model_metrics: Mapping[str, float],
+    metrics: Mapping[str, float],
+    params: Mapping[str, Any],
+) -> None:
+    """A trained run's results in one ``log_batch``: ``model_metrics`` are also the logged
+    model's (MLflow lists them on it), ``metrics`` only the run's, and ``params``.
+
+    Logged after the model: ``log_model`` copies the run's metrics of that moment to the model
+    with one request per metric (and one more to write them), none when there are none yet.
+    """
+    import time
+
+    from mlflow.entities import Param
+
+    now = int(time.time() * 1000)
+    items = [*_metrics(model_metrics, now, model_id or None), *_metrics(metrics, now)]
+    param_items = [Param(key, str(value)[:_MAX_PARAM_VALUE]) for key, value in params.items()]
+    with translate_errors(what="log_batch(results)"):
+        get_client().log_batch(run_id, metrics=items, params=param_items)
 
 
 def run_tags_sync(*, run_id: str, desired: Mapping[str, str], delete: Iterable[str] = ()) -> int:
@@ -188,11 +209,10 @@ def run_log_sklearn_model(
             # cloudpickle loads any of them, and only Cauce's own workers write these files.
             serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
         )
-        logged = client.get_logged_model(info.model_id)
     return LoggedModelInfo(
         model_id=info.model_id,
         model_uri=info.model_uri,
-        artifact_location=logged.artifact_location,
+        artifact_location=created.artifact_location,
     )
 
 

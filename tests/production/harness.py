@@ -862,6 +862,32 @@ class Harness:
         _expect(response, 200, "experiment")
         return response.json()
 
+    def active_count(self, seed: Seed) -> int:
+        """How many of the seed's project's experiments are QUEUED or RUNNING: two requests
+        of one row each (a poll that does not load the machine it measures)."""
+        total = 0
+        for status in sorted(ACTIVE_STATUSES):
+            response = self.api(
+                seed,
+                "GET",
+                "/api/experiments/",
+                params={"project": seed.project_id, "status": status, "limit": 1},
+            )
+            _expect(response, 200, "experiment count")
+            total += response.json()["count"]
+        return total
+
+    def wait_idle(self, seed: Seed, timeout: float, poll: float = 0.5) -> bool:
+        """Poll ``active_count`` until it is 0 (True) or ``timeout`` (False)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(requests.RequestException, HarnessError, ValueError):
+                if self.active_count(seed) == 0:
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
+
     def wait_experiments(
         self, seed: Seed, ids: list[str], timeout: float, poll: float = 1.0
     ) -> dict[str, str]:

@@ -60,6 +60,9 @@ def _time(value: str) -> datetime:
 def _phase(harness: Harness, seed: Seed, workers: int, n: int) -> Phase:
     ids = harness.create_experiments(seed, n, name_prefix=f"{workers}w")
     harness.run_experiments(seed, ids)
+    # Only these are in the project's queue: a light poll until none is left, then the list
+    # (polling the whole list every second took CPU from the two workers being measured).
+    harness.wait_idle(seed, timeout=PHASE_TIMEOUT)
     statuses = harness.wait_experiments(seed, ids, timeout=PHASE_TIMEOUT)
     rows = harness.experiments(seed)
     queued = [_time(rows[i]["queued_at"]) for i in ids if rows[i]["queued_at"]]

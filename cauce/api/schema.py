@@ -3,7 +3,8 @@
 A drf-spectacular postprocessing hook, so that an endpoint added later is described the same
 way without repeating it: the error answers every API view can give (through the API's
 exception handler, always ``{"message": ..., "errors": ...}``), bounds on integer ids in paths,
-non-blank strings where blank ones are refused, and closed objects (``CLOSED``).
+non-blank strings where blank ones are refused, no NUL character in a request's strings, and
+closed objects (``CLOSED``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,18 @@ BLANK_CHARACTERS = (
     "\\u2028\\u2029\\u202f\\u205f\\u3000"
 )
 NON_BLANK_PATTERN = f"[^{BLANK_CHARACTERS}]"
+# DRF refuses a NUL character in any text it parses (ProhibitNullCharactersValidator): every
+# string a request may carry says so, beside any pattern of its own.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
 # An object that refuses properties it does not declare (the serializer says so with
 # ``extend_schema_serializer(extensions={CLOSED: True})``): ``additionalProperties: false``.
 CLOSED = "x-closed"
+# Bodies of named fields (a CSV or Parquet body is the file itself, checked by its reader).
+FIELD_MEDIA_TYPES = {
+    "application/json",
+    "multipart/form-data",
+    "application/x-www-form-urlencoded",
+}
 # The database's integer keys (64-bit); a larger id in a path is refused, not looked up.
 MAX_ID = 2**63 - 1
 
@@ -64,6 +74,29 @@ def _non_blank(schema: dict[str, Any], components: dict[str, Any]) -> None:
             prop.setdefault("pattern", NON_BLANK_PATTERN)
 
 
+def _no_nul(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """Strings without a format or a list of values, in this schema and the ones it holds
+    (properties, array items, allOf/anyOf/oneOf), get ``NO_NUL_PATTERN``."""
+    if "$ref" in schema:
+        schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    if schema.get("type") == "string" and "format" not in schema and "enum" not in schema:
+        patterns = [schema.get("pattern")]
+        patterns += [member.get("pattern") for member in schema.get("allOf", [])]
+        if NO_NUL_PATTERN not in patterns:
+            if schema.get("pattern") is None:
+                schema["pattern"] = NO_NUL_PATTERN
+            else:
+                schema.setdefault("allOf", []).append({"pattern": NO_NUL_PATTERN})
+    held = [*schema.get("properties", {}).values()]
+    if isinstance(schema.get("items"), dict):
+        held.append(schema["items"])
+    for key in ("allOf", "anyOf", "oneOf"):
+        # Not the bare ``{"pattern": ...}`` parts of a string's allOf: schemas of their own.
+        held.extend(m for m in schema.get(key, []) if "type" in m or "$ref" in m)
+    for member in held:
+        _no_nul(member, components)
+
+
 def postprocess(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
@@ -88,10 +121,14 @@ def postprocess(result: dict[str, Any], generator, request, public) -> dict[str,
                 if parameter.get("in") == "path" and schema.get("type") == "integer":
                     schema.setdefault("minimum", 1)
                     schema.setdefault("maximum", MAX_ID)
+                if parameter.get("in") == "query":
+                    _no_nul(schema, components)
             body = operation.get("requestBody", {})
-            for media in body.get("content", {}).values():
+            for kind, media in body.get("content", {}).items():
                 schema = media.get("schema", {})
                 _non_blank(schema, components)
+                if kind in FIELD_MEDIA_TYPES:
+                    _no_nul(schema, components)
                 if schema.get("anyOf") or schema.get("required"):
                     body["required"] = True  # a body that must hold something must be sent
     return result

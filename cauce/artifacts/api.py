@@ -18,7 +18,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cauce.api.schema import NON_BLANK_PATTERN
+from cauce.api.schema import NO_NUL_PATTERN, NON_BLANK_PATTERN
 from cauce.artifacts import previews, streaming
 from cauce.artifacts.compare import (
     DISTINCT_CAP,
@@ -117,7 +117,7 @@ SELECTION_SCHEMA = {
                     "model": {
                         "type": "string",
                         "minLength": 1,
-                        "allOf": [{"pattern": NON_BLANK_PATTERN}, {"pattern": "^[^\\u0000]*$"}],
+                        "allOf": [{"pattern": NON_BLANK_PATTERN}, {"pattern": NO_NUL_PATTERN}],
                     },
                     "path": PATH_SCHEMA,
                 },

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
     extend_schema_view,
 )
@@ -196,12 +197,28 @@ def _bad_parameter(name: str, detail: str) -> str:
     return _("Parámetro «%(name)s» no válido: %(detail)s") % {"name": name, "detail": detail}
 
 
+_MAX_FILTER_ID = 2**31 - 1
+
+
+@extend_schema_field(
+    {
+        "anyOf": [
+            {"type": "integer", "minimum": 1, "maximum": _MAX_FILTER_ID},
+            {"type": "string", "maxLength": 0},
+        ]
+    }
+)
+class _IdFilterField(serializers.IntegerField):
+    """An id to filter by, or empty: no filter (the schema says both)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, min_value=1, max_value=_MAX_FILTER_ID, **kwargs)
+
+
 class ExperimentListQuerySerializer(serializers.Serializer):
     """The list's filters (query parameters); an empty value means "no filter"."""
 
-    project = serializers.IntegerField(
-        required=False, min_value=1, max_value=2**31 - 1, help_text="Only this project's"
-    )
+    project = _IdFilterField(help_text="Only this project's")
     status = serializers.ChoiceField(
         choices=MLExperiment.Status.values, required=False, allow_blank=True
     )
@@ -211,9 +228,7 @@ class ExperimentListQuerySerializer(serializers.Serializer):
         max_length=100,
         help_text="scikit-learn class name, e.g. SVC",
     )
-    dataset = serializers.IntegerField(
-        required=False, min_value=1, max_value=2**31 - 1, help_text="Only experiments on it"
-    )
+    dataset = _IdFilterField(help_text="Only experiments on it")
     tags = serializers.CharField(
         required=False,
         allow_blank=True,

@@ -1,5 +1,7 @@
 import pytest
 
+from cauce.api.schema import NO_NUL_PATTERN
+
 pytestmark = pytest.mark.django_db
 
 
@@ -40,3 +42,52 @@ def test_the_swagger_ui_assets_are_served_locally(client):
     assert asset.status_code == 200
     assert asset["Content-Type"].startswith("text/javascript")
     assert b"SwaggerUIBundle" in b"".join(asset.streaming_content)
+
+
+FIELD_MEDIA_TYPES = {"application/json", "multipart/form-data", "application/x-www-form-urlencoded"}
+
+
+def _strings(schema: dict, components: dict, where: str):
+    """(where, schema) of every string without a format or a list of values it holds."""
+    if "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[-1]]
+    if schema.get("type") == "string" and "format" not in schema and "enum" not in schema:
+        yield where, schema
+    for name, held in schema.get("properties", {}).items():
+        yield from _strings(held, components, f"{where}.{name}")
+    if isinstance(schema.get("items"), dict):
+        yield from _strings(schema["items"], components, f"{where}[]")
+    for key in ("anyOf", "oneOf"):
+        for index, member in enumerate(schema.get(key, [])):
+            yield from _strings(member, components, f"{where}<{key}{index}>")
+
+
+def test_no_string_a_request_may_carry_allows_a_nul_character(client):
+    """DRF refuses NUL in any text (400): the schema says so for every body field and query
+    parameter, beside the string's own pattern."""
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+    found = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query":
+                    where = f"{method} {path} ?{parameter['name']}"
+                    found += _strings(parameter["schema"], components, where)
+            for kind, media in operation.get("requestBody", {}).get("content", {}).items():
+                if kind in FIELD_MEDIA_TYPES:
+                    found += _strings(media["schema"], components, f"{method} {path} {kind}")
+    assert len(found) > 20  # the walk above reached the API's strings
+    for where, string in found:
+        patterns = [string.get("pattern"), *(p.get("pattern") for p in string.get("allOf", []))]
+        assert NO_NUL_PATTERN in patterns, where
+
+
+def test_a_nul_character_is_refused_with_a_message_and_creates_nothing(owner_api):
+    from cauce.projects.models import Project
+
+    before = Project.objects.count()
+    response = owner_api.post("/api/projects/", {"name": "Iris\x00"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["name"]
+    assert Project.objects.count() == before

@@ -95,6 +95,7 @@ def test_list_filters_by_all_or_any_of_several_tags(editor_api, experiment, iris
     assert names(tags="rf", algorithm="SVC") == []
     assert names(dataset=iris_dataset.pk, tags="base") == ["Iris base"]
     assert names(tags="") == ["Ambas", "Iris base", "Nada", "Solo rf"]  # empty: no filter
+    assert names(project="", dataset="") == ["Ambas", "Iris base", "Nada", "Solo rf"]
 
 
 def test_list_filters_never_reach_an_outsiders_experiments(
@@ -137,6 +138,10 @@ def test_the_schema_documents_every_list_filter(api_client):
     # An empty value is no filter (as an HTML form sends it), and the schema says so.
     assert parameters["tags_mode"]["schema"]["enum"] == ["all", "any", ""]
     assert "minLength" not in parameters["q"]["schema"]
+    for name in ("project", "dataset"):  # an id, or empty
+        integer, empty = parameters[name]["schema"]["anyOf"]
+        assert (integer["type"], integer["minimum"]) == ("integer", 1)
+        assert (empty["type"], empty["maxLength"]) == ("string", 0)
     assert set(operation["responses"]) >= {"200", "400"}
 
 

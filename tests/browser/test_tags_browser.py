@@ -117,8 +117,12 @@ def test_the_mlflow_link_opens_the_same_tag_search_in_mlflows_ui(
 
     page = logged_in_page(editor, "pw-eduardo")
     page.goto(f"{live_server.url}/projects/{project.pk}/experiments/?tags=iris,rf")
-    with page.context.expect_page() as opened:
-        page.get_by_role("link", name="Buscar estos runs en MLflow").click()
+    link = page.get_by_role("link", name="Buscar estos runs en MLflow")
+    expect(link).to_have_attribute("target", "_blank")
+    # A noopener tab is a new renderer process: on a loaded machine (two test workers, each
+    # with its browser) it once took longer than Playwright's default 30 s to appear.
+    with page.context.expect_page(timeout=90_000) as opened:
+        link.click()
     mlflow_page = opened.value
     # MLflow's runs table shows the search it was given, and only the run with both tags.
     expect(mlflow_page.get_by_text("run-iris-rf")).to_be_visible(timeout=60_000)

@@ -95,8 +95,15 @@ def locked_out(request, original_response=None, credentials=None):
 def server_error(request):
     """Django's handler500. A database that cannot be reached (down, restarting, a dropped
     connection) is a 503 saying so, as a page or as the API's JSON error, and the next request
-    connects again; any other failure is Django's plain 500 page."""
+    connects again; any other failure is a 500: the API's JSON error under /api/, else the
+    ``500.html`` page (neither reads the database). Django has logged the exception."""
     if not database_unavailable(sys.exc_info()[1]):
+        if request.path_info.startswith("/api/"):
+            message = _(
+                "Algo falló al atender su petición. El error quedó registrado; inténtelo de "
+                "nuevo en unos minutos."
+            )
+            return JsonResponse({"message": message}, status=500)
         return defaults.server_error(request)
     message = _(
         "La base de datos no está disponible en este momento. Inténtelo de nuevo en unos segundos."

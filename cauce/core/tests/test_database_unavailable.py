@@ -105,3 +105,36 @@ def test_any_other_failure_is_still_django_s_plain_500(rf):
 
     assert response.status_code == 500
     assert "Retry-After" not in response
+
+
+def test_an_api_bug_is_a_json_500_with_no_traceback(token, project, monkeypatch):
+    """Any failure under /api/ is the API's JSON error (a client parses it like the others);
+    the details stay in the log."""
+
+    def broken(**_kwargs):
+        raise ValueError("a bug, not an outage")
+
+    monkeypatch.setattr("cauce.projects.api.project_list_for_user", broken)
+    client = Client(raise_request_exception=False)
+    response = client.get("/api/projects/", HTTP_AUTHORIZATION=f"Token {token}")
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "message": "Algo falló al atender su petición. El error quedó registrado; inténtelo de "
+        "nuevo en unos minutos."
+    }
+    assert "Retry-After" not in response
+
+
+def test_a_page_bug_is_a_500_page_in_spanish_with_no_traceback(browser, monkeypatch):
+    def broken(**_kwargs):
+        raise ValueError("a bug, not an outage")
+
+    monkeypatch.setattr("cauce.projects.views.project_list_for_user", broken)
+    response = browser.get("/projects/")
+
+    assert response.status_code == 500
+    body = response.content.decode()
+    assert "Error del servidor" in body and "inténtelo de nuevo en unos minutos" in body
+    assert "Traceback" not in body and "ValueError" not in body

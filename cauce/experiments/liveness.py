@@ -34,7 +34,8 @@ it as well as workers. Choices, in one place:
   ended (MLflow was down through every retry, when it was reaped, or its worker had died
   when it was cancelled). At worker start, ``experiments_close_orphan_runs`` ends the runs
   still RUNNING of recent ERROR experiments as FAILED and of CANCELLED ones as KILLED
-  (bounded); with MLflow down it logs and stops.
+  (bounded), the recorded ones and those found by their ``cauce.experiment_id`` tag; with
+  MLflow down it logs and stops.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cauce.experiments.models import MLExperiment
+from cauce.experiments.tag_sync import EXPERIMENT_ID_TAG
 from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable, runs
 
 logger = logging.getLogger(__name__)
@@ -234,6 +236,9 @@ def experiments_close_orphan_runs(
     experiments updated in the last ``days`` (at most ``limit``, the latest first). Returns
     how many it ended.
 
+    Two passes: each experiment's recorded run, then one search of the runs still RUNNING
+    that carry one of these experiments' ``cauce.experiment_id`` tag: also an attempt's run
+    whose id never reached the database (it was down then) and that nobody could end.
     Best effort: a run that is gone or refused is skipped; MLflow unavailable stops the
     pass (the next worker start tries again).
     """
@@ -242,34 +247,65 @@ def experiments_close_orphan_runs(
         MLExperiment.objects.filter(
             status__in=(Status.ERROR, Status.CANCELLED), updated_at__gte=since
         )
-        .exclude(mlflow_run_id="")
         .order_by("-updated_at")
-        .values_list("pk", "mlflow_run_id", "status")[:limit]
+        .values_list(
+            "pk", "status", "mlflow_run_id", "mlflow_experiment_id", "project__mlflow_experiment_id"
+        )[:limit]
     )
+    end_as = {
+        str(pk): "KILLED" if status == Status.CANCELLED else "FAILED"
+        for pk, status, *_ in candidates
+    }
+    recorded = [(str(pk), run_id) for pk, _status, run_id, *_ in candidates if run_id]
     closed = 0
-    for checked, (experiment_id, run_id, status) in enumerate(candidates):
-        end_as = "KILLED" if status == Status.CANCELLED else "FAILED"
+    for checked, (experiment_id, run_id) in enumerate(recorded):
         try:
             if runs.run_status(run_id=run_id) != "RUNNING":
                 continue
-            runs.run_terminate(run_id=run_id, status=end_as)
+            runs.run_terminate(run_id=run_id, status=end_as[experiment_id])
         except MlflowUnavailable:
             logger.warning(
                 "MLflow unavailable: %d runs of ERROR experiments left unchecked",
-                len(candidates) - checked,
+                len(recorded) - checked,
             )
-            break
+            return closed
         except MlflowNotFound:
             continue
         except (MlflowError, KeyError) as exc:
             logger.warning("Could not check or end MLflow run %s: %r", run_id, exc)
             continue
-        logger.warning(
-            "MLflow run %s of %s experiment %s was still RUNNING: ended %s",
-            run_id,
-            status,
-            experiment_id,
-            end_as,
+        _log_orphan_ended(run_id, experiment_id, end_as[experiment_id])
+        closed += 1
+    mlflow_experiment_ids = sorted({own or project for *_, own, project in candidates} - {""})
+    try:
+        tagged = runs.runs_running_by_tag(
+            experiment_ids=mlflow_experiment_ids, tag=EXPERIMENT_ID_TAG
         )
+    except MlflowUnavailable:
+        logger.warning("MLflow unavailable: the search for unrecorded orphan runs waits")
+        return closed
+    except (MlflowError, KeyError) as exc:
+        logger.warning("Could not search for unrecorded orphan runs: %r", exc)
+        return closed
+    for run_id, experiment_id in tagged.items():
+        if experiment_id not in end_as:
+            continue  # a run of a live (or long finished) experiment
+        try:
+            runs.run_terminate(run_id=run_id, status=end_as[experiment_id])
+        except MlflowUnavailable:
+            return closed
+        except (MlflowNotFound, MlflowError) as exc:
+            logger.warning("Could not end MLflow run %s: %r", run_id, exc)
+            continue
+        _log_orphan_ended(run_id, experiment_id, end_as[experiment_id])
         closed += 1
     return closed
+
+
+def _log_orphan_ended(run_id: str, experiment_id: str, status: str) -> None:
+    logger.warning(
+        "MLflow run %s of experiment %s was still RUNNING: ended %s",
+        run_id,
+        experiment_id,
+        status,
+    )

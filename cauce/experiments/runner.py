@@ -473,8 +473,8 @@ def _end_orphan_runs(experiment: MLExperiment) -> None:
     """End as FAILED the runs of this experiment's earlier attempts still RUNNING in MLflow,
     found by the ``cauce.experiment_id`` tag every run gets: also a run whose id never
     reached the database (it was down) and could not be ended then. One search; best effort:
-    MLflow down or refusing is logged and the next attempt (or give-up) searches again.
-    ``experiments_close_orphan_runs`` checks only the recorded ``mlflow_run_id``."""
+    MLflow down or refusing is logged and the next attempt (or give-up) searches again;
+    the experiment ended ERROR, ``experiments_close_orphan_runs`` searches at worker start."""
     mlflow_experiment_ids = sorted(
         {experiment.mlflow_experiment_id, experiment.project.mlflow_experiment_id} - {""}
     )

@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from cauce.experiments.liveness import experiment_fail_if_stale, experiments_close_orphan_runs
 from cauce.experiments.models import MLExperiment
+from cauce.experiments.tag_sync import EXPERIMENT_ID_TAG
 from cauce.experiments.tests.runner_support import queued_experiment
 from cauce.integrations.mlflow import tracking
 from tests.fixtures.mlflow_server import free_port
@@ -257,6 +258,40 @@ def test_running_runs_of_recent_error_experiments_are_ended_failed(iris_dataset,
     assert mlflow_client.get_run(ended).info.status == "FINISHED"
     assert mlflow_client.get_run(old).info.status == "RUNNING"
     assert mlflow_client.get_run(live).info.status == "RUNNING"
+
+
+def test_unrecorded_runs_of_error_and_cancelled_experiments_are_found_by_their_tag(
+    iris_dataset, mlflow_client
+):
+    """An attempt whose run id never reached the database (it was down) left the run
+    RUNNING with only its tag to find it by; the runs of live experiments stay as they are."""
+    project = iris_dataset.project
+    project.mlflow_experiment_id = tracking.experiment_ensure(
+        name=f"liveness-tags-{uuid.uuid4().hex}"
+    )
+    project.save(update_fields=["mlflow_experiment_id"])
+
+    def tagged_run(experiment: MLExperiment) -> str:
+        return tracking.run_create(
+            experiment_id=project.mlflow_experiment_id,
+            run_name=experiment.name,
+            tags={EXPERIMENT_ID_TAG: str(experiment.pk)},
+        )
+
+    failed = tagged_run(_error_experiment(iris_dataset, ""))
+    killed = tagged_run(queued_experiment(iris_dataset, status=Status.CANCELLED))
+    live = tagged_run(_running(iris_dataset, seconds_since_heartbeat=0))
+    foreign = tracking.run_create(
+        experiment_id=project.mlflow_experiment_id, run_name="de otro", tags={}
+    )
+
+    assert experiments_close_orphan_runs() == 2
+
+    assert mlflow_client.get_run(failed).info.status == "FAILED"
+    assert mlflow_client.get_run(killed).info.status == "KILLED"
+    assert mlflow_client.get_run(live).info.status == "RUNNING"
+    assert mlflow_client.get_run(foreign).info.status == "RUNNING"
+    assert experiments_close_orphan_runs() == 0  # nothing left to end
 
 
 def test_the_orphan_pass_is_bounded_latest_first(iris_dataset, mlflow_client):

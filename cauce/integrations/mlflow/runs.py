@@ -29,3 +29,27 @@ def run_terminate(*, run_id: str, status: str = "FAILED") -> None:
         body={"run_id": run_id, "status": status, "end_time": int(time.time() * 1000)},
         read_timeout=_READ_TIMEOUT,
     )
+
+
+def runs_running_by_tag(
+    *, experiment_ids: list[str], tag: str, max_results: int = 1000
+) -> dict[str, str]:
+    """The RUNNING runs of ``experiment_ids`` that carry ``tag``: run id -> the tag's value.
+    One ``runs/search`` (at most ``max_results`` runs; a finished run is never read)."""
+    if not experiment_ids:
+        return {}
+    body = rest_post(
+        "/api/2.0/mlflow/runs/search",
+        body={
+            "experiment_ids": experiment_ids,
+            "filter": f"attributes.status = 'RUNNING' and tags.`{tag}` LIKE '%'",
+            "max_results": max_results,
+        },
+        read_timeout=_READ_TIMEOUT,
+    )
+    found = {}
+    for run in body.get("runs", []):
+        tags = {item["key"]: item.get("value", "") for item in run.get("data", {}).get("tags", [])}
+        if tag in tags:
+            found[run["info"]["run_id"]] = tags[tag]
+    return found

@@ -18,6 +18,7 @@ for one bad request must not make every page treat MLflow as down for the cool-d
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import json
@@ -26,9 +27,11 @@ import os
 import re
 import select
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -246,6 +249,52 @@ def translate_errors(*, what: str = "") -> Iterator[None]:
 _local = threading.local()
 
 
+@dataclass(frozen=True)
+class _Secured:
+    """How MLflow's own client reaches a secured tracking server, from the same variables,
+    for the web's direct calls: an Authorization header (``MLFLOW_TRACKING_USERNAME`` and
+    ``MLFLOW_TRACKING_PASSWORD``: Basic; else ``MLFLOW_TRACKING_TOKEN``: Bearer), the CA bundle
+    (``MLFLOW_TRACKING_SERVER_CERT_PATH``, else requests' ``REQUESTS_CA_BUNDLE``), no
+    verification (``MLFLOW_TRACKING_INSECURE_TLS``) and a client certificate
+    (``MLFLOW_TRACKING_CLIENT_CERT_PATH``)."""
+
+    authorization: str | None
+    verify: bool | str
+    client_cert: str | None
+
+    @classmethod
+    def from_environment(cls) -> _Secured:
+        env = os.environ
+        user, password = env.get("MLFLOW_TRACKING_USERNAME"), env.get("MLFLOW_TRACKING_PASSWORD")
+        token = env.get("MLFLOW_TRACKING_TOKEN")
+        authorization = None
+        if user and password:
+            pair = base64.standard_b64encode(f"{user}:{password}".encode()).decode()
+            authorization = f"Basic {pair}"
+        elif token:
+            authorization = f"Bearer {token}"
+        insecure = env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() in {"true", "1"}
+        server_cert = env.get("MLFLOW_TRACKING_SERVER_CERT_PATH")
+        verify: bool | str = server_cert or not insecure
+        return cls(authorization, verify, env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH"))
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": self.authorization} if self.authorization else {}
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """For ``http.client``, what requests does with ``verify`` and ``cert``."""
+        if self.verify is False:
+            context = ssl._create_unverified_context()  # noqa: S323 - the operator asked
+        else:
+            bundle = self.verify if isinstance(self.verify, str) else None
+            env = os.environ
+            bundle = bundle or env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or None
+            context = ssl.create_default_context(cafile=bundle)
+        if self.client_cert:
+            context.load_cert_chain(self.client_cert)
+        return context
+
+
 def _session() -> requests.Session:
     session = getattr(_local, "session", None)
     if session is None:
@@ -255,6 +304,20 @@ def _session() -> requests.Session:
         session.mount("https://", adapter)
         _local.session = session
     return session
+
+
+def _request(method: str, url: str, **kwargs: Any) -> requests.Response:
+    """One request on this thread's session, secured as MLflow's client would be. ``verify``
+    goes with each request: requests lets ``REQUESTS_CA_BUNDLE`` override a session's own."""
+    secured = _Secured.from_environment()
+    return _session().request(
+        method,
+        url,
+        headers=secured.headers(),
+        verify=secured.verify,
+        cert=secured.client_cert,
+        **kwargs,
+    )
 
 
 def _web_timeout(read: float | None = None) -> tuple[float, float]:
@@ -287,7 +350,7 @@ def _get(path: str, *, read_timeout: float | None, **kwargs: Any) -> requests.Re
     uri = tracking_uri()
     _ensure_not_cooling_down(uri)
     try:
-        response = _session().get(uri + path, timeout=_web_timeout(read_timeout), **kwargs)
+        response = _request("GET", uri + path, timeout=_web_timeout(read_timeout), **kwargs)
     except requests.RequestException as exc:
         _mark_down(uri)
         logger.warning("MLflow unavailable on GET %s: %s", path, exc)
@@ -314,7 +377,7 @@ def rest_post(path: str, *, body: dict[str, Any], read_timeout: float | None = N
     uri = tracking_uri()
     _ensure_not_cooling_down(uri)
     try:
-        response = _session().post(uri + path, json=body, timeout=_web_timeout(read_timeout))
+        response = _request("POST", uri + path, json=body, timeout=_web_timeout(read_timeout))
     except requests.RequestException as exc:
         _mark_down(uri)
         logger.warning("MLflow unavailable on POST %s: %s", path, exc)
@@ -332,9 +395,7 @@ def rest_send(
     uri = tracking_uri()
     _ensure_not_cooling_down(uri)
     try:
-        response = _session().request(
-            method, uri + path, json=body, timeout=_web_timeout(read_timeout)
-        )
+        response = _request(method, uri + path, json=body, timeout=_web_timeout(read_timeout))
     except requests.RequestException as exc:
         _mark_down(uri)
         logger.warning("MLflow unavailable on %s %s: %s", method, path, exc)
@@ -388,7 +449,8 @@ class DeferredGet:
         else:
             reused = True
         try:
-            connection.request("GET", self._target, headers={"Accept": "application/json"})
+            headers = {"Accept": "application/json", **_Secured.from_environment().headers()}
+            connection.request("GET", self._target, headers=headers)
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
             if reused:
@@ -429,7 +491,10 @@ def _connection_for(uri: str) -> http.client.HTTPConnection:
     parts = urlsplit(uri)
     timeout = settings.MLFLOW_WEB_CONNECT_TIMEOUT
     if parts.scheme == "https":
-        return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout)
+        context = _Secured.from_environment().ssl_context()
+        return http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=timeout, context=context
+        )
     return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
 
 
@@ -462,7 +527,7 @@ def rest_open_stream(path: str, *, read_timeout: float = 30.0) -> requests.Respo
 def ping() -> bool:
     """True when the tracking server answers its health endpoint in time."""
     try:
-        response = _session().get(tracking_uri() + "/health", timeout=_web_timeout())
+        response = _request("GET", tracking_uri() + "/health", timeout=_web_timeout())
     except requests.RequestException:
         return False
     return response.status_code == 200

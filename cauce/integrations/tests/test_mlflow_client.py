@@ -7,6 +7,7 @@ INTERNAL_ERROR) raises ``MlflowError`` with MLflow's code, and the next call goe
 as usual. Both transports are checked: the plain REST calls and ``MlflowClient``.
 """
 
+import base64
 import socket
 import uuid
 
@@ -15,7 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable
 from cauce.integrations.mlflow import client as mlflow_client
-from tests.fixtures.mlflow_server import free_port
+from tests.fixtures.mlflow_server import MlflowProxy, free_port, self_signed_certificate
 
 MODELS = "/api/2.0/mlflow/registered-models"
 VERSIONS = "/api/2.0/mlflow/model-versions"
@@ -209,3 +210,93 @@ def test_a_deferred_get_to_a_silent_server_times_out_as_an_outage(mlflow_silent)
     with pytest.raises(MlflowUnavailable):
         pending.result()
     assert mlflow_client._down_until
+
+
+# --- a secured tracking server ----------------------------------------------------------------
+
+BASIC = "Basic " + base64.standard_b64encode(b"cauce:s3creto").decode()
+
+
+def _every_transport_reads(model_name: str) -> None:
+    """The web's REST call, its deferred GET and MlflowClient each read the model."""
+    path = f"{MODELS}/get"
+    body = mlflow_client.rest_get(path, params={"name": model_name})
+    assert body["registered_model"]["name"] == model_name
+    deferred = mlflow_client.rest_get_deferred(path, params={"name": model_name})
+    assert deferred.result()["registered_model"]["name"] == model_name
+    assert mlflow_client.get_client().get_registered_model(model_name).name == model_name
+
+
+@pytest.fixture
+def no_mlflow_credentials(monkeypatch):
+    for name in (
+        "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN",
+        "MLFLOW_TRACKING_INSECURE_TLS", "MLFLOW_TRACKING_SERVER_CERT_PATH",
+        "MLFLOW_TRACKING_CLIENT_CERT_PATH",
+    ):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_mlflows_basic_credentials_go_with_every_call(
+    mlflow_proxy, model_name, no_mlflow_credentials
+):
+    mlflow_proxy.authorization = BASIC
+    no_mlflow_credentials.setenv("MLFLOW_TRACKING_USERNAME", "cauce")
+    no_mlflow_credentials.setenv("MLFLOW_TRACKING_PASSWORD", "s3creto")
+
+    _every_transport_reads(model_name)
+
+    assert len(mlflow_proxy.seen_authorization) >= 3
+    assert set(mlflow_proxy.seen_authorization) == {BASIC}
+
+
+def test_a_token_goes_as_bearer(mlflow_proxy, model_name, no_mlflow_credentials):
+    mlflow_proxy.authorization = "Bearer tok-123"
+    no_mlflow_credentials.setenv("MLFLOW_TRACKING_TOKEN", "tok-123")
+
+    _every_transport_reads(model_name)
+
+
+def test_without_credentials_a_secured_server_refuses_and_is_not_down(
+    mlflow_proxy, model_name, no_mlflow_credentials, http_calls
+):
+    mlflow_proxy.authorization = BASIC
+
+    for _ in range(2):
+        with pytest.raises(MlflowError) as refused:
+            mlflow_client.rest_get(f"{MODELS}/get", params={"name": model_name})
+        assert not isinstance(refused.value, MlflowUnavailable)
+        assert refused.value.error_code == "UNAUTHENTICATED"
+    assert _asked(http_calls, f"{MODELS}/get") == 2  # no cool-down: both were sent
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_https_with_the_servers_certificate_or_without_verification_when_asked(
+    mlflow, settings, tmp_path, model_name, no_mlflow_credentials
+):
+    cert, key = self_signed_certificate(tmp_path)
+    proxy = MlflowProxy(mlflow, tls=(cert, key))
+    settings.MLFLOW_TRACKING_URI = proxy.url
+    mlflow_client.reset_availability()
+    try:
+        # A certificate nobody vouches for is refused (no call goes through unverified).
+        with pytest.raises(MlflowUnavailable):
+            mlflow_client.rest_get(f"{MODELS}/get", params={"name": model_name})
+        mlflow_client.reset_availability()
+        with pytest.raises(MlflowUnavailable):
+            mlflow_client.rest_get_deferred(f"{MODELS}/get", params={"name": model_name})
+        mlflow_client.reset_availability()
+        assert proxy.seen_authorization == []
+
+        no_mlflow_credentials.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", str(cert))
+        _every_transport_reads(model_name)
+
+        no_mlflow_credentials.delenv("MLFLOW_TRACKING_SERVER_CERT_PATH")
+        no_mlflow_credentials.setenv("MLFLOW_TRACKING_INSECURE_TLS", "true")
+        mlflow_client.rest_get(f"{MODELS}/get", params={"name": model_name})
+        deferred = mlflow_client.rest_get_deferred(f"{MODELS}/get", params={"name": model_name})
+        assert deferred.result()["registered_model"]["name"] == model_name
+    finally:
+        proxy.close()
+        mlflow_client.reset_availability()

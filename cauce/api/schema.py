@@ -76,7 +76,8 @@ def _non_blank(schema: dict[str, Any], components: dict[str, Any]) -> None:
 
 def _no_nul(schema: dict[str, Any], components: dict[str, Any]) -> None:
     """Strings without a format or a list of values, in this schema and the ones it holds
-    (properties, array items, allOf/anyOf/oneOf), get ``NO_NUL_PATTERN``."""
+    (properties, pattern or additional properties, array items, allOf/anyOf/oneOf), get
+    ``NO_NUL_PATTERN``."""
     if "$ref" in schema:
         schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
     if schema.get("type") == "string" and "format" not in schema and "enum" not in schema:
@@ -87,9 +88,10 @@ def _no_nul(schema: dict[str, Any], components: dict[str, Any]) -> None:
                 schema["pattern"] = NO_NUL_PATTERN
             else:
                 schema.setdefault("allOf", []).append({"pattern": NO_NUL_PATTERN})
-    held = [*schema.get("properties", {}).values()]
-    if isinstance(schema.get("items"), dict):
-        held.append(schema["items"])
+    held = [*schema.get("properties", {}).values(), *schema.get("patternProperties", {}).values()]
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            held.append(schema[key])
     for key in ("allOf", "anyOf", "oneOf"):
         # Not the bare ``{"pattern": ...}`` parts of a string's allOf: schemas of their own.
         held.extend(m for m in schema.get(key, []) if "type" in m or "$ref" in m)

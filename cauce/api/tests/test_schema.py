@@ -55,8 +55,11 @@ def _strings(schema: dict, components: dict, where: str):
         yield where, schema
     for name, held in schema.get("properties", {}).items():
         yield from _strings(held, components, f"{where}.{name}")
-    if isinstance(schema.get("items"), dict):
-        yield from _strings(schema["items"], components, f"{where}[]")
+    for pattern, held in schema.get("patternProperties", {}).items():
+        yield from _strings(held, components, f"{where}.<{pattern}>")
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            yield from _strings(schema[key], components, f"{where}.{key}")
     for key in ("anyOf", "oneOf"):
         for index, member in enumerate(schema.get(key, [])):
             yield from _strings(member, components, f"{where}<{key}{index}>")

@@ -405,6 +405,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Projects, datasets and MLflow-tracked experiments.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # JSON Schema 2020-12: patternProperties (a version tag's key rules) are valid there.
+    "OAS_VERSION": "3.1.0",
     # Swagger UI served from the sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

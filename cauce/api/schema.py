@@ -58,6 +58,12 @@ ERRORS = {
 }
 
 
+def _is(schema: dict[str, Any], kind: str) -> bool:
+    """OpenAPI 3.1 writes a nullable type as a list (``["string", "null"]``)."""
+    declared = schema.get("type")
+    return kind in declared if isinstance(declared, list) else declared == kind
+
+
 def _json_error(description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -70,7 +76,7 @@ def _non_blank(schema: dict[str, Any], components: dict[str, Any]) -> None:
     if "$ref" in schema:
         schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
     for prop in schema.get("properties", {}).values():
-        if prop.get("type") == "string" and prop.get("minLength") == 1 and "format" not in prop:
+        if _is(prop, "string") and prop.get("minLength") == 1 and "format" not in prop:
             prop.setdefault("pattern", NON_BLANK_PATTERN)
 
 
@@ -80,7 +86,7 @@ def _no_nul(schema: dict[str, Any], components: dict[str, Any]) -> None:
     ``NO_NUL_PATTERN``."""
     if "$ref" in schema:
         schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
-    if schema.get("type") == "string" and "format" not in schema and "enum" not in schema:
+    if _is(schema, "string") and "format" not in schema and "enum" not in schema:
         patterns = [schema.get("pattern")]
         patterns += [member.get("pattern") for member in schema.get("allOf", [])]
         if NO_NUL_PATTERN not in patterns:
@@ -120,7 +126,7 @@ def postprocess(result: dict[str, Any], generator, request, public) -> dict[str,
                 documented.setdefault("content", _json_error(description)["content"])
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
-                if parameter.get("in") == "path" and schema.get("type") == "integer":
+                if parameter.get("in") == "path" and _is(schema, "integer"):
                     schema.setdefault("minimum", 1)
                     schema.setdefault("maximum", MAX_ID)
                 if parameter.get("in") == "query":

@@ -53,6 +53,8 @@ class ExperimentSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(
         source="created_by.username", default=None, allow_null=True, read_only=True
     )
+    # The run's plot paths; None until known (runs from before they were recorded).
+    plots = serializers.ListField(child=serializers.CharField(), allow_null=True, read_only=True)
     tag_sync_pending = serializers.BooleanField(
         read_only=True,
         default=False,

@@ -102,8 +102,8 @@ class ModelNameField(serializers.CharField):
 
 @extend_schema_field(
     {
-        # Keys by pattern (OpenAPI 3.0 validators read patternProperties as JSON Schema draft 4
-        # does; propertyNames would be ignored), at most TAG_KEY_MAX_LENGTH characters.
+        # Keys by pattern (JSON Schema, as OpenAPI 3.1 reads it), at most TAG_KEY_MAX_LENGTH
+        # characters.
         "type": "object",
         "patternProperties": {
             f"^(?=.{{1,{services.TAG_KEY_MAX_LENGTH}}}$)"

@@ -282,17 +282,23 @@ class _Secured:
         return {"Authorization": self.authorization} if self.authorization else {}
 
     def ssl_context(self) -> ssl.SSLContext:
-        """For ``http.client``, what requests does with ``verify`` and ``cert``."""
-        if self.verify is False:
-            context = ssl._create_unverified_context()  # noqa: S323 - the operator asked
-        else:
-            bundle = self.verify if isinstance(self.verify, str) else None
-            env = os.environ
-            bundle = bundle or env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or None
-            context = ssl.create_default_context(cafile=bundle)
-        if self.client_cert:
-            context.load_cert_chain(self.client_cert)
-        return context
+        """For ``http.client``, what requests does with ``verify`` and ``cert``: one context
+        per setting, shared (loading a CA bundle takes ~25 ms, and the deferred GET opens a
+        connection again whenever MLflow closed the idle one)."""
+        env = os.environ
+        return _ssl_context(self, env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE"))
+
+
+@lru_cache(maxsize=8)
+def _ssl_context(secured: _Secured, default_bundle: str | None) -> ssl.SSLContext:
+    if secured.verify is False:
+        context = ssl._create_unverified_context()  # noqa: S323 - the operator asked
+    else:
+        bundle = secured.verify if isinstance(secured.verify, str) else None
+        context = ssl.create_default_context(cafile=bundle or default_bundle or None)
+    if secured.client_cert:
+        context.load_cert_chain(secured.client_cert)
+    return context
 
 
 def _session() -> requests.Session:

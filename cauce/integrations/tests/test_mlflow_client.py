@@ -291,6 +291,9 @@ def test_https_with_the_servers_certificate_or_without_verification_when_asked(
 
         no_mlflow_credentials.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", str(cert))
         _every_transport_reads(model_name)
+        # One TLS context per setting, not one per connection (a CA bundle takes ~25 ms).
+        secured = mlflow_client._Secured.from_environment()
+        assert secured.ssl_context() is mlflow_client._Secured.from_environment().ssl_context()
 
         no_mlflow_credentials.delenv("MLFLOW_TRACKING_SERVER_CERT_PATH")
         no_mlflow_credentials.setenv("MLFLOW_TRACKING_INSECURE_TLS", "true")

@@ -344,18 +344,19 @@ def test_a_new_attempt_fails_the_runs_earlier_attempts_left_running_unrecorded(
     assert mlflow_client.get_run(other_run_id).info.status == "RUNNING"
 
 
+def _at_its_last_attempt(dataset, **fields) -> MLExperiment:
+    """RUNNING after its last allowed attempt: a redelivery now gives up."""
+    return queued_experiment(
+        dataset, status=Status.RUNNING, attempts=MAX_ATTEMPTS, heartbeat_at=timezone.now(), **fields
+    )
+
+
 def test_giving_up_fails_the_runs_earlier_attempts_left_running_unrecorded(
     mlflow_client, iris_dataset
 ):
     project = iris_dataset.project
     mlflow_experiment_id = tracking.experiment_ensure(name=project.mlflow_experiment_name)
-    experiment = queued_experiment(
-        iris_dataset,
-        status=Status.RUNNING,
-        attempts=MAX_ATTEMPTS,
-        mlflow_experiment_id=mlflow_experiment_id,
-        heartbeat_at=timezone.now(),
-    )
+    experiment = _at_its_last_attempt(iris_dataset, mlflow_experiment_id=mlflow_experiment_id)
     other = queued_experiment(iris_dataset, name="Otro")
     orphan_run_id = _attempt_run(experiment, mlflow_experiment_id=mlflow_experiment_id)
     other_run_id = _attempt_run(other, mlflow_experiment_id=mlflow_experiment_id)
@@ -390,13 +391,7 @@ def test_an_attempt_goes_on_when_mlflow_refuses_the_orphan_search(
 
 def test_a_redelivered_task_gives_up_after_the_last_attempt(mlflow_client, iris_dataset):
     old_run_id = _open_run(iris_dataset.project)
-    experiment = queued_experiment(
-        iris_dataset,
-        status=Status.RUNNING,
-        attempts=MAX_ATTEMPTS,
-        mlflow_run_id=old_run_id,
-        heartbeat_at=timezone.now(),
-    )
+    experiment = _at_its_last_attempt(iris_dataset, mlflow_run_id=old_run_id)
 
     experiment_execute(experiment_id=str(experiment.pk))
 

@@ -74,4 +74,6 @@ EXPOSE 5000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=5 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/health', timeout=4)"]
 # The stores come from MLFLOW_BACKEND_STORE_URI and MLFLOW_ARTIFACTS_DESTINATION (environment).
+# Alone, the image runs two processes on one socket; compose runs replicas of one process each
+# behind nginx instead (deploy/mlflow-proxy/), which sends each request to the least busy one.
 CMD ["mlflow", "server", "--host", "0.0.0.0", "--port", "5000", "--workers", "2", "--serve-artifacts"]

@@ -7,7 +7,7 @@ a tiny dataset through the API, then measures as ``tests/production/test_through
 (target: 2 workers <= 0.65 x 1 worker). It prints, never asserts. Everything it started is
 stopped at the end.
 
-    .venv/bin/python bench/bench_throughput.py [--experiments N] [--mlflow-workers N]
+    .venv/bin/python bench/bench_throughput.py [--experiments N] [--mlflow-servers N]
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=int, default=EXPERIMENTS)
     parser.add_argument(
-        "--mlflow-workers", type=int, default=2, help="MLflow server processes (compose: 2)"
+        "--mlflow-servers", type=int, default=2, help="MLflow servers behind nginx (compose: 2)"
     )
     args = parser.parse_args()
-    harness = Harness(mlflow_workers=args.mlflow_workers)
+    harness = Harness(mlflow_servers=args.mlflow_servers)
     with harness:
         print(f"harness started in {harness.timings['start']:.1f} s")
         seed = harness.seed()

@@ -17,9 +17,11 @@ COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
-LONG_RUNNING = {"web", "worker", "scheduler", "db", "redis", "mlflow", "objectstore"}
+LONG_RUNNING = {
+    "web", "worker", "scheduler", "db", "redis", "mlflow", "mlflow-server", "objectstore",
+}  # fmt: skip
 # One-shot steps: they end, and what depends on them waits for a successful end instead.
-ONE_SHOT = {"migrate", "objectstore-init"}
+ONE_SHOT = {"migrate", "objectstore-init", "mlflow-init"}
 # Services whose state must survive a restart, and where it lives.
 STATE = {
     "db": "/var/lib/postgresql/data",
@@ -83,7 +85,9 @@ def test_dependencies_wait_for_health_or_a_successful_end():
         assert set(SERVICES[app]["depends_on"]) == {"migrate", "redis", "mlflow"}
     assert set(SERVICES["scheduler"]["depends_on"]) == {"migrate", "redis"}
     assert set(SERVICES["migrate"]["depends_on"]) == {"db"}
-    assert set(SERVICES["mlflow"]["depends_on"]) == {"db", "objectstore-init"}
+    assert set(SERVICES["mlflow-init"]["depends_on"]) == {"db"}
+    assert set(SERVICES["mlflow-server"]["depends_on"]) == {"mlflow-init", "objectstore-init"}
+    assert set(SERVICES["mlflow"]["depends_on"]) == {"mlflow-server"}
     assert set(SERVICES["objectstore-init"]["depends_on"]) == {"objectstore"}
 
 
@@ -99,7 +103,10 @@ def test_workers_scale_no_fixed_container_names_and_one_image_for_the_app():
     for name in ("web", "worker", "scheduler", "migrate"):
         assert SERVICES[name]["build"] == {"context": ".", "target": "runtime"}
         assert SERVICES[name]["image"] == "${CAUCE_IMAGE:-cauce:latest}"
-    assert SERVICES["mlflow"]["build"] == {"context": ".", "target": "mlflow"}
+    for name in ("mlflow-init", "mlflow-server"):
+        assert SERVICES[name]["build"] == {"context": ".", "target": "mlflow"}
+    # MLflow's servers scale the same way, behind the proxy: no port of their own.
+    assert "ports" not in SERVICES["mlflow-server"]
 
 
 def _environment(service: dict) -> dict[str, str]:
@@ -124,25 +131,50 @@ def test_no_secret_is_written_in_the_compose_file():
 
 
 def test_mlflow_server_uses_postgres_s3_proxied_artifacts_and_the_container_host():
-    mlflow = SERVICES["mlflow"]
-    environment = _environment(mlflow)
-    assert environment["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql://")
-    assert environment["MLFLOW_BACKEND_STORE_URI"].endswith("@db:5432/mlflow")
-    assert environment["MLFLOW_ARTIFACTS_DESTINATION"].startswith("s3://")
-    assert environment["MLFLOW_S3_ENDPOINT_URL"] == "http://objectstore:9000"
-    assert environment["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
-    assert environment["MLFLOW_DISABLE_TELEMETRY"] == "${MLFLOW_DISABLE_TELEMETRY:-true}"
-    command = mlflow["command"]
+    for name in ("mlflow-init", "mlflow-server"):
+        environment = _environment(SERVICES[name])
+        assert environment["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql://")
+        assert environment["MLFLOW_BACKEND_STORE_URI"].endswith("@db:5432/mlflow")
+        assert environment["MLFLOW_ARTIFACTS_DESTINATION"].startswith("s3://")
+        assert environment["MLFLOW_S3_ENDPOINT_URL"] == "http://objectstore:9000"
+        assert environment["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+        assert environment["MLFLOW_DISABLE_TELEMETRY"] == "${MLFLOW_DISABLE_TELEMETRY:-true}"
+    command = SERVICES["mlflow-server"]["command"]
     assert command[:2] == ["mlflow", "server"]
     assert "--serve-artifacts" in command
-    # Two uvicorn processes unless MLFLOW_WORKERS says otherwise (uvloop keeps them fast).
-    assert command[command.index("--workers") + 1] == "${MLFLOW_WORKERS:-2}"
+    # One process per server, MLFLOW_SERVERS of them (two unless said otherwise).
+    assert command[command.index("--workers") + 1] == "1"
+    assert SERVICES["mlflow-server"]["deploy"]["replicas"] == "${MLFLOW_SERVERS:-2}"
     assert "--default-artifact-root" not in command
     allowed = command[command.index("--allowed-hosts") + 1].split(",")
     assert "mlflow:*" in allowed
+    assert "MLFLOW_BACKEND_STORE_URI" in " ".join(SERVICES["mlflow-init"]["command"])
     assert (ROOT / "deploy/postgres/10-mlflow-database.sql").read_text().count(
         "CREATE DATABASE mlflow;"
     ) == 1
+
+
+def test_mlflow_is_reached_through_a_least_busy_first_proxy():
+    """The address Cauce uses (mlflow:5000) is nginx's, filled in from the template that the
+    production harness runs too; every request goes to the server with the fewest in flight."""
+    proxy = SERVICES["mlflow"]
+    environment = _environment(proxy)
+    template_path = "deploy/mlflow-proxy/mlflow.conf.template"
+    mounts = {volume.split(":")[0]: volume.split(":")[1] for volume in proxy["volumes"]}
+    assert mounts["./" + template_path] == "/etc/nginx/templates/mlflow.conf.template"
+    template = (ROOT / template_path).read_text()
+    for variable in re.findall(r"\$\{([A-Z_]+)\}", template.split("\n\n", 1)[1]):
+        assert variable in environment, variable
+    assert environment["MLFLOW_PROXY_LISTEN"] == "5000"
+    assert environment["MLFLOW_UPSTREAM_SERVERS"].startswith("server mlflow-server:5000 ")
+    assert " resolve;" in environment["MLFLOW_UPSTREAM_SERVERS"]
+    body = "\n".join(line.split("#")[0] for line in template.splitlines())
+    upstream = body[body.index("upstream mlflow_servers") : body.index("server {")]
+    assert "least_conn;" in upstream
+    assert "keepalive " in upstream
+    for directive in ("client_max_body_size 0;", "proxy_request_buffering off;",
+                      "proxy_buffering off;", "proxy_set_header Host $http_host;"):  # fmt: skip
+        assert directive in body, directive
 
 
 def test_the_app_runs_in_production_mode_against_the_compose_services():

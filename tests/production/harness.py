@@ -2,7 +2,8 @@
 
 A private PostgreSQL (Cauce's database and MLflow's), a private Redis broker (password,
 append-only file, like compose's), moto's S3 server as the object store, ``mlflow server`` with
-the PostgreSQL backend store and proxied artifacts in ``s3://<bucket>/artifacts``, then Cauce:
+the PostgreSQL backend store and proxied artifacts in ``s3://<bucket>/artifacts`` (two servers of
+one process each, behind nginx as in compose: ``deploy/mlflow-proxy/``), then Cauce:
 ``migrate``, ``collectstatic``, gunicorn with 2 workers, Celery workers (one process each, a
 prefork pool of 1, started and stopped on demand) and Celery beat. Every server listens on
 127.0.0.1 on a free port; nothing here touches the machine's own PostgreSQL or Redis.
@@ -26,6 +27,7 @@ import secrets
 import shutil
 import signal
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -73,9 +75,21 @@ API_THREADS = 4
 MANIFEST_STORAGE = "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
 # Experiments still waiting or running (MLExperiment.ACTIVE_STATUSES).
 ACTIVE_STATUSES = frozenset({"QUEUED", "RUNNING"})
-SERVICES = ("postgres", "redis", "objectstore", "mlflow", "web", "beat")
+# "mlflow" is MLflow's servers; "mlflow-proxy" the nginx in front of them (one address).
+SERVICES = ("postgres", "redis", "objectstore", "mlflow", "mlflow-proxy", "web", "beat")
+MLFLOW_PROXY_TEMPLATE = BASE_DIR / "deploy" / "mlflow-proxy" / "mlflow.conf.template"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# compose's mlflow-init: MLflow's client on the store's URI creates its tables if there are none
+# (as each server does at start); servers started together on a new store would race to.
+MLFLOW_INIT_COMMAND = [
+    PYTHON, "-c",
+    "import os, mlflow; "
+    "mlflow.MlflowClient(os.environ['MLFLOW_BACKEND_STORE_URI']).search_experiments()",
+]  # fmt: skip
 
-START_TIMEOUT = {"postgres": 30, "redis": 15, "objectstore": 40, "mlflow": 120, "web": 60}
+START_TIMEOUT = {
+    "postgres": 30, "redis": 15, "objectstore": 40, "mlflow": 120, "mlflow-proxy": 15, "web": 60,
+}  # fmt: skip
 WORKER_START_TIMEOUT = 60
 STOP_GRACE = {"worker": 30, "web": 10, "mlflow": 15, "postgres": 20, "default": 10}
 POLL_SECONDS = 0.25
@@ -194,20 +208,22 @@ class Harness:
         extra_env: dict[str, str] | None = None,
         web_workers: int = 2,
         beat: bool = True,
-        mlflow_workers: int = 2,
+        mlflow_servers: int = 2,
     ):
         if root is None:
             root = Path(tempfile.mkdtemp(prefix="cauce-prove-"))
         self.root = Path(root)
         self.extra_env = dict(extra_env or {})
         self.web_workers = web_workers
-        # compose's mlflow service runs two (--workers ${MLFLOW_WORKERS:-2}).
-        self.mlflow_workers = mlflow_workers
+        # compose runs two MLflow servers (MLFLOW_SERVERS) behind nginx.
+        self.mlflow_servers = mlflow_servers
         self.with_beat = beat
         self.logs = self.root / "logs"
         self.ports = {
             name: free_port() for name in ("postgres", "redis", "objectstore", "mlflow", "web")
         }
+        # MLflow's servers: nginx listens on ports["mlflow"] and sends each request to one.
+        self.mlflow_server_ports = [free_port() for _ in range(mlflow_servers)]
         self.redis_password = secrets.token_hex(12)
         self.web_url = f"http://127.0.0.1:{self.ports['web']}"
         self.mlflow_url = f"http://127.0.0.1:{self.ports['mlflow']}"
@@ -440,6 +456,7 @@ class Harness:
 
     def mlflow_env(self) -> dict[str, str]:
         return {
+            "MLFLOW_BACKEND_STORE_URI": self.mlflow_store_uri,
             **self._base_env(),
             **AWS_KEYS,
             "MLFLOW_S3_ENDPOINT_URL": self.s3_url,
@@ -447,22 +464,78 @@ class Harness:
             "MLFLOW_DISABLE_TELEMETRY": "true",  # compose's default
         }
 
+    def _mlflow_names(self) -> list[str]:
+        return [f"mlflow{index}" for index in range(self.mlflow_servers)]
+
     def _spawn_mlflow(self) -> None:
-        command = [
-            PYTHON, "-m", "mlflow", "server",
-            "--backend-store-uri", self.mlflow_store_uri,
-            "--serve-artifacts", "--artifacts-destination", f"s3://{BUCKET}/artifacts",
-            "--host", "127.0.0.1", "--port", str(self.ports["mlflow"]),
-            "--workers", str(self.mlflow_workers),
-            "--allowed-hosts", "localhost:*,127.0.0.1:*",
-        ]  # fmt: skip
-        self.services["mlflow"] = self._spawn("mlflow", command, self.mlflow_env())
+        """MLflow's servers, one process each (compose's mlflow-server replicas). Started at
+        once on a new store: MLflow creates its tables under a file lock, once."""
+        for name, port in zip(self._mlflow_names(), self.mlflow_server_ports, strict=True):
+            if name in self.services and self.services[name].process.poll() is None:
+                continue  # still running
+            command = [
+                PYTHON, "-m", "mlflow", "server",
+                "--backend-store-uri", self.mlflow_store_uri,
+                "--serve-artifacts", "--artifacts-destination", f"s3://{BUCKET}/artifacts",
+                "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                "--allowed-hosts", "localhost:*,127.0.0.1:*",
+            ]  # fmt: skip
+            self.services[name] = self._spawn(name, command, self.mlflow_env())
 
     def _wait_mlflow(self) -> None:
+        for name, port in zip(self._mlflow_names(), self.mlflow_server_ports, strict=True):
+            self._wait_ready(
+                self.services[name],
+                lambda port=port: http_ok(f"http://127.0.0.1:{port}/health"),
+                START_TIMEOUT["mlflow"],
+            )
+
+    def _mlflow_proxy_conf(self) -> Path:
+        """nginx's configuration: compose's template (deploy/mlflow-proxy/), filled in for
+        loopback, inside a main file of the harness's own (its folders, no daemon)."""
+        folder = self.root / "mlflow-proxy"
+        folder.mkdir(exist_ok=True)
+        servers = "\n    ".join(
+            f"server 127.0.0.1:{port} max_fails=0;" for port in self.mlflow_server_ports
+        )
+        site = string.Template(MLFLOW_PROXY_TEMPLATE.read_text()).safe_substitute(
+            MLFLOW_PROXY_LISTEN=f"127.0.0.1:{self.ports['mlflow']}",
+            MLFLOW_UPSTREAM_SERVERS=servers,
+            MLFLOW_PROXY_RESOLVER="127.0.0.1",  # nothing to resolve: the servers are addresses
+        )
+        (folder / "mlflow.conf").write_text(site)
+        # As root, nginx's worker runs as nobody: its temporary folders must be its own.
+        user = "user nobody nogroup;" if os.geteuid() == 0 else ""
+        main = f"""{user}
+daemon off;
+worker_processes 1;
+pid {folder / "nginx.pid"};
+error_log stderr warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder / "body"};
+    proxy_temp_path {folder / "proxy"};
+    fastcgi_temp_path {folder / "fastcgi"};
+    uwsgi_temp_path {folder / "uwsgi"};
+    scgi_temp_path {folder / "scgi"};
+    include {folder / "mlflow.conf"};
+}}
+"""
+        (folder / "nginx.conf").write_text(main)
+        if os.geteuid() == 0:
+            shutil.chown(folder, "nobody", "nogroup")
+        return folder / "nginx.conf"
+
+    def _start_mlflow_proxy(self) -> None:
+        if not Path(NGINX).exists():
+            raise HarnessError(f"nginx not found ({NGINX}): apt-get install nginx")
+        conf = self._mlflow_proxy_conf()
+        command = [NGINX, "-c", str(conf), "-p", str(conf.parent), "-e", "stderr"]
+        service = self._spawn("mlflow-proxy", command, self._base_env())
+        self.services["mlflow-proxy"] = service
         self._wait_ready(
-            self.services["mlflow"],
-            lambda: http_ok(self.mlflow_url + "/health"),
-            START_TIMEOUT["mlflow"],
+            service, lambda: http_ok(self.mlflow_url + "/health"), START_TIMEOUT["mlflow-proxy"]
         )
 
     # --- Cauce -------------------------------------------------------------------------------
@@ -582,6 +655,17 @@ class Harness:
     def _mark(self, step: str, began: float) -> None:
         self.timings[step] = round(time.monotonic() - began, 1)
 
+    def _finish(self, one_shot: Service, began: float) -> None:
+        """Wait for a one-shot command started with ``_spawn``; HarnessError if it failed."""
+        try:
+            code = one_shot.process.wait(timeout=240)
+        except subprocess.TimeoutExpired as exc:
+            raise HarnessError(f"{one_shot.name} did not finish in 240 s") from exc
+        if code != 0:
+            raise HarnessError(f"{one_shot.name} failed ({code}):\n{log_tail(one_shot.log_path)}")
+        self.services.pop(one_shot.name)
+        self._mark(one_shot.name, began)
+
     def start(self) -> Harness:
         """Start everything but the workers; ``timings`` says when each step was done (s)."""
         began = time.monotonic()
@@ -612,23 +696,20 @@ class Harness:
             )
             self._create_bucket()
             self._mark("objectstore", began)
-            self._spawn_mlflow()  # boots (and migrates its store) while Cauce migrates
+            # MLflow's store is created (or upgraded) once, then its servers boot, while
+            # Cauce migrates: compose's mlflow-init, then mlflow-server.
+            mlflow_init = self._spawn("mlflow-init", MLFLOW_INIT_COMMAND, self.mlflow_env())
+            self.services["mlflow-init"] = mlflow_init
             migrate = self._spawn(
                 "migrate", [PYTHON, "manage.py", "migrate", "--noinput"], self.env
             )
             self.services["migrate"] = migrate
-            for one_shot in (migrate, collect):
-                try:
-                    code = one_shot.process.wait(timeout=240)
-                except subprocess.TimeoutExpired as exc:
-                    raise HarnessError(f"{one_shot.name} did not finish in 240 s") from exc
-                if code != 0:
-                    raise HarnessError(
-                        f"{one_shot.name} failed ({code}):\n{log_tail(one_shot.log_path)}"
-                    )
-                self.services.pop(one_shot.name)
-                self._mark(one_shot.name, began)
+            for one_shot in (mlflow_init, migrate, collect):
+                self._finish(one_shot, began)
+                if one_shot is mlflow_init:
+                    self._spawn_mlflow()
             self._wait_mlflow()
+            self._start_mlflow_proxy()
             self._mark("mlflow", began)
             self._spawn_web()
             if self.with_beat:
@@ -652,7 +733,10 @@ class Harness:
     def stop(self) -> None:
         """Stop every process this harness started (workers first, PostgreSQL last)."""
         self.stop_workers()
-        order = ["beat", "web", "mlflow", "objectstore", "redis", "postgres"]
+        order = [
+            "beat", "web", "mlflow-proxy", *self._mlflow_names(), "objectstore", "redis",
+            "postgres",
+        ]  # fmt: skip
         for name in order:
             service = self.services.pop(name, None)
             if service is None:
@@ -685,18 +769,23 @@ class Harness:
     # --- faults ------------------------------------------------------------------------------
 
     def stop_service(self, name: str) -> None:
-        """Stop one service ("redis", "postgres", "mlflow", "web", "objectstore", "beat")."""
+        """Stop one service (one of ``SERVICES``; "mlflow" is every MLflow server, while the
+        proxy in front of them stays and answers 502, as compose's would)."""
         if name not in SERVICES:
             raise ValueError(f"unknown service {name!r}; one of {SERVICES}")
-        service = self.services.pop(name, None)
-        if service is None:
-            return
+        names = self._mlflow_names() if name == "mlflow" else [name]
+        stopping = [self.services.pop(one) for one in names if one in self.services]
         first = signal.SIGINT if name == "postgres" else signal.SIGTERM
-        stop_group(service.process, STOP_GRACE.get(name, STOP_GRACE["default"]), first)
+        for service in stopping:  # all at once, then each waited for
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(service.process.pid, first)
+        for service in stopping:
+            stop_group(service.process, STOP_GRACE.get(name, STOP_GRACE["default"]), first)
 
     def start_service(self, name: str) -> None:
         """Start a stopped service again, on the same port and data, and wait until it answers."""
-        if name in self.services and self.services[name].process.poll() is None:
+        names = self._mlflow_names() if name == "mlflow" else [name]
+        if all(one in self.services and self.services[one].process.poll() is None for one in names):
             return
         if name == "postgres":
             self._start_postgres()
@@ -713,6 +802,8 @@ class Harness:
         elif name == "mlflow":
             self._spawn_mlflow()
             self._wait_mlflow()
+        elif name == "mlflow-proxy":
+            self._start_mlflow_proxy()
         elif name == "web":
             self._spawn_web()
             self._wait_web()

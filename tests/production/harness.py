@@ -75,6 +75,9 @@ API_THREADS = 4
 MANIFEST_STORAGE = "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
 # Experiments still waiting or running (MLExperiment.ACTIVE_STATUSES).
 ACTIVE_STATUSES = frozenset({"QUEUED", "RUNNING"})
+_ACTIVE_QUERY = (
+    "SELECT count(*) FROM experiments_mlexperiment WHERE project_id = %s AND status = ANY(%s)"
+)
 # "mlflow" is MLflow's servers; "mlflow-proxy" the nginx in front of them (one address).
 SERVICES = ("postgres", "redis", "objectstore", "mlflow", "mlflow-proxy", "web", "beat")
 MLFLOW_PROXY_TEMPLATE = BASE_DIR / "deploy" / "mlflow-proxy" / "mlflow.conf.template"
@@ -513,7 +516,9 @@ pid {folder / "nginx.pid"};
 error_log stderr warn;
 events {{ worker_connections 1024; }}
 http {{
-    access_log off;
+    # Which server answered each request, and in how long (mlflow_upstreams() reads it).
+    log_format upstream '$request_method $status $upstream_addr $upstream_response_time';
+    access_log {self.mlflow_proxy_log} upstream buffer=32k flush=1s;
     client_body_temp_path {folder / "body"};
     proxy_temp_path {folder / "proxy"};
     fastcgi_temp_path {folder / "fastcgi"};
@@ -526,6 +531,21 @@ http {{
         if os.geteuid() == 0:
             shutil.chown(folder, "nobody", "nogroup")
         return folder / "nginx.conf"
+
+    @property
+    def mlflow_proxy_log(self) -> Path:
+        return self.logs / "mlflow-proxy-access.log"
+
+    def mlflow_upstreams(self) -> Counter:
+        """How many requests the proxy sent to each MLflow server ("127.0.0.1:<port>"), from
+        its access log (written at most 1 s late)."""
+        counts: Counter = Counter()
+        with contextlib.suppress(FileNotFoundError):
+            for line in self.mlflow_proxy_log.read_text(errors="replace").splitlines():
+                fields = line.split()
+                if len(fields) >= 3:
+                    counts[fields[2]] += 1
+        return counts
 
     def _start_mlflow_proxy(self) -> None:
         if not Path(NGINX).exists():
@@ -953,31 +973,43 @@ http {{
         _expect(response, 200, "experiment")
         return response.json()
 
-    def active_count(self, seed: Seed) -> int:
-        """How many of the seed's project's experiments are QUEUED or RUNNING: two requests
-        of one row each (a poll that does not load the machine it measures)."""
-        total = 0
-        for status in sorted(ACTIVE_STATUSES):
-            response = self.api(
-                seed,
-                "GET",
-                "/api/experiments/",
-                params={"project": seed.project_id, "status": status, "limit": 1},
-            )
-            _expect(response, 200, "experiment count")
-            total += response.json()["count"]
-        return total
+    def active_count(self, seed: Seed, connection=None) -> int:
+        """How many of the seed's project's experiments are QUEUED or RUNNING, read from
+        Cauce's database in one query (a poll that does not load the web processes of the
+        machine it measures); ``connection``: an open psycopg connection to use."""
+        import psycopg
+
+        with contextlib.ExitStack() as stack:
+            if connection is None:
+                connection = stack.enter_context(
+                    psycopg.connect(self.database_url, autocommit=True)
+                )
+            cursor = connection.execute(_ACTIVE_QUERY, (seed.project_id, sorted(ACTIVE_STATUSES)))
+            return cursor.fetchone()[0]
 
     def wait_idle(self, seed: Seed, timeout: float, poll: float = 0.5) -> bool:
-        """Poll ``active_count`` until it is 0 (True) or ``timeout`` (False)."""
+        """Poll ``active_count`` on one connection (a new one after an error) until it is 0
+        (True) or ``timeout`` (False)."""
+        import psycopg
+
         deadline = time.monotonic() + timeout
-        while True:
-            with contextlib.suppress(requests.RequestException, HarnessError, ValueError):
-                if self.active_count(seed) == 0:
-                    return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(poll)
+        connection = None
+        try:
+            while True:
+                try:
+                    connection = connection or psycopg.connect(self.database_url, autocommit=True)
+                    if self.active_count(seed, connection) == 0:
+                        return True
+                except psycopg.Error:
+                    if connection is not None:
+                        connection.close()
+                    connection = None
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(poll)
+        finally:
+            if connection is not None:
+                connection.close()
 
     def wait_experiments(
         self, seed: Seed, ids: list[str], timeout: float, poll: float = 1.0

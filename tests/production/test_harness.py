@@ -1,5 +1,7 @@
 """The harness itself: every part answers, one experiment goes through all of them."""
 
+import time
+
 import boto3
 from mlflow.tracking import MlflowClient
 
@@ -33,6 +35,14 @@ def test_every_part_answers_and_an_experiment_goes_through_all_of_them(harness):
         for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="artifacts/").get("Contents", [])
     ]
     assert any(run.info.run_id in key for key in keys), keys
+    # MLflow's address is the proxy's: the experiment's requests went to both servers.
+    servers = {f"127.0.0.1:{port}" for port in harness.mlflow_server_ports}
+    assert len(servers) == 2
+    deadline = time.monotonic() + 10  # nginx writes its access log within 1 s
+    while not servers <= set(harness.mlflow_upstreams()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    upstreams = harness.mlflow_upstreams()
+    assert servers <= set(upstreams), upstreams
     # Cauce's database is the harness's PostgreSQL.
     rows = harness.psql("SELECT id, status FROM experiments_mlexperiment", "cauce")
     assert f"{experiment_id}|FINISHED" in rows.split()

@@ -517,7 +517,7 @@ error_log stderr warn;
 events {{ worker_connections 1024; }}
 http {{
     # Which server answered each request, and in how long (mlflow_upstreams() reads it).
-    log_format upstream '$request_method $status $upstream_addr $upstream_response_time';
+    log_format upstream '$request_method $status $upstream_addr $upstream_response_time $msec';
     access_log {self.mlflow_proxy_log} upstream buffer=32k flush=1s;
     client_body_temp_path {folder / "body"};
     proxy_temp_path {folder / "proxy"};

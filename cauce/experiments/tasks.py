@@ -69,8 +69,9 @@ def tag_sync_retry_delay(retries: int) -> float:
 def tag_sync_push_task(self, experiment_id: str) -> None:
     """Write an experiment's tags, name and description to its MLflow run (the outbox).
 
-    While MLflow is unreachable it retries with backoff up to ``TAG_SYNC_RETRIES`` times; after
-    that the change stays pending and ``tag_sync_sweep_task`` applies it later.
+    While MLflow or Cauce's database is unreachable it retries with backoff up to
+    ``TAG_SYNC_RETRIES`` times; after that the change stays pending (it was committed with its
+    outbox entry) and ``tag_sync_sweep_task`` applies it later.
     """
     from cauce.experiments.tag_sync import PushOutcome, tag_sync_push
 
@@ -79,6 +80,15 @@ def tag_sync_push_task(self, experiment_id: str) -> None:
     except MlflowUnavailable as exc:
         if self.request.retries >= settings.TAG_SYNC_RETRIES:
             return
+        raise self.retry(
+            exc=exc,
+            countdown=tag_sync_retry_delay(self.request.retries),
+            queue=settings.TAG_SYNC_QUEUE or None,
+        ) from exc
+    except Exception as exc:
+        if not database_unavailable(exc) or self.request.retries >= settings.TAG_SYNC_RETRIES:
+            raise
+        logger.warning("Tag push of %s: database unavailable (%r); retrying", experiment_id, exc)
         raise self.retry(
             exc=exc,
             countdown=tag_sync_retry_delay(self.request.retries),

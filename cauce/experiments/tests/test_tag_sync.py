@@ -6,14 +6,16 @@ commit would send to the broker is captured and run here, so each test decides w
 
 import pytest
 import requests
+from django.db import OperationalError
 from django.urls import reverse
 from mlflow.tracking import MlflowClient
 
-from cauce.experiments import services
+from cauce.experiments import services, tag_sync
 from cauce.experiments.models import MLExperiment, TagSyncState
 from cauce.experiments.runner import experiment_mlflow_tags, run_start
 from cauce.experiments.selectors import ExperimentFilters, experiment_list
 from cauce.experiments.tag_sync import PushOutcome, tag_sync_push, tag_sync_sweep
+from cauce.experiments.tasks import tag_sync_push_task
 from cauce.experiments.tests.web_support import create_experiment
 from cauce.integrations.mlflow import MlflowUnavailable, tracking
 from cauce.integrations.mlflow import client as mlflow_client_module
@@ -379,3 +381,79 @@ def test_the_list_filters_on_pending(running, media_root, project, iris_dataset,
         e.pk
         for e in experiment_list(project=project, filters=ExperimentFilters(sync_pending=False))
     ] == [other.pk]
+
+
+# --- the push task and Cauce's database ------------------------------------------------------
+
+
+def _database_down(monkeypatch, times: int) -> list[str]:
+    """``tag_sync_push`` first raises what Django raises once PostgreSQL dropped the worker's
+    connection (a restart), ``times`` times; then it pushes for real. The experiment ids asked."""
+    asked: list[str] = []
+    real = tag_sync.tag_sync_push
+
+    def push(**kwargs):
+        asked.append(kwargs["experiment_id"])
+        if len(asked) <= times:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(tag_sync, "tag_sync_push", push)
+    return asked
+
+
+@pytest.fixture
+def edited(running, editor, settings, django_capture_on_commit_callbacks):
+    """``running`` with its tags edited; the push the commit sent is not run."""
+    settings.TAG_SYNC_RETRY_DELAY = 0
+    settings.TAG_SYNC_RETRIES = 2
+    with django_capture_on_commit_callbacks():
+        services.experiment_update(experiment=running, user=editor, tags=["tras-la-caída"])
+    assert _state(running).is_pending
+    return running
+
+
+def test_the_push_task_retries_while_the_database_is_down(edited, mlflow_client, monkeypatch):
+    asked = _database_down(monkeypatch, times=2)
+
+    result = tag_sync_push_task.apply(args=[str(edited.pk)])
+
+    assert result.successful(), result.traceback
+    assert asked == [str(edited.pk)] * 3  # two refused, then the push
+    assert _managed(_run_tags(mlflow_client, edited)) == {
+        "tag_0": "tras-la-caída",
+        "all_tags": "tras-la-caída",
+        "tag_count": "1",
+    }
+    assert not _state(edited).is_pending
+
+
+def test_the_push_task_leaves_the_change_to_the_sweep_when_the_database_stays_down(
+    edited, mlflow_client, monkeypatch
+):
+    asked = _database_down(monkeypatch, times=100)
+
+    result = tag_sync_push_task.apply(args=[str(edited.pk)])
+
+    assert result.failed() and isinstance(result.result, OperationalError)
+    assert len(asked) == 3  # the first try and TAG_SYNC_RETRIES retries
+    assert _state(edited).is_pending
+    monkeypatch.undo()  # the database is back: the periodic sweep pushes the change
+    assert tag_sync_sweep().pushed == 1
+    assert _managed(_run_tags(mlflow_client, edited))["all_tags"] == "tras-la-caída"
+
+
+def test_the_push_task_does_not_retry_an_error_that_is_not_an_outage(edited, monkeypatch):
+    asked: list[str] = []
+
+    def push(**kwargs):
+        asked.append(kwargs["experiment_id"])
+        raise ValueError("a bug, not an outage")
+
+    monkeypatch.setattr(tag_sync, "tag_sync_push", push)
+
+    result = tag_sync_push_task.apply(args=[str(edited.pk)])
+
+    assert result.failed() and isinstance(result.result, ValueError)
+    assert len(asked) == 1
+    assert _state(edited).is_pending

@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+import environ
 import pytest
 import yaml
 
@@ -186,6 +187,13 @@ def test_the_app_runs_in_production_mode_against_the_compose_services():
         assert environment["CELERY_BROKER_URL"].startswith("redis://:")
         assert environment["CELERY_BROKER_URL"].endswith("@redis:6379/0")
         assert environment["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    # One cache for every web process, in Redis, with bounded waits (a miss when it is out).
+    cache_url = _environment(SERVICES["web"])["CACHE_URL"]
+    assert cache_url.startswith("redis://:${REDIS_PASSWORD:?")
+    cache = environ.Env.cache_url_config(re.sub(r"\$\{[^}]*\}", "secret", cache_url))
+    assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert cache["LOCATION"] == "redis://:secret@redis:6379/1"
+    assert cache["OPTIONS"] == {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
     assert SERVICES["web"]["command"][0] == "gunicorn"
     assert SERVICES["worker"]["command"][:3] == ["celery", "--app=config", "worker"]
     assert SERVICES["scheduler"]["command"][:3] == ["celery", "--app=config", "beat"]

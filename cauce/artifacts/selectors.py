@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from cauce.core.cache import cached
 from cauce.core.exceptions import ApplicationError, NotFoundError
 from cauce.experiments.models import MLExperiment
 from cauce.integrations.mlflow.artifacts import (
@@ -49,7 +49,6 @@ __all__ = [
 
 TERMINAL_RUN_STATUSES = frozenset({"FINISHED", "FAILED", "KILLED"})
 _CACHE_PREFIX = "cauce:artifacts:v1"
-_MISSING = object()
 
 
 def _cache_seconds() -> int:
@@ -78,13 +77,12 @@ def experiment_artifacts(*, experiment: MLExperiment) -> RunArtifactsInfo:
     run_id = experiment.mlflow_run_id
     if not run_id:
         raise NotFoundError(_("Este experimento todavía no tiene un run de MLflow."))
-    key = _cache_key("run", run_id)
-    info = cache.get(key, _MISSING)
-    if info is _MISSING:
-        info = run_artifacts_info(run_id=run_id)
-        if info.status in TERMINAL_RUN_STATUSES:
-            cache.set(key, info, _cache_seconds())
-    return info
+    return cached(
+        _cache_key("run", run_id),
+        lambda: run_artifacts_info(run_id=run_id),
+        _cache_seconds(),
+        keep=_is_frozen,
+    )
 
 
 def _is_frozen(info: RunArtifactsInfo) -> bool:
@@ -104,12 +102,11 @@ def artifact_root(*, info: RunArtifactsInfo, model_id: str | None = None) -> str
 def _listing(*, info: RunArtifactsInfo, root: str, path: str) -> list[ArtifactEntry]:
     if not _is_frozen(info):
         return artifacts_list(root=root, path=path)
-    key = _cache_key("list", info.run_id, root, path)
-    entries = cache.get(key, _MISSING)
-    if entries is _MISSING:
-        entries = artifacts_list(root=root, path=path)
-        cache.set(key, entries, _cache_seconds())
-    return entries
+    return cached(
+        _cache_key("list", info.run_id, root, path),
+        lambda: artifacts_list(root=root, path=path),
+        _cache_seconds(),
+    )
 
 
 def artifact_children(
@@ -139,12 +136,11 @@ def artifact_tree(
     root = artifact_root(info=info, model_id=model_id)
     if not _is_frozen(info):
         return _walk(info=info, root=root, path=path)
-    key = _cache_key("tree", info.run_id, root, path)
-    files = cache.get(key, _MISSING)
-    if files is _MISSING:
-        files = _walk(info=info, root=root, path=path)
-        cache.set(key, files, _cache_seconds())
-    return files
+    return cached(
+        _cache_key("tree", info.run_id, root, path),
+        lambda: _walk(info=info, root=root, path=path),
+        _cache_seconds(),
+    )
 
 
 def artifact_entry(

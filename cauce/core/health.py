@@ -12,9 +12,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connections
 
+from cauce.core.cache import cached
 from cauce.integrations.mlflow import client as mlflow_client
 
 logger = logging.getLogger(__name__)
@@ -144,8 +144,4 @@ MLFLOW_STATUS_CACHE_SECONDS = 10
 
 def mlflow_available() -> bool:
     """MLflow's health, remembered for a few seconds so pages don't ping it on every view."""
-    available = cache.get(MLFLOW_STATUS_CACHE_KEY)
-    if available is None:
-        available = mlflow_ok()
-        cache.set(MLFLOW_STATUS_CACHE_KEY, available, MLFLOW_STATUS_CACHE_SECONDS)
-    return available
+    return cached(MLFLOW_STATUS_CACHE_KEY, mlflow_ok, MLFLOW_STATUS_CACHE_SECONDS)

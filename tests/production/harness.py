@@ -268,6 +268,9 @@ class Harness:
                 "STATICFILES_BACKEND": MANIFEST_STORAGE,
                 "DATABASE_URL": self.database_url,
                 "CELERY_BROKER_URL": self.broker_url,
+                # compose's: Django's cache in Redis's database 1, shared by the web processes.
+                "CACHE_URL": self.broker_url.rsplit("/", 1)[0]
+                + "/1?socket_connect_timeout=0.5&socket_timeout=0.5",
                 "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
                 "MLFLOW_TRACKING_URI": self.mlflow_url,
                 "MLFLOW_PUBLIC_URL": self.mlflow_url,

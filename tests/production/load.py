@@ -16,8 +16,9 @@ Which pages call MLflow (read from the views and selectors):
   stale heartbeat (``experiment_fail_if_stale``); the run's registry versions load in a
   separate htmx request, not part of this page;
 - artifacts tab (``artifacts.views.tab``): only when the run's listing is not cached: a
-  finished run's info and listings are kept in Django's cache (per web process with the
-  default memory cache), so each web process asks MLflow once per finished run;
+  finished run's info and listings are kept in Django's cache (the harness's, as compose's, is
+  Redis, shared by the web processes; ``make run``'s is per process), so MLflow is asked once
+  per finished run (per web process with a memory cache);
 - predict API (``registry.api_predict``): on every request, one REST call resolving the
   alias (the loaded model itself is cached per process).
 
@@ -71,7 +72,7 @@ PAGES = (LIST, DETAIL, ARTIFACTS, PREDICT)
 MLFLOW_USE = {
     LIST: "no MLflow call",
     DETAIL: "no MLflow call",
-    ARTIFACTS: "MLflow only on a cache miss (a finished run: once per web process)",
+    ARTIFACTS: "MLflow only on a cache miss (a finished run: once per cache)",
     PREDICT: "MLflow on every request (the alias is resolved: 1 call)",
 }
 MLFLOW_EQUIVALENT = {

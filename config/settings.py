@@ -173,6 +173,8 @@ elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://cauce")}
+# After the cache failed (down, or past its timeouts), each process leaves it alone this long.
+CACHE_PAUSE_SECONDS = env.float("CAUCE_CACHE_PAUSE_SECONDS", default=10.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

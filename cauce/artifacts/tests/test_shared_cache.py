@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from cauce.artifacts.tests.test_views import HTMX, url, without_csrf
+from cauce.core import cache as safe_cache
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -26,6 +27,13 @@ def _redis_caches(location: str, prefix: str) -> dict:
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
+
+
+@pytest.fixture(autouse=True)
+def _no_pause():
+    safe_cache.reset_pause()
+    yield
+    safe_cache.reset_pause()
 
 
 @pytest.fixture
@@ -65,10 +73,15 @@ def test_a_shared_cache_serves_a_second_view_without_mlflow(
     assert without_csrf(again) == without_csrf(first)
 
 
+def _warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "cauce.core.cache"]
+
+
 def test_a_cache_that_is_down_is_a_miss_and_the_pages_still_answer(
     owner_client, run_experiment, settings, dead_redis_port, caplog
 ):
     settings.CACHES = _redis_caches(f"redis://127.0.0.1:{dead_redis_port}/0", "cauce-test")
+    settings.CACHE_PAUSE_SECONDS = 0  # every read and write tries the cache
 
     with caplog.at_level(logging.WARNING, logger="cauce.core.cache"):
         tab = owner_client.get(url("tab", run_experiment), **HTMX)
@@ -79,5 +92,33 @@ def test_a_cache_that_is_down_is_a_miss_and_the_pages_still_answer(
     assert "metrics.json" in tab.content.decode()
     assert "数据.csv" in folder.content.decode()
     assert "MLflow no disponible" not in status.content.decode()
-    assert "Cache unavailable, read skipped" in caplog.text
-    assert "Cache unavailable, write skipped" in caplog.text
+    messages = _warnings(caplog)
+    assert any(m.startswith("Cache unavailable, read skipped") for m in messages), messages
+    assert any(m.startswith("Cache unavailable, write skipped") for m in messages), messages
+
+
+def test_a_cache_that_hangs_costs_one_timeout_per_pause_not_one_per_read(
+    owner_client, run_experiment, settings, silent_port, caplog
+):
+    """A cache that accepts connections and never answers: the first read waits for its
+    socket timeout, then the process leaves the cache alone; the pages are read from MLflow."""
+    caches = _redis_caches(f"redis://127.0.0.1:{silent_port}/0", "cauce-test")
+    caches["default"]["OPTIONS"]["socket_timeout"] = 0.2
+    settings.CACHES = caches
+    settings.CACHE_PAUSE_SECONDS = 60
+
+    with caplog.at_level(logging.WARNING, logger="cauce.core.cache"):
+        for _ in range(3):
+            tab = owner_client.get(url("tab", run_experiment), **HTMX)
+            assert tab.status_code == 200 and "metrics.json" in tab.content.decode()
+        status = owner_client.get("/mlflow-status/")
+
+    assert status.status_code == 200
+    [message] = _warnings(caplog)  # one timeout; every later read and write was skipped
+    assert message.startswith("Cache unavailable, read skipped (left alone for 60 s)")
+    assert "Timeout" in message
+
+    safe_cache.reset_pause()  # the pause over: the cache is tried again
+    with caplog.at_level(logging.WARNING, logger="cauce.core.cache"):
+        owner_client.get(url("tab", run_experiment), **HTMX)
+    assert len(_warnings(caplog)) == 2

@@ -474,8 +474,8 @@ class Harness:
         return [f"mlflow{index}" for index in range(self.mlflow_servers)]
 
     def _spawn_mlflow(self) -> None:
-        """MLflow's servers, one process each (compose's mlflow-server replicas). Started at
-        once on a new store: MLflow creates its tables under a file lock, once."""
+        """MLflow's servers, one process each (compose's mlflow-server replicas), those not
+        running; on a new store only once ``MLFLOW_INIT_COMMAND`` has created its tables."""
         for name, port in zip(self._mlflow_names(), self.mlflow_server_ports, strict=True):
             if name in self.services and self.services[name].process.poll() is None:
                 continue  # still running
@@ -719,8 +719,8 @@ http {{
             )
             self._create_bucket()
             self._mark("objectstore", began)
-            # MLflow's store is created (or upgraded) once, then its servers boot, while
-            # Cauce migrates: compose's mlflow-init, then mlflow-server.
+            # MLflow's tables are created once, then its servers boot, while Cauce
+            # migrates: compose's mlflow-init, then mlflow-server.
             mlflow_init = self._spawn("mlflow-init", MLFLOW_INIT_COMMAND, self.mlflow_env())
             self.services["mlflow-init"] = mlflow_init
             migrate = self._spawn(

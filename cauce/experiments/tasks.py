@@ -80,26 +80,24 @@ def tag_sync_push_task(self, experiment_id: str) -> None:
     except MlflowUnavailable as exc:
         if self.request.retries >= settings.TAG_SYNC_RETRIES:
             return
-        raise self.retry(
-            exc=exc,
-            countdown=tag_sync_retry_delay(self.request.retries),
-            queue=settings.TAG_SYNC_QUEUE or None,
-        ) from exc
+        raise _push_retry(self, exc) from exc
     except Exception as exc:
         if not database_unavailable(exc) or self.request.retries >= settings.TAG_SYNC_RETRIES:
             raise
         logger.warning("Tag push of %s: database unavailable (%r); retrying", experiment_id, exc)
-        raise self.retry(
-            exc=exc,
-            countdown=tag_sync_retry_delay(self.request.retries),
-            queue=settings.TAG_SYNC_QUEUE or None,
-        ) from exc
+        raise _push_retry(self, exc) from exc
     if outcome == PushOutcome.BUSY and self.request.retries < settings.TAG_SYNC_RETRIES:
         # Another worker is writing this run; look again once it should be done.
-        raise self.retry(
-            countdown=tag_sync_retry_delay(self.request.retries),
-            queue=settings.TAG_SYNC_QUEUE or None,
-        )
+        raise _push_retry(self)
+
+
+def _push_retry(task, exc: BaseException | None = None):
+    """The push task's retry (Celery's ``Retry``, to raise): backoff, the tag-sync queue."""
+    return task.retry(
+        exc=exc,
+        countdown=tag_sync_retry_delay(task.request.retries),
+        queue=settings.TAG_SYNC_QUEUE or None,
+    )
 
 
 @shared_task(acks_late=True)

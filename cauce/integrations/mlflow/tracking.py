@@ -59,10 +59,15 @@ def run_create(*, experiment_id: str, run_name: str, tags: Mapping[str, str]) ->
     return run.info.run_id
 
 
-def run_log_params(*, run_id: str, params: Mapping[str, Any]) -> None:
+def _params(values: Mapping[str, Any]) -> list:
+    """As text, cut at MLflow's limit for a param's value."""
     from mlflow.entities import Param
 
-    items = [Param(key, str(value)[:_MAX_PARAM_VALUE]) for key, value in params.items()]
+    return [Param(key, str(value)[:_MAX_PARAM_VALUE]) for key, value in values.items()]
+
+
+def run_log_params(*, run_id: str, params: Mapping[str, Any]) -> None:
+    items = _params(params)
     with translate_errors(what="log_batch(params)"):
         for start in range(0, len(items), _MAX_PARAMS_PER_BATCH):
             get_client().log_batch(run_id, params=items[start : start + _MAX_PARAMS_PER_BATCH])
@@ -95,13 +100,10 @@ def run_log_results(
     """
     import time
 
-    from mlflow.entities import Param
-
     now = int(time.time() * 1000)
     items = [*_metrics(model_metrics, now, model_id or None), *_metrics(metrics, now)]
-    param_items = [Param(key, str(value)[:_MAX_PARAM_VALUE]) for key, value in params.items()]
     with translate_errors(what="log_batch(results)"):
-        get_client().log_batch(run_id, metrics=items, params=param_items)
+        get_client().log_batch(run_id, metrics=items, params=_params(params))
 
 
 def run_tags_sync(*, run_id: str, desired: Mapping[str, str], delete: Iterable[str] = ()) -> int:

@@ -57,14 +57,30 @@ def worker_profile(settings):
 @pytest.fixture
 def end_runs(mlflow_server, db):
     """Ends, after the test, the MLflow runs its experiments left RUNNING (other tests of the
-    session look for RUNNING runs in the same MLflow experiment)."""
+    session look for RUNNING runs in the same MLflow experiment, which a project of a later
+    test may share: its name comes from the project's id): the recorded runs, and those of an
+    attempt that never reached the database, found by their ``cauce.experiment_id`` tag."""
     yield
     from mlflow.tracking import MlflowClient
 
+    from cauce.experiments.tag_sync import EXPERIMENT_ID_TAG
+    from cauce.projects.models import Project
+
     client = MlflowClient(tracking_uri=mlflow_server)
-    for run_id in MLExperiment.objects.exclude(mlflow_run_id="").values_list(
-        "mlflow_run_id", flat=True
-    ):
+    run_ids = set(
+        MLExperiment.objects.exclude(mlflow_run_id="").values_list("mlflow_run_id", flat=True)
+    )
+    experiment_ids = {str(pk) for pk in MLExperiment.objects.values_list("pk", flat=True)}
+    mlflow_experiments = [
+        client.get_experiment_by_name(project.mlflow_experiment_name)
+        for project in Project.objects.all()
+    ]
+    mlflow_experiment_ids = [found.experiment_id for found in mlflow_experiments if found]
+    if mlflow_experiment_ids and experiment_ids:
+        for run in client.search_runs(mlflow_experiment_ids, "attributes.status = 'RUNNING'"):
+            if run.data.tags.get(EXPERIMENT_ID_TAG) in experiment_ids:
+                run_ids.add(run.info.run_id)
+    for run_id in sorted(run_ids):
         run = client.get_run(run_id)
         if run.info.status == "RUNNING" and run.info.lifecycle_stage == "active":
             client.set_terminated(run_id, status="FINISHED")

@@ -322,6 +322,7 @@ def _attempt_run(experiment, *, mlflow_experiment_id: str) -> str:
     )
 
 
+@pytest.mark.usefixtures("end_runs")  # "other"'s run is left RUNNING
 def test_a_new_attempt_fails_the_runs_earlier_attempts_left_running_unrecorded(
     mlflow_client, iris_dataset
 ):
@@ -351,6 +352,7 @@ def _at_its_last_attempt(dataset, **fields) -> MLExperiment:
     )
 
 
+@pytest.mark.usefixtures("end_runs")  # "other"'s run is left RUNNING
 def test_giving_up_fails_the_runs_earlier_attempts_left_running_unrecorded(
     mlflow_client, iris_dataset
 ):

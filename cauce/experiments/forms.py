@@ -317,16 +317,18 @@ class ExperimentCreateForm(forms.Form):
         """The algorithm whose fields are shown; the list offers only those for the task."""
         self.implied_task = self._implied_task()
         offered = algorithms_for(self.implied_task)
+        chosen = ALGORITHMS.get(self._value("algorithm") or "")
+        if chosen is not None and chosen not in offered and self.is_bound:
+            # A posted algorithm that does not fit stays shown, with the service's reason.
+            offered = [*offered, chosen]
+        elif chosen not in offered:
+            chosen = offered[0]
         self.offered_algorithms = [
             (group, [(a.name, a.label) for a in offered if a.task_type == task])
             for group, task in ((_("Clasificación"), CLASSIFICATION), (_("Regresión"), REGRESSION))
             if any(a.task_type == task for a in offered)
         ]
-        chosen = ALGORITHMS.get(self._value("algorithm") or "")
-        if chosen is not None and (self.is_bound or chosen in offered):
-            # A posted algorithm that does not fit is kept: the service says why it is refused.
-            return chosen
-        return offered[0]
+        return chosen
 
     def _add_hyperparameter_fields(self) -> None:
         given = self.initial.get("hyperparameters") or {}

@@ -216,6 +216,21 @@ def test_the_algorithms_follow_the_chosen_target(editor_client, project, make_da
     assert _hyperparameter_names(page) == {"fit_intercept", "positive", "tol"}
 
 
+def test_an_algorithm_for_another_task_is_refused_and_stays_shown(
+    editor_client, project, iris_dataset, media_root
+):
+    response = editor_client.post(_url(project), _form_data(iris_dataset, algorithm="Ridge"))
+    page = response.content.decode()
+    assert response.context["form"].errors["algorithm"] == [
+        "El algoritmo Ridge no sirve para clasificación, que es lo que indica la columna "
+        "objetivo «species». Elija otro algoritmo o fije el tipo de tarea."
+    ]
+    assert _selected(page, "algorithm") == "Ridge"
+    assert _groups(page) == ["Clasificación", "Regresión"]
+    assert "alpha" in _hyperparameter_names(page)
+    assert not MLExperiment.objects.exists()
+
+
 def test_a_fixed_task_type_offers_its_algorithms(editor_client, project, iris_dataset, media_root):
     page = editor_client.get(
         _url(project), {"task_type": "regression", "algorithm": "Ridge"}

@@ -186,7 +186,10 @@ def _hyperparameter_row(field, spec: ParameterSpec) -> dict[str, Any]:
             "min": min(lows) if len(lows) == len(spec.numbers) else None,
             "max": max(highs) if len(highs) == len(spec.numbers) else None,
         }
-    default = hyperparameter_text(spec.default)
+    if isinstance(spec.default, bool):
+        default = _("sí") if spec.default else _("no")
+    else:
+        default = hyperparameter_text(spec.default)
     help_parts = [str(spec.help_text)] if spec.help_text else []
     help_parts.append(_("Acepta %(rule)s.") % {"rule": spec.describe()})
     return {

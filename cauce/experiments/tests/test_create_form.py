@@ -82,8 +82,15 @@ def test_each_algorithm_s_fields_are_drawn_from_its_constraints(
     )
 
     forest = editor_client.get(_url(project), {"algorithm": "RandomForestClassifier"})
-    names = _hyperparameter_names(forest.content.decode())
+    page = forest.content.decode()
+    names = _hyperparameter_names(page)
     assert "n_estimators" in names and "early_stopping" not in names
+    bootstrap = re.search(r'<select name="hp_bootstrap".*?</select>', page, re.S).group(0)
+    assert re.findall(r'<option value="([^"]*)">([^<]*)<', bootstrap) == [
+        ("", "Por defecto (sí)"),
+        ("True", "Sí (True)"),
+        ("False", "No (False)"),
+    ]
 
 
 def test_changing_the_algorithm_draws_only_the_model_fields_again(

@@ -109,6 +109,21 @@ def test_changing_the_algorithm_draws_only_the_model_fields_again(
     assert 'hx-target="#model-fields"' in page
 
 
+def test_without_javascript_a_reload_draws_the_chosen_algorithm_s_fields(
+    editor_client, project, iris_dataset, media_root
+):
+    page = editor_client.get(
+        _url(project),
+        {"dataset": iris_dataset.pk, "target_column": "species", "name": "Vecinos",
+         "algorithm": "KNeighborsClassifier", "hp_n_neighbors": ["7", ""], "reload": "1"},
+    ).content.decode()  # fmt: skip
+    assert "<html" in page and 'value="Vecinos"' in page
+    assert "Cargar sus hiperparámetros" in page  # the <noscript> button
+    assert 'name="hp_n_neighbors" id="id_hp_n_neighbors" value="7"' in page
+    assert 'data-hyperparameter="weights" data-kind="choice"' in page
+    assert 'data-hyperparameter="n_neighbors" data-kind="number"' in page
+
+
 def test_typed_values_become_the_experiment_s_hyperparameters(
     editor_client, project, iris_dataset, media_root
 ):

@@ -9,7 +9,13 @@ from sklearn.utils._param_validation import (
 )
 
 from cauce.core.exceptions import ApplicationError
-from cauce.experiments.pipeline.algorithms import ALGORITHMS, hyperparameters_validate
+from cauce.experiments.pipeline.algorithms import (
+    ALGORITHMS,
+    FLOAT,
+    INT,
+    NumberRange,
+    hyperparameters_validate,
+)
 
 # Values of every kind a JSON body can carry, around the bounds scikit-learn uses.
 PROBES = [
@@ -135,3 +141,25 @@ def test_plumbing_and_deprecated_parameters_are_not_offered_in_a_form():
     logistic = {spec.name for spec in ALGORITHMS["LogisticRegression"].tunable_parameters()}
     assert "penalty" not in logistic  # deprecated: its default is a hidden option
     assert "C" in logistic
+
+
+def test_a_spec_reads_bounds_choices_booleans_and_none_from_the_constraints():
+    forest = ALGORITHMS["RandomForestClassifier"].parameters()
+    depth = forest["max_depth"]
+    assert (depth.kind, depth.default, depth.allows_none) == ("number", None, True)
+    assert depth.numbers == (NumberRange(INT, 1, None, "left"),)
+    features = forest["max_features"]
+    assert features.numbers == (
+        NumberRange(INT, 1, None, "left"),
+        NumberRange(FLOAT, 0.0, 1.0, "right", integers=False),
+    )
+    assert features.choices == ("log2", "sqrt")
+    early = ALGORITHMS["HistGradientBoostingClassifier"].parameters()["early_stopping"]
+    assert (early.kind, early.choices, early.allows_bool, early.allows_none) == (
+        "choice",
+        ("auto",),
+        True,
+        False,
+    )
+    intercept = ALGORITHMS["LinearRegression"].parameters()["fit_intercept"]
+    assert (intercept.kind, intercept.default, intercept.numbers) == ("boolean", True, ())

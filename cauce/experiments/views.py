@@ -21,6 +21,7 @@ from cauce.experiments import services
 from cauce.experiments.forms import (
     BULK_ADD,
     DEFAULT_PER_PAGE,
+    HYPERPARAMETER_PREFIX,
     BulkTagForm,
     ExperimentCreateForm,
     ExperimentEditForm,
@@ -46,6 +47,7 @@ from cauce.projects.models import Project, Role
 from cauce.projects.selectors import membership_roles, project_get_for_user, projects_for_user
 
 COLUMN_FIELDS_ID = "column-fields"  # the part of the creation form that follows the dataset
+MODEL_FIELDS_ID = "model-fields"  # the part that follows the target, task and algorithm
 
 
 def _service_error_to_form(form, error: ApplicationError) -> None:
@@ -268,6 +270,12 @@ def _create_initial(request, project) -> dict[str, Any]:
                 initial[name] = request.GET.getlist(name)
         elif name in request.GET:
             initial[name] = request.GET[name]
+    for name in request.GET:
+        # A hyperparameter's number input and select share its name: the one filled in.
+        if name.startswith(HYPERPARAMETER_PREFIX):
+            filled = [value for value in request.GET.getlist(name) if value.strip()]
+            if filled:
+                initial[name] = filled[0].strip()
     return initial
 
 
@@ -289,7 +297,7 @@ def ml_experiment_create(request, project_pk: int):
                     if run_now:
                         services.experiment_enqueue(experiment=experiment, user=request.user)
             except ApplicationError as error:
-                _service_error_to_form(form, error)
+                form.add_service_error(error)
             else:
                 if run_now:
                     messages.success(request, _("Experimento creado y en cola."))
@@ -298,13 +306,21 @@ def ml_experiment_create(request, project_pk: int):
                 return redirect("experiments:ml_experiment_detail", pk=experiment.pk)
     else:
         form = ExperimentCreateForm(initial=_create_initial(request, project), project=project)
+        context = {
+            "form": form,
+            "column_fields_id": COLUMN_FIELDS_ID,
+            "model_fields_id": MODEL_FIELDS_ID,
+        }
         if request.htmx and request.htmx.target == COLUMN_FIELDS_ID:
-            context = {"form": form, "column_fields_id": COLUMN_FIELDS_ID}
-            return render(request, "experiments/_column_fields.html", context)
+            # The target decides the task, so the model's fields come along (out of band).
+            return render(request, "experiments/_column_fields_response.html", context)
+        if request.htmx and request.htmx.target == MODEL_FIELDS_ID:
+            return render(request, "experiments/_model_fields.html", context)
     context = {
         "project": project,
         "form": form,
         "column_fields_id": COLUMN_FIELDS_ID,
+        "model_fields_id": MODEL_FIELDS_ID,
         "tag_names": experiment_tag_names(projects=project),
     }
     return render(request, "experiments/experiment_form.html", context)

@@ -251,6 +251,32 @@ def test_create_names_the_bad_hyperparameter(editor_api, project, iris_dataset, 
     assert body["errors"]["parameter"] == "max_depth"
 
 
+@pytest.mark.parametrize("early_stopping", ["auto", True, False])
+def test_create_takes_every_value_scikit_learn_takes(
+    editor_api, project, iris_dataset, media_root, early_stopping
+):
+    hyperparameters = {"early_stopping": early_stopping, "max_depth": None}
+    body = _body(
+        project,
+        iris_dataset,
+        algorithm="HistGradientBoostingClassifier",
+        hyperparameters=hyperparameters,
+    )
+    response = editor_api.post(LIST_URL, body, format="json")
+    assert response.status_code == 201, response.json()
+    assert MLExperiment.objects.get().hyperparameters == hyperparameters
+
+
+def test_create_refuses_true_for_a_number(editor_api, project, iris_dataset, media_root):
+    body = _body(project, iris_dataset, hyperparameters={"max_depth": True})
+    response = editor_api.post(LIST_URL, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "Valor no válido para el hiperparámetro «max_depth»: true. "
+        "Se esperaba un entero ≥ 1 o None."
+    )
+
+
 def test_create_is_forbidden_to_viewers(api_client, viewer, project, iris_dataset, media_root):
     api_client.force_authenticate(viewer)
     response = api_client.post(LIST_URL, _body(project, iris_dataset), format="json")

@@ -29,6 +29,7 @@ from cauce.experiments.forms import (
 from cauce.experiments.liveness import experiment_fail_if_stale
 from cauce.experiments.mlflow_links import mlflow_run_url, mlflow_tag_search_url
 from cauce.experiments.models import MLExperiment
+from cauce.experiments.pipeline.metric_names import metric_pairs
 from cauce.experiments.selectors import (
     ExperimentFilters,
     experiment_filter_choices,
@@ -74,13 +75,6 @@ PLOT_TITLES = {
 def _plots(paths: list[str] | None) -> list[tuple[str, Any]]:
     """(path, title) of the plots the run logged, in the order they were logged."""
     return [(path, PLOT_TITLES.get(path, path.rsplit("/", 1)[-1])) for path in paths or []]
-
-
-def _metrics(experiment: MLExperiment) -> list[tuple[str, Any, bool]]:
-    """(name, value, is_main), the main metric first."""
-    main = experiment.main_metric_name
-    names = sorted(experiment.metrics, key=lambda name: (name != main, name))
-    return [(name, experiment.metrics[name], name == main) for name in names]
 
 
 def _list_page(
@@ -324,7 +318,7 @@ def ml_experiment_detail(request, pk):
         "can_run": can_edit and experiment.status in services.ENQUEUEABLE_STATUSES,
         "can_cancel": can_edit and experiment.status in services.CANCELLABLE_STATUSES,
         "mlflow_run_url": _mlflow_run_url(experiment),
-        "metrics": _metrics(experiment),
+        "metrics": metric_pairs(experiment.metrics, main=experiment.main_metric_name),
         "plots": _plots(experiment.plots),
         "timings": experiment_timings(experiment=experiment),
         "tag_sync": experiment_tag_sync_status(experiment=experiment),

@@ -1,3 +1,4 @@
+import dataclasses
 import uuid
 from typing import Any
 
@@ -42,6 +43,7 @@ from cauce.experiments.selectors import (
     experiment_tag_names,
     experiment_tag_sync_status,
     experiment_timings,
+    ordering_parse,
 )
 from cauce.projects.models import Project, Role
 from cauce.projects.selectors import membership_roles, project_get_for_user, projects_for_user
@@ -77,6 +79,13 @@ def _plots(paths: list[str] | None) -> list[tuple[str, Any]]:
     return [(path, PLOT_TITLES.get(path, path.rsplit("/", 1)[-1])) for path in paths or []]
 
 
+def _list_filters(request, form: ExperimentFilterForm) -> ExperimentFilters:
+    """The filters of the query string, with the list's sort (kept in every link)."""
+    return dataclasses.replace(
+        form.to_filters(), ordering=ordering_parse(request.GET.get("ordering"))
+    )
+
+
 def _list_page(
     request,
     *,
@@ -99,6 +108,7 @@ def _list_page(
         "page": page,
         "experiments": page.object_list,
         "list_query": list_query,
+        "per_page_query": parts[1] if len(parts) > 1 else "",
         "tag_counts": experiment_tag_counts(experiments=experiments, chosen=filters.tags),
         "tag_names": form.tag_names,
         "editable_project_ids": editable,
@@ -113,7 +123,7 @@ def ml_experiment_list(request, project_pk: int):
     project, membership = project_get_for_user(user=request.user, project_id=project_pk)
     choices = experiment_filter_choices(projects=Project.objects.filter(pk=project.pk))
     form = ExperimentFilterForm(request.GET, choices=choices)
-    filters = form.to_filters()
+    filters = _list_filters(request, form)
     experiments = experiment_list(project=project, filters=filters)
     context = {
         "project": project,
@@ -145,7 +155,7 @@ def ml_experiment_all(request):
         choices=experiment_filter_choices(projects=projects),
         projects=project_options,
     )
-    filters = form.to_filters()
+    filters = _list_filters(request, form)
     experiments = experiment_list_for_user(user=request.user, filters=filters)
     mlflow_search_url = ""
     if filters.project_id is not None:

@@ -9,7 +9,7 @@ from django.template.defaultfilters import floatformat
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from cauce.experiments.selectors import ExperimentFilters
+from cauce.experiments.selectors import DEFAULT_ORDERING, ExperimentFilters
 
 register = template.Library()
 
@@ -22,6 +22,39 @@ def query_with_tag(filters: ExperimentFilters, tag: str) -> str:
 @register.simple_tag
 def query_without_tag(filters: ExperimentFilters, tag: str) -> str:
     return filters.without_tag(tag)
+
+
+# Sorted best or newest first on the first click; the other columns A to Z.
+DESCENDING_FIRST = ("created", "main_metric")
+
+
+@register.inclusion_tag("experiments/_sort_header.html", takes_context=True)
+def sort_header(context, filters: ExperimentFilters | None, key: str, label: str, **attrs):
+    """A column header that sorts the list by ``key`` (again: the other way round), with the
+    filters and the page size kept, back on the first page; ``aria-sort`` on the sorted one."""
+    if not isinstance(filters, ExperimentFilters):
+        filters = None  # a table without a list's controls (a project's, a dataset's page)
+    current = (filters.ordering if filters else "") or DEFAULT_ORDERING
+    active = current.removeprefix("-") == key
+    descending = current.startswith("-")
+    if active:
+        following = key if descending else f"-{key}"
+    else:
+        following = f"-{key}" if key in DESCENDING_FIRST else key
+    query = ""
+    if filters is not None:
+        query = filters.query(ordering=following if following != DEFAULT_ORDERING else "")
+        per_page = context.get("per_page_query", "")
+        query = "&".join(part for part in (query, per_page) if part)
+    return {
+        "sortable": filters is not None,
+        "label": label,
+        "key": key,
+        "href": f"?{query}" if query else "?",
+        "aria_sort": ("descending" if descending else "ascending") if active else "",
+        "css_class": attrs.get("css_class", ""),
+        "title": attrs.get("title", ""),
+    }
 
 
 @register.filter

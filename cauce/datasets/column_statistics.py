@@ -9,12 +9,15 @@ Pure: no ORM, no request.
 
 from __future__ import annotations
 
+import io
 import math
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
-from cauce.datasets.inference import Source, TextTable, text_table_chunks
+from cauce.datasets.inference import CSV, PARQUET
 
 CHUNK_ROWS = 50_000
 TOP_VALUES = 10
@@ -57,29 +60,73 @@ def _key(value: Any) -> str:
     return str(value).strip()
 
 
+def _chunks(
+    handle: IO[bytes], *, file_format: str, encoding: str, delimiter: str, columns: list[str]
+) -> Iterator[pd.DataFrame]:
+    """The file's rows, CHUNK_ROWS at a time, typed by pandas as the profile reads them."""
+    handle.seek(0)
+    if file_format == PARQUET:
+        for batch in pq.ParquetFile(handle).iter_batches(batch_size=CHUNK_ROWS, columns=columns):
+            yield batch.to_pandas()
+        return
+    if file_format != CSV:
+        return
+    text = io.TextIOWrapper(handle, encoding=encoding or "utf-8", newline="")
+    try:
+        wanted = set(columns)
+        reader = pd.read_csv(
+            text,
+            sep=delimiter or ",",
+            index_col=False,
+            engine="c",
+            usecols=wanted.__contains__,
+            chunksize=CHUNK_ROWS,
+        )
+        with reader:
+            yield from reader
+    finally:
+        text.detach()
+        handle.seek(0)
+
+
 def dataset_statistics(
-    source: Source, *, table: TextTable, schema: list[dict[str, Any]]
+    handle: IO[bytes],
+    *,
+    file_format: str,
+    encoding: str,
+    delimiter: str,
+    schema: list[dict[str, Any]],
 ) -> dict[str, dict[str, Any]]:
     """``{column: {"min", "max", "mean", "std"} for numbers, "top": [[value, count], ...]
-    (most frequent first, at most TOP_VALUES), "distinct": n}`` for the columns of ``schema``."""
+    (most frequent first, at most TOP_VALUES), "distinct": n}`` for the columns of ``schema``.
+
+    Only the columns with something to compute are read."""
     numbers = {c["name"]: _Numbers() for c in schema if c.get("kind") == "numeric"}
-    counted = {
+    counted: dict[str, dict[str, int]] = {
         c["name"]: {}
         for c in schema
         if int(c.get("unique", MAX_COUNTED_VALUES + 1)) <= MAX_COUNTED_VALUES
     }
-    for chunk in text_table_chunks(source, table, chunk_rows=CHUNK_ROWS):
-        for name, accumulator in numbers.items():
-            if name in chunk:
-                accumulator.add(pd.to_numeric(chunk[name], errors="coerce").astype(float))
-        for name, counts in counted.items():
-            if name not in chunk:
-                continue
-            column = chunk[name].dropna()
-            if name in numbers:
-                column = pd.to_numeric(column, errors="coerce").dropna().astype(float)
-            for value, count in column.map(_key).value_counts().items():
-                counts[value] = counts.get(value, 0) + int(count)
+    wanted = [c["name"] for c in schema if c["name"] in numbers or c["name"] in counted]
+    if wanted:
+        chunks = _chunks(
+            handle,
+            file_format=file_format,
+            encoding=encoding,
+            delimiter=delimiter,
+            columns=wanted,
+        )
+        for chunk in chunks:
+            for name, accumulator in numbers.items():
+                if name in chunk:
+                    accumulator.add(pd.to_numeric(chunk[name], errors="coerce").astype(float))
+            for name, counts in counted.items():
+                if name not in chunk:
+                    continue
+                # Counted on the raw values; only the few distinct ones become text.
+                for value, count in chunk[name].value_counts(dropna=True).items():
+                    key = _key(value.item() if hasattr(value, "item") else value)
+                    counts[key] = counts.get(key, 0) + int(count)
     statistics: dict[str, dict[str, Any]] = {}
     for column in schema:
         name = column["name"]

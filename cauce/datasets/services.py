@@ -17,7 +17,6 @@ from cauce.core.exceptions import ApplicationError, ConflictError
 from cauce.datasets.column_statistics import dataset_statistics
 from cauce.datasets.inference import (
     ID_ROW_NUMBER,
-    TextTable,
     id_like_from_counts,
     is_row_number,
     is_row_number_candidate,
@@ -54,13 +53,18 @@ def dataset_create(
         raise ApplicationError(_("El archivo está vacío."))
     dataset_upload_validate_size(file=file)
     profile = profile_file(file)
-    statistics = dataset_statistics_compute(
-        file,
-        file_format=profile.file_format,
-        encoding=profile.encoding,
-        delimiter=profile.delimiter,
-        schema=profile.schema,
-    )
+    try:
+        statistics = dataset_statistics_compute(
+            file,
+            file_format=profile.file_format,
+            encoding=profile.encoding,
+            delimiter=profile.delimiter,
+            schema=profile.schema,
+        )
+    except ValueError:
+        # The profile read this file: the statistics are not worth refusing it for.
+        logger.warning("Could not compute the statistics of %s", file.name, exc_info=True)
+        statistics = {}
 
     original_filename = PurePath(file.name or "").name[:255]
     name = (name or "").strip() or PurePath(original_filename).stem or _("Conjunto de datos")
@@ -104,8 +108,9 @@ def dataset_statistics_compute(
     source, *, file_format: str, encoding: str, delimiter: str, schema: list[dict]
 ) -> dict:
     """Each column's statistics, reading the file once more in chunks (bounded memory)."""
-    table = TextTable(file_format, encoding, delimiter, [column["name"] for column in schema])
-    return dataset_statistics(source, table=table, schema=schema)
+    return dataset_statistics(
+        source, file_format=file_format, encoding=encoding, delimiter=delimiter, schema=schema
+    )
 
 
 def dataset_statistics_fill(*, dataset: Dataset) -> bool:
@@ -120,7 +125,7 @@ def dataset_statistics_fill(*, dataset: Dataset) -> bool:
                 delimiter=dataset.delimiter,
                 schema=dataset.schema,
             )
-    except (OSError, ApplicationError):
+    except (OSError, ValueError, ApplicationError):
         logger.warning("Could not read dataset %s to compute its statistics", dataset.pk)
         return False
     dataset.statistics = statistics

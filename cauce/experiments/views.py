@@ -1,3 +1,4 @@
+import dataclasses
 import uuid
 from typing import Any
 
@@ -30,6 +31,7 @@ from cauce.experiments.forms import (
 from cauce.experiments.liveness import experiment_fail_if_stale
 from cauce.experiments.mlflow_links import mlflow_run_url, mlflow_tag_search_url
 from cauce.experiments.models import MLExperiment
+from cauce.experiments.pipeline.metric_names import metric_pairs
 from cauce.experiments.selectors import (
     ExperimentFilters,
     experiment_filter_choices,
@@ -42,6 +44,7 @@ from cauce.experiments.selectors import (
     experiment_tag_names,
     experiment_tag_sync_status,
     experiment_timings,
+    ordering_parse,
 )
 from cauce.projects.models import Project, Role
 from cauce.projects.selectors import membership_roles, project_get_for_user, projects_for_user
@@ -78,11 +81,11 @@ def _plots(paths: list[str] | None) -> list[tuple[str, Any]]:
     return [(path, PLOT_TITLES.get(path, path.rsplit("/", 1)[-1])) for path in paths or []]
 
 
-def _metrics(experiment: MLExperiment) -> list[tuple[str, Any, bool]]:
-    """(name, value, is_main), the main metric first."""
-    main = experiment.main_metric_name
-    names = sorted(experiment.metrics, key=lambda name: (name != main, name))
-    return [(name, experiment.metrics[name], name == main) for name in names]
+def _list_filters(request, form: ExperimentFilterForm) -> ExperimentFilters:
+    """The filters of the query string, with the list's sort (kept in every link)."""
+    return dataclasses.replace(
+        form.to_filters(), ordering=ordering_parse(request.GET.get("ordering"))
+    )
 
 
 def _list_page(
@@ -107,6 +110,7 @@ def _list_page(
         "page": page,
         "experiments": page.object_list,
         "list_query": list_query,
+        "per_page_query": parts[1] if len(parts) > 1 else "",
         "tag_counts": experiment_tag_counts(experiments=experiments, chosen=filters.tags),
         "tag_names": form.tag_names,
         "editable_project_ids": editable,
@@ -121,7 +125,7 @@ def ml_experiment_list(request, project_pk: int):
     project, membership = project_get_for_user(user=request.user, project_id=project_pk)
     choices = experiment_filter_choices(projects=Project.objects.filter(pk=project.pk))
     form = ExperimentFilterForm(request.GET, choices=choices)
-    filters = form.to_filters()
+    filters = _list_filters(request, form)
     experiments = experiment_list(project=project, filters=filters)
     context = {
         "project": project,
@@ -153,7 +157,7 @@ def ml_experiment_all(request):
         choices=experiment_filter_choices(projects=projects),
         projects=project_options,
     )
-    filters = form.to_filters()
+    filters = _list_filters(request, form)
     experiments = experiment_list_for_user(user=request.user, filters=filters)
     mlflow_search_url = ""
     if filters.project_id is not None:
@@ -340,7 +344,7 @@ def ml_experiment_detail(request, pk):
         "can_run": can_edit and experiment.status in services.ENQUEUEABLE_STATUSES,
         "can_cancel": can_edit and experiment.status in services.CANCELLABLE_STATUSES,
         "mlflow_run_url": _mlflow_run_url(experiment),
-        "metrics": _metrics(experiment),
+        "metrics": metric_pairs(experiment.metrics, main=experiment.main_metric_name),
         "plots": _plots(experiment.plots),
         "timings": experiment_timings(experiment=experiment),
         "tag_sync": experiment_tag_sync_status(experiment=experiment),

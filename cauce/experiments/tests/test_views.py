@@ -427,6 +427,29 @@ def test_detail_of_a_finished_experiment_shows_metrics_and_the_mlflow_link(
     )
 
 
+def test_detail_shows_training_and_test_metrics_side_by_side(viewer_client, experiment):
+    finish(experiment)
+    set_state(
+        experiment,
+        metrics={"accuracy": 0.8769642857142856, "train_accuracy": 1.0, "f1_macro": 0.86},
+    )
+    page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    assert "Entrenamiento" in page and "Prueba" in page
+    rows = re.findall(r'<tr(?: class="main")? data-metric="([^"]+)">(.*?)</tr>', page, re.S)
+    cells = {
+        name: re.findall(r'data-split="(\w+)">(?:<span title="([^"]*)">)?([^<]*)', row)
+        for name, row in rows
+    }
+    # The main metric first; train_accuracy is the training column of accuracy, not a row.
+    assert [name for name, _row in rows] == ["f1_macro", "accuracy"]
+    assert cells["accuracy"] == [
+        ("train", "1,0", "1,00"),
+        ("test", "0,8769642857142856", "0,877"),
+    ]
+    # A run from before training metrics were logged: a dash in that column.
+    assert cells["f1_macro"] == [("train", "", "—"), ("test", "0,86", "0,860")]
+
+
 def _plot_links(page: str, experiment) -> list[str]:
     download = reverse("artifacts:download", args=[experiment.pk])
     return re.findall(rf'<img data-plot src="{re.escape(download)}\?path=([^"]+)"', page)

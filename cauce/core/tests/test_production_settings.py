@@ -139,7 +139,7 @@ def test_production_turns_on_https_hashed_static_files_and_json_logs(tmp_path):
         "SECURE_HSTS_PRELOAD": True,
         "SECURE_PROXY_SSL_HEADER": None,
         "STORAGES": {
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "default": {"BACKEND": "cauce.core.storage.DataFileSystemStorage"},
             "staticfiles": {"BACKEND": "cauce.core.storage.GzipManifestStaticFilesStorage"},
         },
         "WHITENOISE_USE_FINDERS": False,

@@ -43,6 +43,7 @@ class Site:
     owner: object
     model_name: str
     prediction_job: object = None
+    finished_prediction: object = None
 
 
 @dataclass
@@ -186,6 +187,11 @@ PAGES: list[PageVisit] = [
         steps_change_data=True,
     ),
     PageVisit(
+        "registry:prediction_detail",
+        kwargs=lambda s: {"name": s.model_name, "job_id": s.finished_prediction.pk},
+        label="registry:prediction_detail (finished, with probabilities)",
+    ),
+    PageVisit(
         "swagger-ui", steps=lambda page: expect(page.locator(".swagger-ui .info")).to_be_visible()
     ),
     PageVisit("admin:index"),
@@ -239,6 +245,9 @@ NOT_PAGES: dict[str, str] = {
 # --- the objects -----------------------------------------------------------------------------
 
 
+METRICS = {"accuracy": 0.8769642857142856, "f1_macro": 0.8712030075187969}
+
+
 def build_site(make_run_experiment, iris_dataset, project, owner) -> Site:
     """The site of the pages (the ``site`` fixture of tests/browser/conftest.py)."""
     from cauce.registry.services import model_version_register
@@ -259,7 +268,8 @@ def build_site(make_run_experiment, iris_dataset, project, owner) -> Site:
     # The session's MLflow server outlives the test database: a name of this test's own.
     model_name = f"pages-{uuid.uuid4().hex[:8]}"
     for registered in (experiment, other):
-        MLExperiment.objects.filter(pk=registered.pk).update(metrics={"accuracy": 0.9})
+        # Metrics as a model computes them (the pages round them, the API keeps them whole).
+        MLExperiment.objects.filter(pk=registered.pk).update(metrics=METRICS)
         registered.refresh_from_db()
         model_version_register(experiment=registered, user=owner, name=model_name)
     queued = MLExperiment.objects.create(
@@ -293,8 +303,51 @@ def build_site(make_run_experiment, iris_dataset, project, owner) -> Site:
     failed_prediction.input_file.name = str(PredictionJob.storage_dir(failed_prediction) / "input")
     failed_prediction.save(update_fields=["input_file"])
     return Site(
-        project, iris_dataset, experiment, other, queued, owner, model_name, failed_prediction
+        project,
+        iris_dataset,
+        experiment,
+        other,
+        queued,
+        owner,
+        model_name,
+        failed_prediction,
+        _finished_prediction(failed_prediction.registered_model, owner),
     )
+
+
+# A result as the model's serving writes it: the input's columns, the prediction, and the
+# probability of each class in full.
+RESULT_CSV = (
+    "sepal_length,sepal_width,petal_length,petal_width,prediction,"
+    "probability_setosa,probability_versicolor,probability_virginica\n"
+    "5.1,3.5,1.4,0.2,setosa,0.9733333333333334,0.02666666666666667,0.0\n"
+    "6.7,3.0,5.2,2.3,virginica,0.0,0.03571428571428571,0.9642857142857143\n"
+)
+
+
+def _finished_prediction(registered_model, owner):
+    from cauce.registry.models import PredictionJob
+
+    job = PredictionJob.objects.create(
+        registered_model=registered_model,
+        version=1,
+        source=PredictionJob.Source.FILE,
+        original_filename="flores.csv",
+        probabilities=True,
+        status=PredictionJob.Status.FINISHED,
+        rows_total=2,
+        rows_done=2,
+        columns=RESULT_CSV.splitlines()[0].split(","),
+        created_by=owner,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    folder = Path(settings.MEDIA_ROOT) / PredictionJob.storage_dir(job)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "result.csv").write_text(RESULT_CSV)
+    job.result_file.name = str(PredictionJob.storage_dir(job) / "result.csv")
+    job.save(update_fields=["result_file"])
+    return job
 
 
 # --- visiting ------------------------------------------------------------------------------

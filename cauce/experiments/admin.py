@@ -1,8 +1,12 @@
 """Admin pages. Every edit of an experiment's tags, name or description goes through the
 services' rules and the tag sync outbox, as on the page and in the API."""
 
+import json
+
 from django import forms
 from django.contrib import admin
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from taggit.admin import TagAdmin
 from taggit.models import Tag
 
@@ -39,7 +43,7 @@ class MLExperimentAdmin(admin.ModelAdmin):
         "mlflow_run_id",
         "mlflow_model_id",
         "mlflow_model_uri",
-        "metrics",
+        "metrics_json",
         "attempts",
         "heartbeat_at",
         "queued_at",
@@ -77,7 +81,7 @@ class MLExperimentAdmin(admin.ModelAdmin):
                     "queued_at",
                     "started_at",
                     "finished_at",
-                    "metrics",
+                    "metrics_json",
                 ]
             },
         ),
@@ -94,6 +98,11 @@ class MLExperimentAdmin(admin.ModelAdmin):
         ),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
+
+    @admin.display(description=_("métricas"))
+    def metrics_json(self, experiment: MLExperiment) -> str:
+        """The stored metrics whole, as the JSON they are (a code block, not prose)."""
+        return format_html("<pre>{}</pre>", json.dumps(experiment.metrics, indent=2))
 
     def save_related(self, request, form, formsets, change) -> None:
         """Tags through the service (rules and outbox); a name or description change too."""

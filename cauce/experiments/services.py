@@ -22,6 +22,7 @@ from cauce.core.exceptions import ApplicationError, ConflictError
 from cauce.datasets.inference import load_dataframe
 from cauce.datasets.models import Dataset
 from cauce.datasets.services import dataset_schema_complete
+from cauce.experiments import transitions
 from cauce.experiments.liveness import run_end_if_running
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.algorithms import (
@@ -532,8 +533,8 @@ def experiment_plots_record(*, experiment: MLExperiment, plots: list[str]) -> No
     ).update(plots=experiment.plots)
 
 
-ENQUEUEABLE_STATUSES = MLExperiment.RERUNNABLE_STATUSES
-CANCELLABLE_STATUSES = MLExperiment.ACTIVE_STATUSES
+ENQUEUEABLE_STATUSES = transitions.ENQUEUE_FROM
+CANCELLABLE_STATUSES = transitions.CANCEL_FROM
 
 
 def experiment_enqueue(*, experiment: MLExperiment, user: AbstractBaseUser | None) -> MLExperiment:
@@ -543,35 +544,15 @@ def experiment_enqueue(*, experiment: MLExperiment, user: AbstractBaseUser | Non
     A FINISHED experiment is not run again: its run, metrics and any model registered from
     it stay one consistent record. To try again, create a new experiment from its settings.
     """
-    Status = MLExperiment.Status
     now = timezone.now()
     task_id = str(uuid.uuid4())
     with transaction.atomic():
         # One conditional UPDATE: of two concurrent clicks exactly one wins.
-        claimed = MLExperiment.objects.filter(
-            pk=experiment.pk, status__in=ENQUEUEABLE_STATUSES
-        ).update(
-            status=Status.QUEUED,
-            stage=MLExperiment.Stage.WAITING,
-            queued_at=now,
-            started_at=None,
-            finished_at=None,
-            heartbeat_at=None,
-            attempts=0,
-            error="",
-            metrics={},
-            plots=None,
-            timings={},
-            stage_started_at=now,
-            # mlflow_run_id stays: the runner ends a previous run as FAILED before a new one.
-            mlflow_model_id="",
-            mlflow_model_uri="",
-            # A new task id: a worker still busy with a cancelled run of it no longer owns it.
+        claimed = transitions.to_queued(
+            experiment_id=experiment.pk,
             task_id=task_id,
-            due_at=now,
-            dispatches=1,
             queued_by=user if user is not None and user.is_authenticated else None,
-            updated_at=now,
+            now=now,
         )
         if not claimed:
             experiment.refresh_from_db(fields=["status"])
@@ -604,16 +585,14 @@ def experiment_dispatch(*, experiment_id: Any, task_id: str) -> bool:
         run_full_experiment_pipeline_task.apply_async(args=[str(experiment_id)], task_id=task_id)
     except Exception:
         logger.exception("Could not send experiment %s to the broker", experiment_id)
-        MLExperiment.objects.filter(
-            pk=experiment_id, status=MLExperiment.Status.QUEUED, task_id=task_id
-        ).update(
-            status=MLExperiment.Status.ERROR,
-            stage="",
-            error=_(
+        transitions.to_error(
+            experiment_id=experiment_id,
+            message=_(
                 "No se pudo poner el experimento en cola: la cola de tareas no responde. "
                 "Inténtelo de nuevo en unos minutos."
             ),
-            updated_at=timezone.now(),
+            from_statuses=[MLExperiment.Status.QUEUED],
+            task_id=task_id,
         )
         return False
     return True
@@ -640,14 +619,8 @@ def experiment_cancel(*, experiment: MLExperiment, user: AbstractBaseUser | None
         if row is None or row["status"] not in CANCELLABLE_STATUSES:
             break
         status_before, run_id = row["status"], row["mlflow_run_id"]
-        if MLExperiment.objects.filter(pk=experiment.pk, status=status_before).update(
-            status=Status.CANCELLED,
-            stage="",
-            stage_started_at=None,
-            error="",
-            finished_at=now,
-            due_at=None,
-            updated_at=now,
+        if transitions.to_cancelled(
+            experiment_id=experiment.pk, from_statuses=[status_before], now=now
         ):
             cancelled = True
             break

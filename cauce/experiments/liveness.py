@@ -53,6 +53,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cauce.experiments import transitions
+from cauce.experiments.dispatch import experiment_dispatch
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.tag_sync import EXPERIMENT_ID_TAG
 from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable, runs
@@ -106,8 +107,6 @@ def experiments_redispatch_lost(*, may_give_up: bool = True, limit: int = 100) -
     already sent ``EXPERIMENT_QUEUE_MAX_DISPATCHES`` times. Returns (sent, ended), at most
     ``limit`` of them, the oldest first. Each change is conditional on the task id it saw,
     so two checkers never send one experiment twice."""
-    from cauce.experiments.services import experiment_dispatch
-
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.EXPERIMENT_QUEUE_TIMEOUT_SECONDS)
     lost = list(

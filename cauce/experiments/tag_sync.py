@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cauce.experiments.models import MLExperiment, TagSyncState
+from cauce.experiments.tags import MAX_TAGS, tag_is_valid, tags_normalize
 from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable
 
 logger = logging.getLogger(__name__)
@@ -136,6 +137,19 @@ def tag_sync_record_change(*, experiment: MLExperiment) -> None:
         )
         experiment_id = str(experiment.pk)
         transaction.on_commit(lambda: tag_sync_enqueue(experiment_id=experiment_id))
+
+
+def experiment_tags_set(*, experiment: MLExperiment, tags: Iterable[str] | str) -> list[str]:
+    """The one place where an experiment's tags change; the change reaches its MLflow run
+    through the outbox (``tag_sync``), recorded in the same transaction."""
+    normalized = tags_normalize(tags)
+    with transaction.atomic():
+        current = sorted(experiment.tags.names())
+        # Exact spelling counts: "Iris" -> "iris" is a change MLflow must see.
+        if current != sorted(normalized):
+            experiment.tags.set(normalized, clear=False)
+            tag_sync_record_change(experiment=experiment)
+    return normalized
 
 
 def tag_sync_enqueue(*, experiment_id: str, countdown: float | None = None) -> None:
@@ -457,7 +471,6 @@ def tags_merge(*, base: list[str], snapshot: dict[str, str], run: dict[str, str]
     are compared exactly, so "Iris" → "iris" is a rename; the result is normalised like any
     tag in Cauce (trimmed, spaces collapsed, case-insensitive duplicates dropped).
     """
-    from cauce.experiments.services import MAX_TAGS, tag_is_valid, tags_normalize
 
     removed: set[str] = set()
     added: list[str] = []
@@ -544,7 +557,6 @@ def tag_sync_pull(
     ``experiment_tags_set``, which records the change, so the run is rewritten in the spec's
     formats and both sides converge. ``progress(done, total)`` is called after each batch.
     """
-    from cauce.experiments.services import experiment_tags_set
     from cauce.integrations.mlflow import tracking
 
     result = PullResult()

@@ -25,13 +25,13 @@ import pyarrow.parquet as pq
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from cauce.core.csv import sniff_delimiter
 from cauce.core.exceptions import ApplicationError
 
 CSV = "csv"
 PARQUET = "parquet"
 
 PARQUET_MAGIC = b"PAR1"
-CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 # Tried in this order: a file that is not valid UTF-8 is most often a Windows export.
 FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 
@@ -269,31 +269,6 @@ def _check_columns_exist(columns: list[str], available: list[str]) -> None:
         raise ApplicationError(
             _("El conjunto de datos no tiene las columnas: %s.") % ", ".join(missing)
         )
-
-
-def sniff_delimiter(text: str) -> str:
-    """The candidate delimiter that splits the sample's lines into the most consistent rows."""
-    lines = text.splitlines()
-    if len(lines) > 1 and not text.endswith(("\n", "\r")):
-        lines = lines[:-1]  # the sample may end in the middle of a line
-    sample = "\n".join(lines[:200])
-    best, best_score = ",", (0.0, 0)
-    for delimiter in CANDIDATE_DELIMITERS:
-        try:
-            counts = [len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter)]
-        except csv.Error:
-            continue
-        counts = [count for count in counts if count]
-        if not counts:
-            continue
-        header_fields = counts[0]
-        if header_fields < 2:
-            continue
-        agreeing = sum(1 for count in counts if count == header_fields) / len(counts)
-        score = (agreeing, header_fields)
-        if score > best_score:
-            best, best_score = delimiter, score
-    return best
 
 
 def json_safe(value: Any) -> Any:

@@ -20,7 +20,6 @@ from cauce.core.exceptions import ApplicationError
 from cauce.datasets.models import Dataset
 from cauce.experiments import services
 from cauce.experiments.liveness import experiment_fail_if_stale
-from cauce.experiments.mlflow_links import mlflow_run_url
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.selectors import (
     MAX_FILTER_TAGS,
@@ -35,6 +34,7 @@ from cauce.experiments.selectors import (
     filter_tags_parse,
 )
 from cauce.experiments.tags import MAX_TAG_LENGTH, MAX_TAGS, tags_normalize
+from cauce.integrations.mlflow.links import mlflow_run_url
 from cauce.projects.models import Role
 from cauce.projects.selectors import project_get_for_user
 

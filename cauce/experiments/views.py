@@ -27,7 +27,7 @@ from cauce.experiments.forms import (
     ExperimentFilterForm,
 )
 from cauce.experiments.liveness import experiment_fail_if_stale
-from cauce.experiments.mlflow_links import mlflow_run_url, mlflow_tag_search_url
+from cauce.experiments.mlflow_links import mlflow_tag_search_url
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.selectors import (
     ExperimentFilters,
@@ -42,6 +42,7 @@ from cauce.experiments.selectors import (
     experiment_tag_sync_status,
     experiment_timings,
 )
+from cauce.integrations.mlflow.links import mlflow_run_url
 from cauce.projects.models import Project, Role
 from cauce.projects.selectors import membership_roles, project_get_for_user, projects_for_user
 

@@ -8,7 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_wsgi_application()
 
 if settings.PREDICT_PRELOAD:
-    from cauce.registry.predict_services import prediction_preload
+    from cauce.registry.predict.services import prediction_preload
 
     prediction_preload()
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from cauce.registry import api, api_predict
+from cauce.registry import api
+from cauce.registry.predict import api as api_predict
 
 urlpatterns = [
     path(

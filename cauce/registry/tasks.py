@@ -9,13 +9,13 @@ from cauce.integrations.mlflow import MlflowUnavailable
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def prediction_job_run_task(self, job_id: str) -> None:
-    """Predict one queued file (see ``predict_services.prediction_job_execute``).
+    """Predict one queued file (see ``predict.services.prediction_job_execute``).
 
     While MLflow is unreachable (the model cannot be loaded) the task retries with the
     experiments' backoff; the last attempt ends the job ERROR "MLflow no disponible".
     """
     from cauce.experiments.tasks import retry_delay
-    from cauce.registry.predict_services import prediction_job_execute
+    from cauce.registry.predict.services import prediction_job_execute
 
     last_try = self.request.retries >= settings.EXPERIMENT_MLFLOW_RETRIES
     try:
@@ -27,7 +27,7 @@ def prediction_job_run_task(self, job_id: str) -> None:
 @shared_task(ignore_result=True)
 def prediction_jobs_expire_task() -> None:
     """Celery beat's retention sweep: expired prediction jobs, files and rows, one batch."""
-    from cauce.registry.predict_retention import prediction_jobs_expire
+    from cauce.registry.predict.retention import prediction_jobs_expire
 
     prediction_jobs_expire()
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from cauce.registry import views, views_predict
+from cauce.registry import views
+from cauce.registry.predict import views as views_predict
 
 app_name = "registry"
 

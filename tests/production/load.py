@@ -19,7 +19,7 @@ Which pages call MLflow (read from the views and selectors):
   finished run's info and listings are kept in Django's cache (the harness's, as compose's, is
   Redis, shared by the web processes; ``make run``'s is per process), so MLflow is asked once
   per finished run (per web process with a memory cache);
-- predict API (``registry.api_predict``): on every request, one REST call resolving the
+- predict API (``registry.predict.api``): on every request, one REST call resolving the
   alias (the loaded model itself is cached per process).
 
 Against a Cauce already running (``make run``, a deployment on this machine):

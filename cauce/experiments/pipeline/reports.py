@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
 from cauce.datasets.inference import json_safe
-from cauce.registry.prediction import csv_write
+from cauce.registry.predict.frames import csv_write
 
 PLOTS_DIR = "plots"
 DATA_DIR = "data"

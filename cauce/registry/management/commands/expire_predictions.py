@@ -7,7 +7,7 @@ for an operator (a deployment without beat, or to see first what would go with `
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cauce.registry.predict_retention import prediction_jobs_expire
+from cauce.registry.predict.retention import prediction_jobs_expire
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ import pytest
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.inference import text_table_chunks, text_table_open
 from cauce.integrations.mlflow.serving import InputColumn, PredictionOutput
-from cauce.registry import prediction
+from cauce.registry.predict import frames
 
 IRIS = (
     InputColumn("sepal_length", "double", True),
@@ -48,8 +48,8 @@ def _records(rows):
          "inputs-lists", "instances-params"],
 )  # fmt: skip
 def test_it_reads_every_scoring_server_format_into_the_same_rows(body):
-    frame = prediction.parse_scoring_body(body, columns=NAMES)
-    checked = prediction.input_check(frame, inputs=IRIS)
+    frame = frames.parse_scoring_body(body, columns=NAMES)
+    checked = frames.input_check(frame, inputs=IRIS)
 
     assert list(checked.frame.columns) == NAMES
     assert checked.frame.to_numpy().tolist() == [ROW, ROW]
@@ -76,22 +76,22 @@ def test_it_reads_every_scoring_server_format_into_the_same_rows(body):
 )  # fmt: skip
 def test_it_refuses_a_malformed_body_with_a_clear_message(body, message):
     with pytest.raises(ApplicationError) as error:
-        prediction.parse_scoring_body(body, columns=NAMES)
+        frames.parse_scoring_body(body, columns=NAMES)
 
     assert message in str(error.value)
 
 
 def test_positional_rows_need_a_signature_with_names():
     with pytest.raises(ApplicationError) as error:
-        prediction.parse_scoring_body({"inputs": [ROW]}, columns=None)
+        frames.parse_scoring_body({"inputs": [ROW]}, columns=None)
 
     assert "Use dataframe_split o dataframe_records" in str(error.value)
 
 
 def test_pasted_json_may_be_a_list_of_rows_a_single_row_or_a_scoring_body():
-    one = prediction.parse_pasted_json('{"sepal_length": 1, "sepal_width": 2}')
-    many = prediction.parse_pasted_json('[{"sepal_length": 1}, {"sepal_length": 3}]')
-    body = prediction.parse_pasted_json('{"dataframe_split": {"columns": ["a"], "data": [[1]]}}')
+    one = frames.parse_pasted_json('{"sepal_length": 1, "sepal_width": 2}')
+    many = frames.parse_pasted_json('[{"sepal_length": 1}, {"sepal_length": 3}]')
+    body = frames.parse_pasted_json('{"dataframe_split": {"columns": ["a"], "data": [[1]]}}')
 
     assert one.to_dict("records") == [{"sepal_length": 1, "sepal_width": 2}]
     assert many["sepal_length"].tolist() == [1, 3]
@@ -100,14 +100,14 @@ def test_pasted_json_may_be_a_list_of_rows_a_single_row_or_a_scoring_body():
 
 def test_pasted_json_that_does_not_parse_says_where():
     with pytest.raises(ApplicationError) as error:
-        prediction.parse_pasted_json('[{"a": 1},\n {"a": }]')
+        frames.parse_pasted_json('[{"a": 1},\n {"a": }]')
 
     assert str(error.value) == "El JSON no es válido: línea 2, columna 8"
 
 
 def test_an_empty_body_is_refused():
     with pytest.raises(ApplicationError) as error:
-        prediction.parse_json_bytes(b"  ")
+        frames.parse_json_bytes(b"  ")
 
     assert str(error.value) == "No hay filas que predecir: el cuerpo está vacío."
 
@@ -119,7 +119,7 @@ def test_a_json_body_of_named_rows_is_read_into_a_frame_at_once_with_its_options
         str(ROW).encode(),
     )
 
-    body = prediction.scoring_body_read(raw)
+    body = frames.scoring_body_read(raw)
 
     assert body.options == {"alias": "champion"}
     assert body.frame.to_numpy().tolist() == [ROW, ROW]
@@ -129,7 +129,7 @@ def test_a_json_body_of_named_rows_is_read_into_a_frame_at_once_with_its_options
 
 
 def test_positional_rows_wait_for_the_models_columns():
-    body = prediction.scoring_body_read(b'{"inputs": [[5.1, 3.5, 1.4, 0.2]], "version": 2}')
+    body = frames.scoring_body_read(b'{"inputs": [[5.1, 3.5, 1.4, 0.2]], "version": 2}')
 
     assert body.frame is None and not body.empty
     assert body.options == {"version": 2}
@@ -141,7 +141,7 @@ def test_positional_rows_wait_for_the_models_columns():
     [(b"{}", True), (b"[1, 2]", True), (b'{"version": 1}', False), (b'{"inputs": 3}', False)],
 )
 def test_a_body_without_rows_is_empty_and_a_malformed_one_is_reported_when_read(raw, empty):
-    body = prediction.scoring_body_read(raw)
+    body = frames.scoring_body_read(raw)
 
     assert body.empty is empty
     if not empty:
@@ -153,14 +153,14 @@ def test_a_row_of_another_length_among_numbers_is_named():
     body = {"dataframe_split": {"columns": NAMES, "data": [ROW, ROW, ROW[:3], ROW]}}
 
     with pytest.raises(ApplicationError) as error:
-        prediction.parse_scoring_body(body, columns=NAMES)
+        frames.parse_scoring_body(body, columns=NAMES)
 
     assert str(error.value) == "La fila 3 de dataframe_split tiene 3 valores y hay 4 columnas."
 
 
 def test_the_garbage_collector_is_back_on_after_a_body_that_does_not_parse():
     with pytest.raises(ApplicationError):
-        prediction.scoring_body_read(b'{"dataframe_split": ')
+        frames.scoring_body_read(b'{"dataframe_split": ')
 
     assert gc.isenabled()
 
@@ -170,9 +170,9 @@ def test_rows_already_in_the_signatures_columns_and_types_are_passed_on_as_they_
     reordered = frame[NAMES[::-1]]
     with_gaps = pd.DataFrame({"age": [1.0], "rooms": [3.0], "city": ["a"], "member": [True]})
 
-    assert prediction.input_check(frame, inputs=IRIS).frame is frame
-    assert list(prediction.input_check(reordered, inputs=IRIS).frame.columns) == NAMES
-    converted = prediction.input_check(with_gaps, inputs=MIXED).frame
+    assert frames.input_check(frame, inputs=IRIS).frame is frame
+    assert list(frames.input_check(reordered, inputs=IRIS).frame.columns) == NAMES
+    converted = frames.input_check(with_gaps, inputs=MIXED).frame
     assert converted is not with_gaps
     assert str(converted["rooms"].dtype) == "int64"
 
@@ -181,7 +181,7 @@ def test_missing_columns_are_listed_and_nothing_is_predicted():
     frame = pd.DataFrame({"sepal_length": [1.0], "petal_width": [2.0]})
 
     with pytest.raises(ApplicationError) as error:
-        prediction.input_check(frame, inputs=IRIS)
+        frames.input_check(frame, inputs=IRIS)
 
     assert str(error.value) == (
         "Faltan columnas que el modelo necesita: sepal_width, petal_length."
@@ -194,7 +194,7 @@ def test_extra_columns_are_dropped_with_a_note_and_columns_take_the_signature_or
         {"id": ["a"], "petal_width": ["0.2"], **{n: [1] for n in NAMES[:3]}, "note": ["x"]}
     )
 
-    checked = prediction.input_check(frame, inputs=IRIS)
+    checked = frames.input_check(frame, inputs=IRIS)
 
     assert list(checked.frame.columns) == NAMES
     assert checked.frame.iloc[0].tolist() == [1.0, 1.0, 1.0, 0.2]
@@ -204,7 +204,7 @@ def test_extra_columns_are_dropped_with_a_note_and_columns_take_the_signature_or
 def test_optional_columns_that_are_absent_are_predicted_empty_with_a_note():
     frame = pd.DataFrame({"rooms": [3], "city": ["Madrid"]})
 
-    checked = prediction.input_check(frame, inputs=MIXED)
+    checked = frames.input_check(frame, inputs=MIXED)
 
     assert checked.frame["age"].isna().all()
     assert checked.frame["member"].isna().tolist() == [True]
@@ -223,7 +223,7 @@ def test_values_are_converted_to_the_signature_types():
         }
     )
 
-    checked = prediction.input_check(frame, inputs=MIXED).frame
+    checked = frames.input_check(frame, inputs=MIXED).frame
 
     assert checked["age"].tolist()[:2] == [41.0, 3.5]
     assert pd.isna(checked["age"][2])
@@ -246,7 +246,7 @@ def test_values_that_cannot_be_converted_name_the_column_and_the_row():
     )
 
     with pytest.raises(ApplicationError) as error:
-        prediction.input_check(frame, inputs=MIXED, first_row=10)
+        frames.input_check(frame, inputs=MIXED, first_row=10)
 
     assert str(error.value) == (
         "Hay valores que no se pueden convertir al tipo del modelo: "
@@ -266,7 +266,7 @@ def test_an_integer_column_cannot_have_a_gap():
     frame = pd.DataFrame({"rooms": ["3", None], "city": ["a", "b"]})
 
     with pytest.raises(ApplicationError) as error:
-        prediction.input_check(frame, inputs=MIXED)
+        frames.input_check(frame, inputs=MIXED)
 
     assert "columna «rooms», fila 2: vacío no es un número entero" in str(error.value)
 
@@ -275,19 +275,19 @@ def test_at_most_five_bad_values_are_quoted():
     frame = pd.DataFrame({name: ["x"] * 4 for name in NAMES})
 
     with pytest.raises(ApplicationError) as error:
-        prediction.input_check(frame, inputs=IRIS)
+        frames.input_check(frame, inputs=IRIS)
 
-    assert len(error.value.extra["invalid_values"]) == prediction.MAX_REPORTED_ERRORS
+    assert len(error.value.extra["invalid_values"]) == frames.MAX_REPORTED_ERRORS
 
 
 def test_rows_check_refuses_no_rows_and_too_many(settings):
     settings.PREDICT_MAX_ROWS = 3
-    prediction.rows_check(3)
+    frames.rows_check(3)
 
     with pytest.raises(ApplicationError) as empty:
-        prediction.rows_check(0)
+        frames.rows_check(0)
     with pytest.raises(ApplicationError) as many:
-        prediction.rows_check(4)
+        frames.rows_check(4)
 
     assert str(empty.value) == "No hay filas que predecir."
     assert str(many.value) == "Demasiadas filas: 4; el máximo por petición es 3."
@@ -299,8 +299,8 @@ def test_the_scoring_response_has_probabilities_only_when_computed():
         predictions=["a"], classes=["a", "b"], probabilities=[[0.75, 0.25]]
     )
 
-    assert prediction.scoring_response(plain) == {"predictions": ["a", "b"]}
-    assert prediction.scoring_response(with_proba) == {
+    assert frames.scoring_response(plain) == {"predictions": ["a", "b"]}
+    assert frames.scoring_response(with_proba) == {
         "predictions": ["a"],
         "classes": ["a", "b"],
         "probabilities": [[0.75, 0.25]],
@@ -313,7 +313,7 @@ def test_the_result_keeps_every_input_column_and_adds_predictions_and_probabilit
         predictions=["a", "b"], classes=["a", "b"], probabilities=[[0.9, 0.1], [0.2, 0.8]]
     )
 
-    frame = prediction.result_frame(original, output)
+    frame = frames.result_frame(original, output)
 
     assert list(frame.columns) == [
         "id",
@@ -335,7 +335,7 @@ def test_the_csv_escapes_formulas_but_not_numbers():
     )
     handle = io.StringIO()
 
-    prediction.csv_write(frame, handle)
+    frames.csv_write(frame, handle)
 
     assert handle.getvalue().splitlines() == [
         "'=cmd,n",

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from cauce.registry.models import PredictionJob, RegisteredModel
-from cauce.registry.predict_retention import prediction_jobs_expire
+from cauce.registry.predict.retention import prediction_jobs_expire
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 

@@ -156,7 +156,7 @@ def test_a_queued_job_whose_input_is_gone_ends_in_error_with_nothing_to_retry(
     viewer_client, project
 ):
     from cauce.registry.models import RegisteredModel
-    from cauce.registry.predict_services import prediction_job_execute
+    from cauce.registry.predict.services import prediction_job_execute
 
     model = RegisteredModel.objects.create(project=project, name="sin-entrada")
     job = failed_job(model, 1, status="QUEUED")

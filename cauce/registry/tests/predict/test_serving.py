@@ -8,7 +8,7 @@ from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
 from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable, serving
 from cauce.integrations.mlflow.serving import InputColumn
-from cauce.registry import prediction
+from cauce.registry.predict import frames
 
 
 def _rows(trained, count=10):
@@ -38,7 +38,7 @@ def test_text_and_boolean_columns_with_gaps_are_converted_and_predicted(trained_
     raw = messy.frame[messy.features].head(30).astype(object)
     as_text = raw.map(lambda value: None if value != value else str(value))
 
-    checked = prediction.input_check(as_text, inputs=model.inputs)
+    checked = frames.input_check(as_text, inputs=model.inputs)
     output = serving.model_predict(model=model, frame=checked.frame, probabilities=True)
 
     expected = model._pyfunc.predict(raw)

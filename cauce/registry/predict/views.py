@@ -20,15 +20,15 @@ from django_htmx.http import HttpResponseClientRefresh
 from cauce.core.exceptions import ApplicationError
 from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable
 from cauce.integrations.mlflow import registry as mlflow_registry
-from cauce.registry import predict_services
 from cauce.registry.models import PredictionJob
-from cauce.registry.predict_forms import PredictForm
-from cauce.registry.predict_selectors import (
+from cauce.registry.predict import services
+from cauce.registry.predict.forms import PredictForm
+from cauce.registry.predict.frames import type_label
+from cauce.registry.predict.selectors import (
     prediction_job_get_for_user,
     prediction_job_of_model,
     prediction_jobs_recent,
 )
-from cauce.registry.prediction import type_label
 from cauce.registry.selectors import registered_model_get_for_user
 
 RECENT_JOBS = 10
@@ -68,9 +68,7 @@ def predict(request, name: str):
         if not version and not alias and context["numbers"]:
             version = context["numbers"][0]
         if version or alias:
-            target = predict_services.predict_target_resolve(
-                model=model, version=version, alias=alias
-            )
+            target = services.predict_target_resolve(model=model, version=version, alias=alias)
             context["target"] = target
             signature = mlflow_registry.model_signature_get(source=target.version.source)
             context["signature"] = [
@@ -88,7 +86,7 @@ def predict(request, name: str):
     target = context["target"]
     if request.method == "POST" and target is not None and form.is_valid():
         try:
-            job = predict_services.prediction_job_create(
+            job = services.prediction_job_create(
                 target=target,
                 user=request.user,
                 upload=form.cleaned_data["file"],
@@ -154,10 +152,8 @@ def prediction_detail(request, name: str, job_id):
         "back_url": predict_url(job.registered_model.name, version=job.version, alias=job.alias),
     }
     try:
-        context["result"] = predict_services.prediction_result_page(
-            job=job, page=request.GET.get("page")
-        )
-    except predict_services.PredictionGoneError as error:
+        context["result"] = services.prediction_result_page(job=job, page=request.GET.get("page"))
+    except services.PredictionGoneError as error:
         context["result_gone"] = error.message
     return render(request, "registry/prediction_detail.html", context)
 
@@ -168,7 +164,7 @@ def prediction_retry(request, name: str, job_id):
     """Queue a failed job again (whoever may predict on the model may retry its jobs)."""
     job = prediction_job_get_for_user(user=request.user, name=name, job_id=job_id)
     try:
-        predict_services.prediction_job_retry(job=job)
+        services.prediction_job_retry(job=job)
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
@@ -193,8 +189,8 @@ def prediction_download(request, name: str, job_id):
     if job is None:
         return gone
     try:
-        handle = predict_services.prediction_result_open(job=job)
-    except predict_services.PredictionGoneError as error:
+        handle = services.prediction_result_open(job=job)
+    except services.PredictionGoneError as error:
         return _gone(request, job.registered_model, error.message, status=410)
     if handle is None:
         raise Http404

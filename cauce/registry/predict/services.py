@@ -36,9 +36,9 @@ from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable, serving
 from cauce.integrations.mlflow import registry as mlflow_registry
 from cauce.integrations.mlflow.registry import READY, ModelVersionInfo
 from cauce.integrations.mlflow.serving import ServedModel
-from cauce.registry import prediction
 from cauce.registry.models import PredictionJob, RegisteredModel
-from cauce.registry.predict_retention import retention_cutoff
+from cauce.registry.predict import frames
+from cauce.registry.predict.retention import retention_cutoff
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ def prediction_serve(
     model: RegisteredModel,
     version: Any = None,
     alias: Any = None,
-    body: prediction.ScoringBody,
+    body: frames.ScoringBody,
     probabilities: bool = False,
 ) -> PredictionResult:
     """Resolve the version asked for (``predict_target_resolve``) and predict the body's rows.
@@ -247,13 +247,13 @@ def prediction_serve(
 
 
 def _predict_body(
-    model: ServedModel, body: prediction.ScoringBody, probabilities: bool
+    model: ServedModel, body: frames.ScoringBody, probabilities: bool
 ) -> tuple[serving.PredictionOutput, list[str]]:
     """Check the rows against the model's signature and predict them: (output, notes)."""
     names = [column.name for column in model.inputs] if model.inputs else None
     frame = body.rows(columns=names)
-    prediction.rows_check(len(frame))
-    checked = prediction.input_check(frame, inputs=model.inputs)
+    frames.rows_check(len(frame))
+    checked = frames.input_check(frame, inputs=model.inputs)
     output = serving.model_predict(model=model, frame=checked.frame, probabilities=probabilities)
     return output, checked.notes
 
@@ -329,12 +329,12 @@ def _predict_chunk(
 ) -> tuple[int, list[str], list[str]]:
     """Check, predict and append one chunk; the running (rows, columns, notes) after it."""
     rows, columns, notes = state
-    checked = prediction.input_check(chunk, inputs=model.inputs, first_row=rows + 1)
+    checked = frames.input_check(chunk, inputs=model.inputs, first_row=rows + 1)
     output = serving.model_predict(model=model, frame=checked.frame, probabilities=probabilities)
-    result = prediction.result_frame(chunk, output)
-    prediction.csv_write(result, out, header=rows == 0)
+    result = frames.result_frame(chunk, output)
+    frames.csv_write(result, out, header=rows == 0)
     columns = columns or [str(name) for name in result.columns]
-    notes = prediction.notes_merge([*notes, *checked.notes])
+    notes = frames.notes_merge([*notes, *checked.notes])
     return rows + len(chunk), columns, notes
 
 
@@ -379,7 +379,7 @@ def _header_check(target: PredictTarget, columns: list[str]) -> None:
     present = {name.strip() for name in columns}
     missing = [c.name for c in signature.inputs if c.required and c.name not in present]
     if missing:
-        raise prediction.missing_columns_error(missing)
+        raise frames.missing_columns_error(missing)
 
 
 def prediction_job_create(
@@ -406,8 +406,8 @@ def prediction_job_create(
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
     if upload is None:
-        frame = prediction.parse_pasted_json(pasted)
-        prediction.rows_check(len(frame))
+        frame = frames.parse_pasted_json(pasted)
+        frames.rows_check(len(frame))
         job.source = PredictionJob.Source.JSON
         return _finish_now(job, chunks=[frame])
     _check_upload(upload)
@@ -550,7 +550,7 @@ def prediction_job_execute(*, job_id: str, retry_on_unavailable: bool = True) ->
 
 def _fail(job: PredictionJob, message: str) -> None:
     """End the job ERROR with no partial result; the input is kept for a retry until the
-    job expires (``predict_retention``)."""
+    job expires (``predict.retention``)."""
     _remove_files(job, keep_input=True)
     if job.input_file.name and not (Path(settings.MEDIA_ROOT) / job.input_file.name).is_file():
         job.input_file.name = ""  # nothing left to retry with
@@ -647,9 +647,9 @@ def prediction_result_page(*, job: PredictionJob, page: Any = 1) -> ResultPage |
         dtype=str,
         keep_default_na=False,
     )
-    rows = [[prediction.csv_unescape(value) for value in row] for row in frame.to_numpy().tolist()]
+    rows = [[frames.csv_unescape(value) for value in row] for row in frame.to_numpy().tolist()]
     return ResultPage(
-        columns=[prediction.csv_unescape(str(name)) for name in frame.columns],
+        columns=[frames.csv_unescape(str(name)) for name in frame.columns],
         rows=rows,
         number=number,
         pages=pages,

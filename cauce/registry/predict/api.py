@@ -28,9 +28,9 @@ from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from cauce.datasets.inference import text_table_chunks, text_table_open
-from cauce.registry import prediction
 from cauce.registry.api import NAME_PARAMETER
-from cauce.registry.predict_services import InputTooLargeError, prediction_serve
+from cauce.registry.predict import frames
+from cauce.registry.predict.services import InputTooLargeError, prediction_serve
 from cauce.registry.selectors import registered_model_get_for_user
 
 
@@ -55,12 +55,12 @@ def _read_limited(stream: Any, parser_context: dict | None) -> bytes:
 
 class ScoringJSONParser(BaseParser):
     """JSON with the scoring server's keys, its rows read at once into a DataFrame
-    (``prediction.ScoringBody``); Spanish errors and a size limit."""
+    (``frames.ScoringBody``); Spanish errors and a size limit."""
 
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return prediction.scoring_body_read(_read_limited(stream, parser_context))
+        return frames.scoring_body_read(_read_limited(stream, parser_context))
 
 
 class CsvBody(bytes):
@@ -218,13 +218,13 @@ class ModelPredictApi(APIView):
         model, _membership = registered_model_get_for_user(user=request.user, name=name)
         data = request.data
         if isinstance(data, CsvBody):
-            body = prediction.ScoringBody(options={}, frame=_csv_frame(data))
+            body = frames.ScoringBody(options={}, frame=_csv_frame(data))
         elif isinstance(data, ParquetBody):
-            body = prediction.ScoringBody(options={}, frame=prediction.parse_parquet_bytes(data))
-        elif isinstance(data, prediction.ScoringBody) and not data.empty:
+            body = frames.ScoringBody(options={}, frame=frames.parse_parquet_bytes(data))
+        elif isinstance(data, frames.ScoringBody) and not data.empty:
             body = data
         else:
-            raise prediction.empty_body_error()
+            raise frames.empty_body_error()
         query = request.query_params
         options = body.options
         result = prediction_serve(
@@ -236,7 +236,7 @@ class ModelPredictApi(APIView):
         )
         return Response(
             {
-                **prediction.scoring_response(result.output),
+                **frames.scoring_response(result.output),
                 "name": model.name,
                 "version": result.target.version.version,
                 "notes": result.notes,

@@ -1,0 +1,1 @@
+"""Predictions with registered models: the page, the API, background jobs and their retention."""

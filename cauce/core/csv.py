@@ -1,14 +1,31 @@
-"""CSV helpers shared by the apps: one delimiter sniffer, so a file is split the same way
-wherever Cauce reads it (a dataset upload, a CSV artifact's preview)."""
+"""CSV helpers shared by the apps.
+
+- One delimiter sniffer, so a file is split the same way wherever Cauce reads it (a dataset
+  upload, a CSV artifact's preview).
+- One writer for the CSV files Cauce produces (prediction results, a run's reports), with
+  every cell made safe for spreadsheets (no formula runs when the file is opened).
+"""
+
+from __future__ import annotations
 
 import csv
 import io
+import re
+from typing import TYPE_CHECKING, Any
+
+from cauce.core.values import json_safe
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 # How much of the start of a file the sniffer is given.
 DELIMITER_SAMPLE_BYTES = 64 * 1024
 # Of which it looks at the first lines only.
 DELIMITER_SAMPLE_LINES = 200
+
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def sniff_delimiter(text: str) -> str:
@@ -37,3 +54,31 @@ def sniff_delimiter(text: str) -> str:
         if score > best_score:
             best, best_score = delimiter, score
     return best
+
+
+def csv_safe(value: Any) -> Any:
+    """A cell a spreadsheet will not run: text starting with = + - @ gets a leading '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def csv_write(frame: pd.DataFrame, handle: io.TextIOBase, *, header: bool = True) -> None:
+    """Write rows as CSV with every cell made safe for spreadsheets."""
+    writer = csv.writer(handle, lineterminator="\n")
+    if header:
+        writer.writerow([csv_safe(str(name)) for name in frame.columns])
+    for row in frame.itertuples(index=False, name=None):
+        writer.writerow([csv_safe(_csv_cell(value)) for value in row])
+
+
+def _csv_cell(value: Any) -> Any:
+    value = json_safe(value)
+    return "" if value is None else value
+
+
+def csv_unescape(value: str) -> str:
+    """A cell of a result file as the user wrote it (the page shows it; the CSV keeps the ')."""
+    if value.startswith("'") and value[1:].startswith(_FORMULA_START):
+        return value[1:]
+    return value

@@ -8,13 +8,11 @@ Pure functions: no ORM, no request. The upload service profiles a file with
 import codecs
 import csv
 import io
-import math
 import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from cauce.core.csv import sniff_delimiter
 from cauce.core.exceptions import ApplicationError
+from cauce.core.values import json_safe
 
 CSV = "csv"
 PARQUET = "parquet"
@@ -269,28 +268,6 @@ def _check_columns_exist(columns: list[str], available: list[str]) -> None:
         raise ApplicationError(
             _("El conjunto de datos no tiene las columnas: %s.") % ", ".join(missing)
         )
-
-
-def json_safe(value: Any) -> Any:
-    """A value pandas or numpy produced, as something json.dumps accepts (NaN → None)."""
-    if value is None or value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, pd.Timestamp | datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(value)
 
 
 def frame_preview(frame: pd.DataFrame, *, rows: int) -> dict[str, Any]:

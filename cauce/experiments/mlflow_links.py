@@ -12,7 +12,8 @@ from cauce.integrations.mlflow.links import mlflow_public_url
 
 
 def mlflow_tag_search_filter(tags: tuple[str, ...]) -> str:
-    """MLflow's run search for runs carrying every tag, on the spec's ``all_tags`` key.
+    """MLflow's run search for runs carrying every tag, on their ``all_tags`` run tag (the
+    experiment's tags, comma-joined).
 
     MLflow's search has AND but no OR, and ``all_tags`` is comma-joined, so each tag becomes
     ``tags.all_tags ILIKE '%tag%'``: it also finds tags that merely contain the text (the

@@ -96,7 +96,8 @@ SIGNATURE_SAMPLE_ROWS = 1000
 
 
 def experiment_mlflow_tags(experiment: MLExperiment) -> dict[str, str]:
-    """The run's tags at start: the spec's formats, name, description, user and Cauce's ids.
+    """The run's tags at start: the tags as ``tag_i``, ``all_tags`` and ``tag_count``, name,
+    description, user and Cauce's ids.
 
     ``tag_0``..``tag_{n-1}`` (sorted by name, stable keys), ``all_tags`` (comma-joined) and
     ``tag_count`` (a string), present even with no tags; see ``tag_sync.mlflow_tags_desired``,

@@ -5,10 +5,11 @@ Cauce → MLflow (the outbox):
   tags, name or description: it bumps ``TagSyncState.version`` and, on commit, sends
   ``tag_sync_push_task``. The change and its outbox entry commit or roll back together.
 - ``tag_sync_push`` writes the experiment's *current* state (read from the database, not from
-  the message) to its run: the spec's ``tag_0..tag_{n-1}``, ``all_tags``, ``tag_count``, the
-  run name, ``mlflow.note.content`` (the description the MLflow UI shows) and ``mlflow.user``,
-  in one ``log_batch`` per 100 tags, then deletes the keys written last time that should no
-  longer exist. A replay, a duplicate or a late message writes the same latest state again.
+  the message) to its run: ``tag_0..tag_{n-1}`` (the tags sorted by name), ``all_tags`` (them
+  comma-joined), ``tag_count``, the run name, ``mlflow.note.content`` (the description the
+  MLflow UI shows) and ``mlflow.user``, in one ``log_batch`` per 100 tags, then deletes the
+  keys written last time that should no longer exist. A replay, a duplicate or a late
+  message writes the same latest state again.
 - One writer per experiment at a time (a lease with an expiry, not a database lock held during
   the MLflow call); the version it wrote is recorded compare-and-set, so a newer change is
   never marked as synced by an older write. While MLflow is down the task retries with
@@ -75,7 +76,8 @@ def _user_name(experiment: MLExperiment) -> str:
 def mlflow_tags_desired(
     experiment: MLExperiment, *, tag_names: Iterable[str] | None = None
 ) -> DesiredTags:
-    """The experiment in the spec's formats plus the run's name, description, user and ids.
+    """The run tags of an experiment: its tags as ``tag_i``, ``all_tags`` and ``tag_count``,
+    plus the run's name, description, user and ids.
 
     ``tag_0``..``tag_{n-1}`` are the tags sorted by name (stable keys), ``all_tags`` is them
     comma-joined and ``tag_count`` their number, all strings, present even with no tags so
@@ -554,8 +556,9 @@ def tag_sync_pull(
     Runs are read 100 at a time (``search_runs``). For each experiment whose run Cauce has
     written: with a Cauce change pending, Cauce wins and the keys MLflow added are removed by
     the push; otherwise MLflow's edits are merged in (``tags_merge``) through
-    ``experiment_tags_set``, which records the change, so the run is rewritten in the spec's
-    formats and both sides converge. ``progress(done, total)`` is called after each batch.
+    ``experiment_tags_set``, which records the change, so the run is rewritten as Cauce
+    writes it (``tag_i``, ``all_tags``, ``tag_count``) and both sides converge.
+    ``progress(done, total)`` is called after each batch.
     """
     from cauce.integrations.mlflow import tracking
 

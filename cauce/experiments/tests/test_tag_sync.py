@@ -75,7 +75,7 @@ def _run_tags(client: MlflowClient, experiment) -> dict[str, str]:
 
 
 def _managed(tags: dict[str, str]) -> dict[str, str]:
-    """The run tags in the spec's formats (tag_i, all_tags, tag_count)."""
+    """The run tags that hold the experiment's tags (tag_i, all_tags, tag_count)."""
     return {key: value for key, value in tags.items() if key.startswith(("tag_", "all_tags"))}
 
 

@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 
 from cauce.experiments.models import MLExperiment, TagSyncState
 from cauce.experiments.tags import MAX_TAGS, tag_is_valid, tags_normalize
+from cauce.experiments.tasks import tag_sync_push_task
 from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable
 
 logger = logging.getLogger(__name__)
@@ -156,8 +157,6 @@ def experiment_tags_set(*, experiment: MLExperiment, tags: Iterable[str] | str) 
 
 def tag_sync_enqueue(*, experiment_id: str, countdown: float | None = None) -> None:
     """Send the push; a broker that refuses it loses nothing (the sweep applies the change)."""
-    from cauce.experiments.tasks import tag_sync_push_task
-
     try:
         tag_sync_push_task.apply_async(
             args=[experiment_id], countdown=countdown, queue=settings.TAG_SYNC_QUEUE or None

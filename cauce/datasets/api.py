@@ -38,7 +38,7 @@ class DatasetListSerializer(serializers.ModelSerializer):
 class DatasetSerializer(serializers.ModelSerializer):
     class Meta:
         model = Dataset
-        fields = [*LIST_FIELDS, "preview"]
+        fields = [*LIST_FIELDS, "preview", "statistics"]
         read_only_fields = fields
 
 
@@ -97,7 +97,7 @@ class ProjectDatasetsApi(generics.ListCreateAPIView):
 
 @extend_schema_view(
     get=extend_schema(
-        summary="One dataset with its schema and preview",
+        summary="One dataset with its schema, preview and column statistics",
         responses={200: DatasetSerializer, 404: _ERRORS[404]},
     ),
     delete=extend_schema(

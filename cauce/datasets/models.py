@@ -35,6 +35,10 @@ class Dataset(TimeStampedModel):
     schema = models.JSONField(_("esquema"), default=list)
     # {"columns": [...], "rows": [[...], ...]} — the first rows, as displayed.
     preview = models.JSONField(_("vista previa"), default=dict)
+    # Per column, computed once at upload (cauce.datasets.column_statistics): {"min", "max", "mean",
+    # "std"} for numbers, {"top": [[value, count], ...], "distinct": n} for few-valued columns.
+    # {} until computed (datasets from before: manage.py dataset_statistics).
+    statistics = models.JSONField(_("estadísticas"), default=dict, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

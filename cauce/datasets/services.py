@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from cauce.core.exceptions import ApplicationError, ConflictError
+from cauce.datasets.column_statistics import dataset_statistics
 from cauce.datasets.inference import (
     ID_ROW_NUMBER,
     id_like_from_counts,
@@ -52,6 +53,18 @@ def dataset_create(
         raise ApplicationError(_("El archivo está vacío."))
     dataset_upload_validate_size(file=file)
     profile = profile_file(file)
+    try:
+        statistics = dataset_statistics_compute(
+            file,
+            file_format=profile.file_format,
+            encoding=profile.encoding,
+            delimiter=profile.delimiter,
+            schema=profile.schema,
+        )
+    except ValueError:
+        # The profile read this file: the statistics are not worth refusing it for.
+        logger.warning("Could not compute the statistics of %s", file.name, exc_info=True)
+        statistics = {}
 
     original_filename = PurePath(file.name or "").name[:255]
     name = (name or "").strip() or PurePath(original_filename).stem or _("Conjunto de datos")
@@ -68,6 +81,7 @@ def dataset_create(
         column_count=profile.column_count,
         schema=profile.schema,
         preview=profile.preview,
+        statistics=statistics,
         uploaded_by=user if user is not None and user.is_authenticated else None,
     )
     try:
@@ -88,6 +102,35 @@ def dataset_create(
             dataset.file.storage.delete(stored_name)
         raise
     return dataset
+
+
+def dataset_statistics_compute(
+    source, *, file_format: str, encoding: str, delimiter: str, schema: list[dict]
+) -> dict:
+    """Each column's statistics, reading the file once more in chunks (bounded memory)."""
+    return dataset_statistics(
+        source, file_format=file_format, encoding=encoding, delimiter=delimiter, schema=schema
+    )
+
+
+def dataset_statistics_fill(*, dataset: Dataset) -> bool:
+    """Compute and save the statistics of a dataset stored before they existed; False when its
+    file cannot be read (it keeps none)."""
+    try:
+        with dataset.file.open("rb") as handle:
+            statistics = dataset_statistics_compute(
+                handle,
+                file_format=dataset.file_format,
+                encoding=dataset.encoding,
+                delimiter=dataset.delimiter,
+                schema=dataset.schema,
+            )
+    except (OSError, ValueError, ApplicationError):
+        logger.warning("Could not read dataset %s to compute its statistics", dataset.pk)
+        return False
+    dataset.statistics = statistics
+    Dataset.objects.filter(pk=dataset.pk).update(statistics=statistics)
+    return True
 
 
 def dataset_delete(*, dataset: Dataset, user: AbstractBaseUser | None = None) -> None:

@@ -2,12 +2,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets import services
+from cauce.datasets.charts import class_balance_svg
 from cauce.datasets.forms import DatasetUploadForm
 from cauce.datasets.selectors import dataset_experiments, dataset_get_for_user
 from cauce.projects.models import Role
@@ -61,6 +63,49 @@ def dataset_create(request, project_pk: int):
     return render(request, "datasets/dataset_form.html", context)
 
 
+def _statistics_rows(dataset) -> list[dict]:
+    """Each column's statistics as the page shows them (numbers, then the top values)."""
+    rows = []
+    for column in dataset.schema:
+        stats = dataset.statistics.get(column["name"])
+        if stats is None:
+            continue
+        rows.append(
+            {
+                "name": column["name"],
+                "numeric": "mean" in stats,
+                "numbers": [stats.get(key) for key in ("min", "max", "mean", "std")],
+                "top": stats.get("top", []) if "mean" not in stats else [],
+                "distinct": stats.get("distinct"),
+            }
+        )
+    return rows
+
+
+def _class_balances(dataset, experiments) -> list[dict]:
+    """A bar chart of each column an experiment predicts as classes (its value counts)."""
+    targets = []
+    for experiment in experiments:
+        if experiment.task_type == "classification" and experiment.target_column not in targets:
+            targets.append(experiment.target_column)
+    charts = []
+    for target in targets:
+        top = dataset.statistics.get(target, {}).get("top")
+        if not top:
+            continue
+        counts = [(str(value), int(count), number_format(count)) for value, count in top]
+        title = _("Balance de clases de «%(column)s»") % {"column": target}
+        distinct = dataset.statistics[target].get("distinct", len(top))
+        charts.append(
+            {
+                "column": target,
+                "svg": class_balance_svg(counts=counts, title=title),
+                "more": max(distinct - len(top), 0),
+            }
+        )
+    return charts
+
+
 @login_required
 @require_GET
 def dataset_detail(request, pk: int):
@@ -75,13 +120,16 @@ def dataset_detail(request, pk: int):
         }
         for column in dataset.schema
     ]
+    experiments = dataset_experiments(dataset=dataset)
     context = {
         "dataset": dataset,
         "project": dataset.project,
         "columns": columns,
+        "statistics": _statistics_rows(dataset),
+        "balances": _class_balances(dataset, experiments),
         "delimiter_label": DELIMITER_LABELS.get(dataset.delimiter, dataset.delimiter),
         "preview": dataset.preview,
-        "experiments": dataset_experiments(dataset=dataset),
+        "experiments": experiments,
         "can_edit": membership.allows(Role.EDITOR),
     }
     return render(request, "datasets/dataset_detail.html", context)

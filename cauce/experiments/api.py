@@ -23,6 +23,7 @@ from cauce.experiments.liveness import experiment_fail_if_stale
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.selectors import (
     MAX_FILTER_TAGS,
+    ORDERING_CHOICES,
     SYNC_CHOICES,
     SYNC_PENDING,
     SYNC_SYNCED,
@@ -261,6 +262,17 @@ class ExperimentListQuerySerializer(serializers.Serializer):
         allow_blank=True,
         help_text="pending: the run lacks a tag change not yet synced; synced: it has them all",
     )
+    ordering = serializers.ChoiceField(
+        choices=ORDERING_CHOICES,
+        required=False,
+        allow_blank=True,
+        help_text=(
+            "Sort key, '-' in front for descending (default -created: newest first); ties "
+            "keep the newest first. main_metric groups by task type (classification by "
+            "f1_macro, then regression by r2), experiments without the metric last in their "
+            "group; -main_metric puts the best first."
+        ),
+    )
 
     def to_filters(self) -> ExperimentFilters:
         data = self.validated_data
@@ -280,6 +292,7 @@ class ExperimentListQuerySerializer(serializers.Serializer):
             project_id=data.get("project"),
             q=data.get("q", "").strip(),
             sync_pending={SYNC_PENDING: True, SYNC_SYNCED: False}.get(data.get("sync", "")),
+            ordering=data.get("ordering", ""),
         )
 
 
@@ -314,7 +327,9 @@ _ERRORS = {
         summary="Experiments of the user's projects, filtered",
         description=(
             "Filters combine (AND). Tags match ignoring case; tags_mode=all keeps experiments "
-            "carrying every tag, any those carrying at least one."
+            "carrying every tag, any those carrying at least one. ordering sorts the list "
+            "(name, project, status, algorithm, dataset, created, main_metric; '-' for "
+            "descending)."
         ),
         parameters=[ExperimentListQuerySerializer],
         responses={200: ExperimentSerializer(many=True), 400: _ERRORS[400]},

@@ -1,17 +1,30 @@
 """Forms check the shape of the input; the rules live in the services."""
 
 import json
+import re
 import uuid
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cauce.core.exceptions import ApplicationError
 from cauce.datasets.inference import ID_DISTINCT_TEXT, ID_ROW_NUMBER
 from cauce.datasets.models import Dataset
 from cauce.datasets.services import dataset_schema_complete
 from cauce.experiments.models import MLExperiment
-from cauce.experiments.pipeline.algorithms import CLASSIFICATION, REGRESSION, algorithm_choices
+from cauce.experiments.pipeline.algorithms import (
+    ALGORITHMS,
+    CLASSIFICATION,
+    FLOAT,
+    INT,
+    REGRESSION,
+    Algorithm,
+    ParameterSpec,
+    algorithm_choices,
+    algorithms_for,
+    hyperparameter_error,
+)
 from cauce.experiments.selectors import (
     MAX_FILTER_TAGS,
     SYNC_PENDING,
@@ -22,7 +35,11 @@ from cauce.experiments.selectors import (
     FilterChoices,
     filter_tags_parse,
 )
-from cauce.experiments.services import default_feature_columns
+from cauce.experiments.services import (
+    default_feature_columns,
+    target_column_propose,
+    target_task_type,
+)
 
 AUTO = "auto"
 
@@ -53,34 +70,81 @@ class TagsField(forms.CharField):
         return [tag for tag in (part.strip() for part in text.split(",")) if tag]
 
 
-class HyperparametersField(forms.CharField):
-    widget = forms.Textarea(attrs={"rows": 4, "spellcheck": "false"})
+HYPERPARAMETER_PREFIX = "hp_"  # a typed hyperparameter's field: hp_<name>
+NONE_TOKEN, TRUE_TOKEN, FALSE_TOKEN = "None", "True", "False"
+_INTEGER_TEXT = re.compile(r"[+-]?\d+")
 
-    def __init__(self, **kwargs):
+
+class _Unset:
+    """An empty hyperparameter field: scikit-learn's default, not written down."""
+
+
+UNSET = _Unset()
+
+
+def hyperparameter_text(value: Any) -> str:
+    """A value as its field shows and posts it."""
+    if value is None:
+        return NONE_TOKEN
+    if isinstance(value, bool):
+        return TRUE_TOKEN if value else FALSE_TOKEN
+    return str(value)
+
+
+def hyperparameter_parse(spec: ParameterSpec, text: str) -> Any:
+    """The value a field's text stands for, checked as the API checks it (ValidationError)."""
+    if text in spec.choices:
+        return text
+    if text == NONE_TOKEN and spec.allows_none:
+        return None
+    if text in (TRUE_TOKEN, FALSE_TOKEN) and spec.allows_bool:
+        return text == TRUE_TOKEN
+    value: Any = text
+    if spec.numbers:
+        kinds = {number.kind for number in spec.numbers}
+        number = text.replace(",", ".")  # a decimal comma, as Spanish writes it
+        try:
+            if _INTEGER_TEXT.fullmatch(number) and INT in kinds:
+                value = int(number)
+            elif FLOAT in kinds:
+                value = float(number)
+            elif float(number).is_integer():
+                value = int(float(number))
+        except (ValueError, OverflowError):
+            value = text
+    if not spec.accepts(value):
+        raise forms.ValidationError(hyperparameter_error(spec, value))
+    return value
+
+
+class HyperparameterWidget(forms.Widget):
+    """A number input and a select may share the name: the one filled in counts."""
+
+    def value_from_datadict(self, data, files, name):
+        getlist = getattr(data, "getlist", None)
+        values = getlist(name) if getlist else [data.get(name, "")]
+        return [value.strip() for value in values if value and value.strip()]
+
+
+class HyperparameterField(forms.Field):
+    widget = HyperparameterWidget
+
+    def __init__(self, *, spec: ParameterSpec, **kwargs):
+        self.spec = spec
         kwargs.setdefault("required", False)
+        kwargs.setdefault("label", spec.name)
         super().__init__(**kwargs)
 
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return json.dumps(value, indent=2, ensure_ascii=False) if value else ""
-        return value
-
-    def to_python(self, value: Any) -> dict[str, Any]:
-        text = super().to_python(value).strip()
-        if not text:
-            return {}
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as error:
+    def clean(self, value: Any) -> Any:
+        values = value if isinstance(value, list) else [value] if value else []
+        if not values:
+            return UNSET
+        if len(values) > 1:
             raise forms.ValidationError(
-                _("JSON no válido (línea %(line)d, columna %(column)d): %(reason)s."),
-                params={"line": error.lineno, "column": error.colno, "reason": error.msg},
-            ) from None
-        if not isinstance(parsed, dict):
-            raise forms.ValidationError(
-                _('Los hiperparámetros deben ser un objeto JSON, p. ej. {"n_estimators": 100}.')
+                _("«%(name)s»: escriba un número o elija una opción, no las dos."),
+                params={"name": self.spec.name},
             )
-        return parsed
+        return hyperparameter_parse(self.spec, values[0])
 
 
 def _column_label(column: dict[str, Any]) -> str:
@@ -100,6 +164,46 @@ ID_LIKE_NOTES = {
 }
 
 
+def _hyperparameter_row(field, spec: ParameterSpec) -> dict[str, Any]:
+    """The number input (with its bounds) and the options of one hyperparameter's field."""
+    value = field.value()
+    if isinstance(value, list):
+        value = value[0] if len(value) == 1 else ""
+    text = "" if value in (None, "") else str(value)
+    options = [(choice, choice) for choice in spec.choices]
+    if spec.allows_bool:
+        options += [(TRUE_TOKEN, _("Sí (True)")), (FALSE_TOKEN, _("No (False)"))]
+    if spec.allows_none:
+        options.append((NONE_TOKEN, "None"))
+    chosen = text if any(text == option for option, _label in options) else ""
+    number = None
+    if spec.numbers:
+        lows = [n.low for n in spec.numbers if n.low is not None and n.low_inclusive]
+        highs = [n.high for n in spec.numbers if n.high is not None and n.high_inclusive]
+        number = {
+            "value": "" if chosen else text,
+            "step": "1" if spec.number_kind == INT else "any",
+            "min": min(lows) if len(lows) == len(spec.numbers) else None,
+            "max": max(highs) if len(highs) == len(spec.numbers) else None,
+        }
+    if isinstance(spec.default, bool):
+        default = _("sí") if spec.default else _("no")
+    else:
+        default = hyperparameter_text(spec.default)
+    help_parts = [str(spec.help_text)] if spec.help_text else []
+    help_parts.append(_("Acepta %(rule)s.") % {"rule": spec.describe()})
+    return {
+        "field": field,
+        "spec": spec,
+        "number": number,
+        "options": options,
+        "chosen": chosen,
+        "default": default,
+        "help": " ".join(help_parts),
+        "float": spec.number_kind == FLOAT,
+    }
+
+
 class ExperimentCreateForm(forms.Form):
     name = forms.CharField(label=_("Nombre"), max_length=200)
     description = forms.CharField(
@@ -108,7 +212,10 @@ class ExperimentCreateForm(forms.Form):
     dataset = forms.ModelChoiceField(
         label=_("Conjunto de datos"), queryset=Dataset.objects.none(), empty_label=None
     )
-    target_column = forms.ChoiceField(label=_("Columna objetivo"))
+    target_column = forms.ChoiceField(
+        label=_("Columna objetivo"),
+        error_messages={"required": _("Elija la columna objetivo.")},
+    )
     feature_columns = forms.MultipleChoiceField(
         label=_("Columnas de entrada"),
         required=False,
@@ -136,10 +243,9 @@ class ExperimentCreateForm(forms.Form):
             (_("Regresión"), algorithm_choices(REGRESSION)),
         ],
     )
-    hyperparameters = HyperparametersField(
-        label=_("Hiperparámetros (JSON)"),
-        help_text=_('Vacío: los valores por defecto de scikit-learn. P. ej. {"max_depth": 5}.'),
-    )
+    # Hyperparameters the form has no field for (a copy of an experiment created through the
+    # API): {"algorithm": ..., "values": {...}}, kept while that algorithm stays chosen.
+    other_hyperparameters = forms.CharField(required=False, widget=forms.HiddenInput)
     test_size = forms.FloatField(
         label=_("Proporción de prueba"),
         initial=0.2,
@@ -157,21 +263,32 @@ class ExperimentCreateForm(forms.Form):
         if self.chosen_dataset:
             dataset_schema_complete(dataset=self.chosen_dataset)
         columns = self.chosen_dataset.schema if self.chosen_dataset else []
+        column_choices = [(column["name"], _column_label(column)) for column in columns]
         self.fields["target_column"].choices = [
-            (column["name"], _column_label(column)) for column in columns
+            ("", _("— Elija la columna que se predice —")),
+            *column_choices,
         ]
+        # Never silently the last column (a year, an id): a proposal says why, or none is made.
+        self.target_note = ""
         if self.chosen_dataset and not self.is_bound:
             self.initial.setdefault("dataset", self.chosen_dataset.pk)
-            if columns:
-                # The label is most often the last column of a table.
-                self.initial.setdefault("target_column", columns[-1]["name"])
+            if not self.initial.get("target_column"):
+                proposal = target_column_propose(schema=columns)
+                if proposal:
+                    self.initial["target_column"] = proposal.column
+                    self.target_note = proposal.reason
+                else:
+                    self.target_note = _(
+                        "Elija la columna que el modelo debe predecir: el tipo de tarea y los "
+                        "algoritmos dependen de ella."
+                    )
         target = (
             self.data.get("target_column") if self.is_bound else self.initial.get("target_column")
         )
         self.target = target or ""
         # Every column is a valid choice (a posted target among the inputs gets the service's
         # own message), but the target is never shown as an input (feature_checkboxes).
-        self.fields["feature_columns"].choices = self.fields["target_column"].choices
+        self.fields["feature_columns"].choices = column_choices
         inputs = [column for column in columns if column["name"] != self.target]
         self.id_like_notes = {
             column["name"]: ID_LIKE_NOTES[column["id_like"]]
@@ -181,6 +298,101 @@ class ExperimentCreateForm(forms.Form):
         if self.chosen_dataset and not self.is_bound:
             self.initial["feature_columns"] = self._initial_features(inputs)
             self.initial["shown_target"] = self.target
+        self.chosen_algorithm = self._chosen_algorithm()
+        self._add_hyperparameter_fields()
+
+    def _value(self, name: str) -> Any:
+        return self.data.get(name) if self.is_bound else self.initial.get(name)
+
+    def _implied_task(self) -> str | None:
+        """The task the chosen task type, or else the target, implies (None: not known yet)."""
+        task_type = self._value("task_type")
+        if task_type in (CLASSIFICATION, REGRESSION):
+            return task_type
+        if not self.chosen_dataset or not self.target:
+            return None
+        try:
+            return target_task_type(dataset=self.chosen_dataset, target_column=self.target)
+        except ApplicationError:
+            return None  # the service says why when the form is sent
+
+    def _chosen_algorithm(self) -> Algorithm:
+        """The algorithm whose fields are shown; the list offers only those for the task."""
+        self.implied_task = self._implied_task()
+        offered = algorithms_for(self.implied_task)
+        chosen = ALGORITHMS.get(self._value("algorithm") or "")
+        if chosen is not None and chosen not in offered and self.is_bound:
+            # A posted algorithm that does not fit stays shown, with the service's reason.
+            offered = [*offered, chosen]
+        elif chosen not in offered:
+            chosen = offered[0]
+        self.offered_algorithms = [
+            (group, [(a.name, a.label) for a in offered if a.task_type == task])
+            for group, task in ((_("Clasificación"), CLASSIFICATION), (_("Regresión"), REGRESSION))
+            if any(a.task_type == task for a in offered)
+        ]
+        return chosen
+
+    def _add_hyperparameter_fields(self) -> None:
+        given = self.initial.get("hyperparameters") or {}
+        if self.initial.get("algorithm") not in (None, self.chosen_algorithm.name):
+            given = {}
+        other = {}
+        specs = {spec.name: spec for spec in self.chosen_algorithm.tunable_parameters()}
+        for name, value in given.items():
+            spec = specs.get(name)
+            if spec is None or not spec.covers(value):
+                other[name] = value
+        if other and not self.is_bound:
+            self.initial["other_hyperparameters"] = json.dumps(
+                {"algorithm": self.chosen_algorithm.name, "values": other}
+            )
+        for name, spec in specs.items():
+            key = HYPERPARAMETER_PREFIX + name
+            initial = self.initial.get(key)
+            if initial is None and name in given and name not in other:
+                initial = hyperparameter_text(given[name])
+            self.fields[key] = HyperparameterField(spec=spec, initial=initial)
+
+    def other_hyperparameters_shown(self) -> list[tuple[str, str]]:
+        """(name, JSON value) of those kept from the copied experiment without a field."""
+        carried = self._other_hyperparameters(self._value("other_hyperparameters"))
+        return [(name, json.dumps(value, ensure_ascii=False)) for name, value in carried.items()]
+
+    def _other_hyperparameters(self, text: Any) -> dict[str, Any]:
+        try:
+            carried = json.loads(text or "{}")
+        except json.JSONDecodeError:
+            return {}
+        if not isinstance(carried, dict) or carried.get("algorithm") != self.chosen_algorithm.name:
+            return {}
+        values = carried.get("values")
+        return values if isinstance(values, dict) else {}
+
+    def hyperparameter_rows(self) -> list[dict[str, Any]]:
+        """What the template draws for each hyperparameter field."""
+        return [
+            _hyperparameter_row(self[HYPERPARAMETER_PREFIX + spec.name], spec)
+            for spec in self.chosen_algorithm.tunable_parameters()
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        hyperparameters = self._other_hyperparameters(cleaned.get("other_hyperparameters"))
+        for name in self.fields:
+            if name.startswith(HYPERPARAMETER_PREFIX) and name in cleaned:
+                value = cleaned.pop(name)
+                if value is not UNSET:
+                    hyperparameters[name.removeprefix(HYPERPARAMETER_PREFIX)] = value
+        cleaned["hyperparameters"] = hyperparameters
+        return cleaned
+
+    def add_service_error(self, error: ApplicationError) -> None:
+        """A service's error on the field it names (a hyperparameter's own), or above."""
+        parameter = error.extra.get("parameter")
+        names = [HYPERPARAMETER_PREFIX + parameter] if parameter else []
+        fields = [name for name in [*names, *error.extra] if name in self.fields]
+        self.add_error(fields[0] if fields else None, str(error.message))
 
     def _initial_features(self, inputs: list[dict[str, Any]]) -> list[str]:
         """The proposed inputs, or the given ones (a copy, a reload) without the target."""
@@ -218,6 +430,7 @@ class ExperimentCreateForm(forms.Form):
     def service_arguments(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data.pop("shown_target", None)
+        data.pop("other_hyperparameters", None)
         data["feature_columns"] = data["feature_columns"] or None
         return data
 

@@ -693,7 +693,7 @@ def _execute(experiment: MLExperiment) -> None:
     tracking.run_log_results(
         run_id=run_id,
         model_id=experiment.mlflow_model_id,
-        model_metrics=result.metrics,
+        model_metrics=result.all_metrics,
         metrics=timing_metrics(timings),
         params=_split_params(result.summary),
     )
@@ -747,7 +747,7 @@ def _log_result(
         signature_output=result.predictions[:SIGNATURE_SAMPLE_ROWS],
         pip_requirements=model_pip_requirements(),
     )
-    experiment.metrics = result.metrics
+    experiment.metrics = result.all_metrics
     experiment.mlflow_model_id = logged.model_id
     experiment.mlflow_model_uri = logged.model_uri
     experiment.save(update_fields=["metrics", "mlflow_model_id", "mlflow_model_uri", "updated_at"])

@@ -7,7 +7,21 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 from django.http import Http404
 from django.utils.translation import gettext_lazy
 from taggit.models import Tag
@@ -29,6 +43,12 @@ SYNC_CHOICES = (SYNC_PENDING, SYNC_SYNCED)
 
 
 MAX_FILTER_TAGS = 20
+
+# How a list of experiments can be sorted (?ordering= on the pages and the API): a key, or a
+# key after "-" for the other way. Every order ends on (created, id): stable across pages.
+ORDERING_KEYS = ("name", "project", "status", "algorithm", "dataset", "created", "main_metric")
+DEFAULT_ORDERING = "-created"
+ORDERING_CHOICES = tuple(choice for key in ORDERING_KEYS for choice in (key, f"-{key}"))
 
 
 def filter_tags_parse(values: Iterable[str]) -> tuple[str, ...]:
@@ -66,6 +86,8 @@ class ExperimentFilters:
     q: str = ""
     # True: only experiments whose run has a tag change not yet in MLflow; False: none such.
     sync_pending: bool | None = None
+    # One of ORDERING_CHOICES; "" is DEFAULT_ORDERING. Not a filter: kept in the links.
+    ordering: str = ""
 
     @property
     def active(self) -> bool:
@@ -84,6 +106,7 @@ class ExperimentFilters:
             "dataset": self.dataset_id or "",
             "project": self.project_id or "",
             "sync": {True: SYNC_PENDING, False: SYNC_SYNCED}.get(self.sync_pending, ""),
+            "ordering": self.ordering if self.ordering != DEFAULT_ORDERING else "",
         }
         for name, value in changes.items():
             values[name] = ",".join(value) if isinstance(value, tuple | list) else value
@@ -174,30 +197,100 @@ def experiments_filter(
     return queryset
 
 
+def ordering_parse(value: str | None) -> str:
+    """The ordering of a query string, or "" (the default) for one Cauce does not know."""
+    return value if value in ORDERING_CHOICES else ""
+
+
+# Statuses in the order an experiment lives them, for sorting by status.
+_STATUS_ORDER = (
+    MLExperiment.Status.DRAFT,
+    MLExperiment.Status.QUEUED,
+    MLExperiment.Status.RUNNING,
+    MLExperiment.Status.FINISHED,
+    MLExperiment.Status.ERROR,
+    MLExperiment.Status.CANCELLED,
+)
+
+
+def main_metric_expression() -> Case:
+    """Each experiment's main metric, read from its metrics in the database: f1_macro for a
+    classification, r2 for a regression (see MLExperiment.main_metric_name); NULL without."""
+    Task = MLExperiment.TaskType
+    return Case(
+        *(
+            When(task_type=task, then=Cast(KT(f"metrics__{name}"), FloatField()))
+            for task, name in ((Task.CLASSIFICATION, "f1_macro"), (Task.REGRESSION, "r2"))
+        ),
+        output_field=FloatField(),
+    )
+
+
+def experiments_order(queryset: QuerySet[MLExperiment], *, ordering: str) -> QuerySet[MLExperiment]:
+    """Sort in the query (pages are cut from it). ``main_metric`` groups the experiments by
+    task type first (a classification's f1_macro and a regression's r2 are not comparable),
+    then by the metric, those without one last; "-main_metric" puts the best first (both
+    metrics are better higher)."""
+    ordering = ordering or DEFAULT_ORDERING
+    descending = ordering.startswith("-")
+    key = ordering.removeprefix("-")
+
+    def sort(expression):
+        expression = F(expression) if isinstance(expression, str) else expression
+        return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+
+    tiebreak = [F("created_at").desc(), F("pk").desc()]
+    if key == "created":
+        return queryset.order_by(sort("created_at"), sort("pk"))
+    if key == "main_metric":
+        queryset = queryset.alias(main_metric_value=main_metric_expression())
+        return queryset.order_by("task_type", sort("main_metric_value"), *tiebreak)
+    if key == "status":
+        rank = Case(
+            *(When(status=status, then=Value(i)) for i, status in enumerate(_STATUS_ORDER)),
+            default=Value(len(_STATUS_ORDER)),
+            output_field=IntegerField(),
+        )
+        return queryset.alias(status_rank=rank).order_by(sort("status_rank"), *tiebreak)
+    names = {
+        "name": "name",
+        "algorithm": "algorithm",
+        "dataset": "dataset__name",
+        "project": "project__name",
+    }
+    column = UnicodeLower(names[key])
+    return queryset.alias(sort_key=column).order_by(sort("sort_key"), *tiebreak)
+
+
 def experiment_list(
     *, project: Project, filters: ExperimentFilters | None = None
 ) -> QuerySet[MLExperiment]:
-    """A project's experiments, newest first, with dataset and tags loaded in two queries."""
+    """A project's experiments, newest first unless ``filters.ordering`` says otherwise, with
+    dataset and tags loaded in two queries."""
+    filters = filters or ExperimentFilters()
     queryset = _with_sync_pending(
         MLExperiment.objects.filter(project=project)
         .select_related("dataset")
         .prefetch_related("tags")
-        .order_by("-created_at", "-pk")
     )
-    return experiments_filter(queryset, filters=filters or ExperimentFilters())
+    return experiments_order(
+        experiments_filter(queryset, filters=filters), ordering=filters.ordering
+    )
 
 
 def experiment_list_for_user(
     *, user: AbstractBaseUser, filters: ExperimentFilters | None = None
 ) -> QuerySet[MLExperiment]:
     """Experiments of every project the user is a member of (the "Experimentos" page, the API)."""
+    filters = filters or ExperimentFilters()
     queryset = _with_sync_pending(
         MLExperiment.objects.filter(project__in=projects_for_user(user=user).values("pk"))
         .select_related("project", "dataset", "created_by")
         .prefetch_related("tags")
-        .order_by("-created_at", "-pk")
     )
-    return experiments_filter(queryset, filters=filters or ExperimentFilters())
+    return experiments_order(
+        experiments_filter(queryset, filters=filters), ordering=filters.ordering
+    )
 
 
 def experiment_tag_counts(

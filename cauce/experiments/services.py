@@ -7,6 +7,7 @@ it in ``errors``.
 
 import logging
 import math
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -99,6 +100,53 @@ def default_feature_columns(*, schema: list[dict[str, Any]], target_column: str)
     inputs = [column for column in schema if column["name"] != target_column]
     proposed = [column["name"] for column in inputs if not column.get("id_like")]
     return proposed or [column["name"] for column in inputs]
+
+
+# Words in a column's name that say it is what a table's rows are labelled with.
+TARGET_NAME_WORDS = frozenset(
+    {"target", "label", "class", "species", "outcome", "y",
+     "objetivo", "etiqueta", "clase", "especie", "categoria", "categoría"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TargetProposal:
+    column: str
+    reason: str
+
+
+def target_column_propose(*, schema: list[dict[str, Any]]) -> TargetProposal | None:
+    """The likeliest target with the reason to show next to it, or None (the user chooses).
+
+    A column named like a label, else the last column of few categories; never a number: a
+    numeric id, a year or a measurement is a regression only the user may ask for."""
+    for column in reversed(schema):
+        words = set(re.split(r"[^0-9a-zà-ÿ]+", column["name"].lower()))
+        if words & TARGET_NAME_WORDS and not column.get("id_like"):
+            return TargetProposal(
+                column["name"],
+                _("Propuesta por su nombre, que suele indicar la columna que se predice. "
+                  "Compruébelo."),
+            )  # fmt: skip
+    for column in reversed(schema):
+        unique = column.get("unique", 0)
+        if (
+            column.get("kind") in CLASS_KINDS
+            and not column.get("id_like")
+            and 2 <= unique <= MAX_CLASSES_FOR_INTEGER_TARGET
+        ):
+            return TargetProposal(
+                column["name"],
+                _("Propuesta por ser la última columna categórica con pocas clases (%(classes)d). "
+                  "Compruébelo.") % {"classes": unique},
+            )  # fmt: skip
+    return None
+
+
+def target_task_type(*, dataset: Dataset, target_column: str) -> str | None:
+    """The task a target implies, as the automatic task type decides it (None: no column)."""
+    column = _column(dataset, target_column)
+    return None if column is None else _task_type_infer_for(dataset=dataset, column=column)
 
 
 def _feature_columns_check(

@@ -1,3 +1,4 @@
+import dataclasses
 import uuid
 from typing import Any
 
@@ -21,6 +22,7 @@ from cauce.experiments import services
 from cauce.experiments.forms import (
     BULK_ADD,
     DEFAULT_PER_PAGE,
+    HYPERPARAMETER_PREFIX,
     BulkTagForm,
     ExperimentCreateForm,
     ExperimentEditForm,
@@ -29,6 +31,7 @@ from cauce.experiments.forms import (
 from cauce.experiments.liveness import experiment_fail_if_stale
 from cauce.experiments.mlflow_links import mlflow_tag_search_url
 from cauce.experiments.models import MLExperiment
+from cauce.experiments.pipeline.metric_names import metric_pairs
 from cauce.experiments.selectors import (
     ExperimentFilters,
     experiment_filter_choices,
@@ -41,12 +44,14 @@ from cauce.experiments.selectors import (
     experiment_tag_names,
     experiment_tag_sync_status,
     experiment_timings,
+    ordering_parse,
 )
 from cauce.integrations.mlflow.links import mlflow_run_url
 from cauce.projects.models import Project, Role
 from cauce.projects.selectors import membership_roles, project_get_for_user, projects_for_user
 
 COLUMN_FIELDS_ID = "column-fields"  # the part of the creation form that follows the dataset
+MODEL_FIELDS_ID = "model-fields"  # the part that follows the target, task and algorithm
 
 
 def _service_error_to_form(form, error: ApplicationError) -> None:
@@ -77,11 +82,11 @@ def _plots(paths: list[str] | None) -> list[tuple[str, Any]]:
     return [(path, PLOT_TITLES.get(path, path.rsplit("/", 1)[-1])) for path in paths or []]
 
 
-def _metrics(experiment: MLExperiment) -> list[tuple[str, Any, bool]]:
-    """(name, value, is_main), the main metric first."""
-    main = experiment.main_metric_name
-    names = sorted(experiment.metrics, key=lambda name: (name != main, name))
-    return [(name, experiment.metrics[name], name == main) for name in names]
+def _list_filters(request, form: ExperimentFilterForm) -> ExperimentFilters:
+    """The filters of the query string, with the list's sort (kept in every link)."""
+    return dataclasses.replace(
+        form.to_filters(), ordering=ordering_parse(request.GET.get("ordering"))
+    )
 
 
 def _list_page(
@@ -106,6 +111,7 @@ def _list_page(
         "page": page,
         "experiments": page.object_list,
         "list_query": list_query,
+        "per_page_query": parts[1] if len(parts) > 1 else "",
         "tag_counts": experiment_tag_counts(experiments=experiments, chosen=filters.tags),
         "tag_names": form.tag_names,
         "editable_project_ids": editable,
@@ -120,7 +126,7 @@ def ml_experiment_list(request, project_pk: int):
     project, membership = project_get_for_user(user=request.user, project_id=project_pk)
     choices = experiment_filter_choices(projects=Project.objects.filter(pk=project.pk))
     form = ExperimentFilterForm(request.GET, choices=choices)
-    filters = form.to_filters()
+    filters = _list_filters(request, form)
     experiments = experiment_list(project=project, filters=filters)
     context = {
         "project": project,
@@ -152,7 +158,7 @@ def ml_experiment_all(request):
         choices=experiment_filter_choices(projects=projects),
         projects=project_options,
     )
-    filters = form.to_filters()
+    filters = _list_filters(request, form)
     experiments = experiment_list_for_user(user=request.user, filters=filters)
     mlflow_search_url = ""
     if filters.project_id is not None:
@@ -269,6 +275,12 @@ def _create_initial(request, project) -> dict[str, Any]:
                 initial[name] = request.GET.getlist(name)
         elif name in request.GET:
             initial[name] = request.GET[name]
+    for name in request.GET:
+        # A hyperparameter's number input and select share its name: the one filled in.
+        if name.startswith(HYPERPARAMETER_PREFIX):
+            filled = [value for value in request.GET.getlist(name) if value.strip()]
+            if filled:
+                initial[name] = filled[0].strip()
     return initial
 
 
@@ -290,7 +302,7 @@ def ml_experiment_create(request, project_pk: int):
                     if run_now:
                         services.experiment_enqueue(experiment=experiment, user=request.user)
             except ApplicationError as error:
-                _service_error_to_form(form, error)
+                form.add_service_error(error)
             else:
                 if run_now:
                     messages.success(request, _("Experimento creado y en cola."))
@@ -299,13 +311,21 @@ def ml_experiment_create(request, project_pk: int):
                 return redirect("experiments:ml_experiment_detail", pk=experiment.pk)
     else:
         form = ExperimentCreateForm(initial=_create_initial(request, project), project=project)
+        context = {
+            "form": form,
+            "column_fields_id": COLUMN_FIELDS_ID,
+            "model_fields_id": MODEL_FIELDS_ID,
+        }
         if request.htmx and request.htmx.target == COLUMN_FIELDS_ID:
-            context = {"form": form, "column_fields_id": COLUMN_FIELDS_ID}
-            return render(request, "experiments/_column_fields.html", context)
+            # The target decides the task, so the model's fields come along (out of band).
+            return render(request, "experiments/_column_fields_response.html", context)
+        if request.htmx and request.htmx.target == MODEL_FIELDS_ID:
+            return render(request, "experiments/_model_fields.html", context)
     context = {
         "project": project,
         "form": form,
         "column_fields_id": COLUMN_FIELDS_ID,
+        "model_fields_id": MODEL_FIELDS_ID,
         "tag_names": experiment_tag_names(projects=project),
     }
     return render(request, "experiments/experiment_form.html", context)
@@ -325,7 +345,7 @@ def ml_experiment_detail(request, pk):
         "can_run": can_edit and experiment.status in services.ENQUEUEABLE_STATUSES,
         "can_cancel": can_edit and experiment.status in services.CANCELLABLE_STATUSES,
         "mlflow_run_url": _mlflow_run_url(experiment),
-        "metrics": _metrics(experiment),
+        "metrics": metric_pairs(experiment.metrics, main=experiment.main_metric_name),
         "plots": _plots(experiment.plots),
         "timings": experiment_timings(experiment=experiment),
         "tag_sync": experiment_tag_sync_status(experiment=experiment),

@@ -42,7 +42,9 @@ def test_a_user_uploads_a_csv_runs_an_experiment_and_sees_it_finish(
     page.fill("input[name=name]", "Flores RF")
     page.select_option("select[name=target_column]", "species")
     page.select_option("select[name=algorithm]", "RandomForestClassifier")
-    page.fill("textarea[name=hyperparameters]", '{"n_estimators": 20}')
+    # The algorithm's own fields are drawn again (htmx) before one is filled in.
+    expect(page.locator("[data-hyperparameters=RandomForestClassifier]")).to_be_visible()
+    page.fill("input[name=hp_n_estimators]", "20")
     page.fill("input[name=tags]", "navegador, iris")
     page.get_by_role("button", name="Guardar y ejecutar").click()
 

@@ -150,6 +150,10 @@ def test_members_read_a_dataset_with_its_preview(viewer_api, iris_dataset):
     assert body["project"] == iris_dataset.project_id
     assert len(body["preview"]["rows"]) == 20
     assert body["schema"] == iris_dataset.schema
+    statistics = body["statistics"]
+    assert set(statistics) == set(iris_dataset.column_names)
+    assert statistics["sepal_length"]["min"] == 4.3
+    assert statistics["species"]["top"] == [["setosa", 50], ["versicolor", 50], ["virginica", 50]]
 
 
 def test_a_dataset_is_404_for_outsiders(outsider_api, iris_dataset):

@@ -1,3 +1,5 @@
+import io
+
 import pytest
 from django.db import IntegrityError
 
@@ -36,6 +38,31 @@ def test_it_stores_the_file_and_the_profile(iris_dataset, iris_csv_bytes, media_
     assert dataset.preview["rows"][0][-1] == "setosa"
     assert dataset.file.name.startswith(f"datasets/{dataset.project_id}/")
     assert [path.read_bytes() for path in stored_files(media_root)] == [iris_csv_bytes]
+
+
+def test_it_stores_each_columns_statistics_at_upload(iris_dataset):
+    statistics = Dataset.objects.get().statistics
+    assert statistics["petal_length"]["min"] == 1.0
+    assert statistics["petal_length"]["max"] == 6.9
+    assert statistics["petal_length"]["mean"] == pytest.approx(3.758, abs=1e-3)
+    assert statistics["petal_length"]["std"] == pytest.approx(1.7653, abs=1e-4)
+    assert statistics["species"]["distinct"] == 3
+
+
+def test_the_command_computes_the_statistics_of_older_datasets(iris_dataset, make_dataset):
+    from django.core.management import call_command
+
+    expected = iris_dataset.statistics
+    Dataset.objects.update(statistics={})
+    gone = make_dataset(iris_dataset.project, b"a,b\n1,2\n")
+    Dataset.objects.filter(pk=gone.pk).update(statistics={})
+    gone.file.storage.delete(gone.file.name)  # its file is lost: it keeps none
+    output = io.StringIO()
+    call_command("dataset_statistics", stdout=output)
+    assert "1 dataset(s) updated, 1 unreadable." in output.getvalue()
+    iris_dataset.refresh_from_db()
+    assert iris_dataset.statistics == expected
+    assert Dataset.objects.get(pk=gone.pk).statistics == {}
 
 
 def test_it_names_the_dataset_after_the_file_when_the_name_is_blank(make_dataset, project):

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -6,6 +8,7 @@ from cauce.datasets.models import Dataset
 from cauce.datasets.tests.conftest import stored_files
 from cauce.datasets.tests.samples import BAD_FILE_IDS, BAD_FILES
 from cauce.datasets.tests.test_services import make_experiment
+from cauce.experiments.models import MLExperiment
 
 pytestmark = pytest.mark.django_db
 
@@ -155,6 +158,77 @@ def test_the_detail_lists_the_experiments_that_use_the_dataset(editor_client, ir
     assert "Bosque" in body
     assert "random_forest" in body
     assert reverse("experiments:ml_experiment_detail", args=[experiment.pk]) in body
+
+
+def test_the_detail_shows_each_columns_statistics(viewer_client, iris_dataset):
+    body = viewer_client.get(detail_url(iris_dataset)).content.decode()
+    row = body[body.index('<tr data-column="petal_length">') :]
+    row = row[: row.index("</tr>")]
+    # min, max, mean and standard deviation, 4 significant digits, full value on hover
+    assert '<span title="1,0">1,000</span>' in row
+    assert '<span title="6,9">6,900</span>' in row
+    assert ">3,758<" in row and ">1,765<" in row
+    species = body[body.index('<tr data-column="species">') :]
+    assert '<span class="tag">setosa<span class="count">50</span></span>' in species[:2000]
+    # No experiment predicts a column yet: no class balance.
+    assert "data-balance" not in body
+
+
+def test_the_detail_draws_the_class_balance_of_a_classification_target(
+    viewer_client, make_dataset, project, messy_csv_bytes
+):
+    dataset = make_dataset(project, messy_csv_bytes, "messy.csv")
+    make_experiment(dataset)  # a classification of "species": not a column here, no chart
+    MLExperiment.objects.create(
+        project=project,
+        dataset=dataset,
+        name="Caro o barato",
+        target_column="label",
+        task_type=MLExperiment.TaskType.CLASSIFICATION,
+        algorithm="LogisticRegression",
+    )
+    MLExperiment.objects.create(
+        project=project,
+        dataset=dataset,
+        name="Precio",
+        target_column="price",
+        task_type=MLExperiment.TaskType.REGRESSION,
+        algorithm="Ridge",
+    )
+    body = viewer_client.get(detail_url(dataset)).content.decode()
+    charts = re.findall(r'<figure data-balance="([^"]+)"><svg class="balance-chart"', body)
+    assert charts == ["label"]
+    counts = dataset.statistics["label"]["top"]
+    bars = re.findall(r'<rect class="bar"[^>]*width="([\d.]+)"[^>]*><title>([^<]+)</title>', body)
+    assert [title for _width, title in bars] == [f"{value}: {count}" for value, count in counts]
+    # The CSP allows no inline style: sizes are SVG attributes.
+    chart = body[body.index('<svg class="balance-chart"') : body.index("</svg>")]
+    assert "style=" not in chart
+
+
+def _shortcut(dataset) -> str:
+    create = reverse("experiments:ml_experiment_create", args=[dataset.project_id])
+    return f'href="{create}?dataset={dataset.pk}"'
+
+
+def test_viewers_get_no_shortcut_to_a_new_experiment(viewer_client, iris_dataset):
+    assert (
+        _shortcut(iris_dataset) not in viewer_client.get(detail_url(iris_dataset)).content.decode()
+    )
+
+
+def test_editors_get_a_shortcut_to_a_new_experiment_on_the_dataset(editor_client, iris_dataset):
+    create = reverse("experiments:ml_experiment_create", args=[iris_dataset.project_id])
+    assert _shortcut(iris_dataset) in editor_client.get(detail_url(iris_dataset)).content.decode()
+    # The form opens with the dataset chosen.
+    form = editor_client.get(f"{create}?dataset={iris_dataset.pk}").context["form"]
+    assert str(form["dataset"].value()) == str(iris_dataset.pk)
+
+
+def test_a_dataset_stored_before_statistics_says_how_to_get_them(viewer_client, iris_dataset):
+    Dataset.objects.update(statistics={})
+    body = viewer_client.get(detail_url(iris_dataset)).content.decode()
+    assert "manage.py dataset_statistics" in body
 
 
 def test_the_detail_says_when_no_experiment_uses_the_dataset(viewer_client, iris_dataset):

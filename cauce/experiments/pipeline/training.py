@@ -23,6 +23,7 @@ from cauce.experiments.pipeline import reports
 from cauce.experiments.pipeline.algorithms import CLASSIFICATION, algorithm_get
 from cauce.experiments.pipeline.data import Split, training_data_prepare, training_split
 from cauce.experiments.pipeline.evaluation import model_evaluate
+from cauce.experiments.pipeline.metric_names import metrics_with_train
 from cauce.experiments.pipeline.model import (
     feature_importances,
     feature_names,
@@ -52,13 +53,21 @@ class TrainingSpec:
 class TrainingResult:
     model: Pipeline
     split: Split
+    # Measured on the test rows.
     metrics: dict[str, float]
     predictions: np.ndarray
+    # The same metrics on the training rows (one prediction of them).
+    train_metrics: dict[str, float]
     feature_names: list[str]
     # Everything worth keeping about the data: row counts, used and dropped columns...
     summary: dict[str, Any]
     # Paths relative to the output directory, e.g. "plots/confusion_matrix.png".
     files: list[str]
+
+    @property
+    def all_metrics(self) -> dict[str, float]:
+        """What the run logs and the experiment keeps: test metrics and train_<name> ones."""
+        return metrics_with_train(self.metrics, self.train_metrics)
 
     @property
     def plots(self) -> list[str]:
@@ -105,6 +114,7 @@ def training_run(
 
     stage(STAGE_EVALUATING)
     evaluation = model_evaluate(model, split.x_test, split.y_test, task_type=spec.task_type)
+    train_evaluation = model_evaluate(model, split.x_train, split.y_train, task_type=spec.task_type)
     names = feature_names(model)
     importances = feature_importances(model) or permutation_importances(
         model, split.x_test[data.groups.used], split.y_test, random_state=spec.random_state
@@ -128,6 +138,7 @@ def training_run(
         "algorithm": algorithm.name,
         "target": spec.target,
         "metrics": evaluation.metrics,
+        "train_metrics": train_evaluation.metrics,
         "rows_total": data.rows_total,
         "rows_dropped_missing_target": data.rows_dropped_missing_target,
         "rows_train": len(split.x_train),
@@ -149,6 +160,7 @@ def training_run(
         split=split,
         metrics=evaluation.metrics,
         predictions=evaluation.predictions,
+        train_metrics=train_evaluation.metrics,
         feature_names=names,
         summary=summary,
         files=files,

@@ -1,13 +1,15 @@
 """Links that change one part of a list's filter (templates cannot call methods with
-arguments), and durations as people read them."""
+arguments), and durations and metrics as people read them."""
 
+import math
 from datetime import timedelta
 
 from django import template
 from django.template.defaultfilters import floatformat
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from cauce.experiments.selectors import ExperimentFilters
+from cauce.experiments.selectors import DEFAULT_ORDERING, ExperimentFilters
 
 register = template.Library()
 
@@ -20,6 +22,39 @@ def query_with_tag(filters: ExperimentFilters, tag: str) -> str:
 @register.simple_tag
 def query_without_tag(filters: ExperimentFilters, tag: str) -> str:
     return filters.without_tag(tag)
+
+
+# Sorted best or newest first on the first click; the other columns A to Z.
+DESCENDING_FIRST = ("created", "main_metric")
+
+
+@register.inclusion_tag("experiments/_sort_header.html", takes_context=True)
+def sort_header(context, filters: ExperimentFilters | None, key: str, label: str, **attrs):
+    """A column header that sorts the list by ``key`` (again: the other way round), with the
+    filters and the page size kept, back on the first page; ``aria-sort`` on the sorted one."""
+    if not isinstance(filters, ExperimentFilters):
+        filters = None  # a table without a list's controls (a project's, a dataset's page)
+    current = (filters.ordering if filters else "") or DEFAULT_ORDERING
+    active = current.removeprefix("-") == key
+    descending = current.startswith("-")
+    if active:
+        following = key if descending else f"-{key}"
+    else:
+        following = f"-{key}" if key in DESCENDING_FIRST else key
+    query = ""
+    if filters is not None:
+        query = filters.query(ordering=following if following != DEFAULT_ORDERING else "")
+        per_page = context.get("per_page_query", "")
+        query = "&".join(part for part in (query, per_page) if part)
+    return {
+        "sortable": filters is not None,
+        "label": label,
+        "key": key,
+        "href": f"?{query}" if query else "?",
+        "aria_sort": ("descending" if descending else "ascending") if active else "",
+        "css_class": attrs.get("css_class", ""),
+        "title": attrs.get("title", ""),
+    }
 
 
 @register.filter
@@ -42,3 +77,26 @@ def duration(value: timedelta | float | None) -> str:
         "hours": whole // 3600,
         "minutes": whole % 3600 // 60,
     }
+
+
+@register.filter
+def metric_number(value: float | None, digits: int = 3) -> str:
+    """``0,877`` for 0.8769642857142856: ``digits`` significant digits in the page's locale
+    (whole numbers keep all theirs). The full value goes in a title (``metric_full``)."""
+    if value is None or value == "":
+        return ""
+    number = float(value)
+    if not math.isfinite(number):
+        return str(number)
+    if number == 0:
+        return number_format(0)
+    decimals = max(0, int(digits) - 1 - math.floor(math.log10(abs(number))))
+    return number_format(round(number, decimals), decimal_pos=decimals)
+
+
+@register.filter
+def metric_full(value: float | None) -> str:
+    """Every digit of the value, in the page's locale (for a title on hover)."""
+    if value is None or value == "":
+        return ""
+    return number_format(float(value))

@@ -118,6 +118,7 @@ def test_list_filters_never_reach_an_outsiders_experiments(
         ({"project": "0"}, "project"),
         ({"tags": ",".join(f"t{index}" for index in range(21))}, "tags"),
         ({"q": "a\x00b"}, "q"),
+        ({"ordering": "size"}, "ordering"),
     ],
 )
 def test_list_refuses_a_bad_filter_with_a_json_error(editor_api, experiment, params, name):
@@ -143,6 +144,35 @@ def test_the_schema_documents_every_list_filter(api_client):
         assert (integer["type"], integer["minimum"]) == ("integer", 1)
         assert (empty["type"], empty["maxLength"]) == ("string", 0)
     assert set(operation["responses"]) >= {"200", "400"}
+    assert {"main_metric", "-main_metric", "name", "-created", ""} <= set(
+        parameters["ordering"]["schema"]["enum"]
+    )
+
+
+def test_list_sorts_by_the_main_metric_within_each_task_type(
+    editor_api, editor, project, iris_dataset, media_root
+):
+    from cauce.experiments.tests.web_support import create_experiment, set_state
+
+    for name, target, algorithm, metrics in [
+        ("C1", "species", "LogisticRegression", {"f1_macro": 0.7}),
+        ("R1", "petal_width", "LinearRegression", {"r2": 0.9}),
+        ("C2", "species", "LogisticRegression", {"f1_macro": 0.9}),
+    ]:
+        experiment = create_experiment(
+            project=project,
+            dataset=iris_dataset,
+            user=editor,
+            name=name,
+            target_column=target,
+            algorithm=algorithm,
+        )
+        set_state(experiment, metrics=metrics)
+    response = editor_api.get(LIST_URL, {"ordering": "-main_metric"})
+    assert response.status_code == 200
+    assert [row["name"] for row in response.json()["results"]] == ["C2", "C1", "R1"]
+    by_name = editor_api.get(LIST_URL, {"ordering": "-name"})
+    assert [row["name"] for row in by_name.json()["results"]] == ["R1", "C2", "C1"]
 
 
 # --- POST /api/experiments/ --------------------------------------------------------------
@@ -249,6 +279,32 @@ def test_create_names_the_bad_hyperparameter(editor_api, project, iris_dataset, 
     body = response.json()
     assert "«max_depth»" in body["message"]
     assert body["errors"]["parameter"] == "max_depth"
+
+
+@pytest.mark.parametrize("early_stopping", ["auto", True, False])
+def test_create_takes_every_value_scikit_learn_takes(
+    editor_api, project, iris_dataset, media_root, early_stopping
+):
+    hyperparameters = {"early_stopping": early_stopping, "max_depth": None}
+    body = _body(
+        project,
+        iris_dataset,
+        algorithm="HistGradientBoostingClassifier",
+        hyperparameters=hyperparameters,
+    )
+    response = editor_api.post(LIST_URL, body, format="json")
+    assert response.status_code == 201, response.json()
+    assert MLExperiment.objects.get().hyperparameters == hyperparameters
+
+
+def test_create_refuses_true_for_a_number(editor_api, project, iris_dataset, media_root):
+    body = _body(project, iris_dataset, hyperparameters={"max_depth": True})
+    response = editor_api.post(LIST_URL, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "Valor no válido para el hiperparámetro «max_depth»: true. "
+        "Se esperaba un entero ≥ 1 o None."
+    )
 
 
 def test_create_is_forbidden_to_viewers(api_client, viewer, project, iris_dataset, media_root):

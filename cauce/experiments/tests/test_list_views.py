@@ -1,15 +1,18 @@
 """The two experiment lists (a project's and "Experimentos"), their filters and bulk tagging."""
 
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.db.models import F
 from django.urls import reverse
+from django.utils.html import strip_tags
 
 from cauce.experiments import services
 from cauce.experiments.models import MLExperiment, TagSyncState
 from cauce.experiments.tags import MAX_TAGS
-from cauce.experiments.tests.web_support import create_experiment, finish
+from cauce.experiments.tests.web_support import create_experiment, finish, set_state
 from cauce.projects.models import Membership, Role
 
 pytestmark = pytest.mark.django_db
@@ -146,6 +149,110 @@ def test_pages_cost_the_same_queries_whatever_their_size(
     assert counts[0] == counts[1]
     # session, user, membership, filter choices (2), count, page, its tags, chips
     assert counts[0] == 9
+
+
+# --- sorting ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scored(media_root, project, iris_dataset, editor):
+    """Two classifications and two regressions with their main metrics, one without any."""
+    specs = [
+        ("Beta", "species", "LogisticRegression", {"f1_macro": 0.8, "accuracy": 0.81}),
+        ("alfa", "species", "RandomForestClassifier", {"f1_macro": 0.95}),
+        ("Gamma", "petal_width", "LinearRegression", {"r2": 0.5}),
+        ("Delta", "petal_width", "Ridge", {"r2": 0.99}),
+        ("Épsilon", "species", "LogisticRegression", {}),
+    ]
+    made = {}
+    for name, target, algorithm, metrics in specs:
+        experiment = create_experiment(
+            project=project,
+            dataset=iris_dataset,
+            user=editor,
+            name=name,
+            target_column=target,
+            algorithm=algorithm,
+        )
+        made[name] = set_state(experiment, metrics=metrics)
+    return made
+
+
+def _header(page: str, key: str) -> str:
+    start = page.index(f'data-sort-key="{key}"')
+    return page[page.rindex("<th", 0, start) : page.index("</th>", start)]
+
+
+def test_the_list_sorts_by_name_ignoring_case_and_the_header_says_so(editor_client, scored):
+    url = _list_url(scored["alfa"].project)
+    response = editor_client.get(url, {"ordering": "name"})
+    # Case is ignored; accents follow the database's order (É after the ASCII letters).
+    assert _names(response) == ["alfa", "Beta", "Delta", "Gamma", "Épsilon"]
+    page = response.content.decode()
+    header = _header(page, "name")
+    assert 'aria-sort="ascending"' in header
+    assert 'href="?ordering=-name"' in header  # again: the other way round
+    assert "aria-sort" not in _header(page, "status")
+    backwards = editor_client.get(url, {"ordering": "-name"})
+    assert _names(backwards) == ["Épsilon", "Gamma", "Delta", "Beta", "alfa"]
+    assert 'aria-sort="descending"' in _header(backwards.content.decode(), "name")
+
+
+def test_sorting_by_the_main_metric_groups_by_task_type_best_first(editor_client, scored):
+    url = _list_url(scored["alfa"].project)
+    response = editor_client.get(url, {"ordering": "-main_metric"})
+    # Classifications by f1_macro (the one without a metric last), then regressions by r2.
+    assert _names(response) == ["alfa", "Beta", "Épsilon", "Delta", "Gamma"]
+    page = response.content.decode()
+    assert "data-sort-note" in page
+    assert 'aria-sort="descending"' in _header(page, "main_metric")
+    worst_first = editor_client.get(url, {"ordering": "main_metric"})
+    assert _names(worst_first) == ["Beta", "alfa", "Épsilon", "Gamma", "Delta"]
+    newest_first = editor_client.get(url)
+    assert "data-sort-note" not in newest_first.content.decode()
+
+
+def test_the_main_metric_cell_names_its_metric(editor_client, scored):
+    page = editor_client.get(_list_url(scored["alfa"].project), {"ordering": "name"})
+    cells = re.findall(r"<td class=\"num\" data-main-metric>(.*?)</td>", page.content.decode())
+    texts = [strip_tags(cell) for cell in cells]
+    assert texts == ["f1_macro 0,950", "f1_macro 0,800", "r2 0,990", "r2 0,500", "—"]
+    assert 'title="f1_macro = 0,95"' in cells[0]
+
+
+def test_the_sort_is_kept_with_the_filters_and_the_pages(editor_client, scored):
+    url = _list_url(scored["alfa"].project)
+    params = {"ordering": "status", "algorithm": "LogisticRegression", "per_page": 10}
+    response = editor_client.get(url, params)
+    assert _names(response) == ["Épsilon", "Beta"]  # same status: newest first
+    assert response.context["filters"].query() == "algorithm=LogisticRegression&ordering=status"
+    assert "ordering=status" in response.context["list_query"]
+    page = response.content.decode()
+    assert '<input type="hidden" name="ordering" value="status">' in page
+    # Another column's header keeps the filters and the page size.
+    assert 'href="?algorithm=LogisticRegression&amp;ordering=name&amp;per_page=10"' in page
+
+
+def test_an_unknown_sort_falls_back_to_newest_first(editor_client, scored):
+    response = editor_client.get(_list_url(scored["alfa"].project), {"ordering": "bogus"})
+    assert response.status_code == 200
+    assert _names(response) == ["Épsilon", "Delta", "Gamma", "alfa", "Beta"]
+    assert 'aria-sort="descending"' in _header(response.content.decode(), "created")
+
+
+def test_the_experiments_page_sorts_by_project_and_dataset(
+    editor_client, scored, other_project, make_dataset, iris_csv_bytes, editor
+):
+    Membership.objects.create(user=editor, project=other_project, role=Role.EDITOR)
+    dataset = make_dataset(other_project, iris_csv_bytes, user=editor)
+    create_experiment(project=other_project, dataset=dataset, user=editor, name="Zeta")
+    response = editor_client.get(ALL_URL, {"ordering": "-project"})
+    projects = [experiment.project.name for experiment in response.context["experiments"]]
+    assert projects == sorted(projects, key=str.lower, reverse=True)
+    assert len(set(projects)) == 2
+    page = response.content.decode()
+    assert 'aria-sort="descending"' in _header(page, "project")
+    assert 'data-sort-key="dataset"' in page
 
 
 def test_tags_are_escaped_in_chips_rows_and_autocompletion(

@@ -74,8 +74,44 @@ def test_it_trains_and_evaluates_an_iris_random_forest(iris, tmp_path):
     assert {"petal_width", "y_true", "y_pred"} <= set(predictions.columns)
     summary = json.loads((tmp_path / "metrics.json").read_text())
     assert summary["metrics"] == pytest.approx(result.metrics)
+    assert summary["train_metrics"] == pytest.approx(result.train_metrics)
     assert summary["rows_train"] == 120
     assert summary["classes"] == ["setosa", "versicolor", "virginica"]
+
+
+def test_it_measures_the_same_metrics_on_the_training_rows(iris, messy, tmp_path):
+    forest = training_run(
+        iris,
+        spec=TrainingSpec(
+            target="species",
+            features=[],
+            task_type="classification",
+            algorithm="RandomForestClassifier",
+            hyperparameters={"n_estimators": 25},
+            random_state=0,
+        ),
+        output_dir=tmp_path / "forest",
+    )
+    assert set(forest.train_metrics) == set(forest.metrics)
+    # A forest of full-depth trees learns its training rows by heart: the gap shows it.
+    assert forest.train_metrics["accuracy"] == 1.0
+    assert forest.all_metrics["train_accuracy"] == 1.0
+    assert forest.all_metrics["accuracy"] == forest.metrics["accuracy"]
+    assert set(forest.all_metrics) == set(forest.metrics) | {
+        f"train_{name}" for name in forest.metrics
+    }
+    regression = training_run(
+        messy,
+        spec=TrainingSpec(
+            target="price",
+            features=MESSY_FEATURES,
+            task_type="regression",
+            algorithm="LinearRegression",
+        ),
+        output_dir=tmp_path / "regression",
+    )
+    assert set(regression.train_metrics) == REGRESSION_METRICS
+    assert regression.train_metrics["r2"] != regression.metrics["r2"]
 
 
 def test_it_one_hot_encodes_text_and_imputes_gaps_in_messy_data(messy, tmp_path):

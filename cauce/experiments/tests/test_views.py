@@ -29,7 +29,7 @@ def _form_data(iris, **overrides) -> dict:
         "target_column": "species",
         "task_type": "auto",
         "algorithm": "RandomForestClassifier",
-        "hyperparameters": '{"n_estimators": 20}',
+        "hp_n_estimators": "20",
         "test_size": "0.25",
         "random_state": "3",
         "tags": "iris, rf",
@@ -113,8 +113,10 @@ def test_create_form_offers_the_columns_of_the_newest_dataset(
     assert 'value="petal_width"' in page
     assert "Guardar y ejecutar" in page
     assert 'hx-target="#column-fields"' in page
+    # species, a classification target: only the classifiers are offered.
     assert '<optgroup label="Clasificación">' in page
-    assert '<optgroup label="Regresión">' in page
+    assert '<optgroup label="Regresión">' not in page
+    assert 'name="hyperparameters"' not in page  # typed fields, no JSON box
 
 
 def test_create_form_follows_the_dataset_parameter(
@@ -141,9 +143,11 @@ def test_create_form_reloads_only_the_column_fields_for_htmx(
     assert 'name="target_column"' in page
     assert 'value="sepal_length"' in page
     assert "<html" not in page
-    assert 'name="algorithm"' not in page
-    # The last column, where a table's label usually is, is the proposed target.
+    assert 'name="dataset"' not in page
+    # species is proposed for its name, and the algorithms follow it (out of band).
     assert '<option value="species" selected>' in page
+    assert '<div id="model-fields" hx-swap-oob="true">' in page
+    assert '<optgroup label="Regresión">' not in page
 
 
 CARS_CSV = "\n".join(
@@ -169,13 +173,13 @@ def test_create_form_leaves_identifier_like_columns_out_of_the_proposed_inputs(
 ):
     make_dataset(project, CARS_CSV, "cars.csv", name="Coches")
     page = editor_client.get(_url("ml_experiment_create", project.pk)).content.decode()
-    # The target (last column) is not offered; names and row numbers are offered unticked.
+    # The target (origin, proposed) is not offered; names and row numbers are offered unticked.
     assert _feature_boxes(page) == {
         "row": False,
         "name": False,
         "price": True,
         "cylinders": True,
-        "origin": True,
+        "mpg": True,
     }
     notes = re.findall(
         r'name="feature_columns" value="([^"]+)"[^<]*<label[^>]*>[^<]*</label>\s*'
@@ -315,10 +319,13 @@ FORM_ERRORS = [
     ({"feature_columns": ["species", "petal_width"]}, "feature_columns", "«species»"),
     ({"algorithm": "Ridge"}, "algorithm", "Ridge"),
     ({"task_type": "regression", "algorithm": "Ridge"}, "task_type", "numérica"),
-    ({"hyperparameters": "{n_estimators: 5}"}, "hyperparameters", "JSON no válido"),
-    ({"hyperparameters": "[1]"}, "hyperparameters", "objeto JSON"),
-    ({"hyperparameters": '{"max_depht": 2}'}, "hyperparameters", "«max_depht»"),
-    ({"hyperparameters": '{"n_estimators": -3}'}, "hyperparameters", "«n_estimators»"),
+    ({"target_column": ""}, "target_column", "Elija la columna objetivo"),
+    ({"hp_n_estimators": "-3"}, "hp_n_estimators", "«n_estimators»: -3. Se esperaba un entero ≥ 1"),
+    ({"hp_n_estimators": "2.5"}, "hp_n_estimators", "«n_estimators»"),
+    ({"hp_max_depth": "hondo"}, "hp_max_depth", "«max_depth»"),
+    ({"hp_max_depth": ["4", "None"]}, "hp_max_depth", "no las dos"),
+    ({"hp_criterion": "gini2"}, "hp_criterion", "una de «entropy», «gini», «log_loss»"),
+    ({"hp_bootstrap": "sí"}, "hp_bootstrap", "verdadero o falso"),
     ({"test_size": "1.5"}, "test_size", "entre 0 y 1"),
     ({"test_size": "abc"}, "test_size", "número"),
     ({"random_state": "-4"}, "random_state", "semilla"),
@@ -418,6 +425,29 @@ def test_detail_of_a_finished_experiment_shows_metrics_and_the_mlflow_link(
     assert (
         "https://mlflow.example.org/#/experiments/17/runs/0123456789abcdef0123456789abcdef" in page
     )
+
+
+def test_detail_shows_training_and_test_metrics_side_by_side(viewer_client, experiment):
+    finish(experiment)
+    set_state(
+        experiment,
+        metrics={"accuracy": 0.8769642857142856, "train_accuracy": 1.0, "f1_macro": 0.86},
+    )
+    page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    assert "Entrenamiento" in page and "Prueba" in page
+    rows = re.findall(r'<tr(?: class="main")? data-metric="([^"]+)">(.*?)</tr>', page, re.S)
+    cells = {
+        name: re.findall(r'data-split="(\w+)">(?:<span title="([^"]*)">)?([^<]*)', row)
+        for name, row in rows
+    }
+    # The main metric first; train_accuracy is the training column of accuracy, not a row.
+    assert [name for name, _row in rows] == ["f1_macro", "accuracy"]
+    assert cells["accuracy"] == [
+        ("train", "1,0", "1,00"),
+        ("test", "0,8769642857142856", "0,877"),
+    ]
+    # A run from before training metrics were logged: a dash in that column.
+    assert cells["f1_macro"] == [("train", "", "—"), ("test", "0,86", "0,860")]
 
 
 def _plot_links(page: str, experiment) -> list[str]:

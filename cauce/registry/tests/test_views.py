@@ -152,6 +152,32 @@ def test_comparing_versions_flags_metric_changes_and_incompatible_inputs(viewer_
     assert params == {"n_estimators": [("10", False), ("20", True)]}
 
 
+def test_training_metrics_are_compared_and_charted_beside_the_test_ones(
+    viewer_client, finished_experiment, editor
+):
+    """Runs log train_<metric> beside each metric: the comparison and the chart take them."""
+    for f1, train_f1 in ((0.8, 0.95), (0.9, 0.92)):
+        experiment = finished_experiment(
+            name="Iris base", metrics={"f1_macro": f1, "train_f1_macro": train_f1}
+        )
+        services.model_version_register(experiment=experiment, user=editor)
+    compare = viewer_client.get(
+        reverse("registry:compare", kwargs={"name": NAME}), {"versions": ["1", "2"]}
+    )
+    assert compare.status_code == 200
+    metrics = {
+        name: [cell.value for cell in cells]
+        for name, cells in compare.context["comparison"].metrics
+    }
+    assert metrics["f1_macro"] == [0.8, 0.9]
+    assert metrics["train_f1_macro"] == [0.95, 0.92]
+    detail = viewer_client.get(
+        reverse("registry:model_detail", kwargs={"name": NAME}), {"metric": "train_f1_macro"}
+    )
+    assert detail.context["chart"]["metric"] == "train_f1_macro"
+    assert '<svg class="metric-chart"' in detail.content.decode()
+
+
 def test_the_experiment_page_lists_versions_of_its_run_also_made_in_mlflow(
     viewer_client, finished_experiment, mlflow_client
 ):

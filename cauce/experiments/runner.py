@@ -391,7 +391,12 @@ def _claim(experiment_id: str, task_id: str | None = None) -> _Claim | None:
         elif experiment.status != Status.QUEUED:
             logger.info("Experiment %s is %s; nothing to run", experiment_id, experiment.status)
             return None
-        transitions.to_running(experiment_id=experiment.pk, task_id=task_id, now=now)
+        # Conditional on the status read: SQLite has no row locks, and a cancel meanwhile wins.
+        if not transitions.to_running(
+            experiment_id=experiment.pk, task_id=task_id, from_statuses=[experiment.status], now=now
+        ):
+            logger.info("Experiment %s changed while being claimed; nothing to run", experiment_id)
+            return None
         experiment.refresh_from_db(fields=_CLAIMED_FIELDS)
     return _Claim(experiment=experiment, previous_run_id=experiment.mlflow_run_id)
 

@@ -90,14 +90,21 @@ def to_queued(
     )
 
 
-def to_running(*, experiment_id: Any, task_id: str | None, now: datetime | None = None) -> bool:
+def to_running(
+    *,
+    experiment_id: Any,
+    task_id: str | None,
+    from_statuses: Iterable[str] = CLAIM_FROM,
+    now: datetime | None = None,
+) -> bool:
     """QUEUED (or RUNNING whose worker died) → RUNNING for the worker whose task is
-    ``task_id`` (None outside a task: the task id stays), counting one more attempt."""
+    ``task_id`` (None outside a task: the task id stays), counting one more attempt.
+    ``from_statuses`` narrows it to the status the caller read."""
     now = now or timezone.now()
     fields: dict[str, Any] = {"task_id": task_id} if task_id else {}
     return _move(
         experiment_id,
-        from_statuses=CLAIM_FROM,
+        from_statuses=_narrowed(from_statuses, CLAIM_FROM),
         status=Status.RUNNING,
         stage=Stage.PREPARING,
         attempts=F("attempts") + 1,

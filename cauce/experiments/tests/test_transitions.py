@@ -192,6 +192,9 @@ def test_a_caller_narrows_the_allowed_states_and_cannot_widen_them(iris_dataset)
         experiment_id=queued.pk, message="x", from_statuses=[Status.RUNNING]
     )
     assert not transitions.to_cancelled(experiment_id=finished.pk, from_statuses=[Status.FINISHED])
+    assert not transitions.to_running(
+        experiment_id=queued.pk, task_id="task-2", from_statuses=[Status.RUNNING]
+    )
     assert transitions.to_error(experiment_id=queued.pk, message="x", where=Q(due_at__isnull=False))
     queued.refresh_from_db()
     finished.refresh_from_db()

@@ -205,8 +205,85 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+MEDIA_ROOT = Path(env.str("CAUCE_MEDIA_ROOT", default=str(DATA_DIR / "media")))
+
+# Files Cauce keeps (datasets, prediction inputs and results): the data dir's media folder by
+# default; with CAUCE_STORAGE_BUCKET, an S3-compatible bucket (AWS S3, MinIO...) that every web
+# and worker host reads, so that no two hosts need a shared disk. Every file goes through
+# Django's storage API, never by path.
+STORAGE_BUCKET = env.str("CAUCE_STORAGE_BUCKET", default="")
+STORAGE_S3_SETTINGS = {
+    "CAUCE_STORAGE_ENDPOINT_URL": env.str("CAUCE_STORAGE_ENDPOINT_URL", default=""),
+    "CAUCE_STORAGE_REGION": env.str("CAUCE_STORAGE_REGION", default=""),
+    "CAUCE_STORAGE_ACCESS_KEY_ID": env.str("CAUCE_STORAGE_ACCESS_KEY_ID", default=""),
+    "CAUCE_STORAGE_SECRET_ACCESS_KEY": env.str("CAUCE_STORAGE_SECRET_ACCESS_KEY", default=""),
+    "CAUCE_STORAGE_ADDRESSING_STYLE": env.str("CAUCE_STORAGE_ADDRESSING_STYLE", default=""),
+    "CAUCE_STORAGE_PREFIX": env.str("CAUCE_STORAGE_PREFIX", default=""),
+}
+# A file read from the bucket is downloaded into a temporary file that stays in memory up to
+# this size and spills to local disk beyond it: a large dataset is never held whole in memory.
+STORAGE_SPOOL_MAX_BYTES = env.int("CAUCE_STORAGE_SPOOL_MAX_BYTES", default=4 * 1024 * 1024)
+
+
+# How a file moves to and from the bucket (boto3's TransferConfig): one part after the other.
+# Parts downloaded in parallel are written at their offsets, and a part far into the file,
+# written before the spool rolls over to disk, would grow the in-memory spool to that size.
+STORAGE_S3_TRANSFER = {"use_threads": False}
+
+
+def _default_storage() -> dict:
+    """The default storage's STORAGES entry; a half-set bucket configuration fails here."""
+    given = sorted(name for name, value in STORAGE_S3_SETTINGS.items() if value)
+    if not STORAGE_BUCKET:
+        if given:
+            raise ImproperlyConfigured(
+                f"{', '.join(given)} set without CAUCE_STORAGE_BUCKET: set the bucket to store "
+                "files in S3, or unset them to keep files in the data dir."
+            )
+        return {"BACKEND": "cauce.core.storage.DataFileSystemStorage"}  # in MEDIA_ROOT
+    key_id = STORAGE_S3_SETTINGS["CAUCE_STORAGE_ACCESS_KEY_ID"]
+    secret = STORAGE_S3_SETTINGS["CAUCE_STORAGE_SECRET_ACCESS_KEY"]
+    if bool(key_id) != bool(secret):
+        raise ImproperlyConfigured(
+            "CAUCE_STORAGE_ACCESS_KEY_ID and CAUCE_STORAGE_SECRET_ACCESS_KEY go together: set "
+            "both, or neither to use boto3's own credentials (environment, instance role)."
+        )
+    endpoint = STORAGE_S3_SETTINGS["CAUCE_STORAGE_ENDPOINT_URL"]
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(
+            f"CAUCE_STORAGE_ENDPOINT_URL must be an http:// or https:// URL, not {endpoint!r}."
+        )
+    style = STORAGE_S3_SETTINGS["CAUCE_STORAGE_ADDRESSING_STYLE"]
+    if style not in {"", "auto", "path", "virtual"}:
+        raise ImproperlyConfigured(
+            f"CAUCE_STORAGE_ADDRESSING_STYLE must be 'auto', 'path' or 'virtual', not {style!r}."
+        )
+    from boto3.s3.transfer import TransferConfig
+    from botocore.config import Config
+
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": STORAGE_BUCKET,
+            "endpoint_url": endpoint or None,
+            "region_name": STORAGE_S3_SETTINGS["CAUCE_STORAGE_REGION"] or None,
+            "access_key": key_id or None,
+            "secret_key": secret or None,
+            "addressing_style": style or None,
+            "location": STORAGE_S3_SETTINGS["CAUCE_STORAGE_PREFIX"].strip("/"),
+            "max_memory_size": STORAGE_SPOOL_MAX_BYTES,
+            "transfer_config": TransferConfig(**STORAGE_S3_TRANSFER),
+            "default_acl": None,
+            # A bucket that does not answer fails the request or the task, not hangs it.
+            "client_config": Config(
+                connect_timeout=5, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"}
+            ),
+        },
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage(),
     "staticfiles": {
         "BACKEND": env.str(
             "STATICFILES_BACKEND",
@@ -220,7 +297,6 @@ STORAGES = {
 }
 # In development whitenoise serves static files from the apps (no collectstatic needed).
 WHITENOISE_USE_FINDERS = not PRODUCTION
-MEDIA_ROOT = Path(env.str("CAUCE_MEDIA_ROOT", default=str(DATA_DIR / "media")))
 
 # Uploads: files above this stay on disk while Django reads them, never in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -83,8 +83,13 @@ def test_dependencies_wait_for_health_or_a_successful_end():
             )
             assert rule == {"condition": expected}, (name, dependency)
     for app in ("web", "worker"):
-        assert set(SERVICES[app]["depends_on"]) == {"migrate", "redis", "mlflow"}
-    assert set(SERVICES["scheduler"]["depends_on"]) == {"migrate", "redis"}
+        assert set(SERVICES[app]["depends_on"]) == {
+            "migrate",
+            "redis",
+            "mlflow",
+            "objectstore-init",
+        }
+    assert set(SERVICES["scheduler"]["depends_on"]) == {"migrate", "redis", "objectstore-init"}
     assert set(SERVICES["migrate"]["depends_on"]) == {"db"}
     assert set(SERVICES["mlflow-init"]["depends_on"]) == {"db"}
     assert set(SERVICES["mlflow-server"]["depends_on"]) == {"mlflow-init", "objectstore-init"}
@@ -153,6 +158,17 @@ def test_mlflow_server_uses_postgres_s3_proxied_artifacts_and_the_container_host
     assert (ROOT / "deploy/postgres/10-mlflow-database.sql").read_text().count(
         "CREATE DATABASE mlflow;"
     ) == 1
+
+
+def test_kept_files_go_to_a_bucket_of_their_own_that_the_init_step_creates():
+    init = SERVICES["objectstore-init"]
+    bucket = _environment(init)["CAUCE_BUCKET"]
+    assert bucket == "${CAUCE_BUCKET:-cauce}" != _environment(init)["MLFLOW_BUCKET"]
+    assert 'mc mb --ignore-existing "store/$$CAUCE_BUCKET"' in init["entrypoint"][-1]
+    for name in ("web", "worker", "scheduler", "migrate"):
+        environment = _environment(SERVICES[name])
+        assert environment["CAUCE_STORAGE_BUCKET"] == bucket
+        assert environment["CAUCE_STORAGE_ENDPOINT_URL"].endswith("http://objectstore:9000}")
 
 
 def test_mlflow_is_reached_through_a_least_busy_first_proxy():

@@ -20,10 +20,10 @@ from cauce.datasets.inference import (
     id_like_from_counts,
     is_row_number,
     is_row_number_candidate,
-    load_dataframe,
     profile_file,
 )
 from cauce.datasets.models import Dataset
+from cauce.datasets.selectors import dataset_dataframe
 from cauce.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -194,14 +194,9 @@ def dataset_schema_complete(*, dataset: Dataset) -> Dataset:
             candidates.append(column)
     if candidates:
         try:
-            with dataset.file.open("rb") as handle:
-                frame = load_dataframe(
-                    handle,
-                    file_format=dataset.file_format,
-                    encoding=dataset.encoding,
-                    delimiter=dataset.delimiter,
-                    columns=[column["name"] for column in candidates],
-                )
+            frame = dataset_dataframe(
+                dataset=dataset, columns=[column["name"] for column in candidates]
+            )
         except (OSError, ApplicationError):
             logger.warning("Could not read dataset %s to complete its schema", dataset.pk)
         else:

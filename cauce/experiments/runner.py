@@ -68,7 +68,7 @@ from django.utils.translation import gettext as _
 
 from cauce.core.db import DATABASE_UNAVAILABLE_ERRORS, database_unavailable
 from cauce.core.exceptions import ApplicationError
-from cauce.datasets.inference import load_dataframe
+from cauce.datasets.selectors import dataset_dataframe
 from cauce.experiments import transitions
 from cauce.experiments.limits import training_memory_limit
 from cauce.experiments.models import MLExperiment
@@ -663,14 +663,7 @@ def _execute(experiment: MLExperiment) -> None:
             columns=dataset.column_names, target=experiment.target_column, features=features
         )
     wanted = [experiment.target_column, *features] if features else None
-    with dataset.file.open("rb") as handle:
-        frame = load_dataframe(
-            handle,
-            file_format=dataset.file_format,
-            encoding=dataset.encoding,
-            delimiter=dataset.delimiter,
-            columns=wanted,
-        )
+    frame = dataset_dataframe(dataset=dataset, columns=wanted)
 
     spec = TrainingSpec(
         target=experiment.target_column,

@@ -20,8 +20,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ApplicationError, ConflictError
-from cauce.datasets.inference import load_dataframe
 from cauce.datasets.models import Dataset
+from cauce.datasets.selectors import dataset_dataframe
 from cauce.datasets.services import dataset_schema_complete
 from cauce.experiments import transitions
 from cauce.experiments.dispatch import experiment_dispatch
@@ -198,14 +198,7 @@ def _task_type_infer_for(*, dataset: Dataset, column: dict[str, Any]) -> str:
     if dtype.lower().startswith(("int", "uint")):
         return MLExperiment.TaskType.CLASSIFICATION
     try:
-        with dataset.file.open("rb") as handle:
-            frame = load_dataframe(
-                handle,
-                file_format=dataset.file_format,
-                encoding=dataset.encoding,
-                delimiter=dataset.delimiter,
-                columns=[column["name"]],
-            )
+        frame = dataset_dataframe(dataset=dataset, columns=[column["name"]])
     except (OSError, ApplicationError):
         logger.warning("Could not read dataset %s to infer the task type", dataset.pk)
         raise _fail(

@@ -1,6 +1,6 @@
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.db import models
@@ -11,8 +11,11 @@ from cauce.core.models import TimeStampedModel
 
 # MLflow's registry column for names is 256 characters long.
 NAME_MAX_LENGTH = 256
-# Prediction files, relative to MEDIA_ROOT: <project id>/<job id>/ inside.
-PREDICTIONS_DIR = Path("predictions")
+# Prediction files' names in the default storage: <project id>/<job id>/ inside.
+PREDICTIONS_DIR = PurePosixPath("predictions")
+# A job's files in its folder: the queued input (kept after a failure, for a retry), the result.
+PREDICTION_INPUT_NAME = "input"
+PREDICTION_RESULT_NAME = "result.csv"
 
 
 class RegisteredModel(TimeStampedModel):
@@ -142,6 +145,6 @@ class PredictionJob(TimeStampedModel):
         )
 
     @staticmethod
-    def storage_dir(job: "PredictionJob") -> Path:
-        """Relative to MEDIA_ROOT: one folder per job, inside its project's folder."""
+    def storage_dir(job: "PredictionJob") -> PurePosixPath:
+        """The job's names in the default storage: one folder per job, in its project's."""
         return PREDICTIONS_DIR / str(job.registered_model.project_id) / str(job.pk)

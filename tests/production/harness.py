@@ -8,6 +8,10 @@ one process each, behind nginx as in compose: ``deploy/mlflow-proxy/``), then Ca
 prefork pool of 1, started and stopped on demand) and Celery beat. Every server listens on
 127.0.0.1 on a free port; nothing here touches the machine's own PostgreSQL or Redis.
 
+As on hosts with no shared disk, the web and each worker have a data dir of their own
+(``data/``, ``data-worker<n>/``): the files Cauce keeps go to a second bucket of the object
+store (``CAUCE_STORAGE_BUCKET``).
+
 Every process runs in its own process group with its log in ``<root>/logs/``; ``stop()`` ends
 them all (SIGTERM, then SIGKILL after a bounded grace). Every wait is bounded in time.
 
@@ -63,6 +67,8 @@ PG_BIN = _pg_bin()
 PYTHON = sys.executable
 
 BUCKET = "cauce-mlflow"
+# Cauce's own files (datasets, prediction inputs and results), as compose's CAUCE_BUCKET.
+FILES_BUCKET = "cauce-files"
 AWS_KEYS = {
     "AWS_ACCESS_KEY_ID": "harness-access-key",
     "AWS_SECRET_ACCESS_KEY": "harness-secret-key",
@@ -275,6 +281,12 @@ class Harness:
                 "MLFLOW_TRACKING_URI": self.mlflow_url,
                 "MLFLOW_PUBLIC_URL": self.mlflow_url,
                 "CAUCE_DATA_DIR": str(self.root / "data"),
+                "CAUCE_STORAGE_BUCKET": FILES_BUCKET,
+                "CAUCE_STORAGE_ENDPOINT_URL": self.s3_url,
+                "CAUCE_STORAGE_REGION": AWS_KEYS["AWS_DEFAULT_REGION"],
+                "CAUCE_STORAGE_ADDRESSING_STYLE": "path",
+                "CAUCE_STORAGE_ACCESS_KEY_ID": AWS_KEYS["AWS_ACCESS_KEY_ID"],
+                "CAUCE_STORAGE_SECRET_ACCESS_KEY": AWS_KEYS["AWS_SECRET_ACCESS_KEY"],
                 "CAUCE_WORKER_CONCURRENCY": "1",
                 "LOG_LEVEL": "INFO",
             }
@@ -459,6 +471,7 @@ class Harness:
             region_name=AWS_KEYS["AWS_DEFAULT_REGION"],
         )
         s3.create_bucket(Bucket=BUCKET)
+        s3.create_bucket(Bucket=FILES_BUCKET)
 
     def mlflow_env(self) -> dict[str, str]:
         return {
@@ -636,7 +649,10 @@ http {{
                 PYTHON, "-m", "celery", "--app=config", "worker", "--loglevel=INFO",
                 f"--queues={QUEUE}", "--concurrency=1", f"--hostname=worker{index}@%h",
             ]  # fmt: skip
-            service = self._spawn(f"worker{index}", command, {**self.env, **(env or {})})
+            # A data dir of its own: the worker shares no disk with the web or another worker.
+            self.worker_data_dir(index).mkdir(exist_ok=True)
+            own = {"CAUCE_DATA_DIR": str(self.worker_data_dir(index))}
+            service = self._spawn(f"worker{index}", command, {**self.env, **own, **(env or {})})
             self.workers.append(service)
             started.append(service)
         for service in started:
@@ -644,6 +660,9 @@ http {{
                 service, lambda s=service: b" ready." in s.log_path.read_bytes(),
                 WORKER_START_TIMEOUT,
             )  # fmt: skip
+
+    def worker_data_dir(self, index: int) -> Path:
+        return self.root / f"data-worker{index}"
 
     def worker_pids(self) -> list[int]:
         """Main pids of the running workers, in start order."""

@@ -139,7 +139,7 @@ def test_production_turns_on_https_hashed_static_files_and_json_logs(tmp_path):
         "SECURE_HSTS_PRELOAD": True,
         "SECURE_PROXY_SSL_HEADER": None,
         "STORAGES": {
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "default": {"BACKEND": "cauce.core.storage.DataFileSystemStorage"},
             "staticfiles": {"BACKEND": "cauce.core.storage.GzipManifestStaticFilesStorage"},
         },
         "WHITENOISE_USE_FINDERS": False,
@@ -231,3 +231,58 @@ def _telemetry_off(tmp_path, **overrides: str | None) -> bool:
 def test_mlflow_telemetry_is_off_unless_the_team_turns_it_on(tmp_path):
     assert _telemetry_off(tmp_path)
     assert not _telemetry_off(tmp_path, MLFLOW_DISABLE_TELEMETRY="false")
+
+
+def test_files_stay_in_the_data_dir_without_a_bucket(tmp_path):
+    values = _settings(tmp_path, "STORAGES")
+
+    assert values["STORAGES"]["default"]["BACKEND"] == "cauce.core.storage.DataFileSystemStorage"
+
+
+def test_a_bucket_from_the_environment_makes_s3_the_default_storage(tmp_path):
+    values = _settings(
+        tmp_path,
+        "STORAGES",
+        CAUCE_STORAGE_BUCKET="cauce-files",
+        CAUCE_STORAGE_ENDPOINT_URL="http://minio:9000",
+        CAUCE_STORAGE_REGION="eu-west-1",
+        CAUCE_STORAGE_ACCESS_KEY_ID="cauce",
+        CAUCE_STORAGE_SECRET_ACCESS_KEY="cauce-secret",
+        CAUCE_STORAGE_ADDRESSING_STYLE="path",
+    )
+
+    default = values["STORAGES"]["default"]
+    assert default["BACKEND"] == "storages.backends.s3.S3Storage"
+    options = default["OPTIONS"]
+    assert (options["bucket_name"], options["endpoint_url"]) == ("cauce-files", "http://minio:9000")
+    assert (options["region_name"], options["addressing_style"]) == ("eu-west-1", "path")
+    assert (options["access_key"], options["secret_key"]) == ("cauce", "cauce-secret")
+    assert options["max_memory_size"] > 0  # a large file spills to disk, never held whole
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"CAUCE_STORAGE_ENDPOINT_URL": "http://minio:9000"},
+            "CAUCE_STORAGE_ENDPOINT_URL set without CAUCE_STORAGE_BUCKET",
+        ),
+        (
+            {"CAUCE_STORAGE_BUCKET": "b", "CAUCE_STORAGE_ACCESS_KEY_ID": "cauce"},
+            "CAUCE_STORAGE_ACCESS_KEY_ID and CAUCE_STORAGE_SECRET_ACCESS_KEY go together",
+        ),
+        (
+            {"CAUCE_STORAGE_BUCKET": "b", "CAUCE_STORAGE_ENDPOINT_URL": "minio:9000"},
+            "CAUCE_STORAGE_ENDPOINT_URL must be an http:// or https:// URL",
+        ),
+        (
+            {"CAUCE_STORAGE_BUCKET": "b", "CAUCE_STORAGE_ADDRESSING_STYLE": "dns"},
+            "CAUCE_STORAGE_ADDRESSING_STYLE must be 'auto', 'path' or 'virtual'",
+        ),
+    ],
+)
+def test_a_half_set_bucket_configuration_is_refused_at_start(tmp_path, overrides, message):
+    result = _manage(tmp_path, "check", **overrides)
+
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -2,8 +2,11 @@
 
 A job ends FINISHED (its result CSV kept for download) or ERROR (its input kept, so that it
 can be retried). ``PREDICTION_RETENTION_DAYS`` after it ended (``PredictionJob.expires_at``)
-the periodic sweep deletes the row, then the job's folder. A job still QUEUED or RUNNING
+the periodic sweep deletes the row, then the job's files. A job still QUEUED or RUNNING
 whose row has not changed for as long (its worker and its message long gone) goes too.
+
+Files are deleted through the default storage (the data dir or a bucket), by name: a bucket
+has no folders to remove, so a "folder" here is the job's prefix, gone with its last file.
 
 Each delete repeats the expiry condition, so a job retried a moment before is never
 deleted under its worker, and a retry cannot revive a job the sweep is deleting (the retry
@@ -15,19 +18,23 @@ the rest waits for the next run.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from cauce.registry.models import PREDICTIONS_DIR, PredictionJob
+from cauce.registry.models import (
+    PREDICTION_INPUT_NAME,
+    PREDICTION_RESULT_NAME,
+    PREDICTIONS_DIR,
+    PredictionJob,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,24 +68,29 @@ def expired_jobs(*, now: datetime | None = None) -> QuerySet[PredictionJob]:
     return PredictionJob.objects.filter(ended | abandoned)
 
 
-def _storage_root() -> Path:
-    return Path(settings.MEDIA_ROOT) / PREDICTIONS_DIR
+def _job_folder(project_id: int, job_id: uuid.UUID) -> str:
+    return str(PREDICTIONS_DIR / str(project_id) / str(job_id))
 
 
-def _job_folder(project_id: int, job_id: uuid.UUID) -> Path:
-    return _storage_root() / str(project_id) / str(job_id)
-
-
-def _remove_folder(folder: Path) -> bool:
-    if not folder.exists():
-        return False
+def _remove_folder(folder: str, names: list[str]) -> bool:
+    """Delete the folder's files, by name; whether any was there and all are gone."""
+    names = [name for name in names if name]
     try:
-        shutil.rmtree(folder)
-    except OSError:
+        present = [name for name in names if default_storage.exists(name)]
+        for name in present:
+            default_storage.delete(name)
+    except Exception:
         # Left for the orphan sweep of a later run; the row is gone already.
         logger.exception("Prediction folder %s could not be removed", folder)
         return False
-    return True
+    return bool(present)
+
+
+def _job_files(folder: str, *recorded: str) -> list[str]:
+    """The names a job's folder may hold: the ones its row recorded, and the services'
+    fixed names (a job can stop between storing a file and recording it)."""
+    fixed = (f"{folder}/{PREDICTION_INPUT_NAME}", f"{folder}/{PREDICTION_RESULT_NAME}")
+    return sorted({*recorded, *fixed} - {""})
 
 
 def prediction_jobs_expire(
@@ -92,11 +104,11 @@ def prediction_jobs_expire(
     expired = expired_jobs(now=now)
     batch = list(
         expired.order_by("finished_at", "updated_at").values_list(
-            "pk", "registered_model__project_id"
+            "pk", "registered_model__project_id", "input_file", "result_file"
         )[:limit]
     )
     jobs = folders = 0
-    for job_id, project_id in batch:
+    for job_id, project_id, input_name, result_name in batch:
         if dry_run:
             jobs += 1
             continue
@@ -105,7 +117,8 @@ def prediction_jobs_expire(
         if not deleted:
             continue
         jobs += 1
-        folders += _remove_folder(_job_folder(project_id, job_id))
+        folder = _job_folder(project_id, job_id)
+        folders += _remove_folder(folder, _job_files(folder, input_name, result_name))
     folders += _remove_orphans(now=now, limit=max(limit - jobs, 0), dry_run=dry_run)
     remaining = expired.count() - (jobs if dry_run else 0)
     if jobs or folders:
@@ -118,56 +131,56 @@ def prediction_jobs_expire(
     return ExpireResult(jobs=jobs, folders=folders, remaining=remaining)
 
 
-def _old_folders(oldest: float):
-    """(job id, folder) of every job folder last changed before ``oldest``."""
-    root = _storage_root()
-    if not root.is_dir():
-        return
-    for project_dir in root.iterdir():
-        if not project_dir.is_dir():
-            continue
-        for folder in project_dir.iterdir():
+def _listdir(folder: str) -> tuple[list[str], list[str]]:
+    try:
+        return default_storage.listdir(folder)
+    except FileNotFoundError:  # the data dir before its first prediction
+        return [], []
+
+
+def _old_folders(oldest: datetime) -> Iterator[tuple[uuid.UUID, str, list[str]]]:
+    """(job id, folder, file names) of every job folder whose files all changed before
+    ``oldest``."""
+    projects, _files = _listdir(str(PREDICTIONS_DIR))
+    for project in projects:
+        project_folder = f"{PREDICTIONS_DIR}/{project}"
+        for job in _listdir(project_folder)[0]:
             try:
-                job_id = uuid.UUID(folder.name)
+                job_id = uuid.UUID(job)
             except ValueError:
                 continue
-            if folder.is_dir() and folder.stat().st_mtime < oldest:
-                yield job_id, folder
+            folder = f"{project_folder}/{job}"
+            names = [f"{folder}/{name}" for name in _listdir(folder)[1]]
+            if names and all(default_storage.get_modified_time(n) < oldest for n in names):
+                yield job_id, folder, names
 
 
 def _remove_orphans(*, now: datetime, limit: int, dry_run: bool) -> int:
     """Job folders older than the retention whose job row no longer exists."""
     found = 0
-    chunk: dict[uuid.UUID, Path] = {}
+    chunk: dict[uuid.UUID, tuple[str, list[str]]] = {}
 
-    def sweep(candidates: dict[uuid.UUID, Path]) -> int:
+    def sweep(candidates: dict[uuid.UUID, tuple[str, list[str]]]) -> int:
         existing = set(
             PredictionJob.objects.filter(pk__in=list(candidates)).values_list("pk", flat=True)
         )
         count = 0
-        for job_id, folder in candidates.items():
+        for job_id, (folder, names) in candidates.items():
             if found + count >= limit:
                 break
             if job_id in existing:
                 continue
-            if dry_run or _remove_folder(folder):
+            if dry_run or _remove_folder(folder, names):
                 count += 1
-                if not dry_run:
-                    _remove_if_empty(folder.parent)
         return count
 
-    for job_id, folder in _old_folders(_cutoff(now).timestamp()):
+    for job_id, folder, names in _old_folders(_cutoff(now)):
         if found >= limit:
             break
-        chunk[job_id] = folder
+        chunk[job_id] = (folder, names)
         if len(chunk) >= ORPHAN_CHECK_CHUNK:
             found += sweep(chunk)
             chunk = {}
     if chunk and found < limit:
         found += sweep(chunk)
     return found
-
-
-def _remove_if_empty(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not empty: other jobs of the project
-        folder.rmdir()

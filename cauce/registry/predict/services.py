@@ -11,18 +11,20 @@ alias moved a moment ago; the loaded model itself comes from the per-process cac
 
 from __future__ import annotations
 
+import io
 import logging
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import PurePath
 from typing import IO, Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import formats, timezone
@@ -37,14 +39,16 @@ from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable, serving
 from cauce.integrations.mlflow import registry as mlflow_registry
 from cauce.integrations.mlflow.registry import READY, ModelVersionInfo
 from cauce.integrations.mlflow.serving import ServedModel
-from cauce.registry.models import PredictionJob, RegisteredModel
+from cauce.registry.models import (
+    PREDICTION_INPUT_NAME,
+    PREDICTION_RESULT_NAME,
+    PredictionJob,
+    RegisteredModel,
+)
 from cauce.registry.predict import frames
 from cauce.registry.predict.retention import retention_cutoff
 
 logger = logging.getLogger(__name__)
-
-# A queued file's name in its job's folder (kept after a failure, for a retry).
-INPUT_NAME = "input"
 
 
 class UntrustedVersionError(ApplicationError):
@@ -269,19 +273,23 @@ class FileOutcome:
     notes: list[str]
 
 
-def _count_rows(path: Path) -> int:
+def _count_rows(handle: IO[bytes]) -> int:
     """Rows of a queued file, for the progress bar: a Parquet file's metadata says it, a
     CSV's lines after the header estimate it (a quoted line break counts twice)."""
-    with open(path, "rb") as handle:
+    handle.seek(0)
+    try:
         if handle.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC:
+            handle.seek(0)
             try:
-                return pq.ParquetFile(path).metadata.num_rows
+                return pq.ParquetFile(handle).metadata.num_rows
             except (pa.ArrowException, OSError, ValueError):
                 return 0  # the reader reports it, with its message
         handle.seek(0)
         count = 0
         while chunk := handle.read(1024 * 1024):
             count += chunk.count(b"\n")
+    finally:
+        handle.seek(0)
     return max(count - 1, 0)
 
 
@@ -339,25 +347,23 @@ def _predict_chunk(
     return rows + len(chunk), columns, notes
 
 
-def _job_dir(job: PredictionJob) -> Path:
-    return Path(settings.MEDIA_ROOT) / PredictionJob.storage_dir(job)
+def _job_file(job: PredictionJob, filename: str) -> str:
+    """A file of the job's, by its name in the default storage."""
+    return str(PredictionJob.storage_dir(job) / filename)
 
 
 def _write_result(job: PredictionJob, write: Callable[[IO[str]], FileOutcome]) -> FileOutcome:
-    """Write the result next to its final name and rename it only when complete."""
-    folder = _job_dir(job)
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / "result.csv"
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed or removed below
-        "w", encoding="utf-8", newline="", dir=folder, prefix=".result-", delete=False
-    )
-    try:
-        with handle:
-            outcome = write(handle)
-        os.replace(handle.name, final)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    """Write the result to a local temporary file, then store it whole: the storage never
+    holds a partial result. ``job.result_file`` names it."""
+    with tempfile.TemporaryFile(prefix="cauce-result-") as local:
+        text = io.TextIOWrapper(local, encoding="utf-8", newline="")
+        outcome = write(text)
+        text.flush()
+        text.detach()
+        local.seek(0)
+        name = _job_file(job, PREDICTION_RESULT_NAME)
+        default_storage.delete(name)  # a retry's result takes the same name
+        job.result_file.name = default_storage.save(name, File(local, name=PREDICTION_RESULT_NAME))
     return outcome
 
 
@@ -413,7 +419,7 @@ def prediction_job_create(
         return _finish_now(job, chunks=[frame])
     _check_upload(upload)
     job.source = PredictionJob.Source.FILE
-    job.original_filename = Path(upload.name or "datos.csv").name[:255]
+    job.original_filename = PurePath(upload.name or "datos.csv").name[:255]
     table = text_table_open(upload)
     if upload.size <= settings.PREDICT_ASYNC_THRESHOLD_BYTES:
         return _finish_now(
@@ -441,7 +447,6 @@ def _finish_now(job: PredictionJob, *, chunks: Any) -> PredictionJob:
     job.rows_done = job.rows_total = outcome.rows
     job.columns = outcome.columns
     job.notes = outcome.notes
-    job.result_file.name = str(PredictionJob.storage_dir(job) / "result.csv")
     job.finished_at = timezone.now()
     job.save()
     return job
@@ -450,13 +455,8 @@ def _finish_now(job: PredictionJob, *, chunks: Any) -> PredictionJob:
 def _enqueue(job: PredictionJob, upload: UploadedFile) -> PredictionJob:
     from cauce.registry.tasks import prediction_job_run_task
 
-    folder = _job_dir(job)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / INPUT_NAME
-    with open(path, "wb") as handle:
-        for piece in upload.chunks():
-            handle.write(piece)
-    job.input_file.name = str(PredictionJob.storage_dir(job) / INPUT_NAME)
+    upload.seek(0)
+    job.input_file.name = default_storage.save(_job_file(job, PREDICTION_INPUT_NAME), upload)
     job.status = PredictionJob.Status.QUEUED
     try:
         with transaction.atomic():
@@ -469,14 +469,12 @@ def _enqueue(job: PredictionJob, upload: UploadedFile) -> PredictionJob:
 
 
 def _remove_files(job: PredictionJob, *, keep_input: bool = False) -> None:
-    folder = _job_dir(job)
-    if not folder.is_dir():
-        return
-    for child in folder.iterdir():
-        if not (keep_input and child.name == INPUT_NAME):
-            child.unlink(missing_ok=True)
-    if not any(folder.iterdir()):
-        folder.rmdir()
+    """Delete the job's stored files by name (a storage has no folders to remove)."""
+    names = {job.result_file.name, _job_file(job, PREDICTION_RESULT_NAME)}
+    if not keep_input:
+        names |= {job.input_file.name, _job_file(job, PREDICTION_INPUT_NAME)}
+    for name in sorted(filter(None, names)):
+        default_storage.delete(name)
 
 
 UNEXPECTED_ERROR = gettext_lazy(
@@ -497,14 +495,29 @@ def prediction_job_execute(*, job_id: str, retry_on_unavailable: bool = True) ->
     job = PredictionJob.objects.select_related("registered_model").filter(pk=job_id).first()
     if job is None or job.status not in (PredictionJob.Status.QUEUED, PredictionJob.Status.RUNNING):
         return
-    input_path = Path(settings.MEDIA_ROOT) / job.input_file.name
-    if not job.input_file.name or not input_path.is_file():
+    try:
+        source = default_storage.open(job.input_file.name, "rb") if job.input_file.name else None
+    except FileNotFoundError:
+        source = None
+    if source is None:
         _fail(job, str(INPUT_MISSING))
         return
+    with source:
+        if _predict_stored_input(job, source, retry_on_unavailable=retry_on_unavailable):
+            default_storage.delete(job.input_file.name)
+            job.input_file.name = ""
+            job.save()
+
+
+def _predict_stored_input(
+    job: PredictionJob, source: IO[bytes], *, retry_on_unavailable: bool
+) -> bool:
+    """Predict the job's input, read from the storage as it streams; True when FINISHED
+    (the caller deletes the input and saves the job)."""
     job.status = PredictionJob.Status.RUNNING
     job.started_at = timezone.now()
     job.error = ""
-    job.rows_total = _count_rows(input_path)
+    job.rows_total = _count_rows(source)
     job.rows_done = 0
     job.save(update_fields=["status", "started_at", "error", "rows_total", "rows_done"])
 
@@ -513,12 +526,12 @@ def prediction_job_execute(*, job_id: str, retry_on_unavailable: bool = True) ->
 
     try:
         model = serving.served_model_get(name=job.registered_model.name, version=job.version)
-        table = text_table_open(input_path)
+        table = text_table_open(source)
         outcome = _write_result(
             job,
             lambda out: _predict_chunks(
                 model=model,
-                chunks=text_table_chunks(input_path, table, chunk_rows=settings.PREDICT_CHUNK_ROWS),
+                chunks=text_table_chunks(source, table, chunk_rows=settings.PREDICT_CHUNK_ROWS),
                 probabilities=job.probabilities,
                 out=out,
                 on_progress=progress,
@@ -530,37 +543,43 @@ def prediction_job_execute(*, job_id: str, retry_on_unavailable: bool = True) ->
             job.save(update_fields=["status", "updated_at"])
             raise
         _fail(job, str(error.message))
-        return
+        return False
     except ApplicationError as error:
         _fail(job, str(error.message))
-        return
+        return False
     except Exception:
         logger.exception("Prediction job %s failed", job.pk)
         _fail(job, str(UNEXPECTED_ERROR))
-        return
+        return False
     job.status = PredictionJob.Status.FINISHED
     job.rows_done = job.rows_total = outcome.rows
     job.columns = outcome.columns
     job.notes = outcome.notes
-    job.result_file.name = str(PredictionJob.storage_dir(job) / "result.csv")
     job.finished_at = timezone.now()
-    input_path.unlink(missing_ok=True)
-    job.input_file.name = ""
-    job.save()
+    return True
 
 
 def _fail(job: PredictionJob, message: str) -> None:
     """End the job ERROR with no partial result; the input is kept for a retry until the
     job expires (``predict.retention``)."""
     _remove_files(job, keep_input=True)
-    if job.input_file.name and not (Path(settings.MEDIA_ROOT) / job.input_file.name).is_file():
+    job.result_file.name = ""
+    if job.input_file.name and not default_storage.exists(job.input_file.name):
         job.input_file.name = ""  # nothing left to retry with
     job.status = PredictionJob.Status.ERROR
     job.error = message
     job.rows_done = 0
     job.finished_at = timezone.now()
     job.save(
-        update_fields=["status", "error", "rows_done", "input_file", "finished_at", "updated_at"]
+        update_fields=[
+            "status",
+            "error",
+            "rows_done",
+            "input_file",
+            "result_file",
+            "finished_at",
+            "updated_at",
+        ]
     )
 
 
@@ -581,8 +600,7 @@ def prediction_job_retry(*, job: PredictionJob) -> PredictionJob:
             )
             % {"status": job.get_status_display()}
         )
-    input_path = Path(settings.MEDIA_ROOT) / job.input_file.name if job.input_file.name else None
-    if input_path is None or job.is_expired or not input_path.is_file():
+    if not job.input_file.name or job.is_expired or not default_storage.exists(job.input_file.name):
         raise PredictionGoneError(
             _(
                 "El archivo de entrada de esta predicción ya no se guarda (se elimina al "
@@ -631,8 +649,8 @@ class ResultPage:
 
 def prediction_result_page(*, job: PredictionJob, page: Any = 1) -> ResultPage | None:
     """One page of a finished job's result, as the user reads it (formula guards removed)."""
-    path = _result_path(job)
-    if path is None:
+    name = _result_name(job)
+    if name is None:
         return None
     size = settings.PREDICT_PAGE_ROWS
     pages = max(1, -(-job.rows_total // size))
@@ -641,13 +659,15 @@ def prediction_result_page(*, job: PredictionJob, page: Any = 1) -> ResultPage |
     except (TypeError, ValueError):
         number = 1
     start = (number - 1) * size
-    frame = pd.read_csv(
-        path,
-        skiprows=range(1, start + 1),
-        nrows=size,
-        dtype=str,
-        keep_default_na=False,
-    )
+    with _result_open(name) as handle:
+        frame = pd.read_csv(
+            handle,
+            skiprows=range(1, start + 1),
+            nrows=size,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8",
+        )
     rows = [[csv_unescape(value) for value in row] for row in frame.to_numpy().tolist()]
     return ResultPage(
         columns=[csv_unescape(str(name)) for name in frame.columns],
@@ -658,15 +678,18 @@ def prediction_result_page(*, job: PredictionJob, page: Any = 1) -> ResultPage |
     )
 
 
-def _result_path(job: PredictionJob) -> Path | None:
-    """A finished job's result file; None while there is none (running, failed).
+RESULT_MISSING = gettext_lazy(
+    "El archivo con el resultado de esta predicción ya no existe. Vuelva a predecir."
+)
 
-    ``PredictionGoneError`` once it expired (even before the sweep deleted it) or when the
-    file is missing from the data dir.
+
+def _result_name(job: PredictionJob) -> str | None:
+    """A finished job's result file, by its storage name; None while there is none
+    (running, failed). ``PredictionGoneError`` once it expired (even before the sweep
+    deleted it); opening it says whether it is missing from the storage.
     """
     if job.status != PredictionJob.Status.FINISHED or not job.result_file.name:
         return None
-    path = Path(settings.MEDIA_ROOT) / job.result_file.name
     if job.is_expired:
         raise PredictionGoneError(
             _(
@@ -678,22 +701,18 @@ def _result_path(job: PredictionJob) -> Path | None:
                 "days": settings.PREDICTION_RETENTION_DAYS,
             }
         )
-    if not path.is_file():
-        raise PredictionGoneError(
-            _("El archivo con el resultado de esta predicción ya no existe. Vuelva a predecir.")
-        )
-    return path
+    return job.result_file.name
 
 
-def prediction_result_open(*, job: PredictionJob) -> IO[bytes] | None:
-    """The finished job's result CSV, opened for a download; None when there is none,
-    ``PredictionGoneError`` when it expired or is missing."""
-    path = _result_path(job)
-    if path is None:
-        return None
+def _result_open(name: str) -> File:
     try:
-        return open(path, "rb")
+        return default_storage.open(name, "rb")
     except FileNotFoundError:
-        raise PredictionGoneError(
-            _("El archivo con el resultado de esta predicción ya no existe. Vuelva a predecir.")
-        ) from None
+        raise PredictionGoneError(str(RESULT_MISSING)) from None
+
+
+def prediction_result_open(*, job: PredictionJob) -> File | None:
+    """The finished job's result CSV, opened from the storage for a download; None when
+    there is none, ``PredictionGoneError`` when it expired or is missing."""
+    name = _result_name(job)
+    return None if name is None else _result_open(name)

@@ -103,11 +103,11 @@ def test_one_run_deletes_at_most_its_batch_and_the_next_run_goes_on(settings, mo
 
 def test_a_folder_left_without_its_row_is_removed_once_as_old(media_root, model, project):
     kept = make_job(model, ended_days_ago=2)
-    _age(_folder(kept), 30)  # an old folder of a job that has not expired stays
+    _age(_folder(kept) / "result.csv", 30)  # an old file of a job that has not expired stays
     orphan = media_root / "predictions" / str(project.pk) / str(uuid.uuid4())
     orphan.mkdir(parents=True)
     (orphan / "result.csv").write_text(RESULT)
-    _age(orphan, 8)
+    _age(orphan / "result.csv", 8)  # a folder is as old as its newest file
     young_orphan = media_root / "predictions" / "999" / str(uuid.uuid4())
     young_orphan.mkdir(parents=True)
     (young_orphan / ".result-tmp").write_text("")
@@ -126,7 +126,7 @@ def test_deleting_a_project_leaves_files_that_the_sweep_removes_later(media_root
     assert folder.exists()
 
     assert prediction_jobs_expire().folders == 0
-    _age(folder, 8)
+    _age(folder / "result.csv", 8)
     assert prediction_jobs_expire().folders == 1
     assert not (media_root / "predictions" / str(project.pk)).exists()
 

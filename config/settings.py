@@ -105,6 +105,8 @@ INSTALLED_APPS = [
     "cauce.artifacts",
     "cauce.registry",
     "cauce.api",
+    "cauce.demo",
+    "cauce.doctor",
 ]
 
 MIDDLEWARE = [

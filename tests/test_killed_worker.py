@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from cauce.experiments import services
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.tasks import run_full_experiment_pipeline_task
-from scripts.run import process_table
+from scripts.processes import process_table
 from tests.fixtures.data import slow_classification_csv
 from tests.fixtures.mlflow_server import stop_process
 from tests.fixtures.worker import start_worker, wait_ready

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from scripts import processes
 from scripts import run as run_script
 from tests.fixtures.mlflow_server import free_port
 
@@ -75,7 +76,7 @@ class Output:
 
 
 def _descendants(pid: int) -> set[int]:
-    table = run_script.process_table()
+    table = processes.process_table()
     found, frontier = set(), {pid}
     while frontier:
         children = {
@@ -87,7 +88,7 @@ def _descendants(pid: int) -> set[int]:
 
 
 def _alive(pid: int) -> bool:
-    entry = run_script.process_table().get(pid)
+    entry = processes.process_table().get(pid)
     return entry is not None and entry[2] != "Z"
 
 
@@ -245,7 +246,7 @@ def test_a_child_that_dies_is_named_with_its_log_and_the_others_are_stopped(supe
 
     supervisor.stop_all()
     assert survivor.process.poll() is not None
-    assert run_script.group_members(survivor.pgid) == []
+    assert processes.group_members(survivor.pgid) == []
 
 
 def test_stopping_kills_the_whole_group_even_a_child_that_ignores_sigterm(supervisor, monkeypatch):
@@ -259,15 +260,15 @@ def test_stopping_kills_the_whole_group_even_a_child_that_ignores_sigterm(superv
     )
     child = supervisor.start("Stubborn", _python(stubborn), "stubborn.log")
     deadline = time.monotonic() + 10
-    while len(run_script.group_members(child.pgid)) < 2 and time.monotonic() < deadline:
+    while len(processes.group_members(child.pgid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    members = run_script.group_members(child.pgid)
+    members = processes.group_members(child.pgid)
     assert len(members) == 2
 
     started = time.monotonic()
     supervisor.stop_all()
     assert time.monotonic() - started < 8
-    assert run_script.group_members(child.pgid) == []
+    assert processes.group_members(child.pgid) == []
     assert not any(_alive(pid) for pid in members)
 
 

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from cauce.artifacts.paths import clean_artifact_path
 from cauce.artifacts.selectors import artifact_entry, artifact_root, experiment_artifacts
+from cauce.core.csv import DELIMITER_SAMPLE_BYTES, sniff_delimiter
 from cauce.core.exceptions import ApplicationError
 from cauce.experiments.models import MLExperiment
 from cauce.integrations.mlflow.artifacts import artifact_open
@@ -235,18 +236,10 @@ def csv_reader(response: requests.Response, *, delimiter: str | None, cap: int) 
     response.raw.decode_content = True
     buffered = io.BufferedReader(_CappedStream(response.raw, cap), buffer_size=_CHUNK)
     if delimiter is None:
-        sample = buffered.peek(_SNIFF_BYTES)[:_SNIFF_BYTES].decode("utf-8", errors="ignore")
-        delimiter = sniff_delimiter(sample)
+        sample = buffered.peek(DELIMITER_SAMPLE_BYTES)[:DELIMITER_SAMPLE_BYTES]
+        delimiter = sniff_delimiter(sample.decode("utf-8", errors="ignore"))
     text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="replace", newline="")
     return csv.reader(text, delimiter=delimiter)
-
-
-def sniff_delimiter(sample: str) -> str:
-    first_lines = "\n".join(sample.splitlines()[:20])
-    try:
-        return csv.Sniffer().sniff(first_lines, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
 
 
 # --- formats ---------------------------------------------------------------------------------

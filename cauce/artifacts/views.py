@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from functools import wraps
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -29,6 +28,7 @@ from cauce.artifacts.selectors import (
 from cauce.core.exceptions import ApplicationError
 from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable
 from cauce.integrations.mlflow.client import reset_availability
+from cauce.integrations.mlflow.links import mlflow_run_url
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,10 @@ def _model_id(request) -> str | None:
 
 
 def _mlflow_run_url(experiment) -> str:
-    public = settings.MLFLOW_PUBLIC_URL.rstrip("/")
-    return (
-        f"{public}/#/experiments/{experiment.mlflow_experiment_id}"
-        f"/runs/{experiment.mlflow_run_id}/artifacts"
+    return mlflow_run_url(
+        mlflow_experiment_id=experiment.mlflow_experiment_id,
+        mlflow_run_id=experiment.mlflow_run_id,
+        section="artifacts",
     )
 
 

@@ -8,13 +8,11 @@ Pure functions: no ORM, no request. The upload service profiles a file with
 import codecs
 import csv
 import io
-import math
 import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,13 +23,14 @@ import pyarrow.parquet as pq
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from cauce.core.csv import sniff_delimiter
 from cauce.core.exceptions import ApplicationError
+from cauce.core.values import json_safe
 
 CSV = "csv"
 PARQUET = "parquet"
 
 PARQUET_MAGIC = b"PAR1"
-CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 # Tried in this order: a file that is not valid UTF-8 is most often a Windows export.
 FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 
@@ -269,53 +268,6 @@ def _check_columns_exist(columns: list[str], available: list[str]) -> None:
         raise ApplicationError(
             _("El conjunto de datos no tiene las columnas: %s.") % ", ".join(missing)
         )
-
-
-def sniff_delimiter(text: str) -> str:
-    """The candidate delimiter that splits the sample's lines into the most consistent rows."""
-    lines = text.splitlines()
-    if len(lines) > 1 and not text.endswith(("\n", "\r")):
-        lines = lines[:-1]  # the sample may end in the middle of a line
-    sample = "\n".join(lines[:200])
-    best, best_score = ",", (0.0, 0)
-    for delimiter in CANDIDATE_DELIMITERS:
-        try:
-            counts = [len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter)]
-        except csv.Error:
-            continue
-        counts = [count for count in counts if count]
-        if not counts:
-            continue
-        header_fields = counts[0]
-        if header_fields < 2:
-            continue
-        agreeing = sum(1 for count in counts if count == header_fields) / len(counts)
-        score = (agreeing, header_fields)
-        if score > best_score:
-            best, best_score = delimiter, score
-    return best
-
-
-def json_safe(value: Any) -> Any:
-    """A value pandas or numpy produced, as something json.dumps accepts (NaN → None)."""
-    if value is None or value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, pd.Timestamp | datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(value)
 
 
 def frame_preview(frame: pd.DataFrame, *, rows: int) -> dict[str, Any]:

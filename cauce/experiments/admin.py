@@ -12,8 +12,8 @@ from taggit.models import Tag
 
 from cauce.core.exceptions import ApplicationError
 from cauce.experiments.models import MLExperiment, TaggedExperiment, TagSyncState
-from cauce.experiments.services import experiment_tags_set, tags_normalize
-from cauce.experiments.tag_sync import tag_sync_record_change
+from cauce.experiments.tag_sync import experiment_tags_set, tag_sync_record_change
+from cauce.experiments.tags import tags_normalize
 
 
 class MLExperimentAdminForm(forms.ModelForm):

@@ -20,7 +20,6 @@ from cauce.core.exceptions import ApplicationError
 from cauce.datasets.models import Dataset
 from cauce.experiments import services
 from cauce.experiments.liveness import experiment_fail_if_stale
-from cauce.experiments.mlflow_links import mlflow_run_url
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.selectors import (
     MAX_FILTER_TAGS,
@@ -35,6 +34,8 @@ from cauce.experiments.selectors import (
     experiment_list_for_user,
     filter_tags_parse,
 )
+from cauce.experiments.tags import MAX_TAG_LENGTH, MAX_TAGS, tags_normalize
+from cauce.integrations.mlflow.links import mlflow_run_url
 from cauce.projects.models import Role
 from cauce.projects.selectors import project_get_for_user
 
@@ -137,7 +138,7 @@ class _TagListField(serializers.ListField):
     def to_internal_value(self, data):
         if isinstance(data, list) and all(isinstance(tag, str) for tag in data):
             try:
-                services.tags_normalize(data)
+                tags_normalize(data)
             except ApplicationError as exc:
                 raise serializers.ValidationError(str(exc)) from exc
         return super().to_internal_value(data)
@@ -148,10 +149,10 @@ def _tag_list(**kwargs) -> serializers.ListField:
         child=serializers.CharField(
             allow_blank=True,
             trim_whitespace=False,
-            max_length=services.MAX_TAG_LENGTH,
+            max_length=MAX_TAG_LENGTH,
             validators=[_NO_COMMA],
         ),
-        max_length=services.MAX_TAGS,
+        max_length=MAX_TAGS,
         **kwargs,
     )
 
@@ -446,7 +447,7 @@ class BulkTagInputSerializer(serializers.Serializer):
         help_text="Ids of the experiments to change",
     )
     tag = serializers.CharField(
-        max_length=services.MAX_TAG_LENGTH, trim_whitespace=False, validators=[_ONE_TAG]
+        max_length=MAX_TAG_LENGTH, trim_whitespace=False, validators=[_ONE_TAG]
     )
     action = serializers.ChoiceField(choices=services.BULK_ACTIONS)
 

@@ -52,6 +52,8 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from cauce.experiments import transitions
+from cauce.experiments.dispatch import experiment_dispatch
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.tag_sync import EXPERIMENT_ID_TAG
 from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable, runs
@@ -105,8 +107,6 @@ def experiments_redispatch_lost(*, may_give_up: bool = True, limit: int = 100) -
     already sent ``EXPERIMENT_QUEUE_MAX_DISPATCHES`` times. Returns (sent, ended), at most
     ``limit`` of them, the oldest first. Each change is conditional on the task id it saw,
     so two checkers never send one experiment twice."""
-    from cauce.experiments.services import experiment_dispatch
-
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.EXPERIMENT_QUEUE_TIMEOUT_SECONDS)
     lost = list(
@@ -116,18 +116,14 @@ def experiments_redispatch_lost(*, may_give_up: bool = True, limit: int = 100) -
     )
     sent = ended = 0
     for experiment_id, task_id, dispatches in lost:
-        unchanged = MLExperiment.objects.filter(
-            pk=experiment_id, status=Status.QUEUED, task_id=task_id, due_at__lt=cutoff
-        )
         if dispatches >= settings.EXPERIMENT_QUEUE_MAX_DISPATCHES:
-            if may_give_up and unchanged.update(
-                status=Status.ERROR,
-                stage="",
-                stage_started_at=None,
-                error=lost_message(),
-                due_at=None,
-                finished_at=now,
-                updated_at=now,
+            if may_give_up and transitions.to_error(
+                experiment_id=experiment_id,
+                message=lost_message(),
+                from_statuses=[Status.QUEUED],
+                task_id=task_id,
+                where=Q(due_at__lt=cutoff),
+                now=now,
             ):
                 logger.warning(
                     "Experiment %s was sent %d times and never claimed: marked ERROR",
@@ -136,6 +132,9 @@ def experiments_redispatch_lost(*, may_give_up: bool = True, limit: int = 100) -
                 )
                 ended += 1
             continue
+        unchanged = MLExperiment.objects.filter(
+            pk=experiment_id, status=Status.QUEUED, task_id=task_id, due_at__lt=cutoff
+        )
         new_task_id = str(uuid.uuid4())
         if unchanged.update(
             task_id=new_task_id, due_at=now, dispatches=F("dispatches") + 1, updated_at=now
@@ -194,8 +193,8 @@ def experiments_fail_stale(
             now = timezone.now()
             # Conditional again: SQLite has no row locks, and a worker that ended the
             # experiment or wrote a heartbeat meanwhile wins.
-            changed = MLExperiment.objects.filter(is_stale, pk=experiment.pk).update(
-                status=Status.ERROR, stage="", error=message, finished_at=now, updated_at=now
+            changed = transitions.to_error(
+                experiment_id=experiment.pk, message=message, where=is_stale, now=now
             )
             if not changed:
                 continue

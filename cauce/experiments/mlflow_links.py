@@ -1,30 +1,19 @@
-"""Addresses in the MLflow UI that a browser can open (built from MLFLOW_PUBLIC_URL).
+"""Searches of the experiments' tags in the MLflow UI (the run's own address is
+``cauce.integrations.mlflow.links.mlflow_run_url``).
 
-MLflow 3's UI is a hash-routed app: a run is ``#/experiments/<id>/runs/<run>``, and the runs
-table of an experiment reads its search box from ``?searchFilter=`` on
+The runs table of an experiment reads its search box from ``?searchFilter=`` on
 ``#/experiments/<id>/runs`` (checked against the 3.17 UI bundle's routes).
 """
 
 from urllib.parse import quote
 
-from django.conf import settings
-
 from cauce.experiments.selectors import TAGS_ALL, ExperimentFilters
-
-
-def _public_url() -> str:
-    return (settings.MLFLOW_PUBLIC_URL or "").rstrip("/")
-
-
-def mlflow_run_url(*, mlflow_experiment_id: str, mlflow_run_id: str) -> str:
-    public = _public_url()
-    if not (public and mlflow_experiment_id and mlflow_run_id):
-        return ""
-    return f"{public}/#/experiments/{mlflow_experiment_id}/runs/{mlflow_run_id}"
+from cauce.integrations.mlflow.links import mlflow_public_url
 
 
 def mlflow_tag_search_filter(tags: tuple[str, ...]) -> str:
-    """MLflow's run search for runs carrying every tag, on the spec's ``all_tags`` key.
+    """MLflow's run search for runs carrying every tag, on their ``all_tags`` run tag (the
+    experiment's tags, comma-joined).
 
     MLflow's search has AND but no OR, and ``all_tags`` is comma-joined, so each tag becomes
     ``tags.all_tags ILIKE '%tag%'``: it also finds tags that merely contain the text (the
@@ -43,7 +32,7 @@ def mlflow_tag_search_url(*, mlflow_experiment_id: str, filters: ExperimentFilte
     Only "all of" filters translate (MLflow has no OR); a tag holding both quote characters
     cannot be written in MLflow's syntax.
     """
-    public = _public_url()
+    public = mlflow_public_url()
     if not (public and mlflow_experiment_id and filters.tags):
         return ""
     if filters.tags_mode != TAGS_ALL and len(filters.tags) > 1:

@@ -57,7 +57,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -70,6 +69,7 @@ from django.utils.translation import gettext as _
 from cauce.core.db import DATABASE_UNAVAILABLE_ERRORS, database_unavailable
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.selectors import dataset_dataframe
+from cauce.experiments import transitions
 from cauce.experiments.limits import training_memory_limit
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.data import training_columns_check
@@ -96,7 +96,8 @@ SIGNATURE_SAMPLE_ROWS = 1000
 
 
 def experiment_mlflow_tags(experiment: MLExperiment) -> dict[str, str]:
-    """The run's tags at start: the spec's formats, name, description, user and Cauce's ids.
+    """The run's tags at start: the tags as ``tag_i``, ``all_tags`` and ``tag_count``, name,
+    description, user and Cauce's ids.
 
     ``tag_0``..``tag_{n-1}`` (sorted by name, stable keys), ``all_tags`` (comma-joined) and
     ``tag_count`` (a string), present even with no tags; see ``tag_sync.mlflow_tags_desired``,
@@ -148,6 +149,33 @@ class ExperimentStopped(BaseException):
     A BaseException, like KeyboardInterrupt: the pipeline's ``except Exception`` blocks must
     not turn a cancel into a training error.
     """
+
+
+# The fields a transition writes, read back into the runner's copy of the experiment.
+_CLAIMED_FIELDS = [
+    "status",
+    "stage",
+    "attempts",
+    "started_at",
+    "stage_started_at",
+    "heartbeat_at",
+    "finished_at",
+    "error",
+    "task_id",
+    "updated_at",
+]
+_ENDED_FIELDS = [
+    "status",
+    "stage",
+    "stage_started_at",
+    "error",
+    "timings",
+    "plots",
+    "finished_at",
+    "heartbeat_at",
+    "due_at",
+    "updated_at",
+]
 
 
 def _mine(experiment: MLExperiment):
@@ -363,61 +391,32 @@ def _claim(experiment_id: str, task_id: str | None = None) -> _Claim | None:
         elif experiment.status != Status.QUEUED:
             logger.info("Experiment %s is %s; nothing to run", experiment_id, experiment.status)
             return None
-        experiment.status = Status.RUNNING
-        experiment.stage = Stage.PREPARING
-        experiment.attempts += 1
-        experiment.started_at = now
-        experiment.stage_started_at = now
-        experiment.heartbeat_at = now
-        experiment.finished_at = None
-        experiment.error = ""
-        if task_id:
-            experiment.task_id = task_id
-        experiment.save(
-            update_fields=[
-                "status",
-                "stage",
-                "attempts",
-                "started_at",
-                "stage_started_at",
-                "heartbeat_at",
-                "finished_at",
-                "error",
-                "task_id",
-                "updated_at",
-            ]
-        )
+        # Conditional on the status read: SQLite has no row locks, and a cancel meanwhile wins.
+        if not transitions.to_running(
+            experiment_id=experiment.pk, task_id=task_id, from_statuses=[experiment.status], now=now
+        ):
+            logger.info("Experiment %s changed while being claimed; nothing to run", experiment_id)
+            return None
+        experiment.refresh_from_db(fields=_CLAIMED_FIELDS)
     return _Claim(experiment=experiment, previous_run_id=experiment.mlflow_run_id)
 
 
 def _fail(experiment: MLExperiment, message: str) -> None:
-    experiment.status = Status.ERROR
-    experiment.stage = ""
-    experiment.error = str(message)
-    experiment.finished_at = timezone.now()
-    experiment.save(update_fields=["status", "stage", "error", "finished_at", "updated_at"])
+    """ERROR for an experiment this attempt gave up on (it holds the row's lock)."""
+    transitions.to_error(experiment_id=experiment.pk, message=message)
+    experiment.refresh_from_db(fields=_ENDED_FIELDS)
 
 
 def _fail_mine(experiment: MLExperiment, message: str) -> None:
     """Set ERROR unless another path already ended the experiment (or took it over)."""
-    now = timezone.now()
-    _mine(experiment).update(
-        status=Status.ERROR, stage="", error=str(message), finished_at=now, updated_at=now
-    )
+    transitions.to_error(experiment_id=experiment.pk, message=message, task_id=experiment.task_id)
 
 
 def _requeue_for_retry(experiment: MLExperiment, countdown: float) -> bool:
     """Back to QUEUED (stage RETRYING), due once the retry's countdown has passed; False
     when it was cancelled or reaped meanwhile."""
-    now = timezone.now()
-    return bool(
-        _mine(experiment).update(
-            status=Status.QUEUED,
-            stage=Stage.RETRYING,
-            stage_started_at=now,
-            due_at=now + timedelta(seconds=countdown),
-            updated_at=now,
-        )
+    return transitions.to_queued_for_retry(
+        experiment_id=experiment.pk, task_id=experiment.task_id, countdown=countdown
     )
 
 
@@ -705,25 +704,12 @@ def _execute(experiment: MLExperiment) -> None:
 
 def _finish(experiment: MLExperiment, *, timings: dict[str, float], plots: list[str]) -> None:
     """RUNNING → FINISHED, unless a cancel came in the last instant: then the run is KILLED."""
-    now = timezone.now()
-    finished = _mine(experiment).update(
-        status=Status.FINISHED,
-        stage="",
-        stage_started_at=None,
-        timings=timings,
-        plots=plots,
-        finished_at=now,
-        heartbeat_at=now,
-        updated_at=now,
+    finished = transitions.to_finished(
+        experiment_id=experiment.pk, task_id=experiment.task_id, timings=timings, plots=plots
     )
     if not finished:
         raise ExperimentStopped
-    experiment.status = Status.FINISHED
-    experiment.stage = ""
-    experiment.stage_started_at = None
-    experiment.timings = timings
-    experiment.plots = plots
-    experiment.finished_at = experiment.heartbeat_at = now
+    experiment.refresh_from_db(fields=_ENDED_FIELDS)
 
 
 def _split_params(summary: dict) -> dict[str, object]:

@@ -23,6 +23,8 @@ from cauce.core.exceptions import ApplicationError, ConflictError
 from cauce.datasets.models import Dataset
 from cauce.datasets.selectors import dataset_dataframe
 from cauce.datasets.services import dataset_schema_complete
+from cauce.experiments import transitions
+from cauce.experiments.dispatch import experiment_dispatch
 from cauce.experiments.liveness import run_end_if_running
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.algorithms import (
@@ -31,16 +33,13 @@ from cauce.experiments.pipeline.algorithms import (
     hyperparameters_validate,
     task_type_infer,
 )
-from cauce.experiments.tag_sync import tag_sync_record_change
+from cauce.experiments.tag_sync import experiment_tags_set, tag_sync_record_change
+from cauce.experiments.tags import tags_normalize
 from cauce.projects.models import ROLE_RANK, Project, Role
 from cauce.projects.selectors import membership_roles
 
 logger = logging.getLogger(__name__)
 
-# Each tag becomes an MLflow run tag (tag_<i>), written 100 per request; 100 tags keep a run
-# readable in the MLflow UI and its sync to two requests.
-MAX_TAGS = 100
-MAX_TAG_LENGTH = 100
 MAX_RANDOM_STATE = 2**32 - 1  # numpy's seed range
 # Kinds of dataset column (see cauce.datasets.inference.column_kind) that hold classes.
 CLASS_KINDS = ("categorical", "text", "boolean")
@@ -51,52 +50,6 @@ def _fail(field: str, message: str) -> ApplicationError:
 
 
 # --- normalization and checks -------------------------------------------------------------
-
-
-def tag_is_valid(tag: str) -> bool:
-    """A tag Cauce accepts (after trimming): no comma (``all_tags`` is comma-joined), at most
-    ``MAX_TAG_LENGTH`` characters, any other unicode."""
-    tag = " ".join(tag.split())
-    return bool(tag) and "," not in tag and len(tag) <= MAX_TAG_LENGTH
-
-
-def tags_normalize(tags: Iterable[str] | str | None, *, limit: int | None = MAX_TAGS) -> list[str]:
-    """Trimmed, inner spaces collapsed, without empties, without case-insensitive duplicates
-    (case is kept: the first spelling wins). A comma or an over-long tag is refused, and
-    more than ``limit`` tags."""
-    if tags is None:
-        return []
-    if isinstance(tags, str):
-        tags = tags.split(",")
-    normalized: list[str] = []
-    seen: set[str] = set()
-    for raw in tags:
-        if not isinstance(raw, str):
-            raise _fail("tags", _("Cada etiqueta debe ser un texto."))
-        tag = " ".join(raw.split())
-        if not tag:
-            continue
-        if "," in tag:
-            raise _fail(
-                "tags", _("Una etiqueta no puede contener comas: «%(tag)s».") % {"tag": tag}
-            )
-        if len(tag) > MAX_TAG_LENGTH:
-            raise _fail(
-                "tags",
-                _("La etiqueta «%(tag)s…» supera los %(max)d caracteres.")
-                % {"tag": tag[:30], "max": MAX_TAG_LENGTH},
-            )
-        if tag.casefold() in seen:
-            continue
-        seen.add(tag.casefold())
-        normalized.append(tag)
-    if limit is not None and len(normalized) > limit:
-        raise _fail(
-            "tags",
-            _("Un experimento admite como mucho %(max)d etiquetas (ha indicado %(count)d).")
-            % {"max": limit, "count": len(normalized)},
-        )
-    return normalized
 
 
 def _name_clean(name: Any) -> str:
@@ -411,19 +364,6 @@ def experiment_create(
     return experiment
 
 
-def experiment_tags_set(*, experiment: MLExperiment, tags: Iterable[str] | str) -> list[str]:
-    """The one place where an experiment's tags change; the change reaches its MLflow run
-    through the outbox (``tag_sync``), recorded in the same transaction."""
-    normalized = tags_normalize(tags)
-    with transaction.atomic():
-        current = sorted(experiment.tags.names())
-        # Exact spelling counts: "Iris" -> "iris" is a change MLflow must see.
-        if current != sorted(normalized):
-            experiment.tags.set(normalized, clear=False)
-            tag_sync_record_change(experiment=experiment)
-    return normalized
-
-
 @dataclass
 class BulkTagResult:
     """What a bulk tag change did to each selected experiment."""
@@ -573,8 +513,8 @@ def experiment_plots_record(*, experiment: MLExperiment, plots: list[str]) -> No
     ).update(plots=experiment.plots)
 
 
-ENQUEUEABLE_STATUSES = MLExperiment.RERUNNABLE_STATUSES
-CANCELLABLE_STATUSES = MLExperiment.ACTIVE_STATUSES
+ENQUEUEABLE_STATUSES = transitions.ENQUEUE_FROM
+CANCELLABLE_STATUSES = transitions.CANCEL_FROM
 
 
 def experiment_enqueue(*, experiment: MLExperiment, user: AbstractBaseUser | None) -> MLExperiment:
@@ -584,35 +524,15 @@ def experiment_enqueue(*, experiment: MLExperiment, user: AbstractBaseUser | Non
     A FINISHED experiment is not run again: its run, metrics and any model registered from
     it stay one consistent record. To try again, create a new experiment from its settings.
     """
-    Status = MLExperiment.Status
     now = timezone.now()
     task_id = str(uuid.uuid4())
     with transaction.atomic():
         # One conditional UPDATE: of two concurrent clicks exactly one wins.
-        claimed = MLExperiment.objects.filter(
-            pk=experiment.pk, status__in=ENQUEUEABLE_STATUSES
-        ).update(
-            status=Status.QUEUED,
-            stage=MLExperiment.Stage.WAITING,
-            queued_at=now,
-            started_at=None,
-            finished_at=None,
-            heartbeat_at=None,
-            attempts=0,
-            error="",
-            metrics={},
-            plots=None,
-            timings={},
-            stage_started_at=now,
-            # mlflow_run_id stays: the runner ends a previous run as FAILED before a new one.
-            mlflow_model_id="",
-            mlflow_model_uri="",
-            # A new task id: a worker still busy with a cancelled run of it no longer owns it.
+        claimed = transitions.to_queued(
+            experiment_id=experiment.pk,
             task_id=task_id,
-            due_at=now,
-            dispatches=1,
             queued_by=user if user is not None and user.is_authenticated else None,
-            updated_at=now,
+            now=now,
         )
         if not claimed:
             experiment.refresh_from_db(fields=["status"])
@@ -636,30 +556,6 @@ def _enqueue_refusal(status: str) -> str:
     return _("El experimento no se puede ejecutar en su estado actual.")
 
 
-def experiment_dispatch(*, experiment_id: Any, task_id: str) -> bool:
-    """Send the task with this id; if the broker refuses it, say so on the experiment
-    instead of a 500. True when the message was sent."""
-    from cauce.experiments.tasks import run_full_experiment_pipeline_task
-
-    try:
-        run_full_experiment_pipeline_task.apply_async(args=[str(experiment_id)], task_id=task_id)
-    except Exception:
-        logger.exception("Could not send experiment %s to the broker", experiment_id)
-        MLExperiment.objects.filter(
-            pk=experiment_id, status=MLExperiment.Status.QUEUED, task_id=task_id
-        ).update(
-            status=MLExperiment.Status.ERROR,
-            stage="",
-            error=_(
-                "No se pudo poner el experimento en cola: la cola de tareas no responde. "
-                "Inténtelo de nuevo en unos minutos."
-            ),
-            updated_at=timezone.now(),
-        )
-        return False
-    return True
-
-
 def experiment_cancel(*, experiment: MLExperiment, user: AbstractBaseUser | None) -> MLExperiment:
     """Cancel a queued (or retrying) or running experiment: CANCELLED at once.
 
@@ -681,14 +577,8 @@ def experiment_cancel(*, experiment: MLExperiment, user: AbstractBaseUser | None
         if row is None or row["status"] not in CANCELLABLE_STATUSES:
             break
         status_before, run_id = row["status"], row["mlflow_run_id"]
-        if MLExperiment.objects.filter(pk=experiment.pk, status=status_before).update(
-            status=Status.CANCELLED,
-            stage="",
-            stage_started_at=None,
-            error="",
-            finished_at=now,
-            due_at=None,
-            updated_at=now,
+        if transitions.to_cancelled(
+            experiment_id=experiment.pk, from_statuses=[status_before], now=now
         ):
             cancelled = True
             break

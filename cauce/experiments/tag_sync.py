@@ -5,10 +5,11 @@ Cauce → MLflow (the outbox):
   tags, name or description: it bumps ``TagSyncState.version`` and, on commit, sends
   ``tag_sync_push_task``. The change and its outbox entry commit or roll back together.
 - ``tag_sync_push`` writes the experiment's *current* state (read from the database, not from
-  the message) to its run: the spec's ``tag_0..tag_{n-1}``, ``all_tags``, ``tag_count``, the
-  run name, ``mlflow.note.content`` (the description the MLflow UI shows) and ``mlflow.user``,
-  in one ``log_batch`` per 100 tags, then deletes the keys written last time that should no
-  longer exist. A replay, a duplicate or a late message writes the same latest state again.
+  the message) to its run: ``tag_0..tag_{n-1}`` (the tags sorted by name), ``all_tags`` (them
+  comma-joined), ``tag_count``, the run name, ``mlflow.note.content`` (the description the
+  MLflow UI shows) and ``mlflow.user``, in one ``log_batch`` per 100 tags, then deletes the
+  keys written last time that should no longer exist. A replay, a duplicate or a late
+  message writes the same latest state again.
 - One writer per experiment at a time (a lease with an expiry, not a database lock held during
   the MLflow call); the version it wrote is recorded compare-and-set, so a newer change is
   never marked as synced by an older write. While MLflow is down the task retries with
@@ -36,6 +37,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cauce.experiments.models import MLExperiment, TagSyncState
+from cauce.experiments.tags import MAX_TAGS, tag_is_valid, tags_normalize
+from cauce.experiments.tasks import tag_sync_push_task
 from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable
 
 logger = logging.getLogger(__name__)
@@ -74,7 +77,8 @@ def _user_name(experiment: MLExperiment) -> str:
 def mlflow_tags_desired(
     experiment: MLExperiment, *, tag_names: Iterable[str] | None = None
 ) -> DesiredTags:
-    """The experiment in the spec's formats plus the run's name, description, user and ids.
+    """The run tags of an experiment: its tags as ``tag_i``, ``all_tags`` and ``tag_count``,
+    plus the run's name, description, user and ids.
 
     ``tag_0``..``tag_{n-1}`` are the tags sorted by name (stable keys), ``all_tags`` is them
     comma-joined and ``tag_count`` their number, all strings, present even with no tags so
@@ -138,10 +142,21 @@ def tag_sync_record_change(*, experiment: MLExperiment) -> None:
         transaction.on_commit(lambda: tag_sync_enqueue(experiment_id=experiment_id))
 
 
+def experiment_tags_set(*, experiment: MLExperiment, tags: Iterable[str] | str) -> list[str]:
+    """The one place where an experiment's tags change; the change reaches its MLflow run
+    through the outbox (``tag_sync``), recorded in the same transaction."""
+    normalized = tags_normalize(tags)
+    with transaction.atomic():
+        current = sorted(experiment.tags.names())
+        # Exact spelling counts: "Iris" -> "iris" is a change MLflow must see.
+        if current != sorted(normalized):
+            experiment.tags.set(normalized, clear=False)
+            tag_sync_record_change(experiment=experiment)
+    return normalized
+
+
 def tag_sync_enqueue(*, experiment_id: str, countdown: float | None = None) -> None:
     """Send the push; a broker that refuses it loses nothing (the sweep applies the change)."""
-    from cauce.experiments.tasks import tag_sync_push_task
-
     try:
         tag_sync_push_task.apply_async(
             args=[experiment_id], countdown=countdown, queue=settings.TAG_SYNC_QUEUE or None
@@ -457,7 +472,6 @@ def tags_merge(*, base: list[str], snapshot: dict[str, str], run: dict[str, str]
     are compared exactly, so "Iris" → "iris" is a rename; the result is normalised like any
     tag in Cauce (trimmed, spaces collapsed, case-insensitive duplicates dropped).
     """
-    from cauce.experiments.services import MAX_TAGS, tag_is_valid, tags_normalize
 
     removed: set[str] = set()
     added: list[str] = []
@@ -541,10 +555,10 @@ def tag_sync_pull(
     Runs are read 100 at a time (``search_runs``). For each experiment whose run Cauce has
     written: with a Cauce change pending, Cauce wins and the keys MLflow added are removed by
     the push; otherwise MLflow's edits are merged in (``tags_merge``) through
-    ``experiment_tags_set``, which records the change, so the run is rewritten in the spec's
-    formats and both sides converge. ``progress(done, total)`` is called after each batch.
+    ``experiment_tags_set``, which records the change, so the run is rewritten as Cauce
+    writes it (``tag_i``, ``all_tags``, ``tag_count``) and both sides converge.
+    ``progress(done, total)`` is called after each batch.
     """
-    from cauce.experiments.services import experiment_tags_set
     from cauce.integrations.mlflow import tracking
 
     result = PullResult()

@@ -10,15 +10,10 @@ from celery import shared_task
 from django.conf import settings
 
 from cauce.core.db import database_unavailable
+from cauce.core.retry import backoff_delay, mlflow_retry_delay
 from cauce.integrations.mlflow import MlflowUnavailable
 
 logger = logging.getLogger(__name__)
-
-
-def retry_delay(retries: int) -> float:
-    """Exponential backoff: the base delay, doubled on each retry, capped."""
-    base = settings.EXPERIMENT_MLFLOW_RETRY_DELAY
-    return min(base * 2**retries, settings.EXPERIMENT_MLFLOW_RETRY_MAX_DELAY)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
@@ -39,7 +34,7 @@ def run_full_experiment_pipeline_task(self, experiment_id: str) -> None:
 
     experiment_id = str(experiment_id)
     last_try = self.request.retries >= settings.EXPERIMENT_MLFLOW_RETRIES
-    countdown = retry_delay(self.request.retries)
+    countdown = mlflow_retry_delay(self.request.retries)
     try:
         experiments_fail_stale(exclude_ids=[experiment_id])
         experiment_execute(
@@ -58,11 +53,6 @@ def run_full_experiment_pipeline_task(self, experiment_id: str) -> None:
             raise
         logger.warning("Experiment %s: database unavailable (%r); retrying", experiment_id, exc)
         raise self.retry(exc=exc, countdown=countdown) from exc
-
-
-def tag_sync_retry_delay(retries: int) -> float:
-    base = settings.TAG_SYNC_RETRY_DELAY
-    return min(base * 2**retries, settings.TAG_SYNC_RETRY_MAX_DELAY)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
@@ -95,7 +85,11 @@ def _push_retry(task, exc: BaseException | None = None):
     """The push task's retry (Celery's ``Retry``, to raise): backoff, the tag-sync queue."""
     return task.retry(
         exc=exc,
-        countdown=tag_sync_retry_delay(task.request.retries),
+        countdown=backoff_delay(
+            task.request.retries,
+            base=settings.TAG_SYNC_RETRY_DELAY,
+            cap=settings.TAG_SYNC_RETRY_MAX_DELAY,
+        ),
         queue=settings.TAG_SYNC_QUEUE or None,
     )
 

@@ -29,7 +29,8 @@ urlpatterns = [
         name="ml_experiment_tag_sync",
     ),
     path("experiments/<uuid:pk>/plots/", views.ml_experiment_plots, name="ml_experiment_plots"),
-    # The spec's route; the registry app does the work.
+    # Registering an experiment's model is an action on the experiment, so its route is here;
+    # the registry app does the work.
     path(
         "experiments/<uuid:pk>/register-model/",
         registry_views.experiment_register_model,

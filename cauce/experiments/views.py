@@ -29,7 +29,7 @@ from cauce.experiments.forms import (
     ExperimentFilterForm,
 )
 from cauce.experiments.liveness import experiment_fail_if_stale
-from cauce.experiments.mlflow_links import mlflow_run_url, mlflow_tag_search_url
+from cauce.experiments.mlflow_links import mlflow_tag_search_url
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.metric_names import metric_pairs
 from cauce.experiments.selectors import (
@@ -46,6 +46,7 @@ from cauce.experiments.selectors import (
     experiment_timings,
     ordering_parse,
 )
+from cauce.integrations.mlflow.links import mlflow_run_url
 from cauce.projects.models import Project, Role
 from cauce.projects.selectors import membership_roles, project_get_for_user, projects_for_user
 

@@ -81,7 +81,7 @@ def _error(field: str, message: str) -> ApplicationError:
 
 
 def registered_model_default_name(*, experiment: MLExperiment) -> str:
-    """``"{project}-{experiment}"`` with spaces as ``_`` (the spec's rule), then made valid."""
+    """``"{project}-{experiment}"`` with spaces as ``_``, then made valid for MLflow."""
     name = f"{experiment.project.name}-{experiment.name}".replace(" ", "_")
     name = _NAME_UNSAFE.sub("_", name).lstrip(".")
     return name[:NAME_MAX_LENGTH] or "modelo"

@@ -343,7 +343,8 @@ def experiment_registry(request, pk):
 @login_required
 @require_POST
 def experiment_register_model(request, pk):
-    """The spec's "Registrar Modelo en MLflow": POST only, editors; htmx swaps the section."""
+    """Register the experiment's model in MLflow ("Registrar Modelo en MLflow"): POST only,
+    editors; htmx swaps the section."""
     experiment, membership = experiment_get_for_user(
         user=request.user, experiment_id=pk, role=Role.EDITOR
     )

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import requests
 
-from scripts.run import group_members
+from scripts.processes import group_members
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,7 @@
 
 The CSVs Cauce exports: an experiment's held-out predictions and its feature importances
 (artifacts of the run, downloaded from the artifacts tab) and a prediction job's result
-(registry). All go through one helper, ``cauce.registry.predict.frames.csv_write``. A dataset's
+(registry). All go through one helper, ``cauce.core.csv.csv_write``. A dataset's
 download is the user's own file, byte for byte, not an export.
 """
 
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cauce.core.csv import csv_write
 from cauce.experiments.pipeline import reports
-from cauce.registry.predict.frames import csv_write
 
 HOSTILE = ["=cmd|' /C calc'!A0", "+SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "@SUM(1)"]
 ESCAPED = ["'" + cell for cell in HOSTILE]

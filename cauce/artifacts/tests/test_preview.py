@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from cauce.artifacts import previews
+from cauce.datasets.inference import profile_file
 from cauce.experiments.models import MLExperiment
 from cauce.integrations.mlflow.client import reset_availability
 
@@ -151,6 +152,26 @@ def test_page_one_of_a_csv_reads_only_the_start_of_the_stream():
     rows = [next(reader) for _ in range(previews.CSV_PAGE_ROWS)]
     assert rows[-1] == ["49", "49"]
     assert raw.tell() < len(body) // 10
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A missing trailing value: the standard library's csv.Sniffer took this for commas.
+        "ciudad;temp;lluvia\nMadrid;20\nSevilla;25\nBilbao;15;3\n",
+        'precio;descripcion\n1,5;"caja, grande"\n2,5;"bolsa, roja"\n',
+        "\ufeffid|nombre\n1|Ana\n2|Luis\n",
+    ],
+)
+def test_a_csv_preview_splits_a_file_as_a_dataset_upload_does(body):
+    data = body.encode()
+    response = requests.Response()
+    response.raw = io.BytesIO(data)
+
+    header = next(previews.csv_reader(response, delimiter=None, cap=len(data)))
+
+    uploaded = profile_file(io.BytesIO(data))
+    assert header == [column.name for column in uploaded.columns]
 
 
 def test_it_shows_a_tsv_as_a_table(viewer_client, experiment):

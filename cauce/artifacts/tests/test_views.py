@@ -59,6 +59,17 @@ def test_the_tab_shows_the_root_level_the_model_and_the_totals(owner_client, run
     assert f"model={run.mlflow_model_id}" in html
 
 
+def test_the_tab_has_no_mlflow_link_without_a_public_url(owner_client, run_experiment, settings):
+    settings.MLFLOW_PUBLIC_URL = ""
+
+    response = owner_client.get(url("tab", run_experiment), **HTMX)
+
+    html = response.content.decode()
+    assert "metrics.json" in html
+    assert "Abrir en MLflow" not in html
+    assert "#/experiments/" not in html
+
+
 def test_the_tab_renders_as_a_full_page_without_htmx(owner_client, run_experiment):
     response = owner_client.get(url("tab", run_experiment))
 

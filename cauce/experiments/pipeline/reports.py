@@ -16,8 +16,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
-from cauce.datasets.inference import json_safe
-from cauce.registry.predict.frames import csv_write
+from cauce.core.csv import csv_write
+from cauce.core.values import json_safe
 
 PLOTS_DIR = "plots"
 DATA_DIR = "data"

@@ -11,6 +11,7 @@ from django.utils.html import strip_tags
 
 from cauce.experiments import services
 from cauce.experiments.models import MLExperiment, TagSyncState
+from cauce.experiments.tags import MAX_TAGS
 from cauce.experiments.tests.web_support import create_experiment, finish, set_state
 from cauce.projects.models import Membership, Role
 
@@ -391,9 +392,7 @@ def test_bulk_tagging_with_mixed_permissions_and_one_failing_experiment(
         project=readable, dataset=dataset, user=outsider, name="Leído", tags=["a"]
     )
     full = tagged["Gamma"]
-    services.experiment_tags_set(
-        experiment=full, tags=[f"t{index}" for index in range(services.MAX_TAGS)]
-    )
+    services.experiment_tags_set(experiment=full, tags=[f"t{index}" for index in range(MAX_TAGS)])
     client.force_login(editor)
     response = client.post(
         BULK_URL,
@@ -417,15 +416,15 @@ def test_bulk_tagging_with_mixed_permissions_and_one_failing_experiment(
         ),
         (
             "error",
-            f"No se pudo cambiar «Gamma»: Un experimento admite como mucho {services.MAX_TAGS} "
-            f"etiquetas (ha indicado {services.MAX_TAGS + 1}).",
+            f"No se pudo cambiar «Gamma»: Un experimento admite como mucho {MAX_TAGS} "
+            f"etiquetas (ha indicado {MAX_TAGS + 1}).",
         ),
         ("warning", "1 experimento seleccionado no existe o no es de sus proyectos: no se cambió."),
     ]
     assert _tags(tagged["Beta"]) == ["a", "lote"]
     assert _tags(tagged["Delta"]) == ["lote"]
     assert "lote" not in _tags(full)
-    assert len(_tags(full)) == services.MAX_TAGS
+    assert len(_tags(full)) == MAX_TAGS
     assert _tags(read_only) == ["a"]
     assert _tags(foreign) == ["a", "b"]
 
@@ -553,9 +552,7 @@ def test_the_api_bulk_tags_and_reports_each_experiment(api_client, editor, viewe
     Membership.objects.filter(user=editor).delete()
     Membership.objects.create(project=tagged["Alfa"].project, user=editor, role=Role.EDITOR)
     full = tagged["Gamma"]
-    services.experiment_tags_set(
-        experiment=full, tags=[f"t{index}" for index in range(services.MAX_TAGS)]
-    )
+    services.experiment_tags_set(experiment=full, tags=[f"t{index}" for index in range(MAX_TAGS)])
     api_client.force_authenticate(editor)
     response = api_client.post(
         "/api/experiments/bulk-tags/",
@@ -577,8 +574,8 @@ def test_the_api_bulk_tags_and_reports_each_experiment(api_client, editor, viewe
         {
             "id": str(full.pk),
             "name": "Gamma",
-            "reason": f"Un experimento admite como mucho {services.MAX_TAGS} etiquetas "
-            f"(ha indicado {services.MAX_TAGS + 1}).",
+            "reason": f"Un experimento admite como mucho {MAX_TAGS} etiquetas "
+            f"(ha indicado {MAX_TAGS + 1}).",
         }
     ]
     assert body["missing"] == 1

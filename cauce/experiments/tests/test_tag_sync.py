@@ -15,6 +15,7 @@ from cauce.experiments.models import MLExperiment, TagSyncState
 from cauce.experiments.runner import experiment_mlflow_tags, run_start
 from cauce.experiments.selectors import ExperimentFilters, experiment_list
 from cauce.experiments.tag_sync import PushOutcome, tag_sync_push, tag_sync_sweep
+from cauce.experiments.tags import MAX_TAGS
 from cauce.experiments.tasks import tag_sync_push_task
 from cauce.experiments.tests.web_support import create_experiment
 from cauce.integrations.mlflow import MlflowUnavailable, tracking
@@ -74,7 +75,7 @@ def _run_tags(client: MlflowClient, experiment) -> dict[str, str]:
 
 
 def _managed(tags: dict[str, str]) -> dict[str, str]:
-    """The run tags in the spec's formats (tag_i, all_tags, tag_count)."""
+    """The run tags that hold the experiment's tags (tag_i, all_tags, tag_count)."""
     return {key: value for key, value in tags.items() if key.startswith(("tag_", "all_tags"))}
 
 
@@ -105,7 +106,7 @@ def test_the_run_starts_with_every_tag_in_the_create_run_call(
 def test_a_run_with_more_than_100_tags_gets_them_in_batches_of_100(
     mlflow, media_root, project, iris_dataset, editor, mlflow_client, mlflow_requests
 ):
-    names = [f"etiqueta-{index:03d}" for index in range(services.MAX_TAGS)]
+    names = [f"etiqueta-{index:03d}" for index in range(MAX_TAGS)]
     experiment = create_experiment(project=project, dataset=iris_dataset, user=editor, tags=names)
     experiment = _with_run(experiment)
     writes = [path for method, path in mlflow_requests if method == "POST"]

@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.runner import experiment_execute
-from cauce.experiments.tasks import retry_delay, run_full_experiment_pipeline_task
+from cauce.experiments.tasks import run_full_experiment_pipeline_task
 from cauce.experiments.tests.runner_support import queued_experiment
 from cauce.integrations.mlflow import MlflowUnavailable, tracking
 
@@ -79,9 +79,3 @@ def test_a_retry_ends_the_run_left_running_by_the_attempt_before(mlflow, iris_da
     assert client.get_run(experiment.mlflow_run_id).info.status == "FINISHED"
     running = client.search_runs([mlflow_experiment_id], "attributes.status = 'RUNNING'")
     assert [run.info.run_id for run in running] == []
-
-
-def test_the_retry_delay_doubles_and_is_capped(settings):
-    settings.EXPERIMENT_MLFLOW_RETRY_DELAY = 10
-    settings.EXPERIMENT_MLFLOW_RETRY_MAX_DELAY = 60
-    assert [retry_delay(retries) for retries in range(5)] == [10, 20, 40, 60, 60]

@@ -105,10 +105,6 @@ def tracking_uri() -> str:
     return settings.MLFLOW_TRACKING_URI.rstrip("/")
 
 
-def public_url() -> str:
-    return settings.MLFLOW_PUBLIC_URL.rstrip("/")
-
-
 # --- circuit breaker (per process) -----------------------------------------------------------
 
 # Answers that mean "not available now", like a refused connection: a gateway whose upstream

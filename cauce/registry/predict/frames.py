@@ -11,7 +11,6 @@ converted to its column's type, naming the column and the row of the first bad v
 from __future__ import annotations
 
 import contextlib
-import csv
 import gc
 import io
 import json
@@ -31,7 +30,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from cauce.core.exceptions import ApplicationError
-from cauce.datasets.inference import PARQUET_MAGIC, json_safe
+from cauce.core.values import json_safe
+from cauce.datasets.inference import PARQUET_MAGIC
 from cauce.integrations.mlflow.serving import InputColumn, PredictionOutput
 
 DF_SPLIT = "dataframe_split"
@@ -49,8 +49,6 @@ MAX_REPORTED_ERRORS = 5
 _TRUE_TOKENS = frozenset({"true", "yes", "si", "sí", "t", "y", "verdadero", "1", "1.0"})
 _FALSE_TOKENS = frozenset({"false", "no", "f", "n", "falso", "0", "0.0"})
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 _PLAIN_NUMBER_TYPES = {int, float, type(None), np.float64, np.int64}
 _FLOAT_TYPES = {"double": "float64", "float": "float32"}
@@ -693,27 +691,6 @@ def _free_name(frame: pd.DataFrame, name: str) -> str:
     return name
 
 
-def csv_safe(value: Any) -> Any:
-    """A cell a spreadsheet will not run: text starting with = + - @ gets a leading '."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.match(value):
-        return "'" + value
-    return value
-
-
-def csv_write(frame: pd.DataFrame, handle: io.TextIOBase, *, header: bool = True) -> None:
-    """Write rows as CSV with every cell made safe for spreadsheets."""
-    writer = csv.writer(handle, lineterminator="\n")
-    if header:
-        writer.writerow([csv_safe(str(name)) for name in frame.columns])
-    for row in frame.itertuples(index=False, name=None):
-        writer.writerow([csv_safe(_csv_cell(value)) for value in row])
-
-
-def _csv_cell(value: Any) -> Any:
-    value = json_safe(value)
-    return "" if value is None else value
-
-
 def frame_rows(frame: pd.DataFrame) -> list[list[Any]]:
     """JSON-safe rows of a frame, for a page table."""
     return [[json_safe(value) for value in row] for row in frame.itertuples(index=False)]
@@ -722,10 +699,3 @@ def frame_rows(frame: pd.DataFrame) -> list[list[Any]]:
 def notes_merge(notes: Iterable[str]) -> list[str]:
     """Each note once, in order (chunks of one file repeat the same notes)."""
     return list(dict.fromkeys(notes))
-
-
-def csv_unescape(value: str) -> str:
-    """A cell of a result file as the user wrote it (the page shows it; the CSV keeps the ')."""
-    if value.startswith("'") and value[1:].startswith(_FORMULA_START):
-        return value[1:]
-    return value

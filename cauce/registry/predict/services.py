@@ -31,6 +31,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from cauce.core.csv import csv_unescape, csv_write
 from cauce.core.exceptions import ApplicationError, ConflictError
 from cauce.datasets.inference import PARQUET_MAGIC, text_table_chunks, text_table_open
 from cauce.experiments.models import MLExperiment
@@ -340,7 +341,7 @@ def _predict_chunk(
     checked = frames.input_check(chunk, inputs=model.inputs, first_row=rows + 1)
     output = serving.model_predict(model=model, frame=checked.frame, probabilities=probabilities)
     result = frames.result_frame(chunk, output)
-    frames.csv_write(result, out, header=rows == 0)
+    csv_write(result, out, header=rows == 0)
     columns = columns or [str(name) for name in result.columns]
     notes = frames.notes_merge([*notes, *checked.notes])
     return rows + len(chunk), columns, notes
@@ -667,9 +668,9 @@ def prediction_result_page(*, job: PredictionJob, page: Any = 1) -> ResultPage |
             keep_default_na=False,
             encoding="utf-8",
         )
-    rows = [[frames.csv_unescape(value) for value in row] for row in frame.to_numpy().tolist()]
+    rows = [[csv_unescape(value) for value in row] for row in frame.to_numpy().tolist()]
     return ResultPage(
-        columns=[frames.csv_unescape(str(name)) for name in frame.columns],
+        columns=[csv_unescape(str(name)) for name in frame.columns],
         rows=rows,
         number=number,
         pages=pages,

@@ -1,4 +1,5 @@
-"""Registration against a real MLflow server: the spec's contract, idempotence, ownership."""
+"""Registration against a real MLflow server: the default name, the version of the run's
+logged model, idempotence, ownership."""
 
 import html
 import io

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cauce.core.csv import csv_write
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.inference import text_table_chunks, text_table_open
 from cauce.integrations.mlflow.serving import InputColumn, PredictionOutput
@@ -335,7 +336,7 @@ def test_the_csv_escapes_formulas_but_not_numbers():
     )
     handle = io.StringIO()
 
-    frames.csv_write(frame, handle)
+    csv_write(frame, handle)
 
     assert handle.getvalue().splitlines() == [
         "'=cmd,n",

@@ -1,6 +1,6 @@
 """``manage.py cauce_doctor``: the drift between Cauce and MLflow, and its repair.
 
-Without ``--fix`` it only reports. ``--fix`` repairs what it found (see ``cauce.core.doctor``);
+Without ``--fix`` it only reports. ``--fix`` repairs what it found (see ``cauce.doctor.checks``);
 ``--fix --dry-run`` says what it would do and changes nothing. Exit status 0 when nothing is
 left to repair, 1 when drift remains (so a cron job or a CI step can alert on it).
 """
@@ -13,8 +13,8 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from cauce.core import doctor
 from cauce.core.exceptions import ApplicationError
+from cauce.doctor import checks
 from cauce.integrations.mlflow import MlflowUnavailable
 from cauce.integrations.mlflow import client as mlflow_client
 
@@ -67,36 +67,36 @@ class Command(BaseCommand):
             raise CommandError(_("--stale-minutes debe ser al menos 1."))
         # An administrative command may wait like a worker, not fail fast like a page.
         mlflow_client.use_worker_profile()
-        checks = [
+        steps = [
             (
                 _("Experimentos cuyo run ya no existe en MLflow"),
                 _("experimentos"),
-                lambda progress: doctor.experiments_with_missing_run(progress=progress),
+                lambda progress: checks.experiments_with_missing_run(progress=progress),
             ),
             (
                 _("Runs con cauce.experiment_id cuyo experimento ya no existe"),
                 _("búsquedas"),
-                lambda progress: doctor.runs_without_experiment(
+                lambda progress: checks.runs_without_experiment(
                     mlflow_experiment_ids=options["mlflow_experiment"], progress=progress
                 ),
             ),
             (
                 _("Versiones del registro cuyo experimento ya no existe"),
                 _("modelos"),
-                lambda progress: doctor.versions_without_experiment(progress=progress),
+                lambda progress: checks.versions_without_experiment(progress=progress),
             ),
             (
                 _("Sincronizaciones de etiquetas pendientes desde hace más de %(minutes)s min")
                 % {"minutes": stale_minutes},
                 _("sincronizaciones"),
-                lambda progress: doctor.tag_syncs_stale(
+                lambda progress: checks.tag_syncs_stale(
                     stale_after=timedelta(minutes=stale_minutes), progress=progress
                 ),
             ),
         ]
-        findings: list[doctor.Finding] = []
+        findings: list[checks.Finding] = []
         try:
-            for title, unit, check in checks:
+            for title, unit, check in steps:
                 found = check(ProgressBar(self.stderr, unit))
                 self._report(title, found)
                 findings.extend(found)
@@ -125,12 +125,12 @@ class Command(BaseCommand):
         if left:
             sys.exit(1)
 
-    def _report(self, title: str, findings: list[doctor.Finding]) -> None:
+    def _report(self, title: str, findings: list[checks.Finding]) -> None:
         self.stdout.write(f"\n{title}: {len(findings)}")
         for finding in findings:
             self.stdout.write(f"  - {finding.subject}: {finding.detail}")
 
-    def _repair(self, findings: list[doctor.Finding], *, dry_run: bool) -> list[doctor.Finding]:
+    def _repair(self, findings: list[checks.Finding], *, dry_run: bool) -> list[checks.Finding]:
         """Applies each repair (or, with --dry-run, says what it would do); returns the
         findings still unrepaired."""
         if not findings:

@@ -20,22 +20,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cauce.experiments import transitions
 from cauce.experiments.models import MLExperiment, TagSyncState
 from cauce.integrations.mlflow import MlflowNotFound, drift
 from cauce.integrations.mlflow import registry as mlflow_registry
 
 EXPERIMENT_TAG = "cauce.experiment_id"
 # Experiments a worker may still be writing: the reaper (liveness) deals with those.
-SETTLED = (
-    MLExperiment.Status.FINISHED,
-    MLExperiment.Status.ERROR,
-    MLExperiment.Status.CANCELLED,
-)
+SETTLED = transitions.DETACH_RUN_FROM
 
 Progress = Callable[[int, int], None]
 
@@ -64,14 +60,9 @@ def experiment_detach_missing_run(*, experiment_id: str, run_id: str) -> str:
         "los resultados guardados en Cauce se conservan; ejecute el experimento de nuevo "
         "para volver a tener run, artefactos y modelo."
     ) % {"run": run_id}
-    with transaction.atomic():
-        updated = MLExperiment.objects.filter(pk=experiment_id, mlflow_run_id=run_id).update(
-            mlflow_run_id="",
-            mlflow_model_id="",
-            mlflow_model_uri="",
-            status=MLExperiment.Status.ERROR,
-            error=message,
-        )
+    updated = transitions.to_error_detached(
+        experiment_id=experiment_id, run_id=run_id, message=message
+    )
     if not updated:
         return _("sin cambios: el experimento ya no apunta a ese run")
     return _("desvinculado del run; marcado como error")

@@ -220,7 +220,7 @@ def test_it_trains_messy_data_and_logs_a_model_that_predicts_with_gaps(
 
     experiment.refresh_from_db()
     assert experiment.status == Status.FINISHED, experiment.error
-    assert set(experiment.metrics) == {"r2", "mae", "rmse"}
+    assert set(experiment.metrics) == {"r2", "mae", "rmse", "train_r2", "train_mae", "train_rmse"}
     run = mlflow_client.get_run(experiment.mlflow_run_id)
     assert run.data.tags["tag_count"] == "0"
     assert "tag_0" not in run.data.tags

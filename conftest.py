@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.worker",
     "tests.fixtures.browser",
     "tests.fixtures.artifacts",
+    "tests.fixtures.web_server",
 ]
 
 

@@ -33,6 +33,7 @@ STATE = {
     "scheduler": "/data",
 }
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY$|TOKEN|ACCESS_KEY", re.IGNORECASE)
+WEB_WORKER = "config.web_worker.ThreadWorker"
 REQUIRED_VARIABLE = re.compile(r"^\$\{([A-Z_]+):\?[^}]*\}$")
 
 
@@ -226,8 +227,19 @@ def test_gunicorn_keeps_idle_connections_longer_than_a_proxy_does():
     """With gunicorn's 2 s a reused connection is closed under a client's next request
     ("connection reset" under load); a proxy in front keeps its own idle ones up to 60 s."""
     command = json.loads(next(line for line in STAGES["runtime"] if line.startswith("CMD "))[4:])
-    assert command[command.index("--worker-class") + 1] == "gthread"
+    assert command[command.index("--worker-class") + 1] == WEB_WORKER
     assert int(command[command.index("--keep-alive") + 1]) > 60
+
+
+def test_every_gunicorn_runs_the_worker_that_serves_a_request_already_read():
+    """gthread's own worker leaves a request that arrived behind a body in its buffer, never
+    answered (tests/test_web_server.py); the image, compose, `make run` and the harness run
+    Cauce's (config/web_worker.py)."""
+    assert f"--worker-class={WEB_WORKER}" in SERVICES["web"]["command"]
+    for path in ("scripts/run.py", "tests/production/harness.py"):
+        text = (ROOT / path).read_text()
+        assert '"gthread"' not in text, path
+        assert WEB_WORKER in text, path
 
 
 def test_the_image_installs_the_pinned_requirements_and_collects_static_files():

@@ -82,6 +82,8 @@ _ACTIVE_QUERY = (
 SERVICES = ("postgres", "redis", "objectstore", "mlflow", "mlflow-proxy", "web", "beat")
 MLFLOW_PROXY_TEMPLATE = BASE_DIR / "deploy" / "mlflow-proxy" / "mlflow.conf.template"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# The image's gunicorn worker (Dockerfile CMD; config/web_worker.py).
+WEB_WORKER_CLASS = "config.web_worker.ThreadWorker"
 # compose's mlflow-init: MLflow's client on the store's URI creates its tables if there are none
 # (as each server does at start); servers started together on a new store would race to.
 MLFLOW_INIT_COMMAND = [
@@ -586,8 +588,8 @@ http {{
         command = [
             PYTHON, "-m", "gunicorn", "config.wsgi:application",
             "--bind", f"127.0.0.1:{self.ports['web']}",
-            "--workers", str(self.web_workers), "--worker-class", "gthread", "--threads", "4",
-            "--timeout", "120", "--graceful-timeout", "5", "--keep-alive", "75",
+            "--workers", str(self.web_workers), "--worker-class", WEB_WORKER_CLASS,
+            "--threads", "4", "--timeout", "120", "--graceful-timeout", "5", "--keep-alive", "75",
         ]  # fmt: skip
         self.services["web"] = self._spawn("web", command, self.env)
 
@@ -605,7 +607,7 @@ http {{
         name = f"web-extra-{port}"
         command = [
             PYTHON, "-m", "gunicorn", "config.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "gthread",
+            "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", WEB_WORKER_CLASS,
             "--threads", "4", "--timeout", "120", "--graceful-timeout", "5", "--keep-alive", "75",
         ]  # fmt: skip
         service = self._spawn(name, command, {**self.env, **env})

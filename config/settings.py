@@ -116,6 +116,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Streamed answers (downloads, not static files: answered above) pass through the proxy in
+    # front unbuffered.
+    "cauce.core.middleware.UnbufferedStreamingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Spanish until the user chooses English with the switch (the browser's language is ignored).
     "cauce.core.middleware.SpanishFirstLocaleMiddleware",

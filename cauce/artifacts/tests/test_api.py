@@ -67,6 +67,8 @@ def test_a_download_is_an_attachment_of_the_type_its_schema_declares(
     assert response["Content-Type"] == content_type
     assert response["Content-Disposition"].startswith("attachment;")
     assert response["X-Content-Type-Options"] == "nosniff"
+    # Relayed as it comes by the proxy in front (deploy/web-proxy/), never held whole there.
+    assert response["X-Accel-Buffering"] == "no"
     assert b"".join(response.streaming_content) == RUN_FILES[path]
     schema = owner_api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     declared = schema["paths"]["/api/experiments/{id}/artifacts/download/"]["get"]

@@ -9,6 +9,7 @@ them fails), never measured.
 
 import contextlib
 import json
+import re
 import threading
 import time
 import uuid
@@ -101,12 +102,17 @@ def test_a_request_behind_a_body_answered_early_is_answered_through_the_proxy(ha
         assert connection.answer().status == 405
 
 
-def test_the_proxy_passes_the_host_and_the_client_address_on(harness):
+def test_the_proxy_passes_the_host_on_and_static_files_still_come(harness):
     """Django sees the Host the client sent (ALLOWED_HOSTS) and a plain-HTTP request as such;
-    a host it does not serve is refused by Django behind the proxy too."""
+    a host it does not serve is refused by Django behind the proxy too. The page's static
+    files (whitenoise, behind the proxy) come through it, cached for good (hashed names)."""
     ok = requests.get(harness.web_url + "/accounts/login/", timeout=10)
     assert ok.status_code == 200
     assert ok.url.startswith("http://")  # no redirect to https: the proxy said "http"
+    stylesheet = re.search(r'href="(/static/[^"]+\.css)"', ok.text).group(1)
+    static = requests.get(harness.web_url + stylesheet, timeout=10)
+    assert static.status_code == 200
+    assert "max-age=315360000" in static.headers["Cache-Control"]
     refused = requests.get(
         harness.web_url + "/accounts/login/", headers={"Host": "evil.example"}, timeout=10
     )

@@ -48,14 +48,15 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=4)"]
 # WEB_CONCURRENCY sets gunicorn's number of workers (gunicorn reads it itself).
 # No gunicorn access log: Cauce logs each request itself (JSON, with its request id).
-# gthread: a long artifact download streams in one thread without blocking the others, and
-# --timeout leaves it time (the same choice as `make run`). --keep-alive: gunicorn's default
+# gthread (config/web_worker.py: gunicorn's, which also serves a request it has already read
+# instead of waiting on the socket for it): a long artifact download streams in one thread
+# without blocking the others, and --timeout leaves it time (the same choice as `make run`). --keep-alive: gunicorn's default
 # (2 s) closes an idle connection while a client or proxy that reuses it may be sending the
 # next request, which then fails with "connection reset" (measured under load: see
 # tests/production/load.py); idle connections wait in gthread's poller, not in a thread, so
 # keeping them longer than a proxy's idle timeout (60 s for nginx and most load balancers)
 # costs nothing.
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--threads", "4", "--timeout", "120", "--graceful-timeout", "30", "--keep-alive", "75"]
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "config.web_worker.ThreadWorker", "--threads", "4", "--timeout", "120", "--graceful-timeout", "30", "--keep-alive", "75"]
 
 # --- mlflow: the tracking server ---------------------------------------------------------------
 FROM python:3.11.11-slim-bookworm AS mlflow

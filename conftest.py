@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.artifacts",
     "tests.fixtures.storage",
+    "tests.fixtures.web_server",
 ]
 
 

@@ -118,6 +118,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Streamed answers (downloads, not static files: answered above) pass through the proxy in
+    # front unbuffered.
+    "cauce.core.middleware.UnbufferedStreamingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Spanish until the user chooses English with the switch (the browser's language is ignored).
     "cauce.core.middleware.SpanishFirstLocaleMiddleware",
@@ -520,10 +523,14 @@ AXES_PERMALOCK_MESSAGE = _(
     "Pide a un administrador que desbloquee la cuenta."
 )
 AXES_USERNAME_FORM_FIELD = "username"
-# The client address behind a proxy: the right-most X-Forwarded-For entry the proxy appended.
-if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
-    AXES_IPWARE_PROXY_COUNT = env.int("CAUCE_PROXY_COUNT", default=1)
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client's address (cauce/core/client_ip.py): behind CAUCE_PROXY_COUNT proxies that each
+# append to X-Forwarded-For (compose: the TLS terminator and nginx, 2), the entry the first one
+# wrote; with none (make run), the connection's. A wrong count throttles the proxy's address
+# (every user together) or one a client wrote itself.
+PROXY_COUNT = env.int("CAUCE_PROXY_COUNT", default=0)
+if PROXY_COUNT < 0:
+    raise ImproperlyConfigured("CAUCE_PROXY_COUNT must be 0 (no proxy) or more.")
+AXES_CLIENT_IP_CALLABLE = "cauce.core.client_ip.client_ip"
 
 # --- Content Security Policy (django-csp 4) -------------------------------------------------
 # No inline script or style anywhere (htmx's indicator style is off in base.html, its CSS is in

@@ -364,7 +364,7 @@ def start_web(sup: Supervisor, port: int) -> str:
     command = [
         sys.executable, "-m", "gunicorn", "config.wsgi:application",
         "--bind", f"127.0.0.1:{port}",
-        "--worker-class", "gthread", "--workers", "2", "--threads", "4",
+        "--worker-class", "config.web_worker.ThreadWorker", "--workers", "2", "--threads", "4",
         "--timeout", "120", "--graceful-timeout", "5",
         # Longer than a client's pause between two requests (as in the Dockerfile).
         "--keep-alive", "75",

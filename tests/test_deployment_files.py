@@ -19,7 +19,8 @@ SERVICES = COMPOSE["services"]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 LONG_RUNNING = {
-    "web", "worker", "scheduler", "db", "redis", "mlflow", "mlflow-server", "objectstore",
+    "web", "web-proxy", "worker", "scheduler", "db", "redis", "mlflow", "mlflow-server",
+    "objectstore",
 }  # fmt: skip
 # One-shot steps: they end, and what depends on them waits for a successful end instead.
 ONE_SHOT = {"migrate", "objectstore-init", "mlflow-init"}
@@ -33,6 +34,7 @@ STATE = {
     "scheduler": "/data",
 }
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY$|TOKEN|ACCESS_KEY", re.IGNORECASE)
+WEB_WORKER = "config.web_worker.ThreadWorker"
 REQUIRED_VARIABLE = re.compile(r"^\$\{([A-Z_]+):\?[^}]*\}$")
 
 
@@ -95,6 +97,7 @@ def test_dependencies_wait_for_health_or_a_successful_end():
     assert set(SERVICES["mlflow-server"]["depends_on"]) == {"mlflow-init", "objectstore-init"}
     assert set(SERVICES["mlflow"]["depends_on"]) == {"mlflow-server"}
     assert set(SERVICES["objectstore-init"]["depends_on"]) == {"objectstore"}
+    assert set(SERVICES["web-proxy"]["depends_on"]) == {"web"}
 
 
 @pytest.mark.parametrize(("name", "path"), sorted(STATE.items()))
@@ -113,6 +116,8 @@ def test_workers_scale_no_fixed_container_names_and_one_image_for_the_app():
         assert SERVICES[name]["build"] == {"context": ".", "target": "mlflow"}
     # MLflow's servers scale the same way, behind the proxy: no port of their own.
     assert "ports" not in SERVICES["mlflow-server"]
+    # And the web: only its proxy is published.
+    assert "ports" not in SERVICES["web"]
 
 
 def _environment(service: dict) -> dict[str, str]:
@@ -242,8 +247,19 @@ def test_gunicorn_keeps_idle_connections_longer_than_a_proxy_does():
     """With gunicorn's 2 s a reused connection is closed under a client's next request
     ("connection reset" under load); a proxy in front keeps its own idle ones up to 60 s."""
     command = json.loads(next(line for line in STAGES["runtime"] if line.startswith("CMD "))[4:])
-    assert command[command.index("--worker-class") + 1] == "gthread"
+    assert command[command.index("--worker-class") + 1] == WEB_WORKER
     assert int(command[command.index("--keep-alive") + 1]) > 60
+
+
+def test_every_gunicorn_runs_the_worker_that_serves_a_request_already_read():
+    """gthread's own worker leaves a request that arrived behind a body in its buffer, never
+    answered (tests/test_web_server.py); the image, compose, `make run` and the harness run
+    Cauce's (config/web_worker.py)."""
+    assert f"--worker-class={WEB_WORKER}" in SERVICES["web"]["command"]
+    for path in ("scripts/run.py", "tests/production/harness.py"):
+        text = (ROOT / path).read_text()
+        assert '"gthread"' not in text, path
+        assert WEB_WORKER in text, path
 
 
 def test_the_image_installs_the_pinned_requirements_and_collects_static_files():
@@ -284,3 +300,71 @@ def test_requirements_are_pinned_and_mlflow_is_the_same_version_everywhere():
 def test_the_docker_build_context_leaves_out_local_state_and_secrets():
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "var", ".env", "staticfiles"} <= set(ignored)
+
+
+def _nginx_body(template: str) -> str:
+    """The template without its comments."""
+    return "\n".join(line.split("#")[0].rstrip() for line in template.splitlines())
+
+
+def test_the_web_is_reached_through_a_buffering_proxy_with_client_timeouts():
+    """compose publishes nginx (deploy/web-proxy/, the template the production harness runs
+    too), not gunicorn: every ${VARIABLE} of the template is set, requests are read whole
+    within bounded times before gunicorn sees them, and bodies as large as Cauce accepts get
+    through to Cauce's own answer."""
+    from django.conf import settings
+
+    proxy = SERVICES["web-proxy"]
+    environment = _environment(proxy)
+    template_path = "deploy/web-proxy/web.conf.template"
+    mounts = {volume.split(":")[0]: volume.split(":")[1] for volume in proxy["volumes"]}
+    assert mounts["./" + template_path] == "/etc/nginx/templates/web.conf.template"
+    template = (ROOT / template_path).read_text()
+    body = _nginx_body(template)
+    variables = set(re.findall(r"\$\{([A-Z_]+)\}", body))
+    assert variables == {
+        "WEB_PROXY_LISTEN", "WEB_UPSTREAM_SERVERS", "WEB_PROXY_RESOLVER", "WEB_PROXY_MAX_BODY",
+        "WEB_PROXY_FORWARDED_PROTO",
+    }  # fmt: skip
+    assert variables <= set(environment)
+    for variable in variables:  # each one documented in the template's header
+        assert variable in template.split("\n\n", 1)[0], variable
+    assert environment["WEB_PROXY_LISTEN"] == "8000"
+    assert environment["WEB_UPSTREAM_SERVERS"] == "server web:8000 max_fails=0 resolve;"
+    assert proxy["ports"] == ["${CAUCE_BIND:-127.0.0.1}:${CAUCE_HTTP_PORT:-8000}:8000"]
+    assert "/health/live" in " ".join(proxy["healthcheck"]["test"])
+
+    for directive in (
+        "proxy_request_buffering on;",
+        "proxy_buffering on;",
+        "proxy_set_header Host $http_host;",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "proxy_set_header X-Forwarded-Proto ${WEB_PROXY_FORWARDED_PROTO};",
+        "client_max_body_size ${WEB_PROXY_MAX_BODY};",
+    ):
+        assert directive in body, directive
+    for timeout in ("client_header_timeout", "client_body_timeout", "send_timeout"):
+        seconds = int(re.search(rf"^\s*{timeout} (\d+)s;", body, re.MULTILINE).group(1))
+        assert 0 < seconds <= 60, timeout
+    # gunicorn keeps an idle connection longer than nginx does (nginx closes it first).
+    keepalive = int(re.search(r"keepalive_timeout (\d+)s;", body).group(1))
+    command = json.loads(next(line for line in STAGES["runtime"] if line.startswith("CMD "))[4:])
+    assert keepalive < int(command[command.index("--keep-alive") + 1])
+
+    # Cauce's limits answer with Cauce's message: the proxy's is above the largest of them.
+    max_body = re.fullmatch(
+        r"\$\{CAUCE_PROXY_MAX_BODY:-(\d+)m\}", environment["WEB_PROXY_MAX_BODY"]
+    )
+    largest = max(
+        settings.DATASET_MAX_UPLOAD_MB, settings.PREDICT_MAX_UPLOAD_MB, settings.PREDICT_MAX_BODY_MB
+    )
+    assert int(max_body.group(1)) > largest
+    from tests.production.harness import WEB_PROXY_MAX_BODY
+
+    assert f"{max_body.group(1)}m" == WEB_PROXY_MAX_BODY
+
+    # TLS ends in front of the proxy (Django trusts X-Forwarded-Proto): it passes that on.
+    assert environment["WEB_PROXY_FORWARDED_PROTO"] == "$$http_x_forwarded_proto"
+    assert _environment(SERVICES["web"])["DJANGO_SECURE_PROXY_SSL_HEADER"] == (
+        "${DJANGO_SECURE_PROXY_SSL_HEADER:-true}"
+    )

@@ -13,7 +13,12 @@ from urllib.parse import urlencode
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,6 +54,19 @@ FILE_PATH_PARAMETER = OpenApiParameter(
 MODEL_PARAMETER = OpenApiParameter(
     "model", OpenApiTypes.STR, description="A logged model id of the run (MLflow 3)."
 )
+# The file as MLflow stores it, as an attachment with the type its name says (never sniffed):
+# a JSON file (metrics.json) is JSON, whatever it holds; any other is its bytes (PNG, CSV...).
+# One description per status (OpenAPI's rule): the first one's.
+DOWNLOAD_RESPONSES = {
+    (200, "application/json"): OpenApiResponse(
+        OpenApiTypes.ANY,
+        description="The file as stored, as an attachment, with the media type of its name: "
+        "a JSON file is any JSON value, a file of unknown type application/octet-stream, "
+        "any other its own type (image/png, text/csv...).",
+    ),
+    (200, "application/octet-stream"): OpenApiTypes.BINARY,
+    (200, "*/*"): OpenApiTypes.ANY,
+}
 ENTRIES = inline_serializer(
     "ArtifactEntry",
     many=True,
@@ -85,8 +103,7 @@ class ArtifactListApi(_ArtifactApi):
 class ArtifactDownloadApi(_ArtifactApi):
     @extend_schema(
         parameters=[FILE_PATH_PARAMETER, MODEL_PARAMETER],
-        # The file as MLflow stores it, with its own content type (JSON, PNG, HTML...).
-        responses={(200, "*/*"): OpenApiTypes.BINARY},
+        responses=DOWNLOAD_RESPONSES,
     )
     def get(self, request, pk):
         experiment, path, model_id = self._request_args(request, pk)

@@ -110,3 +110,18 @@ def _user_id(request: HttpRequest) -> int | None:
     except DATABASE_UNAVAILABLE_ERRORS:
         # The database is out (the answer is the 503 page): the line is still written.
         return None
+
+
+class UnbufferedStreamingMiddleware:
+    """Marks every streamed answer "X-Accel-Buffering: no": nginx in front of the web
+    (deploy/web-proxy/) buffers answers, and relays these as they come instead, so that an
+    artifact download, a ZIP or a dataset file starts at once and is never held whole there."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.streaming:
+            response.headers.setdefault("X-Accel-Buffering", "no")
+        return response

@@ -4,8 +4,9 @@ A private PostgreSQL (Cauce's database and MLflow's), a private Redis broker (pa
 append-only file, like compose's), moto's S3 server as the object store, ``mlflow server`` with
 the PostgreSQL backend store and proxied artifacts in ``s3://<bucket>/artifacts`` (two servers of
 one process each, behind nginx as in compose: ``deploy/mlflow-proxy/``), then Cauce:
-``migrate``, ``collectstatic``, gunicorn with 2 workers, Celery workers (one process each, a
-prefork pool of 1, started and stopped on demand) and Celery beat. Every server listens on
+``migrate``, ``collectstatic``, gunicorn with 2 workers behind nginx (``deploy/web-proxy/``, as
+in compose: ``web_url`` is nginx's, ``gunicorn_url`` gunicorn's own), Celery workers (one process
+each, a prefork pool of 1, started and stopped on demand) and Celery beat. Every server listens on
 127.0.0.1 on a free port; nothing here touches the machine's own PostgreSQL or Redis.
 
 As on hosts with no shared disk, the web and each worker have a data dir of their own
@@ -85,9 +86,17 @@ _ACTIVE_QUERY = (
     "SELECT count(*) FROM experiments_mlexperiment WHERE project_id = %s AND status = ANY(%s)"
 )
 # "mlflow" is MLflow's servers; "mlflow-proxy" the nginx in front of them (one address).
-SERVICES = ("postgres", "redis", "objectstore", "mlflow", "mlflow-proxy", "web", "beat")
+# "web" is gunicorn; "web-proxy" the nginx in front of it (web_url).
+SERVICES = (
+    "postgres", "redis", "objectstore", "mlflow", "mlflow-proxy", "web", "web-proxy", "beat",
+)  # fmt: skip
 MLFLOW_PROXY_TEMPLATE = BASE_DIR / "deploy" / "mlflow-proxy" / "mlflow.conf.template"
+WEB_PROXY_TEMPLATE = BASE_DIR / "deploy" / "web-proxy" / "web.conf.template"
+# compose's WEB_PROXY_MAX_BODY: Cauce's largest upload (100 MB) and a form's fields around it.
+WEB_PROXY_MAX_BODY = "101m"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# The image's gunicorn worker (Dockerfile CMD; config/web_worker.py).
+WEB_WORKER_CLASS = "config.web_worker.ThreadWorker"
 # compose's mlflow-init: MLflow's client on the store's URI creates its tables if there are none
 # (as each server does at start); servers started together on a new store would race to.
 MLFLOW_INIT_COMMAND = [
@@ -98,6 +107,7 @@ MLFLOW_INIT_COMMAND = [
 
 START_TIMEOUT = {
     "postgres": 30, "redis": 15, "objectstore": 40, "mlflow": 120, "mlflow-proxy": 15, "web": 60,
+    "web-proxy": 15,
 }  # fmt: skip
 WORKER_START_TIMEOUT = 60
 STOP_GRACE = {"worker": 30, "web": 10, "mlflow": 15, "postgres": 20, "default": 10}
@@ -229,12 +239,15 @@ class Harness:
         self.with_beat = beat
         self.logs = self.root / "logs"
         self.ports = {
-            name: free_port() for name in ("postgres", "redis", "objectstore", "mlflow", "web")
+            name: free_port()
+            for name in ("postgres", "redis", "objectstore", "mlflow", "web", "web-proxy")
         }
         # MLflow's servers: nginx listens on ports["mlflow"] and sends each request to one.
         self.mlflow_server_ports = [free_port() for _ in range(mlflow_servers)]
         self.redis_password = secrets.token_hex(12)
-        self.web_url = f"http://127.0.0.1:{self.ports['web']}"
+        # What clients use: nginx in front of gunicorn, as in compose.
+        self.web_url = f"http://127.0.0.1:{self.ports['web-proxy']}"
+        self.gunicorn_url = f"http://127.0.0.1:{self.ports['web']}"
         self.mlflow_url = f"http://127.0.0.1:{self.ports['mlflow']}"
         self.s3_url = f"http://127.0.0.1:{self.ports['objectstore']}"
         pg = f"postgres@127.0.0.1:{self.ports['postgres']}"
@@ -288,6 +301,8 @@ class Harness:
                 "CAUCE_STORAGE_ACCESS_KEY_ID": AWS_KEYS["AWS_ACCESS_KEY_ID"],
                 "CAUCE_STORAGE_SECRET_ACCESS_KEY": AWS_KEYS["AWS_SECRET_ACCESS_KEY"],
                 "CAUCE_WORKER_CONCURRENCY": "1",
+                # nginx in front (web_url) is the one proxy: X-Forwarded-For's last entry.
+                "CAUCE_PROXY_COUNT": "1",
                 "LOG_LEVEL": "INFO",
             }
         )
@@ -599,16 +614,63 @@ http {{
         command = [
             PYTHON, "-m", "gunicorn", "config.wsgi:application",
             "--bind", f"127.0.0.1:{self.ports['web']}",
-            "--workers", str(self.web_workers), "--worker-class", "gthread", "--threads", "4",
-            "--timeout", "120", "--graceful-timeout", "5", "--keep-alive", "75",
+            "--workers", str(self.web_workers), "--worker-class", WEB_WORKER_CLASS,
+            "--threads", "4", "--timeout", "120", "--graceful-timeout", "5", "--keep-alive", "75",
         ]  # fmt: skip
         self.services["web"] = self._spawn("web", command, self.env)
 
     def _wait_web(self) -> None:
         self._wait_ready(
             self.services["web"],
-            lambda: http_ok(self.web_url + "/health/live"),
+            lambda: http_ok(self.gunicorn_url + "/health/live"),
             START_TIMEOUT["web"],
+        )
+
+    def _web_proxy_conf(self) -> Path:
+        """nginx in front of gunicorn: compose's template (deploy/web-proxy/), filled in for
+        loopback, inside a main file of the harness's own (its folders, no daemon)."""
+        folder = self.root / "web-proxy"
+        folder.mkdir(exist_ok=True)
+        site = string.Template(WEB_PROXY_TEMPLATE.read_text()).safe_substitute(
+            WEB_PROXY_LISTEN=f"127.0.0.1:{self.ports['web-proxy']}",
+            WEB_UPSTREAM_SERVERS=f"server 127.0.0.1:{self.ports['web']} max_fails=0;",
+            WEB_PROXY_RESOLVER="127.0.0.1",  # nothing to resolve: gunicorn is an address
+            WEB_PROXY_MAX_BODY=WEB_PROXY_MAX_BODY,
+            # Plain HTTP, and nginx is the edge: the scheme it was reached by.
+            WEB_PROXY_FORWARDED_PROTO="$scheme",
+        )
+        (folder / "web.conf").write_text(site)
+        user = "user nobody nogroup;" if os.geteuid() == 0 else ""
+        main = f"""{user}
+daemon off;
+worker_processes 1;
+pid {folder / "nginx.pid"};
+error_log stderr warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder / "body"};
+    proxy_temp_path {folder / "proxy"};
+    fastcgi_temp_path {folder / "fastcgi"};
+    uwsgi_temp_path {folder / "uwsgi"};
+    scgi_temp_path {folder / "scgi"};
+    include {folder / "web.conf"};
+}}
+"""
+        (folder / "nginx.conf").write_text(main)
+        if os.geteuid() == 0:
+            shutil.chown(folder, "nobody", "nogroup")
+        return folder / "nginx.conf"
+
+    def _start_web_proxy(self) -> None:
+        if not Path(NGINX).exists():
+            raise HarnessError(f"nginx not found ({NGINX}): apt-get install nginx")
+        conf = self._web_proxy_conf()
+        command = [NGINX, "-c", str(conf), "-p", str(conf.parent), "-e", "stderr"]
+        service = self._spawn("web-proxy", command, self._base_env())
+        self.services["web-proxy"] = service
+        self._wait_ready(
+            service, lambda: http_ok(self.web_url + "/health/live"), START_TIMEOUT["web-proxy"]
         )
 
     def start_extra_web(self, env: dict[str, str]) -> str:
@@ -618,7 +680,7 @@ http {{
         name = f"web-extra-{port}"
         command = [
             PYTHON, "-m", "gunicorn", "config.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "gthread",
+            "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", WEB_WORKER_CLASS,
             "--threads", "4", "--timeout", "120", "--graceful-timeout", "5", "--keep-alive", "75",
         ]  # fmt: skip
         service = self._spawn(name, command, {**self.env, **env})
@@ -757,6 +819,7 @@ http {{
             if self.with_beat:
                 self._spawn_beat()
             self._wait_web()
+            self._start_web_proxy()
             wait_until(
                 lambda: http_ok(self.web_url + "/health/ready", timeout=5),
                 30,
@@ -776,8 +839,8 @@ http {{
         """Stop every process this harness started (workers first, PostgreSQL last)."""
         self.stop_workers()
         order = [
-            "beat", "web", "mlflow-proxy", *self._mlflow_names(), "objectstore", "redis",
-            "postgres",
+            "beat", "web-proxy", "web", "mlflow-proxy", *self._mlflow_names(), "objectstore",
+            "redis", "postgres",
         ]  # fmt: skip
         for name in order:
             service = self.services.pop(name, None)
@@ -849,6 +912,8 @@ http {{
         elif name == "web":
             self._spawn_web()
             self._wait_web()
+        elif name == "web-proxy":
+            self._start_web_proxy()
         elif name == "beat":
             self._spawn_beat()
         else:

@@ -106,3 +106,38 @@ def test_the_schema_is_valid_openapi(tmp_path):
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", tmp_path / "s.yaml")
     assert (tmp_path / "s.yaml").read_text().startswith("openapi: 3.1.0")
+
+
+def test_one_thread_at_a_time_generates_the_schema(monkeypatch, rf):
+    """drf-spectacular's first generation in a process is not thread-safe (a 500 for one of
+    two requests at once, under gunicorn's threads): the view lets one thread in at a time."""
+    import threading
+
+    from drf_spectacular.views import SpectacularAPIView
+
+    from cauce.api.views import SchemaView
+
+    inside, most, both_waiting = [0], [0], threading.Barrier(2, timeout=5)
+    lock = threading.Lock()
+
+    def generate(view, request):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        threading.Event().wait(0.2)  # long enough for the other thread to come in
+        with lock:
+            inside[0] -= 1
+        return "schema"
+
+    monkeypatch.setattr(SpectacularAPIView, "_get_schema_response", generate)
+
+    def request():
+        both_waiting.wait()
+        return SchemaView()._get_schema_response(rf.get("/api/schema/"))
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert most[0] == 1

@@ -48,6 +48,36 @@ def test_it_streams_a_file(owner_api, run_experiment):
     assert response["Content-Disposition"].startswith("attachment; filename*=utf-8''r%C3%A9sum")
 
 
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("metrics.json", "application/json"),
+        ("plots/confusion matrix.png", "image/png"),
+        ("data/deep/nested/blob.bin", "application/octet-stream"),
+    ],
+)
+def test_a_download_is_an_attachment_of_the_type_its_schema_declares(
+    owner_api, run_experiment, path, content_type
+):
+    """Its real type (from its name, never sniffed), and the schema declares that type's body:
+    schemathesis found metrics.json's JSON answer outside a body declared binary only."""
+    response = owner_api.get(api(DOWNLOAD, run_experiment, path=path))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == content_type
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    # Relayed as it comes by the proxy in front (deploy/web-proxy/), never held whole there.
+    assert response["X-Accel-Buffering"] == "no"
+    assert b"".join(response.streaming_content) == RUN_FILES[path]
+    schema = owner_api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    declared = schema["paths"]["/api/experiments/{id}/artifacts/download/"]["get"]
+    body = declared["responses"]["200"]["content"]
+    assert content_type in body or "*/*" in body
+    assert body["application/json"]["schema"] == {}  # any JSON value, as stored
+    assert body["*/*"]["schema"] == {}
+
+
 def test_it_streams_a_zip_even_to_a_client_that_asks_for_one(owner_api, run_experiment):
     response = owner_api.get(api(ZIP, run_experiment, path="plots"), HTTP_ACCEPT="application/zip")
 

@@ -80,3 +80,41 @@ def test_the_api_token_endpoint_is_throttled_too(api_client, owner):
         "Vuelve a intentarlo más tarde."
     }
     assert "token" not in response.json()
+
+
+@pytest.mark.parametrize(
+    ("count", "forwarded", "expected"),
+    [
+        (0, "203.0.113.9", "10.0.0.5"),  # no proxy: the header is the client's own words
+        (1, "203.0.113.9", "203.0.113.9"),
+        (1, "6.6.6.6, 203.0.113.9", "203.0.113.9"),  # a client's own entry is passed over
+        (2, "6.6.6.6, 203.0.113.9, 10.0.0.7", "203.0.113.9"),  # TLS terminator, then nginx
+        (2, "203.0.113.9", "10.0.0.5"),  # not through both proxies: the connection's
+    ],
+)
+def test_the_client_is_the_address_the_first_trusted_proxy_wrote(
+    settings, rf, count, forwarded, expected
+):
+    from cauce.core.client_ip import client_ip
+
+    settings.PROXY_COUNT = count
+    request = rf.get("/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected
+
+
+def test_behind_the_proxy_each_client_address_is_throttled_on_its_own(settings, client, owner):
+    """Every request comes from nginx's address: the lockout follows X-Forwarded-For's."""
+    settings.PROXY_COUNT = 1
+
+    def login(password, address):
+        return client.post(
+            "/accounts/login/",
+            {"username": "olga", "password": password},
+            REMOTE_ADDR="10.0.0.9",
+            HTTP_X_FORWARDED_FOR=address,
+        )
+
+    for _ in range(LIMIT):
+        login("mal", "203.0.113.1")
+    assert login("pw-olga", "203.0.113.1").status_code == 429
+    assert login("pw-olga", "203.0.113.2").status_code == 302

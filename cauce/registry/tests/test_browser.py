@@ -50,6 +50,14 @@ def test_a_user_registers_two_versions_sets_an_alias_and_compares_them(
     page.get_by_label("Comparar la versión 2").check()
     page.get_by_role("button", name="Comparar las versiones marcadas").click()
     page.wait_for_url(re.compile(r"/compare/\?"))
+    # The picker is a form of checkboxes, already checked as asked; parameters keep their case.
+    picker = page.locator("form.compare-picker input[type=checkbox]")
+    expect(picker).to_have_count(2)
+    for box in picker.all():
+        expect(box).to_be_checked()
+    assert page.locator("table.compare tbody th code", has_text="n_estimators").inner_text() == (
+        "n_estimators"
+    )
     expect(page.locator(".metrics-table")).to_contain_text("(+0,1000)")
     signature = page.locator("table.signature")
     expect(signature).to_contain_text("incompatible")

@@ -174,7 +174,7 @@ def test_viewers_get_no_cancel_button(viewer_client, experiment):
         reverse("experiments:ml_experiment_detail", args=[experiment.pk])
     ).content.decode()
 
-    assert "En Ejecución" in page
+    assert "En ejecución" in page
     assert _cancel_url(experiment) not in page
 
 

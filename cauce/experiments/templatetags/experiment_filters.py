@@ -1,10 +1,12 @@
 """Links that change one part of a list's filter (templates cannot call methods with
 arguments), and durations as people read them."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
 from django.template.defaultfilters import floatformat
+from django.utils import timezone
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from cauce.experiments.selectors import ExperimentFilters
@@ -42,3 +44,14 @@ def duration(value: timedelta | float | None) -> str:
         "hours": whole // 3600,
         "minutes": whole % 3600 // 60,
     }
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """How long ago, said as a person would: "hace un momento" under a minute (timesince
+    alone reads "hace 0 minutos"), else "hace 5 minutos"."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return _("hace un momento")
+    return _("hace %(since)s") % {"since": timesince(moment)}

@@ -57,6 +57,9 @@ def test_the_model_page_lists_versions_with_their_experiment_and_metric(viewer_c
     body = response.content.decode()
     assert reverse("experiments:ml_experiment_detail", kwargs={"pk": first.pk}) in body
     assert '<svg class="metric-chart"' in body
+    # MLflow's READY in the page's language; the API keeps MLflow's name.
+    assert body.count('<span class="badge READY">Lista</span>') == 2
+    assert ">READY<" not in body
     # A viewer reads; only editors get the forms.
     assert reverse("registry:alias_set", kwargs={"name": NAME}) not in body
 

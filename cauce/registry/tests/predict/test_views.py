@@ -1,6 +1,7 @@
 """The predict page: a CSV or pasted rows for a version or alias, the result and its CSV."""
 
 import io
+import re
 
 import pandas as pd
 import pytest
@@ -8,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from mlflow.pyfunc import load_model
 from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
+from cauce.core.numbers import decimal_text, fixed
 from cauce.integrations.mlflow import serving
 from cauce.registry.models import PredictionJob
 
@@ -86,7 +88,16 @@ def test_a_viewer_predicts_an_uploaded_csv_and_reads_the_table(
     page = viewer_client.get(response["Location"])
     html = page.content.decode()
     assert "60 filas predichas" in html
-    assert "<th>probability_virginica</th>" in html
+    # Headers in the page's language, the machine's name on hover (and in the CSV).
+    assert '<th title="prediction">Predicción</th>' in html
+    assert '<th title="probability_virginica">Probabilidad «virginica»</th>' in html
+    # Probabilities rounded in Spanish format, the full value on hover.
+    cells = re.findall(r'<td class="num" title="([^"]+)">([^<]+)</td>', html)
+    assert cells
+    for full, shown in cells:
+        assert shown == fixed(full, 3) or shown == decimal_text(full)
+        assert "." not in shown
+    assert re.search(r'<td class="num" title="[^"]+">[01],\d{3}</td>', html)
     assert "<td>=HYPERLINK(1)</td>" in html  # the page shows what the user sent
     assert html.count("<tr>") == 1 + 50  # header + one page of PREDICT_PAGE_ROWS
     assert "Página 1 de 2" in html

@@ -25,6 +25,8 @@ def test_a_user_registers_two_versions_sets_an_alias_and_compares_them(
         page.goto(f"{live_server.url}/experiments/{experiment.pk}/")
         section = page.locator("#model-registry")
         expect(section.locator("input[name=name]")).to_have_value(NAME)
+        # The whole default name is visible in its field.
+        assert section.locator("input[name=name]").evaluate("e => e.scrollWidth <= e.clientWidth")
         section.get_by_role("button", name="Registrar Modelo en MLflow").click()
         expect(page.locator("#model-registry .notice")).to_contain_text(
             f"Modelo registrado exitosamente como '{NAME}' versión {number}"
@@ -38,6 +40,7 @@ def test_a_user_registers_two_versions_sets_an_alias_and_compares_them(
     page.wait_for_url(re.compile(r"/models/.+/versions/2/$"))
     page.get_by_role("navigation").get_by_role("link", name=NAME).click()
     page.fill("input[name=alias]", "champion")
+    assert page.locator("input[name=alias]").bounding_box()["width"] >= 200
     page.select_option("select[name=version]", "2")
     page.get_by_role("button", name="Asignar alias").click()
     expect(page.locator(".messages")).to_contain_text(

@@ -38,6 +38,11 @@ def test_a_user_registers_two_versions_sets_an_alias_and_compares_them(
 
     page.locator("#model-registry").get_by_role("link", name="Ver en el registro").click()
     page.wait_for_url(re.compile(r"/models/.+/versions/2/$"))
+    # The edit form's labels line up, each above its field.
+    for field in ("description", "tags"):
+        label = page.locator(f"label[for=id_{field}]").bounding_box()
+        box = page.locator(f"#id_{field}").bounding_box()
+        assert label["x"] == box["x"] and label["y"] < box["y"]
     page.get_by_role("navigation").get_by_role("link", name=NAME).click()
     page.fill("input[name=alias]", "champion")
     assert page.locator("input[name=alias]").bounding_box()["width"] >= 200

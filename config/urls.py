@@ -6,6 +6,7 @@ from cauce.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("favicon.ico", core_views.favicon, name="favicon"),
     path("health/", core_views.health, name="health"),
     # Served by HealthCheckMiddleware ahead of host checks; routed too so reverse() knows them.
     path("health/live", core_views.health_live, name="health_live"),

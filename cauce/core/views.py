@@ -7,11 +7,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from cauce.core.db import database_unavailable
 from cauce.core.health import health_report, mlflow_available
@@ -22,6 +23,12 @@ csp_logger = logging.getLogger("cauce.csp")
 CSP_REPORT_MAX_BYTES = 64 * 1024
 # What a client is told to wait before trying again while the database is out.
 DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+@require_safe
+def favicon(request):
+    """Browsers ask /favicon.ico whatever the page links: send them to the static icon."""
+    return redirect(static("cauce/favicon.svg"), permanent=True)
 
 
 @login_required

@@ -11,17 +11,11 @@ from cauce.core.exceptions import ApplicationError
 from cauce.datasets import services
 from cauce.datasets.charts import class_balance_svg
 from cauce.datasets.forms import DatasetUploadForm
+from cauce.datasets.kinds import KIND_LABELS
 from cauce.datasets.selectors import dataset_experiments, dataset_get_for_user
 from cauce.projects.models import Role
 from cauce.projects.selectors import membership_get, project_get_for_user
 
-KIND_LABELS = {
-    "numeric": gettext_lazy("Numérica"),
-    "categorical": gettext_lazy("Categórica"),
-    "boolean": gettext_lazy("Booleana"),
-    "datetime": gettext_lazy("Fecha/hora"),
-    "text": gettext_lazy("Texto"),
-}
 DELIMITER_LABELS = {
     ",": gettext_lazy("coma (,)"),
     ";": gettext_lazy("punto y coma (;)"),

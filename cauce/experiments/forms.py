@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.inference import ID_DISTINCT_TEXT, ID_ROW_NUMBER
+from cauce.datasets.kinds import kind_label
 from cauce.datasets.models import Dataset
 from cauce.datasets.services import dataset_schema_complete
 from cauce.experiments.models import MLExperiment
@@ -148,7 +149,7 @@ class HyperparameterField(forms.Field):
 
 
 def _column_label(column: dict[str, Any]) -> str:
-    return f"{column['name']} ({column.get('kind', column.get('dtype', ''))})"
+    return f"{column['name']} ({kind_label(column.get('kind', column.get('dtype', '')))})"
 
 
 # Why a column is not proposed as an input (see cauce.datasets.inference.ID_*).

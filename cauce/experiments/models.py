@@ -38,7 +38,7 @@ class MLExperiment(TimeStampedModel):
     class Status(models.TextChoices):
         DRAFT = "DRAFT", _("Borrador")
         QUEUED = "QUEUED", _("En cola")
-        RUNNING = "RUNNING", _("En Ejecución")
+        RUNNING = "RUNNING", _("En ejecución")
         FINISHED = "FINISHED", _("Finalizado")
         ERROR = "ERROR", _("Error")
         CANCELLED = "CANCELLED", _("Cancelado")

@@ -400,6 +400,9 @@ def ml_experiment_status(request, pk):
     context = {
         "experiment": experiment,
         "queue_position": experiment_queue_position(experiment=experiment),
+        # Out-of-band swaps for the page's badge and run id (the page itself includes them).
+        "oob": True,
+        "mlflow_run_url": _mlflow_run_url(experiment),
     }
     return render(request, "experiments/_status.html", context)
 

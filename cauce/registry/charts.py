@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import re
+
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+
+from cauce.core.numbers import significant
 
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 36
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
 
+# Metrics that live in [0, 1] (scikit-learn's scores): drawn on a [0, 1] axis, so that a
+# change reads at its true size and a single version is not centred on a made-up range.
+BOUNDED_METRIC = re.compile(
+    r"^(train_|test_)?(accuracy|balanced_accuracy|precision|recall|f1|roc_auc|average_precision)"
+    r"(_\w+)?$"
+)
+
+
 def _label(value: float) -> str:
-    return f"{value:.4g}"
+    return significant(value)
+
+
+def _range(metric: str, values: list[float]) -> tuple[float, float]:
+    low, high = min(values), max(values)
+    if BOUNDED_METRIC.match(metric) and low >= 0 and high <= 1:
+        return 0.0, 1.0
+    if high == low:
+        return low - 0.5, high + 0.5
+    return low, high
 
 
 def _tick_args(value: float, at: str) -> tuple:
@@ -24,10 +45,7 @@ def metric_chart_svg(*, metric: str, points: list[tuple[int, float]], title: str
     Every text in it (metric name, title) is escaped by ``format_html``.
     """
     points = sorted(points)
-    low = min(value for _version, value in points)
-    high = max(value for _version, value in points)
-    if high == low:
-        low, high = low - 0.5, high + 0.5
+    low, high = _range(metric, [value for _version, value in points])
     step = PLOT_W / max(len(points) - 1, 1)
 
     # Coordinates as text: format_html escapes its arguments, so no format specs there.

@@ -3,6 +3,7 @@ version), run tags and the input signature (columns added, removed or retyped)."
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from cauce.integrations.mlflow import MlflowNotFound
@@ -12,6 +13,10 @@ from cauce.registry.models import RegisteredModel
 from cauce.registry.selectors import _experiments_by_run
 
 MAX_COMPARED = 8
+# Cauce's bookkeeping in a run, shown apart from the model's own metrics and tags: the stage
+# timings the worker logs, and the tags it syncs (tag_0.., all_tags, tag_count) or sets (cauce.*).
+TIMING_PREFIX = "cauce.time."
+SYNCED_TAG = re.compile(r"^(tag_\d+|all_tags|tag_count|cauce\..*)$")
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,9 @@ class Comparison:
     experiments: list = field(default_factory=list)
     params: list[tuple[str, list[Cell]]] = field(default_factory=list)
     metrics: list[tuple[str, list[MetricCell]]] = field(default_factory=list)
+    timings: list[tuple[str, list[MetricCell]]] = field(default_factory=list)
     tags: list[tuple[str, list[Cell]]] = field(default_factory=list)
+    cauce_tags: list[tuple[str, list[Cell]]] = field(default_factory=list)
     signature: list[tuple[str, list[SignatureCell]]] = field(default_factory=list)
     has_signature: list[bool] = field(default_factory=list)
     # Per version: False when its inputs differ from the previous version's (not for the first).
@@ -136,12 +143,16 @@ def versions_compare(*, model: RegisteredModel, versions: list[ModelVersionInfo]
         pairs=[(model.project_id, version.run_id) for version in versions if version.run_id]
     )
     signature_rows, compatible = _signature_rows(signatures)
+    metrics = _metric_rows([run.metrics for run in runs], model.main_metric)
+    tags = _text_rows([run.tags for run in runs])
     return Comparison(
         versions=versions,
         experiments=[experiments.get((model.project_id, v.run_id)) for v in versions],
         params=_text_rows([run.params for run in runs]),
-        metrics=_metric_rows([run.metrics for run in runs], model.main_metric),
-        tags=_text_rows([run.tags for run in runs]),
+        metrics=[row for row in metrics if not row[0].startswith(TIMING_PREFIX)],
+        timings=[row for row in metrics if row[0].startswith(TIMING_PREFIX)],
+        tags=[row for row in tags if not SYNCED_TAG.match(row[0])],
+        cauce_tags=[row for row in tags if SYNCED_TAG.match(row[0])],
         signature=signature_rows,
         has_signature=[signature is not None for signature in signatures],
         compatible=compatible,

@@ -56,7 +56,9 @@ class VersionEditForm(DescriptionForm):
 
 
 class CompareForm(forms.Form):
-    versions = forms.TypedMultipleChoiceField(label=_("Versiones"), coerce=int)
+    versions = forms.TypedMultipleChoiceField(
+        label=_("Versiones"), coerce=int, widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args, versions: list[int], **kwargs):
         super().__init__(*args, **kwargs)

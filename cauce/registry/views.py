@@ -363,7 +363,7 @@ def experiment_register_model(request, pk):
         if not registration.created:
             level = messages.INFO
             message = format_html(
-                _("Este run ya está registrado como '{name}' versión {version}: {link}"),
+                _("Este run ya está registrado como «{name}» versión {version}: {link}"),
                 name=registration.model.name,
                 version=version.version,
                 link=format_html('<a href="{}">{}</a>', url, _("ver la versión")),
@@ -371,7 +371,7 @@ def experiment_register_model(request, pk):
         elif not registration.ready:
             level = messages.WARNING
             message = _(
-                "'%(name)s' versión %(version)s está registrada, pero MLflow aún no la tiene "
+                "«%(name)s» versión %(version)s está registrada, pero MLflow aún no la tiene "
                 "lista (%(status)s)."
             ) % {
                 "name": registration.model.name,

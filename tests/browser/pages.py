@@ -206,6 +206,7 @@ PAGES: list[PageVisit] = [
 # Named routes that are not pages of their own, and why.
 NOT_PAGES: dict[str, str] = {
     "home": "redirects to the project list",
+    "favicon": "redirects to the static icon (cauce/favicon.svg)",
     "logout": "POST only",
     "set_language": "POST only (the language switch on every page)",
     "health": "JSON",

@@ -41,7 +41,7 @@ def test_changing_the_target_redraws_the_inputs_and_the_algorithms_for_its_task(
     note = page.locator("[data-feature-columns] li", has_text="name").locator("[data-id-like-note]")
     expect(note).to_contain_text("parece un identificador")
 
-    page.get_by_label("price (numeric)").uncheck()
+    page.get_by_label("price (Numérica)").uncheck()
     page.select_option("select[name=target_column]", "mpg")
     expect(page.locator("[data-feature-columns] input[value=mpg]")).to_have_count(0)
     # The old target (origin) comes back ticked; what the user unticked stays unticked.

@@ -46,6 +46,11 @@ def test_a_viewer_predicts_an_uploaded_csv_from_the_model_page(
 
     page.goto(f"{live_server.url}/models/{name}/")
     page.get_by_role("link", name="Predecir").first.click()
+    # The probabilities checkbox sits on one line with its label.
+    box = page.locator("input[name=probabilities]").bounding_box()
+    label = page.locator("label[for=id_probabilities]").bounding_box()
+    assert abs((box["y"] + box["height"] / 2) - (label["y"] + label["height"] / 2)) < 6
+    assert box["x"] < label["x"]
     page.set_input_files("input[name=file]", str(upload))
     page.get_by_role("button", name="Predecir").click()
 
@@ -53,6 +58,16 @@ def test_a_viewer_predicts_an_uploaded_csv_from_the_model_page(
     expect(page.locator("body")).to_contain_text("3 filas predichas")
     job = PredictionJob.objects.get()
     assert (job.status, job.version, job.rows_total) == ("FINISHED", 1, 3)
+    headers = page.locator("table.prediction-result thead th").all_inner_texts()
+    assert headers[4:] == [
+        "Predicción",
+        "Probabilidad «setosa»",
+        "Probabilidad «versicolor»",
+        "Probabilidad «virginica»",
+    ]
+    assert page.locator("table.prediction-result tbody tr td:nth-child(1)").first.inner_text() == (
+        "5,1"
+    )
     cells = page.locator("table.prediction-result tbody tr td:nth-child(5)").all_inner_texts()
     assert cells == ["setosa", "virginica", "versicolor"]
 

@@ -1,7 +1,11 @@
 """Comparing one artifact path across runs, against a real MLflow server."""
 
+from types import SimpleNamespace
+
 import pytest
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 
 from cauce.artifacts.compare import artifact_compare, csv_summary, normalized_json
 from cauce.artifacts.tests.test_preview import PNG
@@ -186,3 +190,16 @@ def test_a_path_chosen_before_two_experiments_waits_in_the_form(viewer_client, p
     assert response.status_code == 200
     assert '<input type="hidden" name="path" value="metrics.json">' in html
     assert "Elija al menos dos experimentos" in html
+
+
+def test_the_first_rows_of_a_csv_read_in_the_page_s_number_format():
+    summary = SimpleNamespace(
+        rows=1,
+        header=["id", "score"],
+        columns=[],
+        first_rows=[(1, ["00123", "0.8769642857142856"])],
+    )
+    with translation.override("es"):
+        html = render_to_string("artifacts/compare_csv.html", {"summary": summary})
+    assert '<td class="num" title="0.8769642857142856">0,877</td>' in html
+    assert "<td>00123</td>" in html

@@ -36,6 +36,7 @@ FILES = {
     "config.yaml": b"alpha: 0.5\nlayers:\n  - 16\n  - 8\n",
     "data/table.csv": CSV,
     "data/table.tsv": b"name\tvalue\nuno\t1\ndos\t2\n",
+    "data/scores.csv": b"id,score\n00123,0.8769642857142856\n",
     "README.md": b"# Informe\n\n<script>alert('md')</script>\n\nEs **importante**.\n",
     "report.html": b"<html><body><script>alert('html')</script><p>hola</p></body></html>",
     "report.pdf": PDF,
@@ -140,6 +141,14 @@ def test_it_pages_a_csv_fifty_rows_at_a_time(viewer_client, experiment):
     response, _html = panel(viewer_client, experiment, "data/table.csv", page=3)
     assert len(response.context["preview"].table.rows) == CSV_ROWS - 100
     assert "next_url" not in response.context
+
+
+def test_a_csv_s_decimals_read_in_the_page_s_format_with_the_full_value_on_hover(
+    viewer_client, experiment
+):
+    _response, html = panel(viewer_client, experiment, "data/scores.csv")
+    assert '<td class="num" title="0.8769642857142856">0,877</td>' in html
+    assert "<td>00123</td>" in html  # a code is not a number
 
 
 def test_page_one_of_a_csv_reads_only_the_start_of_the_stream():

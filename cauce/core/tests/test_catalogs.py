@@ -1,5 +1,6 @@
 """Every English catalog is complete: no untranslated and no fuzzy entry (msgfmt counts them)."""
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -31,3 +32,29 @@ def test_the_catalog_is_fully_translated(catalog):
     assert "untranslated" not in result.stderr
     assert "fuzzy" not in result.stderr
     assert "translated message" in result.stderr
+
+
+# A template prints its {% translate %} and {% blocktranslate %} text as it is, unescaped: an
+# angle bracket there must open a real tag, or the browser eats the text ("v<número>").
+TAGS_ALLOWED = re.compile(r"</?(code|strong|em|a|br|kbd)\b[^<>]*>")
+
+
+def _template_entries(catalog: Path) -> list[tuple[str, ...]]:
+    entries = []
+    for block in catalog.read_text(encoding="utf-8").split("\n\n"):
+        if not any(line.startswith("#:") and ".html" in line for line in block.splitlines()):
+            continue
+        parts = re.split(r"^msgstr(?:\[\d+\])? ", block, flags=re.MULTILINE)
+        entries.append(tuple("".join(re.findall(r'"(.*)"', part)) for part in parts))
+    return entries
+
+
+@pytest.mark.parametrize("catalog", CATALOGS, ids=lambda path: str(path.parent.parent.parent))
+def test_template_text_has_no_angle_brackets_but_real_tags(catalog):
+    eaten = [
+        text
+        for entry in _template_entries(catalog)
+        for text in entry
+        if "<" in TAGS_ALLOWED.sub("", text) or ">" in TAGS_ALLOWED.sub("", text)
+    ]
+    assert eaten == []

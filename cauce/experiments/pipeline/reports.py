@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, ScalarFormatter
 from sklearn.metrics import confusion_matrix
 
 from cauce.core.csv import csv_write
@@ -63,8 +64,27 @@ def _label_axes(axes, *, title: str, xlabel: str, ylabel: str = "") -> None:
     axes.tick_params(labelsize=FONT_SIZE)
 
 
+def tick_label(value: float, _position=None) -> str:
+    """A plot's number as the plots' Spanish text writes it: 4 significant digits, a decimal
+    comma. A PNG cannot follow each viewer's language: the plots are drawn once, in the
+    project's default language (their titles are Spanish too)."""
+    text = f"{value:.4g}"
+    if "e" in text:
+        text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",").replace("-", "\u2212")
+
+
+def _decimal_comma(figure: Figure) -> None:
+    """Every numeric axis (not the named ticks: classes, features) reads with tick_label."""
+    for axes in figure.axes:
+        for axis in (axes.xaxis, axes.yaxis):
+            if isinstance(axis.get_major_formatter(), ScalarFormatter):
+                axis.set_major_formatter(FuncFormatter(tick_label))
+
+
 def _save(figure: Figure, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    _decimal_comma(figure)
     figure.savefig(path, format="png")
 
 

@@ -1,14 +1,16 @@
 """Links that change one part of a list's filter (templates cannot call methods with
 arguments), and durations and metrics as people read them."""
 
-import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
 from django.template.defaultfilters import floatformat
+from django.utils import timezone
 from django.utils.formats import number_format
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
+from cauce.core import numbers
 from cauce.experiments.selectors import DEFAULT_ORDERING, ExperimentFilters
 
 register = template.Library()
@@ -82,16 +84,8 @@ def duration(value: timedelta | float | None) -> str:
 @register.filter
 def metric_number(value: float | None, digits: int = 3) -> str:
     """``0,877`` for 0.8769642857142856: ``digits`` significant digits in the page's locale
-    (whole numbers keep all theirs). The full value goes in a title (``metric_full``)."""
-    if value is None or value == "":
-        return ""
-    number = float(value)
-    if not math.isfinite(number):
-        return str(number)
-    if number == 0:
-        return number_format(0)
-    decimals = max(0, int(digits) - 1 - math.floor(math.log10(abs(number))))
-    return number_format(round(number, decimals), decimal_pos=decimals)
+    (``cauce.core.numbers.significant``); the full value goes in a title (``metric_full``)."""
+    return numbers.significant(value, int(digits))
 
 
 @register.filter
@@ -100,3 +94,14 @@ def metric_full(value: float | None) -> str:
     if value is None or value == "":
         return ""
     return number_format(float(value))
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """How long ago, said as a person would: "hace un momento" under a minute (timesince
+    alone reads "hace 0 minutos"), else "hace 5 minutos"."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return _("hace un momento")
+    return _("hace %(since)s") % {"since": timesince(moment)}

@@ -27,3 +27,23 @@ def test_the_importance_plot_shows_the_top_20_at_page_width(tmp_path):
     # Shown at its own size on the page (at most 1152 px wide there): labels keep 12 pt.
     assert width == 1000
     assert height == int(100 * (0.42 * reports.MAX_FEATURES_PLOTTED + 1.6))
+
+
+def test_plot_numbers_read_with_a_decimal_comma_and_few_digits():
+    assert reports.tick_label(0.8769642857142856) == "0,877"
+    assert reports.tick_label(-2.5) == "\u22122,5"
+    assert reports.tick_label(1500.0) == "1500"
+    assert reports.tick_label(0.00001) == "0,00001"
+
+
+def test_a_plot_s_numeric_axes_use_the_tick_label_and_named_ticks_stay(tmp_path):
+    figure = reports._figure(4, 3)
+    axes = figure.subplots()
+    axes.barh([0, 1], [0.25, 0.75])
+    axes.set_yticks([0, 1], ["petal_width", "sepal_length"])
+    reports._save(figure, tmp_path / "plot.png")
+    assert axes.xaxis.get_major_formatter()(0.25) == "0,25"
+    assert [label.get_text() for label in axes.get_yticklabels()] == [
+        "petal_width",
+        "sepal_length",
+    ]

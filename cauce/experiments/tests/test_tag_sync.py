@@ -308,7 +308,7 @@ def test_mlflow_down_keeps_the_change_pending_until_the_sweep_applies_it(
     assert editor_api_pending(running) is False
     fragment = editor_client.get(reverse("experiments:ml_experiment_tag_sync", args=[running.pk]))
     body = fragment.content.decode()
-    assert "Sincronizado con MLflow hace" in body
+    assert "Sincronizado con MLflow hace un momento" in body
     assert "hx-trigger" not in body
 
 

@@ -622,7 +622,7 @@ def test_status_shows_the_stage_and_how_long_it_and_the_run_have_been_going(
     )
     text = _status_text(viewer_client, experiment)
     assert (
-        "En Ejecución · Entrenando el modelo · etapa: 1 min 15 s · "
+        "En ejecución · Entrenando el modelo · etapa: 1 min 15 s · "
         "en ejecución desde hace 3 min 20 s"
     ) in text
 
@@ -640,6 +640,33 @@ def test_status_of_a_queued_experiment_counts_from_when_it_was_queued(
     text = _status_text(viewer_client, experiment)
     assert "En cola · Esperando a un proceso de trabajo · en cola desde hace 42 s" in text
     assert "etapa:" not in text
+
+
+def test_the_live_status_brings_the_title_badge_and_the_run_id_along(
+    viewer_client, experiment, frozen_now
+):
+    set_state(experiment, status=MLExperiment.Status.QUEUED, queued_at=frozen_now)
+    page = viewer_client.get(_url("ml_experiment_detail", experiment.pk)).content.decode()
+    assert page.count('id="experiment-badge"') == 1
+    assert page.count('id="experiment-run-id"') == 1
+    assert 'hx-swap-oob="true"' not in page  # only the poll's answer swaps out of band
+    set_state(
+        experiment,
+        status=MLExperiment.Status.RUNNING,
+        stage=MLExperiment.Stage.TRAINING,
+        started_at=frozen_now,
+        stage_started_at=frozen_now,
+        mlflow_run_id="0123456789abcdef0123456789abcdef",
+    )
+    response = viewer_client.get(
+        _url("ml_experiment_status", experiment.pk), HTTP_HX_REQUEST="true"
+    )
+    body = response.content.decode()
+    badge = body[body.index('id="experiment-badge"') :]
+    assert badge[: badge.index("</span>")].endswith(">En ejecución")
+    assert 'class="badge RUNNING" hx-swap-oob="true"' in body
+    run_id = body[body.index('<dd id="experiment-run-id" hx-swap-oob="true">') :]
+    assert "0123456789abcdef0123456789abcdef" in run_id[: run_id.index("</dd>")]
 
 
 def test_the_detail_page_renders_the_same_elapsed_times_after_a_reload(
@@ -795,7 +822,7 @@ def test_status_labels_read_as_the_spec_says():
     assert [str(label) for _value, label in MLExperiment.Status.choices] == [
         "Borrador",
         "En cola",
-        "En Ejecución",
+        "En ejecución",
         "Finalizado",
         "Error",
         "Cancelado",

@@ -31,11 +31,15 @@ class PredictForm(forms.Form):
     probabilities = forms.BooleanField(
         label=_("Incluir las probabilidades de cada clase"), required=False, initial=True
     )
+    # The reference of a file kept after a refused prediction (see predict.kept).
+    kept = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean(self):
         data = super().clean()
         if "file" in self.errors:
             return data
+        if not data.get("file") and not data.get("rows") and data.get("kept"):
+            return data  # the file kept from the last try: the view takes it
         if bool(data.get("file")) == bool(data.get("rows")):
             raise forms.ValidationError(
                 _("Suba un archivo CSV o pegue filas en JSON (uno de los dos).")

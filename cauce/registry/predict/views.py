@@ -21,7 +21,7 @@ from cauce.core.exceptions import ApplicationError
 from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable
 from cauce.integrations.mlflow import registry as mlflow_registry
 from cauce.registry.models import PredictionJob
-from cauce.registry.predict import services
+from cauce.registry.predict import kept, services
 from cauce.registry.predict.forms import PredictForm
 from cauce.registry.predict.frames import type_label
 from cauce.registry.predict.selectors import (
@@ -84,24 +84,45 @@ def predict(request, name: str):
 
     form = PredictForm(request.POST or None, request.FILES or None)
     target = context["target"]
+    owner = {"user_id": request.user.pk, "model_id": model.pk}
     if request.method == "POST" and target is not None and form.is_valid():
+        upload, reference = form.cleaned_data["file"], form.cleaned_data["kept"]
+        if upload is None and not form.cleaned_data["rows"]:
+            upload = kept.upload_take(reference, **owner)
         try:
+            if upload is None and not form.cleaned_data["rows"]:
+                raise ApplicationError(_("El archivo elegido antes ya no está: elíjalo de nuevo."))
             job = services.prediction_job_create(
                 target=target,
                 user=request.user,
-                upload=form.cleaned_data["file"],
+                upload=upload,
                 pasted=form.cleaned_data["rows"],
                 probabilities=form.cleaned_data["probabilities"],
             )
         except ApplicationError as error:
             form.add_error(None, error.message)
             status = 400
+            if form.cleaned_data["file"] is not None:  # a new file: kept for the next try
+                _keep_in_form(form, kept.upload_keep(upload=upload, **owner))
         else:
+            if reference and form.cleaned_data["file"] is None:
+                kept.upload_forget(reference, **owner)
             return redirect(job_url(job))
+        finally:
+            if upload is not None and form.cleaned_data["file"] is None:
+                upload.close()
     elif request.method == "POST":
         status = 400 if status == 200 else status
+    if form.is_bound and not form.data.get("rows"):
+        context["kept_name"] = kept.kept_name(form.data.get("kept", ""), **owner)
     context["form"] = form
     return render(request, "registry/predict.html", context, status=status)
+
+
+def _keep_in_form(form: PredictForm, reference: str) -> None:
+    """The page comes back with the kept file's reference in its hidden field."""
+    form.data = form.data.copy()
+    form.data["kept"] = reference
 
 
 def job_url(job: PredictionJob) -> str:

@@ -25,6 +25,8 @@ def test_a_user_registers_two_versions_sets_an_alias_and_compares_them(
         page.goto(f"{live_server.url}/experiments/{experiment.pk}/")
         section = page.locator("#model-registry")
         expect(section.locator("input[name=name]")).to_have_value(NAME)
+        # The whole default name is visible in its field.
+        assert section.locator("input[name=name]").evaluate("e => e.scrollWidth <= e.clientWidth")
         section.get_by_role("button", name="Registrar Modelo en MLflow").click()
         expect(page.locator("#model-registry .notice")).to_contain_text(
             f"Modelo registrado exitosamente como '{NAME}' versión {number}"
@@ -36,8 +38,14 @@ def test_a_user_registers_two_versions_sets_an_alias_and_compares_them(
 
     page.locator("#model-registry").get_by_role("link", name="Ver en el registro").click()
     page.wait_for_url(re.compile(r"/models/.+/versions/2/$"))
+    # The edit form's labels line up, each above its field.
+    for field in ("description", "tags"):
+        label = page.locator(f"label[for=id_{field}]").bounding_box()
+        box = page.locator(f"#id_{field}").bounding_box()
+        assert label["x"] == box["x"] and label["y"] < box["y"]
     page.get_by_role("navigation").get_by_role("link", name=NAME).click()
     page.fill("input[name=alias]", "champion")
+    assert page.locator("input[name=alias]").bounding_box()["width"] >= 200
     page.select_option("select[name=version]", "2")
     page.get_by_role("button", name="Asignar alias").click()
     expect(page.locator(".messages")).to_contain_text(
@@ -50,6 +58,14 @@ def test_a_user_registers_two_versions_sets_an_alias_and_compares_them(
     page.get_by_label("Comparar la versión 2").check()
     page.get_by_role("button", name="Comparar las versiones marcadas").click()
     page.wait_for_url(re.compile(r"/compare/\?"))
+    # The picker is a form of checkboxes, already checked as asked; parameters keep their case.
+    picker = page.locator("form.compare-picker input[type=checkbox]")
+    expect(picker).to_have_count(2)
+    for box in picker.all():
+        expect(box).to_be_checked()
+    assert page.locator("table.compare tbody th code", has_text="n_estimators").inner_text() == (
+        "n_estimators"
+    )
     expect(page.locator(".metrics-table")).to_contain_text("(+0,1000)")
     signature = page.locator("table.signature")
     expect(signature).to_contain_text("incompatible")

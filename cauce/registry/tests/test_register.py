@@ -114,7 +114,7 @@ def test_registering_the_same_run_twice_gives_the_existing_version(
     editor_client.post(_register_url(experiment), follow=True)
     response = editor_client.post(_register_url(experiment), follow=True)
     text = _messages(response)[0]
-    assert "ya está registrado como 'Iris_lab-Iris_base' versión 1" in text
+    assert "ya está registrado como «Iris_lab-Iris_base» versión 1" in text
     assert (
         reverse("registry:version_detail", kwargs={"name": "Iris_lab-Iris_base", "version": 1})
         in text

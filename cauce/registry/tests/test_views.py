@@ -57,6 +57,9 @@ def test_the_model_page_lists_versions_with_their_experiment_and_metric(viewer_c
     body = response.content.decode()
     assert reverse("experiments:ml_experiment_detail", kwargs={"pk": first.pk}) in body
     assert '<svg class="metric-chart"' in body
+    # MLflow's READY in the page's language; the API keeps MLflow's name.
+    assert body.count('<span class="badge READY">Lista</span>') == 2
+    assert ">READY<" not in body
     # A viewer reads; only editors get the forms.
     assert reverse("registry:alias_set", kwargs={"name": NAME}) not in body
 
@@ -176,6 +179,37 @@ def test_training_metrics_are_compared_and_charted_beside_the_test_ones(
     )
     assert detail.context["chart"]["metric"] == "train_f1_macro"
     assert '<svg class="metric-chart"' in detail.content.decode()
+
+
+def test_the_comparison_keeps_cauces_timings_and_synced_tags_apart(
+    viewer_client, registered, mlflow_client
+):
+    _model, first, second = registered
+    for experiment in (first, second):
+        mlflow_client.log_metric(experiment.mlflow_run_id, "cauce.time.fit_s", 1.5)
+        mlflow_client.set_tag(experiment.mlflow_run_id, "tag_0", "iris")
+        mlflow_client.set_tag(experiment.mlflow_run_id, "all_tags", "iris")
+        mlflow_client.set_tag(experiment.mlflow_run_id, "tag_count", "1")
+        mlflow_client.set_tag(experiment.mlflow_run_id, "equipo", "ml")
+    url = reverse("registry:compare", kwargs={"name": NAME})
+    response = viewer_client.get(url, {"versions": ["1", "2"]})
+    comparison = response.context["comparison"]
+    assert [name for name, _cells in comparison.metrics] == ["f1_macro", "accuracy"]
+    assert [name for name, _cells in comparison.timings] == ["cauce.time.fit_s"]
+    assert "equipo" in [name for name, _cells in comparison.tags]
+    assert {"tag_0", "all_tags", "tag_count"} <= {name for name, _ in comparison.cauce_tags}
+    assert not {"tag_0", "all_tags", "tag_count"} & {name for name, _ in comparison.tags}
+    body = response.content.decode()
+    assert body.count('<details class="bookkeeping">') == 2
+
+
+def test_the_comparison_picker_is_a_form_of_checkboxes(viewer_client, registered):
+    url = reverse("registry:compare", kwargs={"name": NAME})
+    body = viewer_client.get(url, {"versions": ["1", "2"]}).content.decode()
+    picker = body[body.index('class="card compare-picker"') :]
+    picker = picker[: picker.index("</form>")]
+    assert picker.count('type="checkbox" name="versions"') == 2
+    assert picker.count("checked") == 2
 
 
 def test_the_experiment_page_lists_versions_of_its_run_also_made_in_mlflow(

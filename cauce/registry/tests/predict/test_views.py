@@ -1,6 +1,7 @@
 """The predict page: a CSV or pasted rows for a version or alias, the result and its CSV."""
 
 import io
+import re
 
 import pandas as pd
 import pytest
@@ -8,8 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from mlflow.pyfunc import load_model
 from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
+from cauce.core.numbers import decimal_text, fixed
 from cauce.integrations.mlflow import serving
 from cauce.registry.models import PredictionJob
+from cauce.registry.predict import kept
 
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
@@ -54,7 +57,7 @@ def test_the_page_shows_the_versions_aliases_and_expected_columns(
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert f'<option value="{version}" selected>v{version}</option>' in html
+    assert f'<option value="{version}" selected>v{version} @champion</option>' in html
     assert f"@champion → v{version}" in html
     assert "<code>petal_width</code>" in html
     assert "El modelo espera 4 columnas" in html
@@ -86,7 +89,16 @@ def test_a_viewer_predicts_an_uploaded_csv_and_reads_the_table(
     page = viewer_client.get(response["Location"])
     html = page.content.decode()
     assert "60 filas predichas" in html
-    assert "<th>probability_virginica</th>" in html
+    # Headers in the page's language, the machine's name on hover (and in the CSV).
+    assert '<th title="prediction">Predicción</th>' in html
+    assert '<th title="probability_virginica">Probabilidad «virginica»</th>' in html
+    # Probabilities rounded in Spanish format, the full value on hover.
+    cells = re.findall(r'<td class="num" title="([^"]+)">([^<]+)</td>', html)
+    assert cells
+    for full, shown in cells:
+        assert shown == fixed(full, 3) or shown == decimal_text(full)
+        assert "." not in shown
+    assert re.search(r'<td class="num" title="[^"]+">[01],\d{3}</td>', html)
     assert "<td>=HYPERLINK(1)</td>" in html  # the page shows what the user sent
     assert html.count("<tr>") == 1 + 50  # header + one page of PREDICT_PAGE_ROWS
     assert "Página 1 de 2" in html
@@ -152,7 +164,8 @@ def test_bad_files_are_refused_with_a_clear_message_and_store_nothing(
     assert response.status_code == 400
     assert message in response.content.decode()
     assert PredictionJob.objects.count() == 0
-    assert _stored_files(media_root) == []
+    # No job and no job file; at most the upload, kept for the next try.
+    assert all(path.parent.name == "kept" for path in media_root.rglob("*") if path.is_file())
 
 
 def test_a_file_over_the_limit_is_refused(settings, viewer_client, served, iris_rows, media_root):
@@ -216,3 +229,55 @@ def test_a_job_is_only_found_under_its_own_model(viewer_client, served, iris_row
     response = viewer_client.get(f"/models/{other.name}/predictions/{job.pk}/download/")
 
     assert response.status_code == 404
+
+
+def test_the_version_selector_shows_the_version_the_alias_resolves_to(
+    viewer_client, served, mlflow_registry
+):
+    model, version = served("iris")
+    mlflow_registry.set_registered_model_alias(model.name, "champion", version)
+
+    html = viewer_client.get(_page(model.name, "alias=champion")).content.decode()
+
+    assert f'<option value="{version}" selected>v{version} @champion</option>' in html
+    assert html.count(" selected>") == 1
+
+
+def test_after_a_refused_file_the_page_keeps_it_for_the_next_try(
+    viewer_client, served, iris_rows, media_root
+):
+    model, version = served("iris")
+    bad = iris_rows.drop(columns=["petal_width"])
+    choice = {"version": version, "probabilities": ""}
+
+    first = viewer_client.post(_page(model.name), {**choice, "file": _csv(bad, "mío.csv")})
+
+    assert first.status_code == 400
+    html = first.content.decode()
+    assert "Se volverá a usar el archivo «mío.csv» si no elige otro." in html
+    assert 'name="probabilities"' in html and 'name="probabilities" checked' not in html
+    reference = first.context["form"].data["kept"]
+    assert reference
+    # Submitted again without choosing a file: the kept one is read (same refusal, not
+    # "choose a file").
+    second = viewer_client.post(_page(model.name), {**choice, "kept": reference})
+    assert second.status_code == 400
+    assert "Falta la columna que el modelo necesita: petal_width." in second.content.decode()
+    assert "Se volverá a usar el archivo «mío.csv»" in second.content.decode()
+    assert PredictionJob.objects.count() == 0
+
+
+def test_a_kept_file_is_predicted_and_then_removed(viewer_client, viewer, served, iris_rows):
+    model, version = served("iris")
+    upload = _csv(iris_rows, "filas.csv")
+    owner = {"user_id": viewer.pk, "model_id": model.pk}
+    reference = kept.upload_keep(upload=upload, **owner)
+    assert kept.kept_name(reference, user_id=viewer.pk + 1, model_id=model.pk) is None
+
+    response = viewer_client.post(_page(model.name), {"version": version, "kept": reference})
+
+    assert response.status_code == 302
+    job = PredictionJob.objects.get()
+    assert (job.rows_total, job.original_filename) == (60, "filas.csv")
+    assert kept.kept_name(reference, **owner) == "filas.csv"  # the reference is signed...
+    assert kept.upload_take(reference, **owner) is None  # ...but its file is gone

@@ -1,0 +1,70 @@
+"""Numbers as a person reads them: a few significant digits, in the active language's format.
+
+The full value stays where a machine or a curious reader needs it (a title on hover, the CSV
+download, the API); this is only for display.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from django.utils.formats import number_format
+
+SIGNIFICANT_DIGITS = 4
+# Past this many decimals a value is shown as 0 (or its sign): no scientific notation on a page.
+MAX_DECIMALS = 8
+
+
+def as_number(value: Any) -> float | None:
+    """``value`` as a finite float (a number or a numeric text), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def significant(value: Any, digits: int = SIGNIFICANT_DIGITS) -> str:
+    """``value`` rounded to ``digits`` significant digits, in the active language's format,
+    without trailing zeros: 0.8769642857142856 reads "0,877" in Spanish and "0.877" in
+    English; an integer part is never cut (1234.56 reads "1235"). Text that is not a number
+    comes back unchanged."""
+    number = as_number(value)
+    if number is None:
+        return "" if value is None else str(value)
+    if number == 0:
+        return "0"
+    magnitude = math.floor(math.log10(abs(number)))
+    decimals = min(max(digits - 1 - magnitude, 0), MAX_DECIMALS)
+    rounded = round(number, decimals)
+    text = number_format(rounded, decimal_pos=decimals, use_l10n=True, force_grouping=False)
+    if decimals:
+        separator = number_format(0.5, decimal_pos=1, use_l10n=True)[1]
+        text = text.rstrip("0").rstrip(separator)
+    return "0" if text in ("-0", "") else text
+
+
+def fixed(value: Any, decimals: int = 3) -> str:
+    """A number with exactly ``decimals`` decimals, localized (a column of probabilities
+    lines up: 1,000 / 0,640 / 0,360); text that is not a number unchanged."""
+    number = as_number(value)
+    if number is None:
+        return "" if value is None else str(value)
+    return number_format(round(number, decimals), decimal_pos=decimals, use_l10n=True)
+
+
+# A decimal as a machine writes it (a dot, maybe an exponent); integers and codes such as 00123
+# are not matched.
+DECIMAL_TEXT = re.compile(r"^\s*[-+]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+)\s*$")
+
+
+def decimal_text(value: Any) -> Any:
+    """A cell of a text table (a CSV): a decimal reads in the page's format, rounded
+    (``significant``); anything else comes back unchanged."""
+    if isinstance(value, str) and DECIMAL_TEXT.match(value):
+        return significant(value)
+    return value

@@ -28,11 +28,12 @@ def as_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def significant(value: Any, digits: int = SIGNIFICANT_DIGITS) -> str:
+def significant(value: Any, digits: int = SIGNIFICANT_DIGITS, *, keep_zeros: bool = False) -> str:
     """``value`` rounded to ``digits`` significant digits, in the active language's format,
     without trailing zeros: 0.8769642857142856 reads "0,877" in Spanish and "0.877" in
     English; an integer part is never cut (1234.56 reads "1235"). Text that is not a number
-    comes back unchanged."""
+    comes back unchanged. ``keep_zeros`` keeps the trailing zeros, so that a column of values
+    has one precision ("0,950" beside "0,877")."""
     number = as_number(value)
     if number is None:
         return "" if value is None else str(value)
@@ -42,7 +43,7 @@ def significant(value: Any, digits: int = SIGNIFICANT_DIGITS) -> str:
     decimals = min(max(digits - 1 - magnitude, 0), MAX_DECIMALS)
     rounded = round(number, decimals)
     text = number_format(rounded, decimal_pos=decimals, use_l10n=True, force_grouping=False)
-    if decimals:
+    if decimals and not keep_zeros:
         separator = number_format(0.5, decimal_pos=1, use_l10n=True)[1]
         text = text.rstrip("0").rstrip(separator)
     return "0" if text in ("-0", "") else text

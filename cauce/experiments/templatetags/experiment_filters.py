@@ -83,9 +83,10 @@ def duration(value: timedelta | float | None) -> str:
 
 @register.filter
 def metric_number(value: float | None, digits: int = 3) -> str:
-    """``0,877`` for 0.8769642857142856: ``digits`` significant digits in the page's locale
-    (``cauce.core.numbers.significant``); the full value goes in a title (``metric_full``)."""
-    return numbers.significant(value, int(digits))
+    """``0,877`` for 0.8769642857142856: ``digits`` significant digits in the page's locale,
+    trailing zeros kept (``cauce.core.numbers.significant``); the full value goes in a title
+    (``metric_full``)."""
+    return numbers.significant(value, int(digits), keep_zeros=True)
 
 
 @register.filter

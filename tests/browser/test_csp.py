@@ -123,6 +123,10 @@ PAGES: list[PageVisit] = [
         query=lambda s: {"tags": "navegador", "status": "FINISHED"},
         label="experiments:ml_experiment_all (filtered)",
     ),
+    PageVisit(
+        "experiments:ml_experiment_compare",
+        query=lambda s: {"ids": f"{s.experiment.pk},{s.other_experiment.pk}", "all": "1"},
+    ),
     PageVisit("experiments:ml_experiment_create", kwargs=lambda s: {"project_pk": s.project.pk}),
     PageVisit("experiments:ml_experiment_detail", kwargs=_experiment, steps=_open_experiment_tabs),
     PageVisit(
@@ -212,6 +216,7 @@ NOT_PAGES: dict[str, str] = {
     "experiments:ml_experiment_run": "POST only",
     "experiments:ml_experiment_cancel": "POST only",
     "experiments:ml_experiment_bulk_tags": "POST only",
+    "experiments:ml_experiment_compare_csv": "file download (the comparison's CSV)",
     "experiments:register_model": "POST only",
     "experiments:ml_experiment_plots": "partial, the plots tab's retry (htmx)",
     "experiments:ml_experiment_tag_sync": "partial, polled by htmx while a tag sync is pending",

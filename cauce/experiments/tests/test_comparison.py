@@ -23,24 +23,6 @@ def many_runs(mlflow_server):
     return runs_log(client, experiment_name="compare-many", count=250)
 
 
-@pytest.fixture(scope="module")
-def few_runs(mlflow_server):
-    client = MlflowClient(tracking_uri=mlflow_server)
-    return runs_log(client, experiment_name="compare-few", count=3)
-
-
-@pytest.fixture
-def three(mlflow, few_runs, project, iris_dataset, editor):
-    mlflow_experiment_id, runs = few_runs
-    return experiments_for_runs(
-        project=project,
-        dataset=iris_dataset,
-        user=editor,
-        mlflow_experiment_id=mlflow_experiment_id,
-        runs=runs,
-    )
-
-
 def _search_requests(http_calls) -> list:
     return [call for call in http_calls if call.url.endswith("/api/2.0/mlflow/runs/search")]
 

@@ -69,6 +69,9 @@ class _Scale:
     log: bool
     start: float  # pixel of ``low``
     end: float  # pixel of ``high``
+    # The values' own ends, for the ticks, when the scale has room beyond them.
+    first: float | None = None
+    last: float | None = None
 
     @classmethod
     def of(cls, values: list[float], *, log: bool, start: float, end: float) -> _Scale:
@@ -79,12 +82,21 @@ class _Scale:
             low, high = low - 0.5, high + 0.5
         return cls(low, high, log, start, end)
 
+    def padded(self) -> _Scale:
+        """The same scale with 5 % room at each end, so no dot sits on an axis."""
+        room = (self.high - self.low) * 0.05
+        return _Scale(
+            self.low - room, self.high + room, self.log, self.start, self.end, self.low, self.high
+        )
+
     def __call__(self, value: float) -> float:
         mapped = math.log10(value) if self.log else value
         return self.start + (mapped - self.low) / (self.high - self.low) * (self.end - self.start)
 
     def ticks(self) -> list[float]:
-        ends = [self.low, (self.low + self.high) / 2, self.high]
+        first = self.low if self.first is None else self.first
+        last = self.high if self.last is None else self.last
+        ends = [first, (first + last) / 2, last]
         return [10**value for value in ends] if self.log else ends
 
 
@@ -170,7 +182,7 @@ def scatter_svg(*, points: list[Point], x: str, y: str, title: str) -> SafeStrin
     )
 
 
-PC_AXIS_GAP, PC_H = 150, 340
+PC_AXIS_GAP, PC_H, PC_MIN_W = 150, 340, 640
 PC_LEFT, PC_TOP, PC_BOTTOM = 70, 40, 40
 
 
@@ -183,7 +195,9 @@ def parallel_svg(
     how to read a brushed range back (``data-top``/``data-bottom`` pixels); each line keeps its
     pixel on every axis (``data-ys``, empty where it has no value) for the page's script."""
     drawn = points[:MAX_CHART_RUNS]
-    width = PC_LEFT * 2 + PC_AXIS_GAP * max(len(axes) - 1, 1)
+    # At least as wide as the scatter; axes spread over it when they are few.
+    width = max(PC_MIN_W, PC_LEFT * 2 + PC_AXIS_GAP * max(len(axes) - 1, 1))
+    gap = (width - PC_LEFT * 2) / max(len(axes) - 1, 1)
     top, bottom = PC_TOP, PC_H - PC_BOTTOM
     scales = {
         name: _Scale.of(
@@ -194,7 +208,7 @@ def parallel_svg(
         )
         for name in axes
     }
-    axis_x = {name: PC_LEFT + index * PC_AXIS_GAP for index, name in enumerate(axes)}
+    axis_x = {name: round(PC_LEFT + index * gap, 1) for index, name in enumerate(axes)}
 
     def axis_args(index: int, name: str) -> tuple:
         x, scale = axis_x[name], scales[name]

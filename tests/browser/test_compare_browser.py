@@ -120,3 +120,6 @@ def test_a_viewer_compares_three_experiments(logged_in_page, live_server, viewer
             for width, height in ((1366, 900), (390, 844)):
                 page.set_viewport_size({"width": width, "height": height})
                 page.screenshot(path=f"{folder}/compare-{language}-{width}.png", full_page=True)
+                page.locator(".compare-wrap").screenshot(
+                    path=f"{folder}/compare-table-{language}-{width}.png"
+                )

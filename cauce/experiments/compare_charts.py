@@ -108,15 +108,19 @@ SCATTER_W, SCATTER_H = 640, 400
 S_LEFT, S_RIGHT, S_TOP, S_BOTTOM = 72, 20, 16, 52
 
 
-def scatter_svg(*, points: list[Point], x: str, y: str, title: str) -> SafeString:
-    """One dot per experiment having both ``x`` and ``y``; the baseline drawn apart."""
+def scatter_svg(
+    *, points: list[Point], x: str, y: str, title: str, log_axes: frozenset[str] = frozenset()
+) -> SafeString:
+    """One dot per experiment having both ``x`` and ``y``; the baseline drawn apart. An axis
+    in ``log_axes`` uses a log scale when all its values are positive."""
     drawn = [
         point
         for point in points[:MAX_CHART_RUNS]
         if point.values.get(x) is not None and point.values.get(y) is not None
     ]
-    sx = _Scale.of([p.values[x] for p in drawn], log=False, start=S_LEFT, end=SCATTER_W - S_RIGHT)
-    sy = _Scale.of([p.values[y] for p in drawn], log=False, start=SCATTER_H - S_BOTTOM, end=S_TOP)
+    xs, ys = [p.values[x] for p in drawn], [p.values[y] for p in drawn]
+    sx = _Scale.of(xs, log=x in log_axes, start=S_LEFT, end=SCATTER_W - S_RIGHT).padded()
+    sy = _Scale.of(ys, log=y in log_axes, start=SCATTER_H - S_BOTTOM, end=S_TOP).padded()
     bottom, right = SCATTER_H - S_BOTTOM, SCATTER_W - S_RIGHT
     axes = format_html(
         '<line class="axis" x1="{}" y1="{}" x2="{}" y2="{}"/>'
@@ -126,8 +130,9 @@ def scatter_svg(*, points: list[Point], x: str, y: str, title: str) -> SafeStrin
         'transform="rotate(-90 {} {})">{}</text>',
         *(S_LEFT, S_TOP, S_LEFT, bottom),
         *(S_LEFT, bottom, right, bottom),
-        *(_text((S_LEFT + right) / 2), SCATTER_H - 8, x),
-        *(14, _text((S_TOP + bottom) / 2), 14, _text((S_TOP + bottom) / 2), y),
+        *(_text((S_LEFT + right) / 2), SCATTER_H - 8, f"{x} (log)" if sx.log else x),
+        *(14, _text((S_TOP + bottom) / 2), 14, _text((S_TOP + bottom) / 2)),
+        f"{y} (log)" if sy.log else y,
     )
     ticks = format_html_join(
         "",

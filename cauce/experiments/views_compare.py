@@ -236,6 +236,7 @@ def ml_experiment_compare(request):
             x=options.x,
             y=options.y,
             title=_("%(y)s frente a %(x)s") % {"x": options.x, "y": options.y},
+            log_axes=options.log_axes,
         )
         if options.x and options.y
         else None,
@@ -248,6 +249,10 @@ def ml_experiment_compare(request):
         if len(parallel_axes) >= 2
         else None,
         "parallel_axes": parallel_axes,
+        # The axes a log scale can be asked for: the scatter's and the parallel coordinates'.
+        "log_choices": [
+            name for name in dict.fromkeys([options.x, options.y, *parallel_axes]) if name
+        ],
         "max_chart_runs": MAX_CHART_RUNS,
         "plots": _plots_links(order),
     }

@@ -78,6 +78,8 @@ def test_charts_are_drawn_with_selectable_axes_and_a_log_scale(three, viewer_cli
     scatter = html.split('class="compare-chart scatter"')[1].split("</svg>")[0]
     assert scatter.count("<circle") == 3
     assert 'data-points="3"' in scatter
+    assert "rmse (log)" in scatter
+    assert 'name="log" value="rmse" checked' in html
     parallel = html.split('class="compare-chart parallel"')[1].split("</svg>")[0]
     assert parallel.count('class="pc-line') == 3
     assert "rmse (log)" in parallel

@@ -18,9 +18,10 @@ from rest_framework.response import Response
 from cauce.api.schema import BLANK_CHARACTERS, CLOSED
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.models import Dataset
-from cauce.experiments import services
+from cauce.experiments import comparison, services
 from cauce.experiments.liveness import experiment_fail_if_stale
 from cauce.experiments.models import MLExperiment
+from cauce.experiments.pipeline.evaluation import metric_higher_is_better
 from cauce.experiments.selectors import (
     MAX_FILTER_TAGS,
     ORDERING_CHOICES,
@@ -511,3 +512,117 @@ class ExperimentBulkTagsApi(generics.GenericAPIView):
             "missing": result.missing,
         }
         return Response(BulkTagResultSerializer(body).data)
+
+
+class CompareQuerySerializer(serializers.Serializer):
+    ids = serializers.CharField(
+        help_text="2 to 500 experiment ids (UUIDs), comma-separated, in column order."
+    )
+    baseline = serializers.UUIDField(
+        required=False, help_text="The pinned experiment the deltas refer to (default: the first)."
+    )
+
+
+class ComparedDatasetSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class ComparedExperimentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    project = serializers.IntegerField(help_text="The project's id.")
+    project_name = serializers.CharField()
+    algorithm = serializers.CharField()
+    status = serializers.CharField()
+    params = serializers.DictField(child=serializers.CharField())
+    metrics = serializers.DictField(
+        child=serializers.FloatField(), help_text="Latest values, stage timings (cauce.time.*) too."
+    )
+    tags = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        help_text="The run's MLflow tags, without MLflow's own mlflow.* keys.",
+    )
+    cauce_tags = serializers.ListField(child=serializers.CharField())
+    dataset_version = ComparedDatasetSerializer(
+        allow_null=True,
+        help_text="The dataset the experiment trained on (its id and name until datasets have "
+        "versions).",
+    )
+    mlflow_run_id = serializers.CharField(allow_blank=True)
+    from_mlflow = serializers.BooleanField(
+        help_text="False when MLflow has no run for it: the values are Cauce's own."
+    )
+
+
+class ComparisonSerializer(serializers.Serializer):
+    experiments = ComparedExperimentSerializer(many=True)
+    varying = serializers.ListField(
+        child=serializers.CharField(), help_text="The param names whose values differ."
+    )
+    baseline = serializers.UUIDField()
+    deltas = serializers.DictField(
+        child=serializers.DictField(child=serializers.FloatField()),
+        help_text="{experiment id: {metric: value minus the baseline's}}.",
+    )
+    higher_is_better = serializers.DictField(
+        child=serializers.BooleanField(), help_text="{metric: whether a higher value is better}."
+    )
+
+
+def comparison_data(result: comparison.Comparison) -> dict:
+    """The comparison as the API (and the page's CSV) gives it."""
+    experiments = []
+    for item in result.experiments:
+        experiment = item.experiment
+        dataset = experiment.dataset
+        experiments.append(
+            {
+                "id": experiment.pk,
+                "name": experiment.name,
+                "project": experiment.project_id,
+                "project_name": experiment.project.name,
+                "algorithm": experiment.algorithm,
+                "status": experiment.status,
+                "params": item.params,
+                "metrics": item.metrics,
+                "tags": item.tags,
+                "cauce_tags": item.cauce_tags,
+                "dataset_version": {"id": dataset.pk, "name": dataset.name} if dataset else None,
+                "mlflow_run_id": experiment.mlflow_run_id,
+                "from_mlflow": item.from_mlflow,
+            }
+        )
+    names = [*result.metric_names, *result.timing_names]
+    return {
+        "experiments": experiments,
+        "varying": result.varying,
+        "baseline": result.baseline_id,
+        "deltas": result.deltas,
+        "higher_is_better": {name: metric_higher_is_better(name) for name in names},
+    }
+
+
+@extend_schema(
+    summary="Compare 2 to 500 experiments side by side",
+    description=(
+        "Each run's params, metrics and tags are read from MLflow in one search per 100 runs. "
+        "Experiments may belong to several projects the user can read; any other id is a 404. "
+        "One id, more than 500 or a malformed id is a 400."
+    ),
+    parameters=[CompareQuerySerializer],
+    responses={
+        200: ComparisonSerializer,
+        400: _ERRORS[400],
+        404: _ERRORS[404],
+        503: OpenApiResponse(description="MLflow is unavailable: {message}"),
+    },
+)
+class ExperimentCompareApi(generics.GenericAPIView):
+    serializer_class = ComparisonSerializer
+
+    def get(self, request):
+        ids = comparison.compare_ids_parse(request.query_params.getlist("ids"))
+        baseline = comparison.baseline_parse(request.query_params.get("baseline"), ids=ids)
+        result = comparison.experiments_compare(user=request.user, ids=ids, baseline_id=baseline)
+        return Response(ComparisonSerializer(comparison_data(result)).data)

@@ -9,6 +9,7 @@ urlpatterns = [
         api.ExperimentBulkTagsApi.as_view(),
         name="api-experiment-bulk-tags",
     ),
+    path("experiments/compare/", api.ExperimentCompareApi.as_view(), name="api-experiment-compare"),
     path("experiments/<uuid:pk>/", api.ExperimentDetailApi.as_view(), name="api-experiment-detail"),
     path("experiments/<uuid:pk>/run/", api.ExperimentRunApi.as_view(), name="api-experiment-run"),
     path(

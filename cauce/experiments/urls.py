@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cauce.experiments import views
+from cauce.experiments import views, views_compare
 from cauce.registry import views as registry_views
 
 app_name = "experiments"
@@ -18,6 +18,16 @@ urlpatterns = [
     ),
     path("experiments/", views.ml_experiment_all, name="ml_experiment_all"),
     path("experiments/bulk-tags/", views.ml_experiment_bulk_tags, name="ml_experiment_bulk_tags"),
+    path(
+        "experiments/compare/",
+        views_compare.ml_experiment_compare,
+        name="ml_experiment_compare",
+    ),
+    path(
+        "experiments/compare/csv/",
+        views_compare.ml_experiment_compare_csv,
+        name="ml_experiment_compare_csv",
+    ),
     path("experiments/<uuid:pk>/", views.ml_experiment_detail, name="ml_experiment_detail"),
     path("experiments/<uuid:pk>/edit/", views.ml_experiment_edit, name="ml_experiment_edit"),
     path("experiments/<uuid:pk>/run/", views.ml_experiment_run, name="ml_experiment_run"),

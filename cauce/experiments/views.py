@@ -115,7 +115,8 @@ def _list_page(
         "tag_counts": experiment_tag_counts(experiments=experiments, chosen=filters.tags),
         "tag_names": form.tag_names,
         "editable_project_ids": editable,
-        "selectable": bool(editable),
+        # Any experiment can be marked to compare it; only editors' ones get tagged.
+        "selectable": True,
         "next_url": request.get_full_path(),
     }
 

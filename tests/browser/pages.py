@@ -125,6 +125,10 @@ PAGES: list[PageVisit] = [
         query=lambda s: {"tags": "navegador", "status": "FINISHED"},
         label="experiments:ml_experiment_all (filtered)",
     ),
+    PageVisit(
+        "experiments:ml_experiment_compare",
+        query=lambda s: {"ids": f"{s.experiment.pk},{s.other_experiment.pk}", "all": "1"},
+    ),
     PageVisit("experiments:ml_experiment_create", kwargs=lambda s: {"project_pk": s.project.pk}),
     PageVisit("experiments:ml_experiment_detail", kwargs=_experiment, steps=_open_experiment_tabs),
     PageVisit(
@@ -207,6 +211,7 @@ PAGES: list[PageVisit] = [
 NOT_PAGES: dict[str, str] = {
     "home": "redirects to the project list",
     "favicon": "redirects to the static icon (cauce/favicon.svg)",
+    "experiments:ml_experiment_compare_csv": "file download (the comparison's CSV)",
     "logout": "POST only",
     "set_language": "POST only (the language switch on every page)",
     "health": "JSON",

@@ -59,6 +59,10 @@ NO_OBJECT = {
     "projects:project_create",
     "experiments:ml_experiment_all",
     "experiments:ml_experiment_bulk_tags",
+    # The compared ids are in the query string (each unreadable one is a 404, tested there).
+    "experiments:ml_experiment_compare",
+    "experiments:ml_experiment_compare_csv",
+    "api-experiment-compare",
     "registry:model_list",
     "api-project-list",
     "api-experiment-list",

@@ -7,6 +7,7 @@ from celery.signals import before_task_publish
 
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.tasks import run_full_experiment_pipeline_task
+from cauce.experiments.tests.compare_support import experiments_for_runs, runs_log
 from cauce.experiments.tests.web_support import create_experiment
 from cauce.integrations.mlflow import client as mlflow_client
 
@@ -84,3 +85,26 @@ def end_runs(mlflow_server, db):
         run = client.get_run(run_id)
         if run.info.status == "RUNNING" and run.info.lifecycle_stage == "active":
             client.set_terminated(run_id, status="FINISHED")
+
+
+@pytest.fixture(scope="module")
+def few_runs(mlflow_server):
+    """Three finished runs in the real MLflow (p0 = 0, 1, 2; rmse = 1, 2, 3), logged once."""
+    from mlflow.tracking import MlflowClient
+
+    return runs_log(
+        MlflowClient(tracking_uri=mlflow_server), experiment_name="compare-few", count=3
+    )
+
+
+@pytest.fixture
+def three(mlflow, few_runs, project, iris_dataset, editor):
+    """Experiments "Exp 000" to "Exp 002" of ``project`` on the three runs."""
+    mlflow_experiment_id, runs = few_runs
+    return experiments_for_runs(
+        project=project,
+        dataset=iris_dataset,
+        user=editor,
+        mlflow_experiment_id=mlflow_experiment_id,
+        runs=runs,
+    )

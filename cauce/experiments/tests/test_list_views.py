@@ -302,9 +302,9 @@ def test_the_experiments_page_filters_by_project_and_shows_it(
     assert sorted(_names(response)) == ["Ajeno", "Alfa", "Beta"]
     page = response.content.decode()
     assert "Outsider&#x27;s project" in page
-    # The viewer's row cannot be checked for bulk tagging.
-    assert f'value="{foreign.pk}" form="bulk-tags"' not in page
-    assert f'value="{tagged["Alfa"].pk}" form="bulk-tags"' in page
+    # The viewer's row can be marked to compare it, and says it is read-only for tagging.
+    assert f'value="{foreign.pk}" form="bulk-tags" data-select data-read-only' in page
+    assert f'value="{tagged["Alfa"].pk}" form="bulk-tags" data-select aria-label' in page
     only = editor_client.get(ALL_URL, {"tags": "a", "project": foreign.project_id})
     assert _names(only) == ["Ajeno"]
 
@@ -486,10 +486,11 @@ def test_bulk_tagging_is_post_only_and_needs_a_login(client, editor_client, tagg
     assert _tags(tagged["Delta"]) == []
 
 
-def test_viewers_see_no_bulk_controls(viewer_client, tagged):
+def test_viewers_see_no_bulk_tag_controls_but_can_compare(viewer_client, tagged):
     page = viewer_client.get(_list_url(tagged["Alfa"].project)).content.decode()
-    assert 'id="bulk-tags"' not in page
-    assert "data-select-all" not in page
+    assert 'id="bulk-tag"' not in page
+    assert "Añadir a los marcados" not in page
+    assert "data-compare" in page
 
 
 def test_bulk_tagging_by_a_viewer_changes_nothing(viewer_client, tagged):

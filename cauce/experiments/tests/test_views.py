@@ -62,7 +62,8 @@ def test_list_shows_status_algorithm_main_metric_and_tags_to_viewers(viewer_clie
     assert "0,9665" in page  # Spanish number format
     assert '<a class="tag" href="?tags=base"' in page  # a row's tag filters the list by it
     assert "Nuevo experimento" not in page  # viewers don't create
-    assert 'name="experiments"' not in page  # nor tag in bulk
+    assert 'name="tag"' not in page  # nor tag in bulk
+    assert "data-compare" in page  # but they may compare the experiments they read
     assert f'href="/projects/{experiment.project_id}/artifacts/compare/"' in page
 
 

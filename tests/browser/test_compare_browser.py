@@ -1,0 +1,125 @@
+"""Comparing experiments in a real browser: mark them in a list, press "Comparar", show every
+row, pin a baseline, draw a scatter, brush an axis of the parallel coordinates, export the CSV.
+
+With COMPARE_SCREENSHOTS=<folder> it also leaves screenshots of the page at 1366 and 390 px,
+in Spanish and English, for a person to look at.
+"""
+
+import csv
+import io
+import os
+import re
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from playwright.sync_api import expect
+
+from cauce.experiments.tests.compare_support import experiments_for_runs, runs_log
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def compared(settings, tmp_path, mlflow, project, editor, make_dataset, iris_csv_bytes):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    dataset = make_dataset(project, iris_csv_bytes, "iris.csv", name="Iris")
+    mlflow_experiment_id, runs = runs_log(
+        MlflowClient(tracking_uri=mlflow), experiment_name="compare-browser", count=4, params=4
+    )
+    return experiments_for_runs(
+        project=project,
+        dataset=dataset,
+        user=editor,
+        mlflow_experiment_id=mlflow_experiment_id,
+        runs=runs,
+        prefix="Bosque",
+    )
+
+
+def _rows(page) -> list[str]:
+    return page.locator("[data-compare-table] tbody tr[data-row]").evaluate_all(
+        "rows => rows.map(row => row.dataset.row)"
+    )
+
+
+def _columns(page) -> list[str]:
+    return page.locator("[data-compare-table] thead th[data-col]").evaluate_all(
+        "cells => cells.map(cell => cell.dataset.col)"
+    )
+
+
+def test_a_viewer_compares_three_experiments(logged_in_page, live_server, viewer, compared):
+    page = logged_in_page(viewer, "pw-vera")
+    page.goto(f"{live_server.url}/experiments/")
+    for name in ("Bosque 000", "Bosque 001", "Bosque 003"):
+        page.get_by_label(f"Seleccionar «{name}»").check()
+    page.get_by_role("button", name="Comparar").click()
+
+    page.wait_for_url(re.compile(r"/experiments/compare/\?ids="))
+    chosen = [compared[0], compared[1], compared[3]]
+    # The list's order (newest first), whichever it is.
+    assert sorted(_columns(page)) == sorted(str(item.pk) for item in chosen)
+    rows = _rows(page)
+    assert "p0" in rows and "rmse" in rows and "p1" not in rows
+
+    page.get_by_label("Mostrar todas las filas (no solo las que difieren)").check()
+    page.wait_for_url(re.compile(r"all=1"))
+    assert {"p1", "p2", "p3", "team"} <= set(_rows(page))
+
+    pinned = _columns(page)[-1]
+    page.locator(f'[data-pin="{pinned}"]').click()
+    page.wait_for_url(re.compile(rf"baseline={pinned}"))
+    assert _columns(page)[0] == pinned
+    expect(page.locator("[data-baseline]")).to_have_count(1)
+    # rmse: lower is better, so a negative difference is green ("better"), a positive red.
+    deltas = page.locator('tr[data-row="rmse"] .delta')
+    expect(deltas).to_have_count(2)
+    for delta in deltas.all():
+        verdict = "better" if delta.inner_text().startswith("-") else "worse"
+        assert verdict in delta.get_attribute("class")
+    page.get_by_label("Eje X").select_option("p0")
+    page.wait_for_url(re.compile(r"x=p0"))
+    page.get_by_label("Eje Y", exact=True).select_option("rmse")
+    page.wait_for_url(re.compile(r"y=rmse"))
+    expect(page.locator("svg.scatter circle.point")).to_have_count(3)
+    expect(page.locator("svg.scatter")).to_have_attribute("aria-label", "rmse frente a p0")
+
+    # Brushing the top of the accuracy axis keeps the run with the highest accuracy only.
+    metric_axis = page.locator('svg.parallel .pc-axis[data-name="accuracy"] .brush-area')
+    metric_axis.scroll_into_view_if_needed()
+    box = metric_axis.bounding_box()
+    # From a fifth of the way down to past the top (the brush stops at the axis's end).
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] - 10, steps=5)
+    page.mouse.up()
+    expect(page.locator("[data-brush-status]")).to_have_text(
+        "Filtrados por las coordenadas paralelas: 1 de 3."
+    )
+    expect(page.locator(f'thead th[data-col="{compared[3].pk}"]')).to_be_visible()
+    expect(page.locator(f'thead th[data-col="{compared[0].pk}"]')).to_be_hidden()
+    page.get_by_role("button", name="Quitar el filtro").click()
+    expect(page.locator(f'thead th[data-col="{compared[0].pk}"]')).to_be_visible()
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Exportar CSV").click()
+    download = download_info.value
+    rows = list(csv.reader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
+    assert rows[0][2] == pinned
+    assert sorted(rows[1][2:]) == ["Bosque 000", "Bosque 001", "Bosque 003"]
+    assert any(row[1] == "p0" for row in rows)
+
+    folder = os.environ.get("COMPARE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for language in ("es", "en"):
+            if language == "en":
+                page.locator(".langswitch").get_by_role("button", name="EN").click()
+                expect(page.locator("html")).to_have_attribute("lang", "en")
+            for width, height in ((1366, 900), (390, 844)):
+                page.set_viewport_size({"width": width, "height": height})
+                page.screenshot(path=f"{folder}/compare-{language}-{width}.png", full_page=True)
+                page.locator(".compare-wrap").screenshot(
+                    path=f"{folder}/compare-table-{language}-{width}.png"
+                )

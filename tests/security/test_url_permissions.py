@@ -33,6 +33,7 @@ PUBLIC = {
     "api-token": "obtains a token from username and password (throttled)",
     "schema": "the OpenAPI document: describes routes, holds no data",
     "swagger-ui": "renders the OpenAPI document",
+    "favicon": "redirects to the static icon, which browsers ask for before any login",
 }
 # The whole Django admin: staff-only with its own login (checked once below).
 PUBLIC_NAMESPACES = {"admin": "Django admin: its own staff login, checked by test_admin_*"}

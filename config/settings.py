@@ -243,8 +243,11 @@ MLFLOW_WEB_CONNECT_TIMEOUT = env.float("MLFLOW_WEB_CONNECT_TIMEOUT", default=0.5
 MLFLOW_WEB_READ_TIMEOUT = env.float("MLFLOW_WEB_READ_TIMEOUT", default=0.8)
 MLFLOW_WORKER_TIMEOUT = env.int("MLFLOW_WORKER_TIMEOUT", default=60)
 MLFLOW_WORKER_MAX_RETRIES = env.int("MLFLOW_WORKER_MAX_RETRIES", default=2)
-# After a failed call the web process treats MLflow as down for this long (no new waits).
+# After a failed call the web process treats MLflow as down for this long (no new waits),
+# except for one call at a time, at most one per interval after the last failure, that tries
+# MLflow again (with the same short timeouts): MLflow's answer to it ends the cool-down.
 MLFLOW_DOWN_COOLDOWN_SECONDS = env.float("MLFLOW_DOWN_COOLDOWN_SECONDS", default=5.0)
+MLFLOW_DOWN_PROBE_INTERVAL_SECONDS = env.float("MLFLOW_DOWN_PROBE_INTERVAL_SECONDS", default=1.0)
 # How long a registration waits for MLflow to mark a new model version READY.
 REGISTRY_READY_TIMEOUT = env.float("CAUCE_REGISTRY_READY_TIMEOUT", default=10.0)
 

@@ -374,6 +374,11 @@ ARTIFACT_TEXT_PREVIEW_BYTES = env.int("CAUCE_ARTIFACT_TEXT_PREVIEW_BYTES", defau
 # --- Predictions with registered models -------------------------------------------------
 # Loaded models kept per process (LRU); each holds a whole scikit-learn pipeline in memory.
 REGISTRY_MODEL_CACHE_SIZE = env.int("CAUCE_MODEL_CACHE_SIZE", default=4)
+# Each web process remembers which version an alias (or a number) named for this long, and
+# predicts without asking MLflow meanwhile. An alias moved through Cauce is followed by the
+# next prediction on every process all the same; one moved in MLflow directly within this
+# time. 0: ask MLflow on every prediction.
+REGISTRY_ALIAS_TTL_SECONDS = env.float("CAUCE_ALIAS_TTL_SECONDS", default=5.0)
 # Web processes import MLflow's model loading and scikit-learn when they start, not on their
 # first prediction (which otherwise waits seconds for it); costs memory in each web process.
 PREDICT_PRELOAD = env.bool("CAUCE_PREDICT_PRELOAD", default=True)

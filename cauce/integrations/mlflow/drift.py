@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from cauce.integrations.mlflow.client import rest_get, rest_post
 from cauce.integrations.mlflow.errors import MlflowNotFound
+from cauce.integrations.mlflow.search import filter_value
 
 _RUNS_SEARCH = "/api/2.0/mlflow/runs/search"
 # An administrative command may wait longer than a page; still bounded.
@@ -28,10 +29,6 @@ class TaggedRun:
     experiment_id: str
     run_name: str
     tag_value: str
-
-
-def _quoted(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -81,7 +78,7 @@ def runs_active(*, runs: dict[str, str]) -> set[str]:
         if not experiment_is_active(experiment_id=experiment_id):
             continue
         for chunk in _chunks(sorted(run_ids), _RUN_IDS_PER_SEARCH):
-            quoted = ", ".join(_quoted(run_id) for run_id in chunk)
+            quoted = ", ".join(filter_value(run_id) for run_id in chunk)
             for run in _runs_search(
                 experiment_ids=[experiment_id],
                 filter_string=f"attributes.run_id IN ({quoted})",

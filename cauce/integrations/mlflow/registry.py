@@ -25,7 +25,7 @@ from cauce.integrations.mlflow.client import (
     rest_send,
 )
 from cauce.integrations.mlflow.errors import MlflowError, MlflowNotFound
-from cauce.integrations.mlflow.search import filter_value
+from cauce.integrations.mlflow.search import filter_value, search_pages
 
 _RM = "/api/2.0/mlflow/registered-models"
 _MV = "/api/2.0/mlflow/model-versions"
@@ -130,17 +130,14 @@ def _model_info(data: Mapping[str, Any]) -> RegisteredModelInfo:
 
 
 def _search(path: str, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    token = None
-    while True:
+    def page(token: str | None) -> tuple[list[dict[str, Any]], str | None]:
         page_params = {**params, "max_results": _PAGE}
         if token:
             page_params["page_token"] = token
         body = rest_get(path, params=page_params)
-        items.extend(body.get(key) or [])
-        token = body.get("next_page_token")
-        if not token:
-            return items
+        return body.get(key) or [], body.get("next_page_token")
+
+    return list(search_pages(page))
 
 
 # --- registered models ------------------------------------------------------------------------

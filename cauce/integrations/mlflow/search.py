@@ -1,4 +1,4 @@
-"""MLflow's search filters, written the same way by every caller.
+"""MLflow's searches, written the same way by every caller: filters and pages.
 
 MLflow reads a filter's string literal by removing its quotes and nothing else: no escape
 is undone. So a value is written between single quotes, or between double quotes when it
@@ -9,6 +9,11 @@ refused instead of matching something else.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+Item = TypeVar("Item")
+
 
 def filter_value(value: object) -> str:
     """``value`` as a string literal of a search filter (``tags.`k` = <literal>``), read back
@@ -18,3 +23,17 @@ def filter_value(value: object) -> str:
     if not quote or text.endswith("\\") or "\\" + quote in text:
         raise ValueError(f"Not usable in an MLflow search filter: {text!r}")
     return quote + text + quote
+
+
+def search_pages(
+    fetch: Callable[[str | None], tuple[Iterable[Item], str | None]],
+) -> Iterator[Item]:
+    """Every item of a search MLflow answers page by page: ``fetch(page_token)`` asks for
+    one page (the first with None) and returns its items and the next page's token (empty
+    or None after the last)."""
+    token: str | None = None
+    while True:
+        items, token = fetch(token)
+        yield from items
+        if not token:
+            return

@@ -197,6 +197,12 @@ def experiment_model_versions(
     return [RunVersion(info=version, model=visible.get(version.name)) for version in versions]
 
 
+def registered_model_info_get(*, model: RegisteredModel) -> RegisteredModelInfo:
+    """What MLflow's registry holds of a Cauce model (aliases, tags, description);
+    ``MlflowNotFound`` when MLflow no longer has it."""
+    return mlflow_registry.registered_model_get(name=model.name)
+
+
 def model_version_get_for_model(*, model: RegisteredModel, version: int) -> ModelVersionInfo:
     """One version of a Cauce model; ``NotFoundError`` (404) when it has no such version."""
     from cauce.registry.services import VERSION_MAX, unknown_version_error

@@ -173,13 +173,18 @@ class WebServer:
     worker_pid: int
 
 
+# The image's own worker options (Dockerfile): threads, and connections kept alive.
+PRODUCTION_WORKER = ("--worker-class", "gthread", "--threads", "4", "--keep-alive", "75")
+
+
 @contextlib.contextmanager
-def web_server(bench: Bench) -> Iterator[WebServer]:
-    """Gunicorn with one sync worker (the production shape), on a free port."""
+def web_server(bench: Bench, worker: tuple[str, ...] = ()) -> Iterator[WebServer]:
+    """Gunicorn with one worker on a free port: a sync worker, or ``worker``'s options
+    (e.g. ``PRODUCTION_WORKER``)."""
     port = free_port()
     command = [
         sys.executable, "-m", "gunicorn", "config.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "600",
+        "--bind", f"127.0.0.1:{port}", "--workers", "1", *worker, "--timeout", "600",
         "--log-level", "warning",
     ]  # fmt: skip
     log = (bench.root / "gunicorn.log").open("wb")

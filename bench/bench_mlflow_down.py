@@ -4,6 +4,12 @@ The tests assert what the code controls (the timeouts passed, one call and no re
 at all from the experiment page); the times themselves are measured here. Each page is timed
 with MLflow up (the baseline, measured in the same run) and then out; every figure is the
 median of ROUNDS cold views (no remembered outage, no cache).
+
+Then an outage that lasts: the artifacts tab asked every 50 ms while MLflow (behind a proxy,
+the same URI throughout) is silent for OUTAGE_SECONDS, then back. The half-open cool-down lets
+one request at a time probe MLflow, spaced by ``MLFLOW_DOWN_PROBE_INTERVAL_SECONDS`` from the
+last failure: the requests that waited a timeout are counted, and the time from MLflow back
+to the first tab that lists the artifacts again is measured.
 Usage: .venv/bin/python bench/bench_mlflow_down.py
 """
 
@@ -21,9 +27,10 @@ from pathlib import Path
 
 from artifacts_support import bench_environment, make_experiment
 
-from tests.fixtures.mlflow_server import free_port
+from tests.fixtures.mlflow_server import MlflowProxy, free_port
 
 ROUNDS = 5
+OUTAGE_SECONDS = 4.0
 
 
 @contextlib.contextmanager
@@ -124,6 +131,55 @@ def main() -> None:
                             f"ratio {outage} / up {out / up:6.2f}, "
                             f"{out:5.2f} s  (target <= {limit:.1f} s)"
                         )
+        address, headers = pages["artifacts tab"]
+        lasting_outage(bench.mlflow_url, address, headers, client)
+
+
+def lasting_outage(mlflow_url: str, address: str, headers: dict, client) -> None:
+    """Requests in a row through an outage and MLflow's return, the cool-down not reset."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from cauce.integrations.mlflow import client as mlflow_client
+
+    read_timeout = settings.MLFLOW_WEB_READ_TIMEOUT
+    interval = settings.MLFLOW_DOWN_PROBE_INTERVAL_SECONDS
+    proxy = MlflowProxy(mlflow_url)
+    settings.MLFLOW_TRACKING_URI = proxy.url
+    mlflow_client.reset_availability()
+    try:
+        proxy.delay = 3600.0  # silent: every request waits the client's read timeout
+        waited = asked = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < OUTAGE_SECONDS:
+            cache.clear()
+            before = time.perf_counter()
+            client.get(address, **headers)
+            waited += time.perf_counter() - before > read_timeout / 2
+            asked += 1
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        proxy.delay = 0.0
+        back = time.perf_counter()
+        while True:
+            cache.clear()
+            client.get(address, **headers)
+            if not mlflow_client._outages:
+                break
+            time.sleep(0.05)
+        recovered = time.perf_counter() - back
+    finally:
+        proxy.close()
+    most = int(elapsed / (interval + read_timeout)) + 1
+    print(
+        f"  MLflow silent for {elapsed:.1f} s, the tab asked every 50 ms (probe interval "
+        f"{interval} s, cool-down {settings.MLFLOW_DOWN_COOLDOWN_SECONDS} s):"
+    )
+    print(f"    requests that waited a timeout: {waited} of {asked}  (target <= {most})")
+    limit = interval + read_timeout + 0.2
+    print(
+        f"    MLflow back: the tab lists again after {recovered:5.2f} s  (target <= {limit:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,43 +1,59 @@
-"""10,000 rows predicted through Cauce's JSON endpoint, against the loaded pyfunc model itself.
+"""Online prediction through Cauce's JSON endpoint, against MLflow's own scoring server.
 
-Set-up (a temporary data dir, a real MLflow server and gunicorn with one sync worker keeping
-its database connection between requests, as in production): an iris RandomForest (100
+Set-up (a temporary data dir, a real MLflow server and gunicorn with one worker as the
+image runs it, threads and kept-alive connections, keeping its database connection between
+requests, as in production): an iris RandomForest (100
 trees) trained by Cauce's pipeline and logged by the worker's code, registered as a version
-with the alias ``champion`` and owned by a project.
+with the alias ``champion`` and owned by a project. Then ``mlflow models serve`` of
+``models:/<name>@champion`` (``--env-manager local``), the anchor a user would pick instead.
 
-- Cauce: ``POST /api/models/<name>/predict/?alias=champion`` with a ``dataframe_split``
-  body of 10,000 rows (encoded before timing), warm model: the alias resolved in MLflow,
-  the source checked, the rows checked against the signature, predicted, answered as JSON.
-- Baseline: ``model.predict(frame)`` on the same rows, the pyfunc model already loaded in
-  this process (what ``mlflow models serve`` does per request, minus its HTTP).
+For 1 row and for 10,000 rows, the same ``dataframe_split`` body (encoded before timing):
 
-The two are timed one after the other, N times each (so that both see the same load on a
+- Cauce: ``POST /api/models/<name>/predict/?alias=champion`` by token, warm model;
+- the scoring server: ``POST /invocations`` (the same body, the same connection reuse);
+- direct: ``model.predict(frame)`` with the pyfunc model loaded in this process.
+
+The three are timed one after the other, N times each (so that all see the same load on a
 shared machine), and their medians compared. The cold first call (the web worker loads the
 model) is reported too, beside ``load_model`` in this process. It prints, never asserts.
 
-    .venv/bin/python bench/bench_predict.py [--repetitions N] [--rows N]
+    .venv/bin/python bench/bench_predict.py [--repetitions N]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.artifacts_support import api_token, bench_environment, web_server  # noqa: E402
+import requests  # noqa: E402
+
+from bench.artifacts_support import (  # noqa: E402
+    PRODUCTION_WORKER,
+    api_token,
+    bench_environment,
+    web_server,
+)
+from tests.fixtures.mlflow_server import stop_process  # noqa: E402
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 TARGET = "species"
-TARGET_RATIO = 1.5
+ROW_COUNTS = (1, 10_000)
+# Cauce's median over the scoring server's, per row count.
+TARGETS = {1: 1.0, 10_000: 0.8}
+SCORING_PORTS = range(5190, 5200)
 
 
 def iris_frame():
@@ -116,23 +132,54 @@ def registered_champion(bench):
     return user, name, int(version.version)
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time used so far by a process and its reaped children (/proc, clock ticks), and
-    by its live children: MLflow's server answers in worker processes of its own."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    total = sum(int(value) for value in fields[11:15]) / ticks
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return total + sum(cpu_seconds(int(child)) for child in children)
+@contextlib.contextmanager
+def scoring_server(bench, model_uri: str) -> Iterator[str]:
+    """``mlflow models serve`` of ``model_uri`` on a port of 5190-5199, ready when yielded."""
+    port = next(port for port in SCORING_PORTS if _port_free(port))
+    # It starts ``uvicorn`` by name: the virtualenv's scripts must be on the PATH.
+    scripts = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": bench.mlflow_url,
+        "PATH": scripts + os.pathsep + os.environ.get("PATH", ""),
+    }
+    command = [
+        sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
+        "--env-manager", "local", "--host", "127.0.0.1", "-p", str(port),
+    ]  # fmt: skip
+    log = (bench.root / "scoring.log").open("wb")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if requests.get(url + "/ping", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                tail = (bench.root / "scoring.log").read_text()[-3000:]
+                raise RuntimeError(f"mlflow models serve did not start:\n{tail}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        stop_process(process)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repetitions", type=int, default=15)
-    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--repetitions", type=int, default=30)
     args = parser.parse_args()
-
-    import requests
 
     with bench_environment() as bench:
         import mlflow.pyfunc
@@ -146,81 +193,77 @@ def main() -> None:
         # Leaving mlflow's _use_tracking_uri unsets MLFLOW_TRACKING_URI in this process's
         # environment; gunicorn inherits it, so it is put back.
         os.environ["MLFLOW_TRACKING_URI"] = bench.mlflow_url
-        frame = rows_to_predict(args.rows)
-        body = json.dumps(
-            {"dataframe_split": {"columns": FEATURES, "data": frame.to_numpy().tolist()}}
-        ).encode()
         # The web worker keeps its database connection between requests, as production does
         # (CONN_MAX_AGE 60 there); the development default opens one per request, which with
         # SQLite costs about 2 ms of each call.
         os.environ["CAUCE_DATABASE_CONN_MAX_AGE"] = "60"
         load_before = os.getloadavg()[0]
-        with web_server(bench) as web:
-            url = f"{web.url}/api/models/{name}/predict/?alias=champion"
-            headers = {
+        results = {}
+        with (
+            web_server(bench, PRODUCTION_WORKER) as web,
+            scoring_server(bench, f"models:/{name}@champion") as serve,
+        ):
+            cauce_url = f"{web.url}/api/models/{name}/predict/?alias=champion"
+            cauce_headers = {
                 "Authorization": f"Token {api_token(user)}",
                 "Content-Type": "application/json",
             }
+            serve_url = f"{serve}/invocations"
+            serve_headers = {"Content-Type": "application/json"}
+            cauce_session, serve_session = requests.Session(), requests.Session()
 
-            def post() -> tuple[float, list]:
+            def post(session, url, headers, body) -> tuple[float, list]:
                 started = time.perf_counter()
-                response = requests.post(url, data=body, headers=headers, timeout=120)
+                response = session.post(url, data=body, headers=headers, timeout=120)
                 elapsed = time.perf_counter() - started
                 if response.status_code != 200:
-                    log = (bench.root / "gunicorn.log").read_text()[-3000:]
-                    raise SystemExit(f"{response.status_code} {response.text}\n{log}")
+                    raise SystemExit(f"{url}: {response.status_code} {response.text[:2000]}")
                 return elapsed, response.json()["predictions"]
 
-            def direct() -> tuple[float, Any]:
-                started = time.perf_counter()
-                predicted = model.predict(frame)
-                return time.perf_counter() - started, predicted
-
-            processes = {"web worker": web.worker_pid, "MLflow server": bench.mlflow_process.pid}
-
-            cold, first = post()
-            direct()  # the first call warms caches, as the endpoint's cold call did
-            # One after the other, so that both see the same load on a shared machine.
-            warm, direct_times = [], []
-            cpu = dict.fromkeys([*processes, "direct"], 0.0)
-            for _ in range(args.repetitions):
-                before = {key: cpu_seconds(pid) for key, pid in processes.items()}
-                elapsed, predictions = post()
-                warm.append(elapsed)
-                for key, pid in processes.items():
-                    cpu[key] += cpu_seconds(pid) - before[key]
-                started_cpu = time.process_time()
-                elapsed, expected = direct()
-                cpu["direct"] += time.process_time() - started_cpu
-                direct_times.append(elapsed)
+            for rows in ROW_COUNTS:
+                frame = rows_to_predict(rows)
+                body = json.dumps(
+                    {"dataframe_split": {"columns": FEATURES, "data": frame.to_numpy().tolist()}}
+                ).encode()
+                cold, first = post(cauce_session, cauce_url, cauce_headers, body)
+                post(serve_session, serve_url, serve_headers, body)
+                model.predict(frame)
+                times: dict[str, list[float]] = {"cauce": [], "serve": [], "direct": []}
+                for _ in range(args.repetitions):
+                    elapsed, predictions = post(cauce_session, cauce_url, cauce_headers, body)
+                    times["cauce"].append(elapsed)
+                    elapsed, served = post(serve_session, serve_url, serve_headers, body)
+                    times["serve"].append(elapsed)
+                    started = time.perf_counter()
+                    expected = model.predict(frame)
+                    times["direct"].append(time.perf_counter() - started)
+                same = predictions == first == served == expected.tolist()
+                medians = {key: statistics.median(value) * 1000 for key, value in times.items()}
+                results[rows] = (medians, same, cold)
         load_after = os.getloadavg()[0]
 
-    same = predictions == first == expected.tolist()
-    cauce_ms = statistics.median(warm) * 1000
-    direct_ms = statistics.median(direct_times) * 1000
     print(
-        f"predict {args.rows:,} rows (iris RandomForest, 100 trees), median of {args.repetitions}"
-        f" (each endpoint call followed by a direct call; web worker keeping its database"
-        f" connection as in production; load average {load_before:.1f} before,"
-        f" {load_after:.1f} after)"
+        f"online prediction (iris RandomForest, 100 trees), median of {args.repetitions}, "
+        f"one call of each in turn; load average {load_before:.1f} before, {load_after:.1f} after"
     )
-    print(f"  Cauce JSON endpoint, warm (alias resolved each call): {cauce_ms:8.1f} ms")
-    print(f"  loaded pyfunc model.predict(frame), same process:     {direct_ms:8.1f} ms")
-    print(
-        f"  ratio Cauce / direct: {cauce_ms / direct_ms:.2f} (target <= {TARGET_RATIO})"
-        f"   predictions identical: {same}"
-    )
-    per_call = {key: value * 1000 / args.repetitions for key, value in cpu.items()}
-    print(
-        "  CPU per call (less sensitive to load): web worker {:.1f} ms + MLflow server {:.1f} ms"
-        " (its whole tree), direct {:.1f} ms".format(
-            per_call["web worker"], per_call["MLflow server"], per_call["direct"]
+    labels = {
+        "cauce": "Cauce POST /api/models/<name>/predict/?alias=champion",
+        "serve": "mlflow models serve POST /invocations",
+        "direct": "pyfunc model.predict in-process",
+    }
+    for rows, (medians, same, cold) in results.items():
+        target = TARGETS[rows]
+        ratio = medians["cauce"] / medians["serve"]
+        print(f"  {rows:,} row{'s' if rows > 1 else ''}:")
+        for key, label in labels.items():
+            print(f"    {label:<56} {medians[key]:7.1f} ms")
+        print(
+            f"    ratio Cauce / scoring server: {ratio:.2f}  (target <= {target})"
+            f"   Cauce / in-process: {medians['cauce'] / medians['direct']:.2f}"
+            f"   predictions identical: {same}"
         )
-    )
-    print(
-        f"  cold first call through Cauce (web worker loads the model): {cold * 1000:.1f} ms"
-        f"   (load_model in this process: {load_seconds * 1000:.1f} ms)"
-    )
+        print(f"    Cauce's cold first call with this body: {cold * 1000:.1f} ms")
+    print(f"  load_model in this process: {load_seconds * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

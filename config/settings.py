@@ -324,8 +324,11 @@ MLFLOW_WEB_CONNECT_TIMEOUT = env.float("MLFLOW_WEB_CONNECT_TIMEOUT", default=0.5
 MLFLOW_WEB_READ_TIMEOUT = env.float("MLFLOW_WEB_READ_TIMEOUT", default=0.8)
 MLFLOW_WORKER_TIMEOUT = env.int("MLFLOW_WORKER_TIMEOUT", default=60)
 MLFLOW_WORKER_MAX_RETRIES = env.int("MLFLOW_WORKER_MAX_RETRIES", default=2)
-# After a failed call the web process treats MLflow as down for this long (no new waits).
+# After a failed call the web process treats MLflow as down for this long (no new waits),
+# except for one call at a time, at most one per interval after the last failure, that tries
+# MLflow again (with the same short timeouts): MLflow's answer to it ends the cool-down.
 MLFLOW_DOWN_COOLDOWN_SECONDS = env.float("MLFLOW_DOWN_COOLDOWN_SECONDS", default=5.0)
+MLFLOW_DOWN_PROBE_INTERVAL_SECONDS = env.float("MLFLOW_DOWN_PROBE_INTERVAL_SECONDS", default=1.0)
 # How long a registration waits for MLflow to mark a new model version READY.
 REGISTRY_READY_TIMEOUT = env.float("CAUCE_REGISTRY_READY_TIMEOUT", default=10.0)
 
@@ -452,6 +455,11 @@ ARTIFACT_TEXT_PREVIEW_BYTES = env.int("CAUCE_ARTIFACT_TEXT_PREVIEW_BYTES", defau
 # --- Predictions with registered models -------------------------------------------------
 # Loaded models kept per process (LRU); each holds a whole scikit-learn pipeline in memory.
 REGISTRY_MODEL_CACHE_SIZE = env.int("CAUCE_MODEL_CACHE_SIZE", default=4)
+# Each web process remembers which version an alias (or a number) named for this long, and
+# predicts without asking MLflow meanwhile. An alias moved through Cauce is followed by the
+# next prediction on every process all the same; one moved in MLflow directly within this
+# time. 0: ask MLflow on every prediction.
+REGISTRY_ALIAS_TTL_SECONDS = env.float("CAUCE_ALIAS_TTL_SECONDS", default=5.0)
 # Web processes import MLflow's model loading and scikit-learn when they start, not on their
 # first prediction (which otherwise waits seconds for it); costs memory in each web process.
 PREDICT_PRELOAD = env.bool("CAUCE_PREDICT_PRELOAD", default=True)

@@ -20,7 +20,6 @@ from rest_framework.views import APIView
 
 from cauce.experiments.selectors import experiment_get_for_user
 from cauce.integrations.mlflow import MlflowNotFound
-from cauce.integrations.mlflow import registry as mlflow_registry
 from cauce.integrations.mlflow.registry import ModelVersionInfo
 from cauce.projects.models import Role
 from cauce.registry import services
@@ -29,6 +28,7 @@ from cauce.registry.selectors import (
     model_version_get_for_model,
     model_version_rows,
     registered_model_get_for_user,
+    registered_model_info_get,
     registered_model_list_for_user,
     registered_model_rows,
 )
@@ -277,7 +277,7 @@ class ModelDetailApi(APIView):
     def get(self, request, name):
         model, _membership = registered_model_get_for_user(user=request.user, name=name)
         try:
-            info = mlflow_registry.registered_model_get(name=model.name)
+            info = registered_model_info_get(model=model)
             rows = model_version_rows(model=model, info=info)
         except MlflowNotFound:
             info, rows = None, []

@@ -42,6 +42,10 @@ class RegisteredModel(TimeStampedModel):
         null=True,
         related_name="+",
     )
+    # Bumped whenever Cauce moves or removes an alias, or deletes a version: every web
+    # process then resolves the model's aliases and versions in MLflow again at its next
+    # prediction instead of using what it remembers (``predict.services``).
+    alias_generation = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]

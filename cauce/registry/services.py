@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -393,6 +394,13 @@ def unknown_version_error(model: RegisteredModel, version: int) -> NotFoundError
     return NotFoundError(message, extra={"version": message})
 
 
+def _aliases_moved(model: RegisteredModel) -> None:
+    """Cauce asked MLflow to move an alias or delete a version (done or not, when MLflow did
+    not answer): every web process resolves this model's aliases and versions again at its
+    next prediction (``predict.services``)."""
+    RegisteredModel.objects.filter(pk=model.pk).update(alias_generation=F("alias_generation") + 1)
+
+
 def alias_set(*, model: RegisteredModel, alias: object, version: object) -> tuple[str, int]:
     """Point an alias at a version (moving it when it pointed at another)."""
     alias = alias_check(alias)
@@ -406,6 +414,8 @@ def alias_set(*, model: RegisteredModel, alias: object, version: object) -> tupl
     except MlflowError as error:
         logger.warning("MLflow refused alias %s -> %s of %s: %s", alias, number, model.name, error)
         raise _error("alias", _("MLflow no aceptó el alias.")) from error
+    finally:
+        _aliases_moved(model)
     return alias, number
 
 
@@ -418,7 +428,10 @@ def alias_delete(*, model: RegisteredModel, alias: str) -> None:
             _("El modelo «%(name)s» no tiene el alias «%(alias)s».")
             % {"name": model.name, "alias": alias}
         )
-    mlflow_registry.alias_delete(name=model.name, alias=alias)
+    try:
+        mlflow_registry.alias_delete(name=model.name, alias=alias)
+    finally:
+        _aliases_moved(model)
 
 
 # --- descriptions, tags, deletion -------------------------------------------------------------
@@ -513,3 +526,5 @@ def model_version_delete(*, model: RegisteredModel, version: object) -> None:
         mlflow_registry.model_version_delete(name=model.name, version=number)
     except MlflowNotFound as error:
         raise unknown_version_error(model, number) from error
+    finally:
+        _aliases_moved(model)

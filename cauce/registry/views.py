@@ -15,11 +15,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cauce.core.exceptions import ApplicationError
+from cauce.core.exceptions import ApplicationError, NotFoundError
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.selectors import experiment_get_for_user
 from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable
-from cauce.integrations.mlflow import registry as mlflow_registry
 from cauce.projects.models import Role
 from cauce.projects.selectors import project_get_for_user
 from cauce.registry import services
@@ -34,8 +33,10 @@ from cauce.registry.forms import (
 )
 from cauce.registry.selectors import (
     experiment_model_versions,
+    model_version_get_for_model,
     model_version_rows,
     registered_model_get_for_user,
+    registered_model_info_get,
     registered_model_list_for_user,
     registered_model_rows,
 )
@@ -107,7 +108,7 @@ def model_detail(request, name: str):
         "info": None,
     }
     try:
-        context["info"] = mlflow_registry.registered_model_get(name=model.name)
+        context["info"] = registered_model_info_get(model=model)
         rows = model_version_rows(model=model, info=context["info"])
     except MlflowUnavailable:
         context["mlflow_available"] = False
@@ -191,8 +192,8 @@ def alias_delete(request, name: str, alias: str):
 
 def _version_or_404(model, version: int):
     try:
-        return mlflow_registry.model_version_get(name=model.name, version=version)
-    except MlflowNotFound:
+        return model_version_get_for_model(model=model, version=version)
+    except NotFoundError:
         raise Http404 from None
 
 

@@ -6,7 +6,9 @@ Two transports, both with the configured tracking URI and never process-global s
   web's read paths (listings, streamed downloads), so that a page never waits long.
 
 Web processes fail fast (no client retries, sub-second timeouts) and, once MLflow has
-failed, treat it as down for a short cool-down instead of waiting again on every call.
+failed, treat it as down for a short cool-down instead of waiting again on every call. The
+cool-down is half-open: one call at a time may probe MLflow, spaced from the last failure,
+and MLflow's answer ends it (see ``_admit``).
 Workers call ``use_worker_profile()`` and wait longer; they retry through Celery.
 
 Down is not the same as "no": an outage (``MlflowUnavailable``, and the cool-down) is a
@@ -112,27 +114,87 @@ def tracking_uri() -> str:
 OUTAGE_STATUSES = frozenset({502, 503, 504})
 _NOT_FOUND_CODES = ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
 
-_down_until: dict[str, float] = {}
+
+@dataclass
+class _Outage:
+    """What a web process remembers of an outage of one tracking URI (see ``_admit``)."""
+
+    until: float  # end of the cool-down
+    next_probe: float  # earliest start of the next probe
+    probe: object | None = None  # the probe in flight, if any
+    probe_started: float = 0.0
+
+
+_outages: dict[str, _Outage] = {}
+_outages_lock = threading.Lock()
 
 
 def _mark_down(uri: str) -> None:
-    if not _worker_profile:
-        _down_until[uri] = time.monotonic() + settings.MLFLOW_DOWN_COOLDOWN_SECONDS
+    """An outage now: (re)start the cool-down, and space the next probe from now."""
+    if _worker_profile:
+        return
+    now = time.monotonic()
+    with _outages_lock:
+        _outages[uri] = _Outage(
+            until=now + settings.MLFLOW_DOWN_COOLDOWN_SECONDS,
+            next_probe=now + settings.MLFLOW_DOWN_PROBE_INTERVAL_SECONDS,
+        )
 
 
 def _mark_up(uri: str) -> None:
-    _down_until.pop(uri, None)
+    """MLflow answered (even a refusal): the cool-down, if any, is over for this process."""
+    with _outages_lock:
+        _outages.pop(uri, None)
 
 
-def _ensure_not_cooling_down(uri: str) -> None:
-    until = _down_until.get(uri)
-    if until is not None and time.monotonic() < until:
-        raise MlflowUnavailable()
+def _admit(uri: str) -> object | None:
+    """Let a call go to MLflow, or raise ``MlflowUnavailable`` during the cool-down.
+
+    The cool-down is half-open: while it lasts, one call at a time (per process) may try
+    MLflow, with the web's short timeouts, once ``MLFLOW_DOWN_PROBE_INTERVAL_SECONDS`` have
+    passed since the last failure. Its answer ends the cool-down (``_mark_up``); its failure
+    starts it again (``_mark_down``). So an outage costs at most one timeout per interval,
+    and MLflow back is seen by the first call after that. Returns the probe's token (to give
+    to ``_end_probe``), None for an ordinary call.
+    """
+    now = time.monotonic()
+    with _outages_lock:
+        outage = _outages.get(uri)
+        if outage is None or now >= outage.until:
+            return None
+        # A probe whose caller never reported (its own error) frees the slot after a cool-down.
+        stale = now - outage.probe_started > settings.MLFLOW_DOWN_COOLDOWN_SECONDS
+        if (outage.probe is None or stale) and now >= outage.next_probe:
+            outage.probe, outage.probe_started = object(), now
+            return outage.probe
+    raise MlflowUnavailable()
+
+
+def _end_probe(uri: str, probe: object | None) -> None:
+    """The probe is over. If it told neither up nor down (an error of the caller's own),
+    free the slot and space the next probe from now."""
+    if probe is None:
+        return
+    with _outages_lock:
+        outage = _outages.get(uri)
+        if outage is not None and outage.probe is probe:
+            outage.probe = None
+            outage.next_probe = time.monotonic() + settings.MLFLOW_DOWN_PROBE_INTERVAL_SECONDS
+
+
+@contextlib.contextmanager
+def _admitted(uri: str) -> Iterator[None]:
+    probe = _admit(uri)
+    try:
+        yield
+    finally:
+        _end_probe(uri, probe)
 
 
 def reset_availability() -> None:
     """Forget a remembered outage (tests, and the tab's retry link)."""
-    _down_until.clear()
+    with _outages_lock:
+        _outages.clear()
 
 
 # --- MlflowClient ----------------------------------------------------------------------------
@@ -216,7 +278,7 @@ def translate_errors(*, what: str = "") -> Iterator[None]:
     from mlflow.exceptions import MlflowException, RestException
 
     uri = tracking_uri()
-    _ensure_not_cooling_down(uri)
+    probe = _admit(uri)
     try:
         yield
     except MlflowException as exc:
@@ -238,6 +300,8 @@ def translate_errors(*, what: str = "") -> Iterator[None]:
         raise _unavailable(uri, what, exc) from exc
     else:
         _mark_up(uri)
+    finally:
+        _end_probe(uri, probe)
 
 
 # --- plain REST for the web's read paths -----------------------------------------------------
@@ -327,9 +391,11 @@ def _web_timeout(read: float | None = None) -> tuple[float, float]:
 
 
 def _raise_for_status(response: requests.Response, what: str) -> None:
-    """An outage status starts the cool-down; any other error answer is MLflow's refusal."""
+    """An outage status starts the cool-down; any other answer ends it (MLflow is up), and
+    an error answer is MLflow's refusal."""
     if response.status_code in OUTAGE_STATUSES:
         raise _unavailable(tracking_uri(), what, RuntimeError(f"HTTP {response.status_code}"))
+    _mark_up(tracking_uri())
     if response.status_code < 400:
         return
     try:
@@ -350,19 +416,18 @@ def _raise_for_status(response: requests.Response, what: str) -> None:
 def _get(path: str, *, read_timeout: float | None, **kwargs: Any) -> requests.Response:
     """One GET with the web's timeouts; transport failures and bad statuses become ours."""
     uri = tracking_uri()
-    _ensure_not_cooling_down(uri)
-    try:
-        response = _request("GET", uri + path, timeout=_web_timeout(read_timeout), **kwargs)
-    except requests.RequestException as exc:
-        _mark_down(uri)
-        logger.warning("MLflow unavailable on GET %s: %s", path, exc)
-        raise MlflowUnavailable() from exc
-    try:
-        _raise_for_status(response, path)
-    except Exception:
-        response.close()
-        raise
-    _mark_up(uri)
+    with _admitted(uri):
+        try:
+            response = _request("GET", uri + path, timeout=_web_timeout(read_timeout), **kwargs)
+        except requests.RequestException as exc:
+            _mark_down(uri)
+            logger.warning("MLflow unavailable on GET %s: %s", path, exc)
+            raise MlflowUnavailable() from exc
+        try:
+            _raise_for_status(response, path)
+        except Exception:
+            response.close()
+            raise
     return response
 
 
@@ -376,18 +441,7 @@ def rest_get(
 
 def rest_post(path: str, *, body: dict[str, Any], read_timeout: float | None = None) -> Any:
     """POST a small JSON write to the tracking server with the web's timeouts."""
-    uri = tracking_uri()
-    _ensure_not_cooling_down(uri)
-    try:
-        response = _request("POST", uri + path, json=body, timeout=_web_timeout(read_timeout))
-    except requests.RequestException as exc:
-        _mark_down(uri)
-        logger.warning("MLflow unavailable on POST %s: %s", path, exc)
-        raise MlflowUnavailable() from exc
-    with response:
-        _raise_for_status(response, path)
-        _mark_up(uri)
-        return response.json() if response.content else {}
+    return rest_send("POST", path, body=body, read_timeout=read_timeout)
 
 
 def rest_send(
@@ -395,17 +449,16 @@ def rest_send(
 ) -> Any:
     """A small JSON write with any method (the registry PATCHes and DELETEs), web timeouts."""
     uri = tracking_uri()
-    _ensure_not_cooling_down(uri)
-    try:
-        response = _request(method, uri + path, json=body, timeout=_web_timeout(read_timeout))
-    except requests.RequestException as exc:
-        _mark_down(uri)
-        logger.warning("MLflow unavailable on %s %s: %s", method, path, exc)
-        raise MlflowUnavailable() from exc
-    with response:
-        _raise_for_status(response, path)
-        _mark_up(uri)
-        return response.json() if response.content else {}
+    with _admitted(uri):
+        try:
+            response = _request(method, uri + path, json=body, timeout=_web_timeout(read_timeout))
+        except requests.RequestException as exc:
+            _mark_down(uri)
+            logger.warning("MLflow unavailable on %s %s: %s", method, path, exc)
+            raise MlflowUnavailable() from exc
+        with response:
+            _raise_for_status(response, path)
+            return response.json() if response.content else {}
 
 
 # --- a GET whose answer is read later ----------------------------------------------------------
@@ -434,11 +487,16 @@ class DeferredGet:
     while idle is replaced, and its GET sent again once.
     """
 
-    def __init__(self, uri: str, target: str, what: str):
+    def __init__(self, uri: str, target: str, what: str, probe: object | None = None):
         self._uri = uri
         self._target = target
         self._what = what
-        self._connection, self._reused = self._send(_idle_connections().pop(uri, None))
+        self._probe = probe  # this GET is the cool-down's probe (see ``_admit``)
+        try:
+            self._connection, self._reused = self._send(_idle_connections().pop(uri, None))
+        except BaseException:
+            _end_probe(uri, probe)
+            raise
 
     def _send(
         self, connection: http.client.HTTPConnection | None
@@ -462,6 +520,12 @@ class DeferredGet:
 
     def result(self) -> Any:
         try:
+            return self._result()
+        finally:
+            _end_probe(self._uri, self._probe)
+
+    def _result(self) -> Any:
+        try:
             status, content = self._read()
         except (OSError, http.client.HTTPException) as exc:
             self._connection.close()
@@ -476,7 +540,6 @@ class DeferredGet:
                 raise _unavailable(self._uri, self._what, exc_again) from exc_again
         _idle_connections()[self._uri] = self._connection
         _raise_for_status(_Answer(status, content), self._what)
-        _mark_up(self._uri)
         return json.loads(content) if content else {}
 
     def _read(self) -> tuple[int, bytes]:
@@ -514,11 +577,10 @@ def rest_get_deferred(path: str, *, params: dict[str, Any] | None = None) -> Def
     """Send a GET of a JSON endpoint now (web timeouts); ``result()`` reads the answer, with
     the same errors as ``rest_get``. ``MlflowUnavailable`` at once if it cannot be sent."""
     uri = tracking_uri()
-    _ensure_not_cooling_down(uri)
     target = urlsplit(uri).path.rstrip("/") + path
     if params:
         target += "?" + urlencode(params)
-    return DeferredGet(uri, target, f"GET {path}")
+    return DeferredGet(uri, target, f"GET {path}", _admit(uri))
 
 
 def rest_open_stream(path: str, *, read_timeout: float = 30.0) -> requests.Response:

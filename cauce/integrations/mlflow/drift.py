@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from cauce.integrations.mlflow.client import rest_get, rest_post
 from cauce.integrations.mlflow.errors import MlflowNotFound
+from cauce.integrations.mlflow.search import filter_value, search_pages
 
 _RUNS_SEARCH = "/api/2.0/mlflow/runs/search"
 # An administrative command may wait longer than a page; still bounded.
@@ -30,18 +31,13 @@ class TaggedRun:
     tag_value: str
 
 
-def _quoted(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
 def _runs_search(*, experiment_ids: list[str], filter_string: str) -> Iterator[dict]:
-    token = None
-    while True:
+    def page(token: str | None) -> tuple[list[dict], str | None]:
         body = {
             "experiment_ids": experiment_ids,
             "filter": filter_string,
@@ -51,10 +47,9 @@ def _runs_search(*, experiment_ids: list[str], filter_string: str) -> Iterator[d
         if token:
             body["page_token"] = token
         answer = rest_post(_RUNS_SEARCH, body=body, read_timeout=_READ_TIMEOUT)
-        yield from answer.get("runs") or []
-        token = answer.get("next_page_token")
-        if not token:
-            return
+        return answer.get("runs") or [], answer.get("next_page_token")
+
+    return search_pages(page)
 
 
 def experiment_is_active(*, experiment_id: str) -> bool:
@@ -81,7 +76,7 @@ def runs_active(*, runs: dict[str, str]) -> set[str]:
         if not experiment_is_active(experiment_id=experiment_id):
             continue
         for chunk in _chunks(sorted(run_ids), _RUN_IDS_PER_SEARCH):
-            quoted = ", ".join(_quoted(run_id) for run_id in chunk)
+            quoted = ", ".join(filter_value(run_id) for run_id in chunk)
             for run in _runs_search(
                 experiment_ids=[experiment_id],
                 filter_string=f"attributes.run_id IN ({quoted})",
@@ -92,19 +87,17 @@ def runs_active(*, runs: dict[str, str]) -> set[str]:
 
 def experiments_active_ids() -> list[str]:
     """Ids of every active MLflow experiment."""
-    ids: list[str] = []
-    token = None
-    while True:
+
+    def page(token: str | None) -> tuple[list[dict], str | None]:
         params = {"max_results": _PAGE, "view_type": "ACTIVE_ONLY"}
         if token:
             params["page_token"] = token
         answer = rest_get(
             "/api/2.0/mlflow/experiments/search", params=params, read_timeout=_READ_TIMEOUT
         )
-        ids.extend(experiment["experiment_id"] for experiment in answer.get("experiments") or [])
-        token = answer.get("next_page_token")
-        if not token:
-            return ids
+        return answer.get("experiments") or [], answer.get("next_page_token")
+
+    return [experiment["experiment_id"] for experiment in search_pages(page)]
 
 
 def runs_tagged(*, key: str, experiment_ids: Iterable[str] | None = None) -> list[TaggedRun]:

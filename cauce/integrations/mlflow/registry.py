@@ -25,6 +25,7 @@ from cauce.integrations.mlflow.client import (
     rest_send,
 )
 from cauce.integrations.mlflow.errors import MlflowError, MlflowNotFound
+from cauce.integrations.mlflow.search import filter_value, search_pages
 
 _RM = "/api/2.0/mlflow/registered-models"
 _MV = "/api/2.0/mlflow/model-versions"
@@ -128,23 +129,15 @@ def _model_info(data: Mapping[str, Any]) -> RegisteredModelInfo:
     )
 
 
-def _quoted(value: str) -> str:
-    # Cauce's names and MLflow's run ids hold no quote; a stray one is escaped anyway.
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _search(path: str, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    token = None
-    while True:
+    def page(token: str | None) -> tuple[list[dict[str, Any]], str | None]:
         page_params = {**params, "max_results": _PAGE}
         if token:
             page_params["page_token"] = token
         body = rest_get(path, params=page_params)
-        items.extend(body.get(key) or [])
-        token = body.get("next_page_token")
-        if not token:
-            return items
+        return body.get(key) or [], body.get("next_page_token")
+
+    return list(search_pages(page))
 
 
 # --- registered models ------------------------------------------------------------------------
@@ -169,7 +162,7 @@ def registered_models_get_many(*, names: Iterable[str]) -> dict[str, RegisteredM
     found: dict[str, RegisteredModelInfo] = {}
     for start in range(0, len(wanted), _NAMES_PER_SEARCH):
         chunk = wanted[start : start + _NAMES_PER_SEARCH]
-        names_filter = ", ".join(_quoted(name) for name in chunk)
+        names_filter = ", ".join(filter_value(name) for name in chunk)
         for item in _search(
             f"{_RM}/search", "registered_models", {"filter": f"name IN ({names_filter})"}
         ):
@@ -305,7 +298,7 @@ def model_versions_list(
     by_version: dict[int, list[str]] = {}
     for alias, version in model.aliases.items():
         by_version.setdefault(version, []).append(alias)
-    items = _search(f"{_MV}/search", "model_versions", {"filter": f"name = {_quoted(name)}"})
+    items = _search(f"{_MV}/search", "model_versions", {"filter": f"name = {filter_value(name)}"})
     versions = [
         _version_info(item, aliases=by_version.get(int(item["version"]), [])) for item in items
     ]
@@ -314,7 +307,9 @@ def model_versions_list(
 
 def model_versions_for_run(*, run_id: str) -> list[ModelVersionInfo]:
     """Versions (of any model) registered from a run, with their aliases; newest first."""
-    items = _search(f"{_MV}/search", "model_versions", {"filter": f"run_id = {_quoted(run_id)}"})
+    items = _search(
+        f"{_MV}/search", "model_versions", {"filter": f"run_id = {filter_value(run_id)}"}
+    )
     if not items:
         return []
     models = registered_models_get_many(names={item["name"] for item in items})
@@ -335,7 +330,7 @@ def model_versions_find(*, name: str, run_id: str) -> list[ModelVersionInfo]:
     items = _search(
         f"{_MV}/search",
         "model_versions",
-        {"filter": f"name = {_quoted(name)} and run_id = {_quoted(run_id)}"},
+        {"filter": f"name = {filter_value(name)} and run_id = {filter_value(run_id)}"},
     )
     return sorted((_version_info(item, aliases=[]) for item in items), key=lambda v: v.version)
 

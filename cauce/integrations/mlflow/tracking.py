@@ -10,6 +10,7 @@ from typing import Any
 
 from cauce.integrations.mlflow.client import get_client, tracking_uri, translate_errors
 from cauce.integrations.mlflow.errors import MlflowNotFound
+from cauce.integrations.mlflow.search import filter_value, search_pages
 
 # log_batch limits of the tracking server.
 _MAX_PARAMS_PER_BATCH = 100
@@ -150,20 +151,19 @@ def runs_tags(*, experiment_ids: list[str], run_ids: list[str]) -> dict[str, dic
     with translate_errors(what="search_runs(tags)"):
         for start in range(0, len(run_ids), _MAX_RUN_IDS_PER_SEARCH):
             chunk = run_ids[start : start + _MAX_RUN_IDS_PER_SEARCH]
-            quoted = ", ".join(f"'{run_id}'" for run_id in chunk)
-            page_token = None
-            while True:
-                page = client.search_runs(
+            quoted = ", ".join(filter_value(run_id) for run_id in chunk)
+
+            def page(token: str | None, quoted: str = quoted) -> tuple[Any, str | None]:
+                runs = client.search_runs(
                     experiment_ids=experiment_ids,
                     filter_string=f"attributes.run_id IN ({quoted})",
                     max_results=_MAX_RUN_IDS_PER_SEARCH,
-                    page_token=page_token,
+                    page_token=token,
                 )
-                for run in page:
-                    found[run.info.run_id] = dict(run.data.tags)
-                page_token = page.token
-                if not page_token:
-                    break
+                return runs, runs.token
+
+            for run in search_pages(page):
+                found[run.info.run_id] = dict(run.data.tags)
     return found
 
 
@@ -240,7 +240,7 @@ def runs_end_running(
     """
     if not experiment_ids or not tags:
         return []
-    conditions = [f"tags.`{key}` = '{_filter_value(value)}'" for key, value in tags.items()]
+    conditions = [f"tags.`{key}` = {filter_value(value)}" for key, value in tags.items()]
     conditions.append("attributes.status = 'RUNNING'")
     client = get_client()
     with translate_errors(what="search_runs(running)"):
@@ -261,14 +261,6 @@ def runs_end_running(
             continue
         ended.append(run_id)
     return ended
-
-
-def _filter_value(value: str) -> str:
-    """A value for a ``search_runs`` filter between single quotes (ids: no quotes in them)."""
-    value = str(value)
-    if "'" in value or "\\" in value:
-        raise ValueError(f"Not usable in a search_runs filter: {value!r}")
-    return value
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,16 @@
 
 An outage (nothing listens, a socket that never answers, a gateway's 502) raises
 ``MlflowUnavailable`` and starts the web's cool-down: the next call within it is not even
-sent. A refusal (a real MLflow server answering an error with its JSON body, even a 500
+sent, but for one probe at a time once the probe interval has passed, whose answer ends it.
+A refusal (a real MLflow server answering an error with its JSON body, even a 500
 INTERNAL_ERROR) raises ``MlflowError`` with MLflow's code, and the next call goes to MLflow
 as usual. Both transports are checked: the plain REST calls and ``MlflowClient``.
 """
 
 import base64
 import socket
+import threading
+import time
 import uuid
 
 import pytest
@@ -156,6 +159,113 @@ def test_a_refusal_through_a_gateway_is_still_a_refusal(mlflow_proxy, model_name
     assert _asked(http_calls, f"{MODELS}/get") == 1
 
 
+# --- the cool-down is half-open: one call at a time tries MLflow again ---------------------------
+
+
+def _read_through(transport: str, model_name: str) -> str:
+    path, params = f"{MODELS}/get", {"name": model_name}
+    if transport == "rest":
+        return mlflow_client.rest_get(path, params=params)["registered_model"]["name"]
+    if transport == "deferred":
+        return mlflow_client.rest_get_deferred(path, params=params).result()["registered_model"][
+            "name"
+        ]
+    with mlflow_client.translate_errors(what="get"):
+        return mlflow_client.get_client().get_registered_model(model_name).name
+
+
+@pytest.mark.parametrize("transport", ["rest", "deferred", "mlflowclient"])
+def test_mlflow_back_ends_the_cool_down_at_the_first_call_that_tries_it(
+    transport, mlflow_proxy, model_name, settings
+):
+    settings.MLFLOW_DOWN_PROBE_INTERVAL_SECONDS = 0
+    mlflow_proxy.refuse = lambda method, path: True  # MLflow gone behind its gateway
+    with pytest.raises(MlflowUnavailable):
+        _read_through(transport, model_name)
+    assert mlflow_client._outages
+
+    mlflow_proxy.refuse = None  # back, well within the 5 s cool-down
+    assert _read_through(transport, model_name) == model_name
+    assert not mlflow_client._outages
+    assert _read_through("rest", model_name) == model_name
+
+
+def test_a_refusal_during_the_cool_down_ends_it_too(mlflow_proxy, model_name, settings):
+    settings.MLFLOW_DOWN_PROBE_INTERVAL_SECONDS = 0
+    mlflow_proxy.refuse = lambda method, path: True
+    with pytest.raises(MlflowUnavailable):
+        _read_through("rest", model_name)
+    mlflow_proxy.refuse = None
+
+    with pytest.raises(MlflowNotFound):
+        _read_through("rest", f"none-{uuid.uuid4().hex}")
+    assert not mlflow_client._outages
+
+
+def test_a_failed_probe_starts_the_cool_down_again_and_spaces_the_next(
+    mlflow_down, settings, http_calls
+):
+    settings.MLFLOW_DOWN_PROBE_INTERVAL_SECONDS = 0
+    with pytest.raises(MlflowUnavailable):
+        mlflow_client.rest_get(f"{MODELS}/get", params={"name": "any"})
+    settings.MLFLOW_DOWN_PROBE_INTERVAL_SECONDS = 60
+    with pytest.raises(MlflowUnavailable):  # the probe: sent, refused
+        mlflow_client.rest_get(f"{MODELS}/get", params={"name": "any"})
+    with pytest.raises(MlflowUnavailable):  # within 60 s of the probe's failure: not sent
+        mlflow_client.rest_get(f"{MODELS}/get", params={"name": "any"})
+
+    assert _asked(http_calls, f"{MODELS}/get") == 2
+
+
+def test_one_probe_at_a_time_while_mlflow_is_silent(mlflow_silent, settings, http_calls):
+    settings.MLFLOW_DOWN_PROBE_INTERVAL_SECONDS = 0
+    path = f"{MODELS}/get"
+    with pytest.raises(MlflowUnavailable):
+        mlflow_client.rest_get(path, params={"name": "any"})
+    outcome: list[BaseException] = []
+
+    def probe() -> None:
+        try:
+            mlflow_client.rest_get(path, params={"name": "any"})
+        except BaseException as exc:
+            outcome.append(exc)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        _wait_for(lambda: _asked(http_calls, path) == 2)  # the probe is out, waiting
+        # Another call meanwhile is answered from the cool-down, without a wait of its own.
+        for transport in ("rest", "deferred", "mlflowclient"):
+            with pytest.raises(MlflowUnavailable):
+                _read_through(transport, "any")
+        assert _asked(http_calls, path) == 2
+    finally:
+        prober.join(timeout=10)
+    assert len(outcome) == 1 and isinstance(outcome[0], MlflowUnavailable)
+
+
+def test_a_probe_that_fails_for_its_callers_own_reason_frees_the_slot(
+    mlflow_proxy, model_name, settings
+):
+    settings.MLFLOW_DOWN_PROBE_INTERVAL_SECONDS = 0
+    mlflow_proxy.refuse = lambda method, path: True
+    with pytest.raises(MlflowUnavailable):
+        _read_through("rest", model_name)
+    mlflow_proxy.refuse = None
+
+    with pytest.raises(ZeroDivisionError), mlflow_client.translate_errors(what="caller's bug"):
+        1 / 0  # noqa: B018 - admitted as the probe, then the caller's own error
+
+    assert _read_through("rest", model_name) == model_name
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
+
+
 # --- a GET sent now, its answer read later ------------------------------------------------------
 
 
@@ -201,7 +311,7 @@ def test_a_deferred_get_to_mlflow_down_fails_at_once_and_starts_the_cool_down(ml
         mlflow_client.rest_get_deferred(f"{MODELS}/get", params={"name": "any"})
     with pytest.raises(MlflowUnavailable):
         mlflow_client.rest_get_deferred(f"{MODELS}/get", params={"name": "any"})
-    assert mlflow_client._down_until
+    assert mlflow_client._outages
 
 
 def test_a_deferred_get_to_a_silent_server_times_out_as_an_outage(mlflow_silent):
@@ -209,7 +319,7 @@ def test_a_deferred_get_to_a_silent_server_times_out_as_an_outage(mlflow_silent)
 
     with pytest.raises(MlflowUnavailable):
         pending.result()
-    assert mlflow_client._down_until
+    assert mlflow_client._outages
 
 
 # --- a secured tracking server ----------------------------------------------------------------

@@ -31,7 +31,7 @@ from cauce.datasets.inference import text_table_chunks, text_table_open
 from cauce.registry.api import NAME_PARAMETER
 from cauce.registry.predict import frames
 from cauce.registry.predict.services import InputTooLargeError, prediction_serve
-from cauce.registry.selectors import registered_model_get_for_user
+from cauce.registry.selectors import registered_model_get_for_member
 
 
 def _body_limit() -> int:
@@ -215,7 +215,7 @@ class ModelPredictApi(APIView):
         ],
     )
     def post(self, request, name):
-        model, _membership = registered_model_get_for_user(user=request.user, name=name)
+        model = registered_model_get_for_member(user=request.user, name=name)
         data = request.data
         if isinstance(data, CsvBody):
             body = frames.ScoringBody(options={}, frame=_csv_frame(data))

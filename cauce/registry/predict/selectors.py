@@ -7,6 +7,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import Http404
 
+from cauce.integrations.mlflow import registry as mlflow_registry
+from cauce.integrations.mlflow.registry import ModelSignature, ModelVersionInfo
 from cauce.registry.models import PredictionJob, RegisteredModel
 from cauce.registry.selectors import registered_model_get_for_user
 
@@ -33,3 +35,13 @@ def prediction_jobs_recent(*, model: RegisteredModel, limit: int) -> list[Predic
     return list(
         PredictionJob.objects.filter(registered_model=model).select_related("created_by")[:limit]
     )
+
+
+def prediction_versions(*, model: RegisteredModel) -> list[ModelVersionInfo]:
+    """The model's versions in MLflow, newest first, with their aliases (the page's choices)."""
+    return mlflow_registry.model_versions_list(name=model.name)
+
+
+def prediction_signature(*, version: ModelVersionInfo) -> ModelSignature | None:
+    """The input and output columns of the version's MLmodel; None when it has none."""
+    return mlflow_registry.model_signature_get(source=version.source)

@@ -5,8 +5,11 @@ loaded), so Cauce loads only versions whose source run is an experiment of the S
 as the registered model: a run Cauce's own worker trained. A version registered from
 outside Cauce, or from another project's run, is listed by the registry but never loaded.
 
-An alias is resolved on every call (one small REST request), so a prediction follows an
-alias moved a moment ago; the loaded model itself comes from the per-process cache.
+Which version an alias (or a number) means is asked of MLflow, then remembered by each
+process for ``REGISTRY_ALIAS_TTL_SECONDS``: a prediction within that time makes no MLflow
+call. The bounds an alias keeps (see ``_resolution_fresh``): one moved through Cauce is
+followed by the next prediction on every process; one moved in MLflow directly within the
+TTL. The loaded model itself comes from the per-process cache (``serving``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from __future__ import annotations
 import io
 import logging
 import tempfile
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -145,22 +151,98 @@ def _not_found(*, name: str, alias: str, number: int | None) -> MlflowNotFound:
     )
 
 
+# --- what each process remembers of a resolution ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Resolution:
+    """A version MLflow named for (model, alias or number), checked loadable, and when."""
+
+    version: ModelVersionInfo
+    experiment: MLExperiment
+    generation: int  # the model's ``alias_generation`` when it was asked
+    asked_at: float  # time.monotonic()
+
+
+# Keyed by (model pk, alias, number); the least recently used is dropped past the limit.
+_resolutions: OrderedDict[tuple[int, str, int | None], _Resolution] = OrderedDict()
+_resolutions_lock = threading.Lock()
+_RESOLUTIONS_MAX = 512
+
+
+def _resolution_last(model: RegisteredModel, alias: str, number: int | None) -> _Resolution | None:
+    """What this process was last told, however old."""
+    with _resolutions_lock:
+        return _resolutions.get((model.pk, alias, number))
+
+
+def _resolution_fresh(model: RegisteredModel, alias: str, number: int | None) -> _Resolution | None:
+    """What this process was last told, if it still holds: asked of MLflow less than
+    ``REGISTRY_ALIAS_TTL_SECONDS`` ago (a move in MLflow directly is followed after that),
+    and since Cauce last moved an alias or deleted a version of the model (its
+    ``alias_generation``, read with the model in the same request: such a move is followed
+    at once, by every process)."""
+    last = _resolution_last(model, alias, number)
+    if last is None or last.generation != model.alias_generation:
+        return None
+    if time.monotonic() - last.asked_at >= settings.REGISTRY_ALIAS_TTL_SECONDS:
+        return None
+    return last
+
+
+def _resolution_remember(
+    model: RegisteredModel, alias: str, number: int | None, target: PredictTarget
+) -> None:
+    key = (model.pk, alias, number)
+    resolution = _Resolution(
+        version=target.version,
+        experiment=target.experiment,
+        generation=model.alias_generation,
+        asked_at=time.monotonic(),
+    )
+    with _resolutions_lock:
+        _resolutions[key] = resolution
+        _resolutions.move_to_end(key)
+        while len(_resolutions) > _RESOLUTIONS_MAX:
+            _resolutions.popitem(last=False)
+
+
+def resolutions_forget() -> None:
+    """Forget every remembered resolution (tests: another web process starts empty)."""
+    with _resolutions_lock:
+        _resolutions.clear()
+
+
+def _remembered_target(
+    model: RegisteredModel, alias: str, resolution: _Resolution
+) -> PredictTarget:
+    return PredictTarget(
+        model=model, version=resolution.version, alias=alias, experiment=resolution.experiment
+    )
+
+
 def predict_target_resolve(
     *, model: RegisteredModel, version: Any = None, alias: Any = None
 ) -> PredictTarget:
     """The version asked for (by number or by alias, exactly one), checked loadable.
 
+    Asked of MLflow, unless this process resolved the same recently (``_resolution_fresh``).
     ``MlflowNotFound`` (a 404) for an unknown version or alias; ``UntrustedVersionError`` for
     a version whose run is not an experiment of this model's project.
     """
     alias, number = _version_request(version=version, alias=alias)
+    fresh = _resolution_fresh(model, alias, number)
+    if fresh is not None:
+        return _remembered_target(model, alias, fresh)
     try:
         info = _version_fetch(name=model.name, alias=alias, number=number)
     except MlflowNotFound:
         raise _not_found(name=model.name, alias=alias, number=number) from None
-    return PredictTarget(
+    target = PredictTarget(
         model=model, version=info, alias=alias, experiment=_trusted_source(model, info)
     )
+    _resolution_remember(model, alias, number, target)
+    return target
 
 
 def _trusted_source(model: RegisteredModel, info: ModelVersionInfo) -> MLExperiment:
@@ -199,9 +281,6 @@ def version_is_trusted(*, model: RegisteredModel, info: ModelVersionInfo) -> boo
 
 # --- predicting rows in the request (the JSON API) --------------------------------------------
 
-# The version each (model, alias) pointed at when this process last asked MLflow.
-_last_alias_versions: dict[tuple[str, str], int] = {}
-
 
 def prediction_serve(
     *,
@@ -213,19 +292,28 @@ def prediction_serve(
 ) -> PredictionResult:
     """Resolve the version asked for (``predict_target_resolve``) and predict the body's rows.
 
-    MLflow is asked on every call, so an alias moved a moment ago is followed; that round
-    trip takes about a quarter of what 10,000 rows take to predict. So the question is sent
-    first, and while MLflow answers the rows are checked and predicted with the version the
-    request most likely means: the number asked for, or the version the alias pointed at
-    last time, and only if this process has it loaded already (it passed these same checks
-    when it was loaded; no model is ever loaded before them). That result, or that error, is
-    used only if MLflow names the same version and the version passes the checks now (READY,
-    trained by Cauce in this project); otherwise it is dropped and the rows are predicted with
-    the version MLflow named, as without a guess.
+    A resolution this process remembers and that still holds (``_resolution_fresh``) is used
+    without asking MLflow. Otherwise MLflow is asked, and that round trip takes about a
+    quarter of what 10,000 rows take to predict. So the question is sent first, and while
+    MLflow answers the rows are checked and predicted with the version the request most
+    likely means: the number asked for, or the version the alias pointed at last time, and
+    only if this process has it loaded already (it passed these same checks when it was
+    loaded; no model is ever loaded before them). That result, or that error, is used only
+    if MLflow names the same version and the version passes the checks now (READY, trained
+    by Cauce in this project); otherwise it is dropped and the rows are predicted with the
+    version MLflow named, as without a guess.
     """
     alias, number = _version_request(version=version, alias=alias)
+    fresh = _resolution_fresh(model, alias, number)
+    if fresh is not None:
+        served = serving.served_model_get(name=model.name, version=fresh.version.version)
+        output, notes = _predict_body(served, body, probabilities)
+        return PredictionResult(
+            target=_remembered_target(model, alias, fresh), output=output, notes=notes
+        )
     answer = mlflow_registry.model_version_lookup(name=model.name, alias=alias, version=number)
-    guess = _last_alias_versions.get((model.name, alias)) if alias else number
+    last = _resolution_last(model, alias, number)
+    guess = number if not alias else last.version.version if last is not None else None
     loaded = None if guess is None else serving.served_model_cached(name=model.name, version=guess)
     early: tuple[serving.PredictionOutput, list[str]] | ApplicationError | None = None
     if loaded is not None:
@@ -240,8 +328,7 @@ def prediction_serve(
     target = PredictTarget(
         model=model, version=info, alias=alias, experiment=_trusted_source(model, info)
     )
-    if alias:
-        _last_alias_versions[(model.name, alias)] = info.version
+    _resolution_remember(model, alias, number, target)
     if early is None or info.version != guess:
         served = serving.served_model_get(name=model.name, version=info.version)
         early = _predict_body(served, body, probabilities)

@@ -19,7 +19,6 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from cauce.core.exceptions import ApplicationError
 from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable
-from cauce.integrations.mlflow import registry as mlflow_registry
 from cauce.registry.models import PredictionJob
 from cauce.registry.predict import kept, services
 from cauce.registry.predict.forms import PredictForm
@@ -28,6 +27,8 @@ from cauce.registry.predict.selectors import (
     prediction_job_get_for_user,
     prediction_job_of_model,
     prediction_jobs_recent,
+    prediction_signature,
+    prediction_versions,
 )
 from cauce.registry.selectors import registered_model_get_for_user
 
@@ -63,14 +64,14 @@ def predict(request, name: str):
     }
     status = 200
     try:
-        versions = mlflow_registry.model_versions_list(name=model.name)
+        versions = prediction_versions(model=model)
         context["numbers"], context["aliases"] = _choices(versions)
         if not version and not alias and context["numbers"]:
             version = context["numbers"][0]
         if version or alias:
             target = services.predict_target_resolve(model=model, version=version, alias=alias)
             context["target"] = target
-            signature = mlflow_registry.model_signature_get(source=target.version.source)
+            signature = prediction_signature(version=target.version)
             context["signature"] = [
                 {"column": column, "label": type_label(column.type)}
                 for column in (signature.inputs if signature else [])

@@ -21,6 +21,7 @@ from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.training import TrainingSpec, training_run
 from cauce.integrations.mlflow import client as mlflow_client
 from cauce.integrations.mlflow import serving, tracking
+from cauce.registry.predict import services as predict_services
 from tests.fixtures.artifacts import experiment_for_run
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -95,8 +96,10 @@ _names = itertools.count(1)
 @pytest.fixture(autouse=True)
 def _empty_model_cache():
     serving.served_models_clear()
+    predict_services.resolutions_forget()
     yield
     serving.served_models_clear()
+    predict_services.resolutions_forget()
 
 
 @pytest.fixture

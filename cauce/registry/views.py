@@ -298,7 +298,13 @@ def versions_compare_view(request, name: str):
         context["mlflow_available"] = False
         return render(request, "registry/compare.html", context)
     by_number = {row.info.version: row.info for row in rows}
-    form = CompareForm(request.GET or None, versions=sorted(by_number))
+    data = request.GET
+    if "versions" not in data and len(by_number) >= 2:
+        # Opened without a choice (a link, the address typed): the two newest versions, checked
+        # in the picker, rather than an empty page.
+        data = data.copy()
+        data.setlist("versions", [str(number) for number in sorted(by_number)[-2:]])
+    form = CompareForm(data or None, versions=sorted(by_number))
     context["form"] = form
     if form.is_bound and form.is_valid():
         chosen = form.cleaned_data["versions"][:MAX_COMPARED]

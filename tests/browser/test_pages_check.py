@@ -13,9 +13,6 @@ as a person reads it. A page fails on:
 Only what a person sees is read: the page's ``innerText`` without code blocks (``code``, ``pre``,
 ``kbd``, ``samp``) and download links. The pages are those of the policy check (pages.PAGES),
 built once; one browser context per language and width, logged in once.
-
-Findings that other work in progress fixes (issue 17's items) are in ``KNOWN``, each with its
-item: a temporary list, to be emptied as those fixes land (an entry no longer seen is printed).
 """
 
 import gettext
@@ -52,6 +49,8 @@ ALLOWED: dict[str, str] = {
     "JSON": "a file format",
     "API": "an acronym, the same in both languages",
     "Cauce": "the product's name",
+    "None": "Python's literal, a value of scikit-learn's hyperparameters typed as is in the "
+    "experiment form (its options «Sí (True)», «No (False)», «None»; defaults «None»)",
 }
 # Phrases quoted in a message as one types them, blanked from the text before it is read.
 ALLOWED_PHRASES: dict[str, str] = {
@@ -199,8 +198,9 @@ OVERFLOW_SCRIPT = """() => {
 # Not read: code blocks and download links.
 NOT_TEXT = "code, pre, kbd, samp, a[download]"
 # Not read for the language: what a user wrote, in the language they chose (an artifact's
-# table or Markdown as previewed; the names of objects are chosen not to be messages).
-USER_TEXT = ".artifact-table tbody, .artifact-markdown"
+# table, its column names included, or Markdown as previewed; the names of objects are chosen
+# not to be messages).
+USER_TEXT = ".artifact-table table, .artifact-markdown"
 
 # The skipped elements are hidden while the text is read (through the CSSOM, which the Content
 # Security Policy allows), then shown again.
@@ -233,47 +233,6 @@ class Finding:
         where = f"  «{self.context}»" if self.context else ""
         return f"{self.page} [{self.language} {self.width}px] {self.kind}: {self.detail}{where}"
 
-
-@dataclass(frozen=True)
-class Known:
-    """A finding other work in progress fixes; ``None`` matches any page, language or width."""
-
-    item: int
-    page: str | None
-    kind: str
-    detail: str  # a part of the finding's detail
-    language: str | None = None
-    width: int | None = None
-
-    def matches(self, finding: Finding) -> bool:
-        return (
-            self.page in (None, finding.page)
-            and finding.kind == self.kind
-            and self.detail in finding.detail
-            and self.language in (None, finding.language)
-            and self.width in (None, finding.width)
-        )
-
-
-# Temporary: what issue 17's items fix, in work merged after this check. Empty it as they land
-# (an entry no longer seen is printed at the end of the run).
-_FINISHED_PREDICTION = "registry:prediction_detail (finished, with probabilities)"
-KNOWN: list[Known] = [
-    # 6: untranslated words on Spanish pages: the column kinds in the experiment form's lists,
-    Known(6, "experiments:ml_experiment_create", "language", "numeric", "es"),
-    Known(6, "experiments:ml_experiment_create", "language", "categorical", "es"),
-    # the version status,
-    Known(6, "experiments:ml_experiment_detail", "language", "READY", "es"),
-    Known(6, "registry:model_detail", "language", "READY", "es"),
-    Known(6, "registry:version_detail", "language", "READY", "es"),
-    # the prediction table's headers.
-    Known(6, _FINISHED_PREDICTION, "language", "PREDICTION", "es"),
-    Known(6, _FINISHED_PREDICTION, "language", "PROBABILITY_", "es"),
-    # 7: probabilities printed raw (0.9733333333333334) in the prediction table.
-    Known(7, _FINISHED_PREDICTION, "number", ""),
-    # 12: a favicon. Chromium asks for /favicon.ico once per browser, on its first page.
-    Known(12, None, "console", "/favicon.ico)"),
-]
 
 # Pages not read for the language (every other rule still holds), and why: the prefix of the
 # route's name, the reason.
@@ -390,16 +349,10 @@ def test_every_page_reads_right_in_both_languages_at_both_widths(
     summary = (
         f"pages check: {len(pages)} pages x {len(WIDTHS)} widths x {len(LANGUAGES)} languages "
         f"= {sum(n for key, n in visits.items() if key[2] != 'logged in')} visits; "
-        f"{len(findings)} findings, {sum(any(k.matches(f) for k in KNOWN) for f in findings)} "
-        f"of them known (issue 17, in progress)"
+        f"{len(findings)} findings"
     )
     record_property("browser_check", summary)
     print(summary)
     assert len(pages) == len(PAGES)
 
-    unexpected = [f for f in findings if not any(k.matches(f) for k in KNOWN)]
-    # Not a failure: the favicon's request, for one, happens only on a browser's first page.
-    for known in KNOWN:
-        if not any(known.matches(f) for f in findings):
-            print(f"pages check: KNOWN entry not seen in this run (remove it?): {known}")
-    assert unexpected == [], "\n" + "\n".join(map(str, unexpected))
+    assert findings == [], "\n" + "\n".join(map(str, findings))

@@ -7,7 +7,8 @@ variable the test is skipped: the suite does not rewrite files of the repository
 
 The experiments are trained by Cauce's runner against the real MLflow server (in this process),
 registered as two versions of one model; the prediction is a small CSV predicted from the page.
-The running experiment is one set RUNNING in the database at its training stage.
+The running experiment is one set RUNNING in the database at its training stage, with the run
+a worker would have opened in MLflow by then (its id shows, as on a real run).
 """
 
 import os
@@ -23,6 +24,7 @@ from playwright.sync_api import Browser, Page, expect
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.runner import experiment_execute
 from cauce.experiments.tests.runner_support import queued_experiment
+from cauce.integrations.mlflow import client as mlflow_adapter
 from cauce.registry.services import alias_set, model_version_register
 from tests.browser.pages import HTMX_WATCH_SCRIPT, settle
 
@@ -76,7 +78,10 @@ def test_the_readme_screenshots(
         tags=["iris"],
     )
     running = queued_experiment(iris_dataset, name="Bosque grande", tags=["iris"])
+    client = mlflow_adapter.get_client()
+    mlflow_experiment_id = client.get_run(forest.mlflow_run_id).info.experiment_id
     MLExperiment.objects.filter(pk=running.pk).update(
+        mlflow_run_id=client.create_run(mlflow_experiment_id, run_name=running.name).info.run_id,
         status=MLExperiment.Status.RUNNING,
         stage=MLExperiment.Stage.TRAINING,
         started_at=timezone.now(),

@@ -201,7 +201,8 @@ def prediction_status(request, name: str, job_id):
     job = prediction_job_get_for_user(user=request.user, name=name, job_id=job_id)
     if request.htmx and not job.is_active:
         return HttpResponseClientRefresh()
-    return render(request, "registry/_prediction_status.html", {"job": job})
+    # Fetched on its own (not by htmx), the block links to the page that shows the result.
+    return render(request, "registry/_prediction_status.html", {"job": job, "standalone": True})
 
 
 @login_required

@@ -155,6 +155,16 @@ def test_comparing_versions_flags_metric_changes_and_incompatible_inputs(viewer_
     assert params == {"n_estimators": [("10", False), ("20", True)]}
 
 
+def test_the_comparison_opened_without_a_choice_compares_the_two_newest_versions(
+    viewer_client, registered
+):
+    response = viewer_client.get(reverse("registry:compare", kwargs={"name": NAME}))
+    assert response.status_code == 200
+    assert [version.version for version in response.context["comparison"].versions] == [1, 2]
+    assert response.context["form"]["versions"].value() == ["1", "2"]
+    assert response.content.decode().count(" checked") == 2
+
+
 def test_training_metrics_are_compared_and_charted_beside_the_test_ones(
     viewer_client, finished_experiment, editor
 ):

@@ -89,6 +89,10 @@ def test_a_viewer_predicts_an_uploaded_csv_and_reads_the_table(
     page = viewer_client.get(response["Location"])
     html = page.content.decode()
     assert "60 filas predichas" in html
+    # The result is on this page: no link to reload it (only the status block alone has one).
+    assert "Recargar la página" not in html
+    status = viewer_client.get(f"/models/{model.name}/predictions/{job.pk}/status/")
+    assert "Recargar la página" in status.content.decode()
     # Headers in the page's language, the machine's name on hover (and in the CSV).
     assert '<th title="prediction">Predicción</th>' in html
     assert '<th title="probability_virginica">Probabilidad «virginica»</th>' in html

@@ -164,9 +164,10 @@ def test_the_detail_shows_each_columns_statistics(viewer_client, iris_dataset):
     body = viewer_client.get(detail_url(iris_dataset)).content.decode()
     row = body[body.index('<tr data-column="petal_length">') :]
     row = row[: row.index("</tr>")]
-    # min, max, mean and standard deviation, 4 significant digits, full value on hover
-    assert '<span title="1,0">1,000</span>' in row
-    assert '<span title="6,9">6,900</span>' in row
+    # min, max, mean and standard deviation, 4 significant digits without trailing zeros (a
+    # minimum of 1.0 is data, not a measured 1,000), full value on hover
+    assert '<span title="1,0">1</span>' in row
+    assert '<span title="6,9">6,9</span>' in row
     assert ">3,758<" in row and ">1,765<" in row
     species = body[body.index('<tr data-column="species">') :]
     assert '<span class="tag">setosa<span class="count">50</span></span>' in species[:2000]

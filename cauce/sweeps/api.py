@@ -98,6 +98,7 @@ class SweepSerializer(serializers.ModelSerializer):
             "mlflow_run_id",
             "mlflow_run_url",
             "best",
+            "importances",
             "promoted_experiment",
             "created_at",
             "started_at",

@@ -209,6 +209,7 @@ def _finish(sweep: Sweep) -> None:
         fields["error"] = _("Ninguna prueba terminó bien: vea el error de cada prueba.")
     if not Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).update(**fields):
         return
+    _importances_record(sweep)
     if sweep.mlflow_run_id:
         try:
             tracking.run_end(
@@ -217,6 +218,18 @@ def _finish(sweep: Sweep) -> None:
         except MlflowError as exc:
             logger.warning("Sweep %s: parent run not ended (%r)", sweep.pk, exc)
     logger.info("Sweep %s ended %s", sweep.pk, fields["status"])
+
+
+def _importances_record(sweep: Sweep) -> None:
+    """Optuna's parameter importances, kept for the sweep's page (best effort)."""
+    from cauce.sweeps import study as optuna_study
+
+    try:
+        importances = optuna_study.param_importances(sweep)
+    except Exception:
+        logger.exception("Sweep %s: parameter importances not computed", sweep.pk)
+        return
+    Sweep.objects.filter(pk=sweep.pk).update(importances=importances)
 
 
 def sweep_fill(*, sweep_id: Any) -> None:

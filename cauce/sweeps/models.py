@@ -63,6 +63,8 @@ class Sweep(TimeStampedModel):
     best_number = models.IntegerField(null=True, blank=True)
     best_value = models.FloatField(null=True, blank=True)
     best_params = models.JSONField(default=dict, blank=True)
+    # Optuna's importance of each searched parameter, computed when the sweep ends.
+    importances = models.JSONField(default=dict, blank=True)
     # One controller at a time asks the study for trials (see cauce.sweeps.engine).
     controller_token = models.CharField(max_length=32, blank=True)
     controller_until = models.DateTimeField(null=True, blank=True)

@@ -124,7 +124,8 @@ def param_importances(sweep: Sweep) -> dict[str, float]:
     if len(completed) < 2 or len(sweep.search_space) < 1:
         return {}
     try:
-        return dict(optuna.importance.get_param_importances(study))
+        importances = optuna.importance.get_param_importances(study)
+        return {name: float(value) for name, value in importances.items()}
     except (RuntimeError, ValueError):
         return {}
 

@@ -57,6 +57,7 @@ def test_a_grid_sweep_runs_each_configuration_once_as_child_runs(
     configurations = {json.dumps(trial["params"], sort_keys=True) for trial in trials}
     assert len(configurations) == 8
     best = max(trials, key=lambda trial: (trial["value"], -trial["number"]))
+    assert set(body["importances"]) == {"max_depth", "criterion"}
     assert body["best"] == {
         "number": best["number"],
         "value": best["value"],

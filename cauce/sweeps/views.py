@@ -56,6 +56,13 @@ def sweep_list_view(request, project_pk):
     )
 
 
+def _param_text(value) -> str:
+    """A sampled float with four significant digits (0.01234, 123.5); others as they are."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def _trial_rows(sweep: Sweep, trials: list[Trial], sort: str) -> list[dict]:
     key = sort.lstrip("-")
     ordered = sorted(trials, key=TRIAL_SORTS.get(key, TRIAL_SORTS["number"]))
@@ -68,6 +75,9 @@ def _trial_rows(sweep: Sweep, trials: list[Trial], sort: str) -> list[dict]:
                 mlflow_experiment_id=sweep.mlflow_experiment_id, mlflow_run_id=trial.mlflow_run_id
             ),
             "is_best": trial.number == sweep.best_number,
+            "params_text": ", ".join(
+                f"{name}={_param_text(value)}" for name, value in trial.params.items()
+            ),
         }
         for trial in ordered
     ]

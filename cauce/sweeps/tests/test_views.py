@@ -58,7 +58,16 @@ def test_a_finished_sweep_shows_history_importances_and_the_trials(viewer_client
     # Sorted by value, best first; each row links to its child run.
     assert html.index("max_depth=3") < html.index("max_depth=4") < html.index("max_depth=1")
     assert "/runs/run2" in html
+    assert 'cx="56.0"' in html  # SVG coordinates are never localized ("56,0")
     assert "sweep_progress" not in html and "/progress/" not in html  # nothing to poll
+
+
+def test_sampled_floats_are_shown_with_four_significant_digits(viewer_client, sweep):
+    Trial.objects.create(
+        sweep=sweep, number=0, optuna_trial_id=1, params={"min_samples_leaf": 0.0123456789}
+    )
+    page = viewer_client.get(reverse("sweeps:sweep_detail", args=[sweep.pk]))
+    assert "min_samples_leaf=0.01235" in page.content.decode()
 
 
 def test_a_running_sweep_polls_its_progress(viewer_client, sweep):

@@ -20,8 +20,8 @@ from cauce.core.exceptions import ApplicationError
 from cauce.datasets.models import Dataset
 from cauce.experiments import comparison, services
 from cauce.experiments.liveness import experiment_fail_if_stale
+from cauce.experiments.metric_names import metric_higher_is_better
 from cauce.experiments.models import MLExperiment
-from cauce.experiments.pipeline.evaluation import metric_higher_is_better
 from cauce.experiments.selectors import (
     MAX_FILTER_TAGS,
     ORDERING_CHOICES,
@@ -514,9 +514,15 @@ class ExperimentBulkTagsApi(generics.GenericAPIView):
         return Response(BulkTagResultSerializer(body).data)
 
 
+# 2 to 500 UUIDs, comma-separated (the schema states the form; the view says what is wrong).
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+COMPARE_IDS_PATTERN = rf"^{_UUID}(,{_UUID}){{1,499}}$"
+
+
 class CompareQuerySerializer(serializers.Serializer):
-    ids = serializers.CharField(
-        help_text="2 to 500 experiment ids (UUIDs), comma-separated, in column order."
+    ids = serializers.RegexField(
+        COMPARE_IDS_PATTERN,
+        help_text="2 to 500 experiment ids (UUIDs), comma-separated, in column order.",
     )
     baseline = serializers.UUIDField(
         required=False, help_text="The pinned experiment the deltas refer to (default: the first)."

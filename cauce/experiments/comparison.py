@@ -18,8 +18,8 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ApplicationError
+from cauce.experiments.metric_names import TIMING_PREFIX, metric_higher_is_better
 from cauce.experiments.models import MLExperiment
-from cauce.experiments.pipeline.evaluation import TIMING_PREFIX, metric_higher_is_better
 from cauce.integrations.mlflow.runs import RunData, runs_data
 from cauce.projects.selectors import projects_for_user
 

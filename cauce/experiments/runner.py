@@ -71,6 +71,7 @@ from cauce.core.exceptions import ApplicationError
 from cauce.datasets.selectors import dataset_dataframe
 from cauce.experiments import transitions
 from cauce.experiments.limits import training_memory_limit
+from cauce.experiments.metric_names import TIMING_PREFIX
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.data import training_columns_check
 from cauce.experiments.pipeline.training import TrainingResult, TrainingSpec, training_run
@@ -211,7 +212,6 @@ STAGE_TIMING_NAMES = {
     Stage.EVALUATING: "evaluate",
     Stage.LOGGING: "log",
 }
-TIMING_METRIC_PREFIX = "cauce.time."
 
 
 class _StageClock:
@@ -247,7 +247,7 @@ class _StageClock:
 
 
 def timing_metrics(seconds: dict[str, float]) -> dict[str, float]:
-    return {f"{TIMING_METRIC_PREFIX}{name}_s": value for name, value in seconds.items()}
+    return {f"{TIMING_PREFIX}{name}_s": value for name, value in seconds.items()}
 
 
 def _heartbeat(experiment: MLExperiment) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from cauce.experiments.metric_names import TIMING_PREFIX
 from cauce.integrations.mlflow import MlflowNotFound
 from cauce.integrations.mlflow import registry as mlflow_registry
 from cauce.integrations.mlflow.registry import ModelSignature, ModelVersionInfo, RunData
@@ -15,7 +16,6 @@ from cauce.registry.selectors import _experiments_by_run
 MAX_COMPARED = 8
 # Cauce's bookkeeping in a run, shown apart from the model's own metrics and tags: the stage
 # timings the worker logs, and the tags it syncs (tag_0.., all_tags, tag_count) or sets (cauce.*).
-TIMING_PREFIX = "cauce.time."
 SYNCED_TAG = re.compile(r"^(tag_\d+|all_tags|tag_count|cauce\..*)$")
 
 

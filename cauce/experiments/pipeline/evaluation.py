@@ -13,16 +13,6 @@ from sklearn.pipeline import Pipeline
 
 from cauce.experiments.pipeline.algorithms import CLASSIFICATION
 
-# Error metrics: a smaller value is a better model. Every other metric the pipeline logs
-# (accuracy, precision, recall, F1, ROC AUC, R²) is better higher.
-LOWER_IS_BETTER = frozenset({"mae", "rmse"})
-# The run's stage timings (``cauce.time.<stage>_s``): shorter is better too.
-TIMING_PREFIX = "cauce.time."
-
-
-def metric_higher_is_better(name: str) -> bool:
-    return name not in LOWER_IS_BETTER and not name.startswith(TIMING_PREFIX)
-
 
 @dataclass(frozen=True)
 class Evaluation:

@@ -250,3 +250,13 @@ def test_api_is_in_the_schema(api_client):
     operation = schema["paths"]["/api/experiments/compare/"]["get"]
     assert {parameter["name"] for parameter in operation["parameters"]} >= {"ids", "baseline"}
     assert "200" in operation["responses"]
+
+
+def test_a_training_error_metric_is_better_lower_like_its_test_twin():
+    from cauce.experiments.metric_names import metric_higher_is_better
+
+    assert not metric_higher_is_better("train_rmse")
+    assert not metric_higher_is_better("train_mae")
+    assert not metric_higher_is_better("cauce.time.fit_s")
+    assert metric_higher_is_better("train_accuracy")
+    assert metric_higher_is_better("r2")

@@ -41,9 +41,15 @@ def test_a_user_uploads_a_csv_runs_an_experiment_and_sees_it_finish(
     page.get_by_role("link", name="Nuevo experimento").first.click()
     page.fill("input[name=name]", "Flores RF")
     page.select_option("select[name=target_column]", "species")
+    # The target redraws the algorithm list (htmx): choose from the list it draws, not from the
+    # one it replaces (under load the answer came after the choice and undid it).
+    page.wait_for_load_state("networkidle")
     page.select_option("select[name=algorithm]", "RandomForestClassifier")
-    # The algorithm's own fields are drawn again (htmx) before one is filled in.
-    expect(page.locator("[data-hyperparameters=RandomForestClassifier]")).to_be_visible()
+    # The algorithm's own fields are drawn again (htmx) before one is filled in; the first form
+    # of a process reads scikit-learn's constraints, seconds on a loaded machine.
+    expect(page.locator("[data-hyperparameters=RandomForestClassifier]")).to_be_visible(
+        timeout=20_000
+    )
     page.fill("input[name=hp_n_estimators]", "20")
     page.fill("input[name=tags]", "navegador, iris")
     page.get_by_role("button", name="Guardar y ejecutar").click()

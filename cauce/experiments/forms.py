@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from django import forms
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from cauce.core.exceptions import ApplicationError
@@ -189,6 +190,9 @@ def _hyperparameter_row(field, spec: ParameterSpec) -> dict[str, Any]:
         }
     if isinstance(spec.default, bool):
         default = _("sí") if spec.default else _("no")
+    elif isinstance(spec.default, float):
+        # The page's decimal separator ("0,0001" in Spanish), as every other number on it.
+        default = formats.number_format(spec.default)
     else:
         default = hyperparameter_text(spec.default)
     help_parts = [str(spec.help_text)] if spec.help_text else []

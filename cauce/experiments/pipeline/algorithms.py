@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -227,7 +228,8 @@ class NumberRange:
 
 
 def _number_text(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+    """A bound as a person reads it, in the active language ("0,0001" in Spanish)."""
+    return str(int(value)) if float(value).is_integer() else formats.number_format(value)
 
 
 @dataclass(frozen=True)

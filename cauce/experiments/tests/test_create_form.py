@@ -74,12 +74,14 @@ def test_each_algorithm_s_fields_are_drawn_from_its_constraints(
     assert re.findall(r'<option value="([^"]*)"', depth) == ["", "None"]
     assert "Por defecto: None. Profundidad máxima de cada árbol." in page
     assert "Acepta un entero ≥ 1 o None." in page
-    # learning_rate: a real number > 0 (no lower bound to give the browser: it is open).
+    # learning_rate: a real number > 0 (no lower bound to give the browser: it is open); its
+    # default reads with the page's decimal comma, as every other number of the page.
     assert re.search(
         r'name="hp_learning_rate" id="id_hp_learning_rate" value=""'
-        r'\s+step="any"\s+placeholder="0.1"',
+        r'\s+step="any"\s+placeholder="0,1"',
         page,
     )
+    assert "Por defecto: 0,1." in page
 
     forest = editor_client.get(_url(project), {"algorithm": "RandomForestClassifier"})
     page = forest.content.decode()

@@ -70,3 +70,10 @@ def _shown(column: str, value):
     if column == PREDICTION_COLUMN:
         return numbers.significant(value)
     return numbers.decimal_text(value)
+
+
+@register.filter
+def user_tags(tags: dict) -> list[tuple[str, str]]:
+    """A version's tags without Cauce's own bookkeeping (``cauce.experiment_id``...), which the
+    versions table would otherwise show as if a person had written them."""
+    return [(key, value) for key, value in tags.items() if not key.startswith("cauce.")]

@@ -60,6 +60,10 @@ def test_the_model_page_lists_versions_with_their_experiment_and_metric(viewer_c
     # MLflow's READY in the page's language; the API keeps MLflow's name.
     assert body.count('<span class="badge READY">Lista</span>') == 2
     assert ">READY<" not in body
+    # Cauce's own version tag (the source experiment, linked in its column) is not shown as a
+    # tag a person wrote; the user's own tags are.
+    assert all("cauce.experiment_id" in row.info.tags for row in rows)
+    assert "cauce.experiment_id=" not in body
     # A viewer reads; only editors get the forms.
     assert reverse("registry:alias_set", kwargs={"name": NAME}) not in body
 

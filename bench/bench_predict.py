@@ -88,7 +88,7 @@ def registered_champion(bench):
 
     from cauce.experiments.models import MLExperiment
     from cauce.experiments.pipeline.training import TrainingSpec, training_run
-    from cauce.integrations.mlflow import tracking
+    from cauce.integrations.mlflow import runs, tracking
     from cauce.projects.models import Membership, Project, Role
     from cauce.registry.models import RegisteredModel
     from tests.fixtures.artifacts import experiment_for_run
@@ -110,7 +110,7 @@ def registered_champion(bench):
         signature_output=result.predictions,
         pip_requirements=["scikit-learn", "pandas"],
     )
-    tracking.run_end(run_id=run_id)
+    runs.run_end(run_id=run_id)
 
     name = "bench-iris"
     client = MlflowClient(tracking_uri=bench.mlflow_url)

@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.training import TrainingSpec, training_run
 from cauce.integrations.mlflow import client as mlflow_client
-from cauce.integrations.mlflow import serving, tracking
+from cauce.integrations.mlflow import runs, serving, tracking
 from cauce.registry.predict import services as predict_services
 from tests.fixtures.artifacts import experiment_for_run
 
@@ -53,7 +53,7 @@ def _train_and_log(frame: pd.DataFrame, spec: TrainingSpec, experiment_id: str) 
         signature_output=result.predictions,
         pip_requirements=["scikit-learn", "pandas"],
     )
-    tracking.run_end(run_id=run_id)
+    runs.run_end(run_id=run_id)
     return TrainedModel(
         run_id=run_id,
         model_id=logged.model_id,

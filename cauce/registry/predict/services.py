@@ -153,7 +153,12 @@ def _predict_body(
     frame = body.rows(columns=names)
     frames.rows_check(len(frame))
     checked = frames.input_check(frame, inputs=model.inputs)
-    output = serving.model_predict(model=model, frame=checked.frame, probabilities=probabilities)
+    output = serving.model_predict(
+        model=model,
+        frame=checked.frame,
+        probabilities=probabilities,
+        exact=frames.frame_is_exact(checked.frame, model.inputs),
+    )
     return output, checked.notes
 
 

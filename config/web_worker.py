@@ -11,9 +11,10 @@ keep-alive timeout closes the connection: never answered. Found by schemathesis 
 reproduced by ``tests/test_web_server.py`` over one raw socket.
 
 ``ThreadWorker`` serves what is buffered in the same thread before handing the connection back
-to the poller. Every command that starts gunicorn names it: ``--worker-class
-config.web_worker.ThreadWorker`` (Dockerfile, compose.yaml, ``make run``, the production
-harness).
+to the poller. And it writes each response's headers with its first body bytes, in one
+``sendall`` (``OneWriteResponse``): a small JSON answer leaves in one segment. Every command
+that starts gunicorn names it: ``--worker-class config.web_worker.ThreadWorker`` (Dockerfile,
+compose.yaml, ``make run``, the production harness).
 """
 
 from __future__ import annotations

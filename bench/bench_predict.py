@@ -41,7 +41,6 @@ sys.path.insert(0, str(BASE_DIR))
 import requests  # noqa: E402
 
 from bench.artifacts_support import (  # noqa: E402
-    PRODUCTION_WORKER,
     api_token,
     bench_environment,
     web_server,
@@ -53,7 +52,11 @@ TARGET = "species"
 ROW_COUNTS = (1, 10_000)
 # Cauce's median over the scoring server's, per row count.
 TARGETS = {1: 1.0, 10_000: 0.8}
-SCORING_PORTS = range(5190, 5200)
+SCORING_PORTS = range(5180, 5190)
+# gunicorn as the image runs it: Cauce's gthread worker, threads, kept-alive connections.
+PRODUCTION_WORKER = (
+    "--worker-class", "config.web_worker.ThreadWorker", "--threads", "4", "--keep-alive", "75",
+)  # fmt: skip
 
 
 def iris_frame():
@@ -85,7 +88,7 @@ def registered_champion(bench):
 
     from cauce.experiments.models import MLExperiment
     from cauce.experiments.pipeline.training import TrainingSpec, training_run
-    from cauce.integrations.mlflow import tracking
+    from cauce.integrations.mlflow import runs, tracking
     from cauce.projects.models import Membership, Project, Role
     from cauce.registry.models import RegisteredModel
     from tests.fixtures.artifacts import experiment_for_run
@@ -107,7 +110,7 @@ def registered_champion(bench):
         signature_output=result.predictions,
         pip_requirements=["scikit-learn", "pandas"],
     )
-    tracking.run_end(run_id=run_id)
+    runs.run_end(run_id=run_id)
 
     name = "bench-iris"
     client = MlflowClient(tracking_uri=bench.mlflow_url)
@@ -220,6 +223,21 @@ def main() -> None:
                     raise SystemExit(f"{url}: {response.status_code} {response.text[:2000]}")
                 return elapsed, response.json()["predictions"]
 
+            def get(session, url) -> float:
+                started = time.perf_counter()
+                response = session.get(url, timeout=10)
+                elapsed = time.perf_counter() - started
+                if response.status_code != 200:
+                    raise SystemExit(f"{url}: {response.status_code}")
+                return elapsed
+
+            # The floor: the HTTP stack alone, a GET answered without a model on each side.
+            floors: dict[str, list[float]] = {"cauce": [], "serve": []}
+            for _ in range(args.repetitions):
+                floors["cauce"].append(get(cauce_session, f"{web.url}/health/live"))
+                floors["serve"].append(get(serve_session, f"{serve}/ping"))
+            floor = {key: statistics.median(value) * 1000 for key, value in floors.items()}
+
             for rows in ROW_COUNTS:
                 frame = rows_to_predict(rows)
                 body = json.dumps(
@@ -251,6 +269,10 @@ def main() -> None:
         "serve": "mlflow models serve POST /invocations",
         "direct": "pyfunc model.predict in-process",
     }
+    print(
+        f"  HTTP stack alone: Cauce GET /health/live {floor['cauce']:.2f} ms, "
+        f"scoring server GET /ping {floor['serve']:.2f} ms"
+    )
     for rows, (medians, same, cold) in results.items():
         target = TARGETS[rows]
         ratio = medians["cauce"] / medians["serve"]

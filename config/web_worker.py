@@ -11,13 +11,16 @@ keep-alive timeout closes the connection: never answered. Found by schemathesis 
 reproduced by ``tests/test_web_server.py`` over one raw socket.
 
 ``ThreadWorker`` serves what is buffered in the same thread before handing the connection back
-to the poller. Every command that starts gunicorn names it: ``--worker-class
-config.web_worker.ThreadWorker`` (Dockerfile, compose.yaml, ``make run``, the production
-harness).
+to the poller. And it writes each response's headers with its first body bytes, in one
+``sendall`` (``OneWriteResponse``): a small JSON answer leaves in one segment. Every command
+that starts gunicorn names it: ``--worker-class config.web_worker.ThreadWorker`` (Dockerfile,
+compose.yaml, ``make run``, the production harness).
 """
 
 from __future__ import annotations
 
+from gunicorn import util
+from gunicorn.http import wsgi
 from gunicorn.workers.gthread import ThreadWorker as GunicornThreadWorker
 
 
@@ -33,6 +36,13 @@ def has_buffered_request(conn) -> bool:
 
 
 class ThreadWorker(GunicornThreadWorker):
+    def init_process(self):
+        # gthread builds each response with ``wsgi.create``, which takes the module's
+        # ``Response`` (it has no setting for the class): this worker process writes with
+        # ``OneWriteResponse``.
+        wsgi.Response = OneWriteResponse
+        super().init_process()
+
     def handle(self, conn):
         keepalive = super().handle(conn)
         # True: keep the connection. What the parser already holds is the next request (or
@@ -40,3 +50,47 @@ class ThreadWorker(GunicornThreadWorker):
         while keepalive is True and self.alive and has_buffered_request(conn):
             keepalive = super().handle(conn)
         return keepalive
+
+
+class OneWriteResponse(wsgi.Response):
+    """gunicorn's response, its headers sent with the first body bytes in one write.
+
+    gunicorn writes the status line and headers, then each body chunk, each with its own
+    ``sendall``: a small JSON answer (an online prediction) costs two writes, two segments and
+    two wake-ups of the client. Here the headers wait for the first chunk (or the end of the
+    response, or a ``sendfile``) and go with it. Nothing else changes: framing, lengths,
+    chunked encoding and HEAD answers are gunicorn's own code.
+    """
+
+    _pending_head = b""
+
+    def send_headers(self):
+        if self.headers_sent:
+            return
+        tosend = self.default_headers()
+        tosend.extend(["%s: %s\r\n" % (k, v) for k, v in self.headers])  # noqa: UP031
+        self._pending_head = util.to_bytestring("%s\r\n" % "".join(tosend), "latin-1")  # noqa: UP031
+        self.headers_sent = True
+
+    def _flush_head(self):
+        if self._pending_head:
+            head, self._pending_head = self._pending_head, b""
+            util.write(self.sock, head)
+
+    def _emit_body(self, data):
+        if self._pending_head and not self.chunked:
+            head, self._pending_head = self._pending_head, b""
+            util.write(self.sock, head + data)
+            return
+        self._flush_head()
+        super()._emit_body(data)
+
+    def sendfile(self, respiter):
+        self.send_headers()
+        self._flush_head()
+        return super().sendfile(respiter)
+
+    def close(self):
+        self.send_headers()
+        self._flush_head()
+        super().close()

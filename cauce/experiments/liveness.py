@@ -82,7 +82,7 @@ def _run_end_quietly(run_id: str) -> None:
     if not run_id:
         return
     try:
-        runs.run_terminate(run_id=run_id, status="FAILED")
+        runs.run_end(run_id=run_id, status="FAILED")
     except MlflowNotFound:
         logger.info("MLflow run %s no longer exists; nothing to end", run_id)
     except Exception as exc:
@@ -156,7 +156,7 @@ def run_end_if_running(*, run_id: str, status: str) -> bool:
     try:
         if runs.run_status(run_id=run_id) != "RUNNING":
             return False
-        runs.run_terminate(run_id=run_id, status=status)
+        runs.run_end(run_id=run_id, status=status)
     except MlflowNotFound:
         return False
     except Exception as exc:
@@ -261,7 +261,7 @@ def experiments_close_orphan_runs(
         try:
             if runs.run_status(run_id=run_id) != "RUNNING":
                 continue
-            runs.run_terminate(run_id=run_id, status=end_as[experiment_id])
+            runs.run_end(run_id=run_id, status=end_as[experiment_id])
         except MlflowUnavailable:
             logger.warning(
                 "MLflow unavailable: %d runs of ERROR experiments left unchecked",
@@ -290,7 +290,7 @@ def experiments_close_orphan_runs(
         if experiment_id not in end_as:
             continue  # a run of a live (or long finished) experiment
         try:
-            runs.run_terminate(run_id=run_id, status=end_as[experiment_id])
+            runs.run_end(run_id=run_id, status=end_as[experiment_id])
         except MlflowUnavailable:
             return closed
         except (MlflowNotFound, MlflowError) as exc:

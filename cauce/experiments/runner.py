@@ -81,7 +81,13 @@ from cauce.experiments.tag_sync import (
     tag_sync_run_started,
     tag_sync_version,
 )
-from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable, tracking
+from cauce.integrations.mlflow import (
+    MlflowError,
+    MlflowNotFound,
+    MlflowUnavailable,
+    runs,
+    tracking,
+)
 from cauce.integrations.mlflow.client import tracking_uri as mlflow_tracking_uri
 
 logger = logging.getLogger(__name__)
@@ -450,7 +456,7 @@ def _end_run_quietly(run_id: str, status: str = "FAILED") -> None:
     if not run_id:
         return
     try:
-        tracking.run_end(run_id=run_id, status=status)
+        runs.run_end(run_id=run_id, status=status, worker=True)
     except Exception as exc:
         logger.warning("Could not end MLflow run %s as %s: %s", run_id, status, exc)
 
@@ -459,7 +465,7 @@ def _end_previous_run(run_id: str) -> None:
     """End an earlier attempt's run as FAILED; MlflowUnavailable propagates (retry later)."""
     try:
         if tracking.run_get(run_id=run_id).status == "RUNNING":
-            tracking.run_end(run_id=run_id, status="FAILED")
+            runs.run_end(run_id=run_id, status="FAILED", worker=True)
     except MlflowNotFound:
         pass
     except MlflowUnavailable:
@@ -480,10 +486,12 @@ def _end_orphan_runs(experiment: MLExperiment) -> None:
     if not mlflow_experiment_ids:
         return  # No run of this experiment's project was ever recorded.
     try:
-        ended = tracking.runs_end_running(
+        ended = runs.runs_end_running(
             experiment_ids=mlflow_experiment_ids,
-            tags={EXPERIMENT_ID_TAG: str(experiment.pk)},
+            tag=EXPERIMENT_ID_TAG,
+            value=str(experiment.pk),
             status="FAILED",
+            worker=True,
         )
     except (MlflowError, MlflowNotFound) as exc:
         logger.warning(
@@ -698,7 +706,7 @@ def _execute(experiment: MLExperiment) -> None:
 
     # The run ends first: if MLflow fails here, the experiment is not FINISHED yet and the
     # failure paths (retry or ERROR) still apply.
-    tracking.run_end(run_id=run_id, status="FINISHED")
+    runs.run_end(run_id=run_id, status="FINISHED", worker=True)
     _finish(experiment, timings=timings, plots=result.plots)
 
 

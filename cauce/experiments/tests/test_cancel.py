@@ -15,7 +15,7 @@ from cauce.experiments.models import MLExperiment
 from cauce.experiments.runner import experiment_execute
 from cauce.experiments.tests.runner_support import queued_experiment
 from cauce.experiments.tests.web_support import finish, set_state
-from cauce.integrations.mlflow import tracking
+from cauce.integrations.mlflow import runs, tracking
 
 Status = MLExperiment.Status
 Stage = MLExperiment.Stage
@@ -91,7 +91,7 @@ def test_cancelling_a_queued_experiment_leaves_an_earlier_ended_run_alone(
         name=iris_dataset.project.mlflow_experiment_name
     )
     run_id = tracking.run_create(experiment_id=mlflow_experiment_id, run_name="r", tags={})
-    tracking.run_end(run_id=run_id, status="FAILED")
+    runs.run_end(run_id=run_id, status="FAILED")
     experiment = queued_experiment(iris_dataset, mlflow_run_id=run_id)
 
     services.experiment_cancel(experiment=experiment, user=editor)
@@ -412,16 +412,16 @@ def test_a_cancel_in_the_last_instant_kills_a_finished_run(
     # No heartbeat thread: its own connection does not see this test's uncommitted rows.
     settings.EXPERIMENT_HEARTBEAT_SECONDS = 3600
     experiment = queued_experiment(iris_dataset)
-    real_run_end = tracking.run_end
+    real_run_end = runs.run_end
 
-    def run_end_then_cancel(*, run_id, status="FINISHED"):
-        real_run_end(run_id=run_id, status=status)
+    def run_end_then_cancel(*, run_id, status="FINISHED", worker=False):
+        real_run_end(run_id=run_id, status=status, worker=worker)
         if status == "FINISHED":
             MLExperiment.objects.filter(pk=experiment.pk).update(
                 status=Status.CANCELLED, finished_at=timezone.now()
             )
 
-    monkeypatch.setattr(tracking, "run_end", run_end_then_cancel)
+    monkeypatch.setattr(runs, "run_end", run_end_then_cancel)
 
     experiment_execute(experiment_id=str(experiment.pk))
 

@@ -19,7 +19,7 @@ from cauce.experiments.liveness import experiment_fail_if_stale, experiments_clo
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.tag_sync import EXPERIMENT_ID_TAG
 from cauce.experiments.tests.runner_support import queued_experiment
-from cauce.integrations.mlflow import tracking
+from cauce.integrations.mlflow import runs, tracking
 from tests.fixtures.mlflow_server import free_port
 
 Status = MLExperiment.Status
@@ -243,7 +243,7 @@ def test_running_runs_of_recent_error_experiments_are_ended_failed(iris_dataset,
     orphan = _open_run("huérfano")
     _error_experiment(iris_dataset, orphan)
     ended = _open_run("terminado")
-    tracking.run_end(run_id=ended, status="FINISHED")
+    runs.run_end(run_id=ended, status="FINISHED")
     _error_experiment(iris_dataset, ended)
     old = _open_run("antiguo")
     _error_experiment(iris_dataset, old, days_ago=8)

@@ -27,7 +27,7 @@ from cauce.experiments.runner import (
     experiment_mlflow_tags,
 )
 from cauce.experiments.tests.runner_support import queued_experiment
-from cauce.integrations.mlflow import MlflowUnavailable, tracking
+from cauce.integrations.mlflow import MlflowUnavailable, runs, tracking
 from tests.fixtures.data import IRIS_FEATURES
 
 Status = MLExperiment.Status
@@ -374,7 +374,7 @@ def test_an_attempt_goes_on_when_mlflow_refuses_the_orphan_search(
     def refused(**kwargs):
         raise MlflowUnavailable()
 
-    monkeypatch.setattr(tracking, "runs_end_running", refused)
+    monkeypatch.setattr(runs, "runs_end_running", refused)
     experiment = queued_experiment(iris_dataset, attempts=1)
     experiment.project.mlflow_experiment_id = tracking.experiment_ensure(
         name=experiment.project.mlflow_experiment_name
@@ -540,7 +540,7 @@ def test_a_heartbeat_after_a_cancel_still_interrupts(iris_dataset, settings):
 
 def test_a_stop_after_the_experiment_finished_leaves_its_run_finished(mlflow, iris_dataset):
     run_id = _open_run(iris_dataset.project)
-    tracking.run_end(run_id=run_id, status="FINISHED")
+    runs.run_end(run_id=run_id, status="FINISHED")
     experiment = queued_experiment(
         iris_dataset, status=Status.FINISHED, task_id="t-1", mlflow_run_id=run_id
     )

@@ -439,26 +439,64 @@ def rest_get(
     return response.json() if response.content else {}
 
 
-def rest_post(path: str, *, body: dict[str, Any], read_timeout: float | None = None) -> Any:
-    """POST a small JSON write to the tracking server with the web's timeouts."""
-    return rest_send("POST", path, body=body, read_timeout=read_timeout)
+def rest_post(
+    path: str,
+    *,
+    body: dict[str, Any],
+    read_timeout: float | None = None,
+    worker: bool = False,
+) -> Any:
+    """POST a small JSON write to the tracking server with the web's timeouts (or, with
+    ``worker``, a worker's waits and retries)."""
+    return rest_send("POST", path, body=body, read_timeout=read_timeout, worker=worker)
+
+
+# A worker's retries of an outage wait this long, doubled at each one (MLflow's client
+# profile for workers: backoff factor 1).
+WORKER_BACKOFF_SECONDS = 1.0
+
+
+def _worker_timeout() -> tuple[float, float]:
+    return (settings.MLFLOW_WORKER_TIMEOUT, settings.MLFLOW_WORKER_TIMEOUT)
 
 
 def rest_send(
-    method: str, path: str, *, body: dict[str, Any], read_timeout: float | None = None
+    method: str,
+    path: str,
+    *,
+    body: dict[str, Any],
+    read_timeout: float | None = None,
+    worker: bool = False,
 ) -> Any:
-    """A small JSON write with any method (the registry PATCHes and DELETEs), web timeouts."""
+    """A small JSON write with any method (the registry PATCHes and DELETEs).
+
+    The web's timeouts by default (``read_timeout`` for the answer). With ``worker``, what a
+    worker's MLflow client gets (``use_worker_profile``): ``MLFLOW_WORKER_TIMEOUT`` for each
+    wait, and an outage (no connection, a timeout, 502/503/504) tried again up to
+    ``MLFLOW_WORKER_MAX_RETRIES`` times, backing off, before ``MlflowUnavailable``.
+    """
     uri = tracking_uri()
+    timeout = _worker_timeout() if worker else _web_timeout(read_timeout)
+    retries = max(settings.MLFLOW_WORKER_MAX_RETRIES, 0) if worker else 0
     with _admitted(uri):
-        try:
-            response = _request(method, uri + path, json=body, timeout=_web_timeout(read_timeout))
-        except requests.RequestException as exc:
-            _mark_down(uri)
-            logger.warning("MLflow unavailable on %s %s: %s", method, path, exc)
-            raise MlflowUnavailable() from exc
-        with response:
-            _raise_for_status(response, path)
-            return response.json() if response.content else {}
+        for attempt in range(retries + 1):
+            last = attempt == retries
+            try:
+                response = _request(method, uri + path, json=body, timeout=timeout)
+            except requests.RequestException as exc:
+                if not last:
+                    time.sleep(WORKER_BACKOFF_SECONDS * 2**attempt)
+                    continue
+                _mark_down(uri)
+                logger.warning("MLflow unavailable on %s %s: %s", method, path, exc)
+                raise MlflowUnavailable() from exc
+            with response:
+                if response.status_code in OUTAGE_STATUSES and not last:
+                    time.sleep(WORKER_BACKOFF_SECONDS * 2**attempt)
+                    continue
+                _raise_for_status(response, path)
+                return response.json() if response.content else {}
+    raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
 
 
 # --- a GET whose answer is read later ----------------------------------------------------------

@@ -1,16 +1,21 @@
 """A run's status over plain REST, without importing the ``mlflow`` package.
 
-For code that web processes also run (ending the run of an experiment whose worker died):
-the web's short timeouts and cool-down apply, and a page does not pay for importing MLflow.
+The one implementation of reading a run's status, ending a run and finding RUNNING runs by
+tag, whoever calls it: web processes (ending the run of an experiment whose worker died) get
+the web's short timeouts and cool-down, and a page does not pay for importing MLflow; the
+training worker passes ``worker=True`` for its longer waits and retries.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cauce.integrations.mlflow.client import rest_get, rest_post
+from cauce.integrations.mlflow.errors import MlflowNotFound
+from cauce.integrations.mlflow.search import filter_value
 
 # A write may take the tracking server a little longer than a read; still bounded.
 _READ_TIMEOUT = 2.0
@@ -26,30 +31,42 @@ def run_status(*, run_id: str) -> str:
     return body["run"]["info"]["status"]
 
 
-def run_terminate(*, run_id: str, status: str = "FAILED") -> None:
-    """End a run as FINISHED, FAILED or KILLED, with the current time as its end."""
+def run_end(*, run_id: str, status: str = "FINISHED", worker: bool = False) -> None:
+    """End a run as FINISHED, FAILED or KILLED, with the current time as its end.
+
+    The web's short timeouts by default; ``worker`` for a worker's waits and retries
+    (``client.rest_send``)."""
     rest_post(
         "/api/2.0/mlflow/runs/update",
         body={"run_id": run_id, "status": status, "end_time": int(time.time() * 1000)},
         read_timeout=_READ_TIMEOUT,
+        worker=worker,
     )
 
 
 def runs_running_by_tag(
-    *, experiment_ids: list[str], tag: str, max_results: int = 1000
+    *,
+    experiment_ids: list[str],
+    tag: str,
+    value: str | None = None,
+    max_results: int = 1000,
+    worker: bool = False,
 ) -> dict[str, str]:
-    """The RUNNING runs of ``experiment_ids`` that carry ``tag``: run id -> the tag's value.
-    One ``runs/search`` (at most ``max_results`` runs; a finished run is never read)."""
+    """The RUNNING runs of ``experiment_ids`` that carry ``tag`` (with ``value``, if given):
+    run id -> the tag's value. One ``runs/search`` (at most ``max_results`` runs; a finished
+    run is never read). ``worker`` as for ``run_end``."""
     if not experiment_ids:
         return {}
+    condition = "LIKE '%'" if value is None else f"= {filter_value(value)}"
     body = rest_post(
         "/api/2.0/mlflow/runs/search",
         body={
             "experiment_ids": experiment_ids,
-            "filter": f"attributes.status = 'RUNNING' and tags.`{tag}` LIKE '%'",
+            "filter": f"attributes.status = 'RUNNING' and tags.`{tag}` {condition}",
             "max_results": max_results,
         },
         read_timeout=_READ_TIMEOUT,
+        worker=worker,
     )
     found = {}
     for run in body.get("runs", []):
@@ -57,6 +74,38 @@ def runs_running_by_tag(
         if tag in tags:
             found[run["info"]["run_id"]] = tags[tag]
     return found
+
+
+def runs_end_running(
+    *,
+    experiment_ids: list[str],
+    tag: str,
+    value: str,
+    status: str = "FAILED",
+    keep: Iterable[str] = (),
+    limit: int = 100,
+    worker: bool = False,
+) -> list[str]:
+    """End as ``status`` the RUNNING runs of ``experiment_ids`` whose ``tag`` is ``value``,
+    except the runs in ``keep``; the ids it ended.
+
+    One search (at most ``limit`` runs), then one ``run_end`` per run found: usually none. A
+    run ended meanwhile by someone else is not an error. ``worker`` as for ``run_end``.
+    """
+    found = runs_running_by_tag(
+        experiment_ids=experiment_ids, tag=tag, value=value, max_results=limit, worker=worker
+    )
+    skip = set(keep)
+    ended = []
+    for run_id in found:
+        if run_id in skip:
+            continue
+        try:
+            run_end(run_id=run_id, status=status, worker=worker)
+        except MlflowNotFound:
+            continue
+        ended.append(run_id)
+    return ended
 
 
 # ``runs/search`` answers at most this many runs per page; a chunk of ids fits in one page.

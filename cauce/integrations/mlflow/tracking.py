@@ -218,51 +218,6 @@ def run_log_sklearn_model(
     )
 
 
-def run_end(*, run_id: str, status: str = "FINISHED") -> None:
-    """End a run as FINISHED, FAILED or KILLED."""
-    with translate_errors(what="set_terminated"):
-        get_client().set_terminated(run_id, status=status)
-
-
-def runs_end_running(
-    *,
-    experiment_ids: list[str],
-    tags: Mapping[str, str],
-    status: str = "FAILED",
-    keep: Iterable[str] = (),
-    limit: int = _MAX_RUN_IDS_PER_SEARCH,
-) -> list[str]:
-    """End as ``status`` the RUNNING runs of ``experiment_ids`` carrying all of ``tags``,
-    except the runs in ``keep``; the ids it ended.
-
-    One ``search_runs`` (at most ``limit`` runs), then one ``set_terminated`` per run found:
-    usually none. A run ended meanwhile by someone else is not an error.
-    """
-    if not experiment_ids or not tags:
-        return []
-    conditions = [f"tags.`{key}` = {filter_value(value)}" for key, value in tags.items()]
-    conditions.append("attributes.status = 'RUNNING'")
-    client = get_client()
-    with translate_errors(what="search_runs(running)"):
-        found = client.search_runs(
-            experiment_ids=experiment_ids,
-            filter_string=" and ".join(conditions),
-            max_results=limit,
-        )
-    skip = set(keep)
-    ended = []
-    for run in found:
-        run_id = run.info.run_id
-        if run_id in skip:
-            continue
-        try:
-            run_end(run_id=run_id, status=status)
-        except MlflowNotFound:
-            continue
-        ended.append(run_id)
-    return ended
-
-
 @dataclass(frozen=True)
 class RunSummary:
     run_id: str

@@ -39,16 +39,16 @@ def test_a_value_no_literal_can_say_is_refused(value):
 def test_runs_with_a_quote_or_a_backslash_in_a_tag_are_found_on_a_real_server(mlflow):
     from mlflow.tracking import MlflowClient
 
-    from cauce.integrations.mlflow import tracking
+    from cauce.integrations.mlflow import runs
 
     client = MlflowClient(tracking_uri=mlflow)
     experiment_id = client.create_experiment(f"search-{uuid.uuid4().hex}")
     values = ["it's", 'say "hi"', "back\\slash"]
-    runs = {value: client.create_run(experiment_id, tags={"owner": value}) for value in values}
+    created = {value: client.create_run(experiment_id, tags={"owner": value}) for value in values}
     client.create_run(experiment_id, tags={"owner": "someone else"})
 
-    for value, run in runs.items():
-        ended = tracking.runs_end_running(experiment_ids=[experiment_id], tags={"owner": value})
+    for value, run in created.items():
+        ended = runs.runs_end_running(experiment_ids=[experiment_id], tag="owner", value=value)
         assert ended == [run.info.run_id]
         assert client.get_run(run.info.run_id).info.status == "FAILED"
 

@@ -457,6 +457,11 @@ def input_check(
 _READY_DTYPES = {**_FLOAT_TYPES, **_INTEGER_TYPES, "boolean": "bool"}
 
 
+def frame_is_exact(frame: pd.DataFrame, inputs: Sequence[InputColumn] | None) -> bool:
+    """Whether the frame is exactly what the signature's checks would return (below)."""
+    return inputs is not None and _already_checked(frame, inputs)
+
+
 def _already_checked(frame: pd.DataFrame, inputs: Sequence[InputColumn]) -> bool:
     """Exactly the signature's columns, in its order, each already of its type, numbered from
     0: what a body of numbers gives, and what the checks below would return unchanged."""

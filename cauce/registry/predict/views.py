@@ -20,7 +20,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from cauce.core.exceptions import ApplicationError
 from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable
 from cauce.registry.models import PredictionJob
-from cauce.registry.predict import kept, services
+from cauce.registry.predict import kept, selectors, services
 from cauce.registry.predict.forms import PredictForm
 from cauce.registry.predict.frames import type_label
 from cauce.registry.predict.selectors import (
@@ -69,7 +69,7 @@ def predict(request, name: str):
         if not version and not alias and context["numbers"]:
             version = context["numbers"][0]
         if version or alias:
-            target = services.predict_target_resolve(model=model, version=version, alias=alias)
+            target = selectors.predict_target_resolve(model=model, version=version, alias=alias)
             context["target"] = target
             signature = prediction_signature(version=target.version)
             context["signature"] = [
@@ -174,8 +174,8 @@ def prediction_detail(request, name: str, job_id):
         "back_url": predict_url(job.registered_model.name, version=job.version, alias=job.alias),
     }
     try:
-        context["result"] = services.prediction_result_page(job=job, page=request.GET.get("page"))
-    except services.PredictionGoneError as error:
+        context["result"] = selectors.prediction_result_page(job=job, page=request.GET.get("page"))
+    except selectors.PredictionGoneError as error:
         context["result_gone"] = error.message
     return render(request, "registry/prediction_detail.html", context)
 
@@ -212,8 +212,8 @@ def prediction_download(request, name: str, job_id):
     if job is None:
         return gone
     try:
-        handle = services.prediction_result_open(job=job)
-    except services.PredictionGoneError as error:
+        handle = selectors.prediction_result_open(job=job)
+    except selectors.PredictionGoneError as error:
         return _gone(request, job.registered_model, error.message, status=410)
     if handle is None:
         raise Http404

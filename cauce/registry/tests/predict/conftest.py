@@ -20,8 +20,8 @@ from mlflow.tracking import MlflowClient
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.training import TrainingSpec, training_run
 from cauce.integrations.mlflow import client as mlflow_client
-from cauce.integrations.mlflow import serving, tracking
-from cauce.registry.predict import services as predict_services
+from cauce.integrations.mlflow import runs, serving, tracking
+from cauce.registry.predict import selectors as predict_selectors
 from tests.fixtures.artifacts import experiment_for_run
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -53,7 +53,7 @@ def _train_and_log(frame: pd.DataFrame, spec: TrainingSpec, experiment_id: str) 
         signature_output=result.predictions,
         pip_requirements=["scikit-learn", "pandas"],
     )
-    tracking.run_end(run_id=run_id)
+    runs.run_end(run_id=run_id)
     return TrainedModel(
         run_id=run_id,
         model_id=logged.model_id,
@@ -96,10 +96,10 @@ _names = itertools.count(1)
 @pytest.fixture(autouse=True)
 def _empty_model_cache():
     serving.served_models_clear()
-    predict_services.resolutions_forget()
+    predict_selectors.resolutions_forget()
     yield
     serving.served_models_clear()
-    predict_services.resolutions_forget()
+    predict_selectors.resolutions_forget()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from collections import OrderedDict
 import pytest
 
 from cauce.registry import services as registry_services
-from cauce.registry.predict import services as predict_services
+from cauce.registry.predict import selectors as predict_selectors
 from tests.fixtures.mlflow_server import free_port
 
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -54,7 +54,7 @@ def process_b(monkeypatch):
 
     def run(call):
         with monkeypatch.context() as patch:
-            patch.setattr(predict_services, "_resolutions", own_memory)
+            patch.setattr(predict_selectors, "_resolutions", own_memory)
             return call()
 
     return run
@@ -134,4 +134,4 @@ def test_a_refused_version_is_not_remembered(long_ttl, served, predict, mlflow_r
     assert predict(model).status_code == 403
 
     assert predict(model).status_code == 403
-    assert not predict_services._resolutions
+    assert not predict_selectors._resolutions

@@ -136,3 +136,31 @@ def test_a_loaded_model_is_found_in_the_cache_without_loading_anything_else(
 
     assert serving.served_model_cached(name=name, version=version) is model
     assert serving.served_models_cached() == [(name, version)]
+
+
+def test_rows_checked_exactly_skip_mlflows_second_schema_check_and_predict_the_same(
+    trained_models, register, monkeypatch
+):
+    import mlflow.pyfunc
+
+    iris = trained_models["iris"]
+    name, version = register(iris)
+    model = serving.served_model_get(name=name, version=version)
+    checked = frames.input_check(_rows(iris).reset_index(drop=True), inputs=model.inputs)
+    assert frames.frame_is_exact(checked.frame, model.inputs)
+    validated = []
+    real_validate = mlflow.pyfunc._validate_prediction_input
+
+    def spy(*args, **kwargs):
+        validated.append(True)
+        return real_validate(*args, **kwargs)
+
+    monkeypatch.setattr(mlflow.pyfunc, "_validate_prediction_input", spy)
+
+    exact = serving.model_predict(model=model, frame=checked.frame, exact=True)
+    assert validated == []
+    enforced = serving.model_predict(model=model, frame=checked.frame)
+    assert validated == [True]
+    assert exact.predictions == enforced.predictions
+    # A frame that is not exactly the signature is never declared so.
+    assert not frames.frame_is_exact(checked.frame[list(reversed(iris.features))], model.inputs)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cauce.datasets.tests.conftest import stored_files
 from cauce.registry.models import PredictionJob
-from cauce.registry.predict import services
+from cauce.registry.predict import selectors, services
 from cauce.registry.predict.retention import prediction_jobs_expire
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ ROWS = "5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n" * 50
 @pytest.fixture
 def target(served):
     model, version = served("iris")
-    return services.predict_target_resolve(model=model, version=version)
+    return selectors.predict_target_resolve(model=model, version=version)
 
 
 @pytest.fixture
@@ -54,9 +54,9 @@ def test_a_small_file_is_predicted_now_and_its_result_read_back(
 
     assert job.status == PredictionJob.Status.FINISHED
     assert default_storage.exists(job.result_file.name)
-    page = services.prediction_result_page(job=job)
+    page = selectors.prediction_result_page(job=job)
     assert page.columns[-1] == "prediction" and page.rows[0][-1] == "setosa"
-    with services.prediction_result_open(job=job) as handle:
+    with selectors.prediction_result_open(job=job) as handle:
         assert handle.read().decode().splitlines()[1].endswith("setosa")
     assert bool(stored_files(settings.MEDIA_ROOT)) == (any_storage == "filesystem")
 
@@ -74,7 +74,7 @@ def test_a_queued_file_is_read_from_the_storage_and_its_input_deleted(
     assert job.status == PredictionJob.Status.FINISHED, job.error
     assert job.rows_done == job.rows_total == 100
     assert not default_storage.exists(input_name)
-    assert services.prediction_result_page(job=job).total == 100
+    assert selectors.prediction_result_page(job=job).total == 100
     assert bool(stored_files(settings.MEDIA_ROOT)) == (any_storage == "filesystem")
 
 
@@ -115,7 +115,7 @@ def test_a_retry_refuses_a_job_whose_input_is_gone_from_the_storage(
     job.refresh_from_db()
     default_storage.delete(job.input_file.name)
 
-    with pytest.raises(services.PredictionGoneError):
+    with pytest.raises(selectors.PredictionGoneError):
         services.prediction_job_retry(job=job)
 
 

@@ -481,8 +481,9 @@ PREDICT_PAGE_ROWS = env.int("CAUCE_PREDICT_PAGE_ROWS", default=50)
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # Token first: an anonymous call then gets 401 with "WWW-Authenticate: Token".
-        "rest_framework.authentication.TokenAuthentication",
+        # Token first: an anonymous call then gets 401 with "WWW-Authenticate: Token". DRF's
+        # token authentication, with the token and its user read in one plain SQL query.
+        "cauce.api.authentication.PlainSqlTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -509,6 +510,11 @@ SPECTACULAR_SETTINGS = {
     # blank (the response components do not need it).
     "COMPONENT_SPLIT_REQUEST": True,
     # Error answers, id bounds and non-blank strings for every operation (cauce/api/schema.py).
+    # Experiments' and sweeps' statuses are different choice sets under one field name.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "cauce.experiments.models.MLExperiment.Status",
+        "SweepStatusEnum": "cauce.sweeps.models.Sweep.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "cauce.api.schema.postprocess",

@@ -21,14 +21,12 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
-from cauce.api.authentication import PlainSqlTokenAuthentication
 from cauce.datasets.inference import text_table_chunks, text_table_open
 from cauce.registry.api import NAME_PARAMETER
 from cauce.registry.predict import frames
@@ -179,9 +177,6 @@ _QUERY = [
 
 
 class ModelPredictApi(APIView):
-    # The settings' order (token first: 401 with "WWW-Authenticate: Token"), the token read
-    # in one plain SQL query.
-    authentication_classes = [PlainSqlTokenAuthentication, SessionAuthentication]
     parser_classes = [
         ScoringJSONParser,
         ScoringCSVParser,

@@ -175,10 +175,7 @@ class SweepListCreateApi(generics.ListCreateAPIView):
         project_id = self.request.query_params.get("project")
         if project_id:
             if not project_id.isdigit():
-                message = _("«%(value)s» no es un identificador de proyecto.") % {
-                    "value": project_id
-                }
-                raise ApplicationError(message, extra={"project": message})
+                return Sweep.objects.none()
             project, _membership = project_get_for_user(
                 user=self.request.user, project_id=int(project_id)
             )

@@ -147,6 +147,9 @@ def experiment_tags_set(*, experiment: MLExperiment, tags: Iterable[str] | str) 
     through the outbox (``tag_sync``), recorded in the same transaction."""
     normalized = tags_normalize(tags)
     with transaction.atomic():
+        # One change at a time per experiment: two concurrent edits of the same tags (PATCH
+        # twice) deadlocked on PostgreSQL between taggit's rows and the outbox (a 503).
+        MLExperiment.objects.select_for_update().filter(pk=experiment.pk).exists()
         current = sorted(experiment.tags.names())
         # Exact spelling counts: "Iris" -> "iris" is a change MLflow must see.
         if current != sorted(normalized):

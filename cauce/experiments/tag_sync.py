@@ -152,9 +152,7 @@ def is_managed_key(key: str) -> bool:
     """Keys a push owns: what it writes, and stale ``tag_<i>`` / ``cauce.tag.*`` keys it
     removes."""
     return (
-        bool(TAG_KEY.match(key))
-        or key in (ALL_TAGS, TAG_COUNT, NOTE_KEY)
-        or is_tag_mlflow_key(key)
+        bool(TAG_KEY.match(key)) or key in (ALL_TAGS, TAG_COUNT, NOTE_KEY) or is_tag_mlflow_key(key)
     )
 
 

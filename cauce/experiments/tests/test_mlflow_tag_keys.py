@@ -78,7 +78,9 @@ def test_mlflows_client_finds_exactly_the_runs_with_a_tag(
         ("con-surf", ["surf", "iris"]),
         ("raras", ["RF", "a_b", "c++", "producción", "random forest", "k:v", "a/b"]),
     ]:
-        experiment = create_experiment(project=project, dataset=iris_dataset, user=editor, tags=tags)
+        experiment = create_experiment(
+            project=project, dataset=iris_dataset, user=editor, tags=tags
+        )
         experiment.name = name
         experiment.save(update_fields=["name"])
         runs[name] = run_start(experiment, mlflow_experiment_id=mlflow_experiment_id)
@@ -88,7 +90,9 @@ def test_mlflows_client_finds_exactly_the_runs_with_a_tag(
         result = client.search_runs(
             [mlflow_experiment_id], filter_string=mlflow_tag_search_filter(tags)
         )
-        return {run.data.tags["mlflow.runName"] for run in result if run.info.run_id in runs.values()}
+        return {
+            run.data.tags["mlflow.runName"] for run in result if run.info.run_id in runs.values()
+        }
 
     assert found("rf") == {"con-rf", "raras"}  # "surf" is not "rf"; "RF" is
     assert found("surf") == {"con-surf"}

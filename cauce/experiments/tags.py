@@ -9,8 +9,8 @@ from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ApplicationError
 
-# Each tag becomes an MLflow run tag (tag_<i>), written 100 per request; 100 tags keep a run
-# readable in the MLflow UI and its sync to two requests.
+# Each tag becomes two MLflow run tags (tag_<i> and cauce.tag.<tag>), written 100 per request;
+# 100 tags keep a run readable in the MLflow UI and its sync to three requests.
 MAX_TAGS = 100
 MAX_TAG_LENGTH = 100
 

@@ -197,7 +197,9 @@ def test_an_experiment_s_run_costs_few_mlflow_calls(mlflow_client, iris_dataset,
     uploads = sum(n for (method, path), n in calls.items() if method == "PUT")
     # 5 files of the run, 7 of the model (MLmodel, model.pkl, environments, examples).
     assert uploads == 12
-    assert sum(calls.values()) - uploads <= 13, calls
+    # The project's first run finds no MLflow experiment (by its tag, by its old name) and
+    # creates it; later runs find it by the id Cauce keeps, in one request.
+    assert sum(calls.values()) - uploads <= 14, calls
 
 
 def iris_dataset_rows(dataset):

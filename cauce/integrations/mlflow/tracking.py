@@ -73,11 +73,11 @@ def _belongs(experiment: Any, project_id: str) -> bool:
 
 
 def _project_experiment_find(
-    client: Any, *, project_id: str, name: str, known_id: str, legacy_name: str
+    client: Any, *, project_id: str, known_id: str, legacy_name: str
 ) -> Any:
     """The project's MLflow experiment, or None: by the id Cauce keeps, then by the tag, then
-    by the old name (``cauce-project-<id>``) or the wanted name. One request when the kept
-    id is right (the common case)."""
+    by the old name (``cauce-project-<id>``). One request when the kept id is right (the
+    common case); an untagged one of the wanted name is found when creating it fails."""
     from mlflow.entities import ViewType
 
     if known_id:
@@ -97,11 +97,9 @@ def _project_experiment_find(
     if tagged:
         # An active one first: a deleted experiment is kept only when nothing else is left.
         return sorted(tagged, key=lambda e: (e.lifecycle_stage != "active", e.experiment_id))[0]
-    for candidate in (legacy_name, name):
-        if not candidate:
-            continue
+    if legacy_name:
         with translate_errors(what="get_experiment_by_name"):
-            experiment = client.get_experiment_by_name(candidate)
+            experiment = client.get_experiment_by_name(legacy_name)
         if experiment is not None and _belongs(experiment, project_id):
             return experiment
     return None
@@ -153,7 +151,8 @@ def project_experiment_ensure(
     tagged ``cauce.project_id``.
 
     Found by ``known_id`` (what Cauce keeps), the tag, ``legacy_name`` (the name it had
-    before, renamed now) or ``name``; created otherwise, with its tag in the same request.
+    before, renamed now) or ``name`` (an untagged one is tagged); created otherwise, with its
+    tag in the same request: a project's first run asks three times (tag, old name, create).
     A name held by an experiment that is not the project's (MLflow's names are unique, a
     deleted experiment's included) gets `` (2)``, `` (3)``... Two workers creating it at once
     end with one experiment: the loser finds the winner's by its name and tag.
@@ -161,7 +160,7 @@ def project_experiment_ensure(
     project_id = str(project_id)
     client = get_client()
     experiment = _project_experiment_find(
-        client, project_id=project_id, name=name, known_id=known_id, legacy_name=legacy_name
+        client, project_id=project_id, known_id=known_id, legacy_name=legacy_name
     )
     if experiment is not None:
         _project_experiment_name(client, experiment, project_id=project_id, name=name)

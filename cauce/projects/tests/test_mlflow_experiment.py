@@ -130,3 +130,9 @@ def test_a_name_held_by_another_experiment_gets_a_variant(client, lone_project):
     Project.objects.filter(pk=lone_project.pk).update(name="Focas")
     services.project_mlflow_rename(project_id=lone_project.pk)
     assert client.get_experiment(experiment_id).name == f"Focas · cauce {lone_project.pk} (2)"
+
+
+def test_an_untagged_experiment_of_the_wanted_name_is_adopted_and_tagged(client, lone_project):
+    untagged = client.create_experiment(f"Pingüinos Tour · cauce {lone_project.pk}")
+    assert services.project_mlflow_experiment_ensure(project=lone_project) == untagged
+    assert client.get_experiment(untagged).tags["cauce.project_id"] == str(lone_project.pk)

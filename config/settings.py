@@ -427,6 +427,8 @@ if PREDICTION_RETENTION_SWEEP_SECONDS < 1 or PREDICTION_RETENTION_BATCH < 1:
 # Prediction monitoring (cauce.monitoring): a random sample of at most MONITOR_SAMPLE_ROWS input
 # rows per version and day for the two-sample tests; records, counts and samples older than
 # MONITOR_RETENTION_DAYS are deleted by a beat task, MONITOR_RETENTION_BATCH rows per query.
+# False records nothing (the recording bench compares both).
+MONITOR_ENABLED = env.bool("CAUCE_MONITOR_ENABLED", default=True)
 MONITOR_SAMPLE_ROWS = env.int("CAUCE_MONITOR_SAMPLE_ROWS", default=5000)
 MONITOR_RETENTION_DAYS = env.int("CAUCE_MONITOR_RETENTION_DAYS", default=90)
 MONITOR_RETENTION_BATCH = env.int("CAUCE_MONITOR_RETENTION_BATCH", default=5000)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import tempfile
 from collections import defaultdict
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +24,7 @@ from cauce.monitoring.models import (
     ReferenceProfile,
     ReservoirSample,
 )
-from cauce.monitoring.profile import profile_build
+from cauce.monitoring.profile import REFERENCE_PROFILE_ARTIFACT, profile_build
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,21 @@ def reference_profile_build(*, experiment: Any) -> ReferenceProfile:
     return reference_profile_store(
         experiment=experiment, run_id=experiment.mlflow_run_id or "", profile=profile
     )
+
+
+def reference_profile_log(stored: ReferenceProfile) -> int:
+    """Log a stored profile to its run as ``monitoring/reference_profile.json``; 1 when
+    logged, 0 without a run."""
+    if not stored.run_id:
+        return 0
+    from cauce.integrations.mlflow import tracking
+
+    with tempfile.TemporaryDirectory(prefix="cauce-profile-") as tmp:
+        path = Path(tmp) / REFERENCE_PROFILE_ARTIFACT
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(stored.profile), encoding="utf-8")
+        tracking.run_log_artifacts(run_id=stored.run_id, local_dir=Path(tmp))
+    return 1
 
 
 # --- observations -----------------------------------------------------------------------------

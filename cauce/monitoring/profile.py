@@ -97,7 +97,10 @@ def feature_values(feature: dict[str, Any], values: pd.Series) -> np.ndarray:
     a number) or text (None when missing)."""
     if feature["kind"] == NUMERIC:
         return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    return np.array([None if pd.isna(v) else str(v) for v in values], dtype=object)
+    series = pd.Series(values)
+    text = series.astype(str).to_numpy(dtype=object)
+    text[series.isna().to_numpy()] = None
+    return text
 
 
 def feature_bin_counts(feature: dict[str, Any], values: np.ndarray) -> tuple[list[int], int]:
@@ -107,13 +110,9 @@ def feature_bin_counts(feature: dict[str, Any], values: np.ndarray) -> tuple[lis
         bins = np.searchsorted(feature["edges"], values[~missing], side="right")
         counts = np.bincount(bins, minlength=len(feature["counts"]))
         return [int(c) for c in counts], int(missing.sum())
-    index = {category: i for i, category in enumerate(feature["categories"])}
     other = len(feature["categories"])
-    counts = [0] * (other + 1)
-    missing = 0
-    for value in values:
-        if value is None:
-            missing += 1
-        else:
-            counts[index.get(value, other)] += 1
-    return counts, missing
+    missing = pd.isna(values)
+    positions = pd.Index(feature["categories"], dtype=object).get_indexer(values[~missing])
+    positions[positions < 0] = other
+    counts = np.bincount(positions, minlength=other + 1)
+    return [int(c) for c in counts], int(missing.sum())

@@ -80,13 +80,25 @@ def _hour(moment):
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def observations_write(batch: list[recording.Observed]) -> None:
+# Rows sampled by this process and not written yet, per (model, version, day): merging into
+# the day's stored sample reads and writes up to MONITOR_SAMPLE_ROWS rows of JSON, so it is
+# done every MONITOR_SAMPLE_FLUSH_SECONDS, not at every write (the bound stays: each is a
+# sample of at most MONITOR_SAMPLE_ROWS rows).
+_pending_days: dict[tuple, recording.Reduced] = defaultdict(recording.Reduced)
+
+
+def samples_discard() -> None:
+    _pending_days.clear()
+
+
+def observations_write(batch: list[recording.Observed], *, samples_now: bool = True) -> None:
     """Write queued observations in one transaction: a record each, and, for those with rows
-    and a profile, the hour's bin counts and the day's sample of their version."""
+    and a profile, the hour's bin counts; their rows' sample joins the day's sample of their
+    version now or, without ``samples_now``, at a later write."""
     rng = np.random.default_rng()
     limit = settings.MONITOR_SAMPLE_ROWS
     hours: dict[tuple, recording.Reduced] = defaultdict(recording.Reduced)
-    days: dict[tuple, recording.Reduced] = defaultdict(recording.Reduced)
+    days = _pending_days
     for observed in batch:
         reduced = observed.reduced
         if reduced is None and observed.frame is not None and observed.outcome == recording.OK:
@@ -119,8 +131,11 @@ def observations_write(batch: list[recording.Observed]) -> None:
         _versions_seen(batch)
         for (model_id, version, hour), reduced in hours.items():
             _counts_add(model_id, version, hour, reduced)
-        for (model_id, version, day), reduced in days.items():
-            _sample_add(model_id, version, day, reduced, rng=rng)
+        if samples_now:
+            for (model_id, version, day), reduced in days.items():
+                _sample_add(model_id, version, day, reduced, rng=rng)
+    if samples_now:
+        days.clear()
 
 
 def _versions_seen(batch: list[recording.Observed]) -> None:
@@ -173,13 +188,15 @@ def _sample_add(model_id: int, version: int, day, reduced: recording.Reduced, *,
     )
     if sample.columns != reduced.columns:
         return  # another profile's rows (a rebuilt profile): the day's sample keeps its own
-    sample.rows = recording.sample_merge(
-        sample.rows,
-        sample.seen,
-        reduced.sample,
-        reduced.rows,
-        limit=settings.MONITOR_SAMPLE_ROWS,
-        rng=rng,
+    sample.rows = recording.sample_as_list(
+        recording.sample_merge(
+            sample.rows,
+            sample.seen,
+            reduced.sample,
+            reduced.rows,
+            limit=settings.MONITOR_SAMPLE_ROWS,
+            rng=rng,
+        )
     )
     sample.seen += reduced.rows
     sample.save(update_fields=["rows", "seen"])

@@ -213,7 +213,7 @@ def monitored_version_compute(monitored: MonitoredVersion, *, now: datetime | No
 
 
 def monitoring_refresh(*, model: Any, version: int, now: datetime | None = None) -> int:
-    """Compute one version's windows now (the "Recalcular" button, the API)."""
+    """Compute one version that served predictions now; 0 when it served none."""
     monitored = (
         MonitoredVersion.objects.select_related("registered_model")
         .filter(registered_model=model, version=version)
@@ -221,6 +221,24 @@ def monitoring_refresh(*, model: Any, version: int, now: datetime | None = None)
     )
     if monitored is None:
         return 0
+    return monitored_version_compute(monitored, now=now)
+
+
+def monitoring_version_refresh(
+    *, model: Any, version: int, experiment: Any, now: datetime | None = None
+) -> int:
+    """Compute one version's windows now (the "Recalcular" button, the API), also before
+    its first prediction (its windows are then empty); the number of features flagged."""
+    now = now or timezone.now()
+    monitored, _created = MonitoredVersion.objects.get_or_create(
+        registered_model=model,
+        version=version,
+        defaults={"experiment": experiment, "last_seen_at": now},
+    )
+    if monitored.experiment_id != experiment.pk:
+        monitored.experiment = experiment
+        monitored.save(update_fields=["experiment"])
+    monitored.registered_model = model
     return monitored_version_compute(monitored, now=now)
 
 

@@ -3,6 +3,7 @@ every prediction recorded, its rows binned and sampled against the training prof
 computed from them; a database that fails the write never fails the prediction."""
 
 import logging
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -180,3 +181,55 @@ def test_one_feature_shifted_one_sd_in_1000_predicted_rows_is_flagged(
     assert drift["a"].psi < 0.1 and drift["c"].psi < 0.1
     assert not drift["a"].flagged and not drift["c"].flagged
     assert flagged == 3  # ``b`` in each window: 1 h, 24 h and 7 d
+
+
+def test_each_computation_is_logged_to_the_version_s_monitoring_run_in_mlflow(
+    viewer_api, synthetic_model, register, experiment_of, project, mlflow_registry
+):
+    from cauce.monitoring.publish import drift_metrics, drift_publish
+    from cauce.monitoring.windows import WINDOWS, version_drift
+    from cauce.registry.models import RegisteredModel
+
+    name, version = register(synthetic_model)
+    mlflow_registry.set_model_version_tag(name, str(version), "equipo", "hidrologia")
+    experiment_of(synthetic_model, project)
+    model = RegisteredModel.objects.create(
+        name=name, project=project, created_by=project.created_by
+    )
+    stored = _profiled(synthetic_model, project, SYNTHETIC)
+    rows = _synthetic(300, seed=2, shift=1.0)[SYNTHETIC]
+    viewer_api.post(f"/api/models/{name}/predict/?version={version}", _split(rows), format="json")
+    _recorded()
+
+    from django.utils import timezone
+
+    from cauce.monitoring.drift import Thresholds
+
+    runs = set()
+    for minutes in (0, 15):
+        now = timezone.now() + timedelta(minutes=minutes)
+        computed = {
+            window: version_drift(
+                profile=stored.profile, model_id=model.pk, version=version, window=window,
+                now=now, thresholds=Thresholds(),
+            )
+            for window in WINDOWS
+        }  # fmt: skip
+        metrics = drift_metrics(model_id=model.pk, version=version, now=now, computed=computed)
+        runs.add(
+            drift_publish(
+                model_name=name, version=version, metrics=metrics,
+                timestamp_ms=int(now.timestamp() * 1000),
+            )
+        )  # fmt: skip
+
+    assert len(runs) == 1
+    run = mlflow_registry.get_run(runs.pop())
+    experiment = mlflow_registry.get_experiment(run.info.experiment_id)
+    assert experiment.name == f"cauce-monitoring-{name}"
+    assert run.data.tags["equipo"] == "hidrologia"
+    assert run.data.tags["cauce.monitoring.version"] == str(version)
+    assert run.data.metrics["requests"] == 1 and run.data.metrics["psi.b"] > 0.2
+    history = mlflow_registry.get_metric_history(run.info.run_id, "psi.b")
+    assert len(history) == 2 and history[0].step < history[1].step
+    assert {"psi_1h.b", "psi_7d.a", "requests_7d"} <= set(run.data.metrics)

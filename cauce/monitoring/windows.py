@@ -129,8 +129,9 @@ def _error_rate(model_id: int, version: int, now: datetime) -> tuple[int, int]:
 
 
 def monitored_version_compute(monitored: MonitoredVersion, *, now: datetime | None = None) -> int:
-    """Compute every window of one version; the number of features flagged. A version whose
-    experiment has no profile gets no drift (its requests are still counted)."""
+    """Compute every window of one version; the number of features flagged in at least one
+    window. A version whose experiment has no profile gets no drift (its requests are still
+    counted)."""
     now = now or timezone.now()
     model = monitored.registered_model
     profile = (
@@ -139,7 +140,7 @@ def monitored_version_compute(monitored: MonitoredVersion, *, now: datetime | No
         .first()
     )
     thresholds = thresholds_for(model.project_id)
-    flagged = 0
+    flagged: set[str] = set()
     computed: dict[str, list[FeatureDrift]] = {}
     with transaction.atomic():
         for window in WINDOWS:
@@ -179,7 +180,7 @@ def monitored_version_compute(monitored: MonitoredVersion, *, now: datetime | No
             )
             for result in results:
                 if result.flagged:
-                    flagged += 1
+                    flagged.add(result.feature)
                     alerts.alert_raise(
                         model=model,
                         version=monitored.version,
@@ -209,7 +210,7 @@ def monitored_version_compute(monitored: MonitoredVersion, *, now: datetime | No
         from cauce.monitoring.publish import drift_publish_later
 
         drift_publish_later(model=model, version=monitored.version, now=now, computed=computed)
-    return flagged
+    return len(flagged)
 
 
 def monitoring_refresh(*, model: Any, version: int, now: datetime | None = None) -> int:

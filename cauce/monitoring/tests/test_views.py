@@ -1,18 +1,12 @@
 """Monitoring's pages: the version's and the model's tab, the project's alerts (database
 only: the pages never ask MLflow)."""
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.tests.runner_support import queued_experiment
 from cauce.monitoring.models import Alert, MonitoredVersion
-from cauce.monitoring.profile import profile_build
-from cauce.monitoring.recording import Observed
-from cauce.monitoring.services import observations_write, reference_profile_store
-from cauce.monitoring.tests.test_drift import _frame
+from cauce.monitoring.tests.support import monitoring_data
 from cauce.registry.models import RegisteredModel
 
 
@@ -20,19 +14,7 @@ from cauce.registry.models import RegisteredModel
 def model(project, iris_dataset):
     model = RegisteredModel.objects.create(name="clima", project=project)
     experiment = queued_experiment(iris_dataset, status=MLExperiment.Status.FINISHED)
-    reference_profile_store(
-        experiment=experiment, run_id="r1", profile=profile_build(_frame(2000, seed=1))
-    )
-    now = timezone.now()
-    observations_write(
-        [
-            Observed(model_id=model.pk, version=3, alias="champion", experiment_id=experiment.pk,
-                     at=now - timedelta(minutes=m), rows=300, latency_ms=4.0 + m,
-                     frame=_frame(300, seed=m, shift=1.5))
-            for m in range(4)
-        ]
-        + [Observed(model_id=model.pk, version=3, at=now, latency_ms=2.0, outcome="bad_input")]
-    )  # fmt: skip
+    monitoring_data(model=model, experiment=experiment, version=3)
     return model
 
 

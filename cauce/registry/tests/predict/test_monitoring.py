@@ -233,3 +233,25 @@ def test_each_computation_is_logged_to_the_version_s_monitoring_run_in_mlflow(
     history = mlflow_registry.get_metric_history(run.info.run_id, "psi.b")
     assert len(history) == 2 and history[0].step < history[1].step
     assert {"psi_1h.b", "psi_7d.a", "requests_7d"} <= set(run.data.metrics)
+
+
+def test_the_demo_s_predictions_flag_one_feature(
+    served, trained_models, project, mlflow_registry, owner
+):
+    from cauce.monitoring.demo import demo_predictions
+
+    model, version = served("iris")
+    mlflow_registry.set_registered_model_alias(model.name, "champion", str(version))
+    _profiled(trained_models["iris"], project, IRIS)
+
+    sent = demo_predictions(
+        model=model, user=owner, alias="champion", iris=trained_models["iris"].frame
+    )
+    again = demo_predictions(
+        model=model, user=owner, alias="champion", iris=trained_models["iris"].frame
+    )
+
+    assert (sent, again) == (8, 0)
+    assert PredictionRecord.objects.filter(registered_model=model, outcome="ok").count() == 8
+    flagged = DriftResult.objects.filter(registered_model=model, window="24h", flagged=True)
+    assert list(flagged.values_list("feature", flat=True)) == ["petal_length"]

@@ -94,6 +94,10 @@ def two_sample_p_value(feature: dict[str, Any], values: np.ndarray) -> tuple[str
     return "chi2", float(stats.chisquare(observed[seen], expected[seen]).pvalue)
 
 
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and np.isfinite(value) else None
+
+
 def feature_drift(
     feature: dict[str, Any],
     *,
@@ -112,8 +116,9 @@ def feature_drift(
     )
     if feature["kind"] != NUMERIC:
         values = feature_values(feature, values)
-    index = psi(feature["counts"], counts) if counts is not None else None
+    index = _finite(psi(feature["counts"], counts) if counts is not None else None)
     test, p_value = two_sample_p_value(feature, values)
+    p_value = _finite(p_value)
     missing_rate = missing / rows if rows else None
     change = missing_rate - feature["missing_rate"] if missing_rate is not None else None
     # With few rows a PSI over 10 bins is noise (about 9 / rows when nothing moved): both

@@ -36,8 +36,15 @@ def _is_numeric(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
+def _finite(numbers: np.ndarray) -> np.ndarray:
+    """Infinities count as missing: JSON (and PostgreSQL's jsonb) has no infinity."""
+    numbers = numbers.copy()
+    numbers[np.isinf(numbers)] = np.nan
+    return numbers
+
+
 def _numeric_feature(name: str, values: pd.Series, rng: np.random.Generator) -> dict[str, Any]:
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    numbers = _finite(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float))
     present = numbers[~np.isnan(numbers)]
     missing_rate = float(1 - len(present) / len(numbers)) if len(numbers) else 0.0
     if len(present) == 0:
@@ -96,7 +103,7 @@ def feature_values(feature: dict[str, Any], values: pd.Series) -> np.ndarray:
     """A column of new rows as the profile's kind reads it: floats (NaN when missing or not
     a number) or text (None when missing)."""
     if feature["kind"] == NUMERIC:
-        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        return _finite(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float))
     series = pd.Series(values)
     text = series.astype(str).to_numpy(dtype=object)
     text[series.isna().to_numpy()] = None

@@ -116,3 +116,15 @@ def test_merged_samples_keep_every_row_equally_likely():
         from_second += sum(1 for source, _ in merged if source == "b")
     # 100 of 1000 rows came from the second set: a tenth of the sample, on average.
     assert from_second / 300 == pytest.approx(10, abs=1.0)
+
+
+def test_infinities_count_as_missing():
+    frame = _frame(1000, seed=1)
+    frame.loc[:9, "a"] = np.inf
+    profile = profile_build(frame)
+
+    reduced = frame_reduce(profile, frame, at=NOW, limit=5000, rng=np.random.default_rng(1))
+
+    assert profile["features"][0]["missing_rate"] == pytest.approx(0.01)
+    assert np.isfinite(profile["features"][0]["edges"]).all()
+    assert reduced.missing["a"] == 10

@@ -63,13 +63,19 @@ def bars_svg(*, points: list[tuple[str, float]], title: str) -> SafeString:
 
 def histogram_svg(
     *, labels: list[str], reference: list[float], current: list[float], title: str,
-    reference_name: str, current_name: str,
+    reference_name: str, current_name: str, edges: list[str] | None = None,
 ) -> SafeString:  # fmt: skip
-    """The reference's and the window's share per bin, side by side in each bin."""
+    """The reference's and the window's share per bin, side by side in each bin. Numeric bins
+    are read on the axis by their ``edges`` (between the bars); categories by their names."""
     high = max([*reference, *current, 0.01])
     slot = PLOT_W / max(len(labels), 1)
     bottom = TOP + PLOT_H
     every = _label_every(len(labels))
+
+    # Numeric bins are named by the edges between the bars, categories under their bar.
+    under = [
+        label if edges is None and index % every == 0 else "" for index, label in enumerate(labels)
+    ]
 
     def pair(index: int) -> tuple:
         x = LEFT + index * slot
@@ -81,7 +87,7 @@ def histogram_svg(
             f"{ref / high * PLOT_H:.1f}", reference_name, labels[index], f"{ref:.1%}",
             f"{x + slot * 0.5:.1f}", f"{bottom - cur / high * PLOT_H:.1f}", f"{width:.1f}",
             f"{cur / high * PLOT_H:.1f}", current_name, labels[index], f"{cur:.1%}",
-            f"{x + slot * 0.5:.1f}", bottom + 16, labels[index] if index % every == 0 else "",
+            f"{x + slot * 0.5:.1f}", bottom + 16, under[index],
         )  # fmt: skip
 
     body = format_html_join(
@@ -91,6 +97,21 @@ def histogram_svg(
         '</title></rect><text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>',
         (pair(i) for i in range(len(labels))),
     )
+    if edges:
+        step = max(1, len(edges) // 5)
+        body = format_html(
+            "{}{}",
+            body,
+            format_html_join(
+                "",
+                '<text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>',
+                (
+                    (f"{LEFT + (i + 1) * slot:.1f}", bottom + 16, edge)
+                    for i, edge in enumerate(edges)
+                    if i % step == 0
+                ),
+            ),
+        )
     legend = format_html(
         '<rect class="reference" x="{}" y="{}" width="10" height="10"/>'
         '<text class="tick" x="{}" y="{}">{}</text>'

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cauce.core.exceptions import ApplicationError
+from cauce.core.numbers import significant
 from cauce.monitoring import alerts as alert_services
 from cauce.monitoring import charts, selectors
 from cauce.monitoring.models import Alert, DriftResult, Window
@@ -123,9 +124,12 @@ def _histogram(stored, chosen: DriftResult | None):
         labels=selectors.bin_labels(feature),
         reference=chosen.reference,
         current=chosen.current,
-        title=_("%(feature)s: referencia y ventana actual") % {"feature": chosen.feature},
-        reference_name=_("Referencia"),
+        title=_("%(feature)s: entrenamiento y ventana actual") % {"feature": chosen.feature},
+        reference_name=_("Entrenamiento"),
         current_name=_("Actual"),
+        edges=[significant(edge) for edge in feature["edges"]]
+        if feature["kind"] == "numeric"
+        else None,
     )
 
 

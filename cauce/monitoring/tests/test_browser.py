@@ -33,13 +33,13 @@ def test_an_editor_recomputes_and_reads_the_drift_of_a_version(
     expect(rows.first.locator("td").first).to_have_text("b")  # flagged first
     expect(rows.first.locator("td.flagged")).to_have_text("Sí")
     expect(page.locator("svg.histogram")).to_have_attribute(
-        "aria-label", "b: referencia y ventana actual"
+        "aria-label", "b: entrenamiento y ventana actual"
     )
     page.get_by_role("link", name="Variable").click()
     expect(rows.first.locator("td").first).to_have_text("a")
     page.get_by_role("link", name="city").click()
     expect(page.locator("svg.histogram")).to_have_attribute(
-        "aria-label", "city: referencia y ventana actual"
+        "aria-label", "city: entrenamiento y ventana actual"
     )
     expect(page.locator("svg.histogram text", has_text="otras")).to_have_count(1)
     expect(page.locator("svg.bars")).to_have_count(2)

@@ -323,9 +323,10 @@ def observations_flush(*, limit: int = 5000, samples_now: bool = True) -> int:
     with contextlib.suppress(queue.Empty):
         while len(batch) < limit:
             batch.append(_queue.get_nowait())
-    if not batch and not samples_now:
+    from cauce.monitoring.services import observations_write, samples_pending
+
+    if not batch and not (samples_now and samples_pending()):
         return 0
-    from cauce.monitoring.services import observations_write
 
     try:
         observations_write(batch, samples_now=samples_now)

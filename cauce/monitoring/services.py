@@ -87,6 +87,10 @@ def _hour(moment):
 _pending_days: dict[tuple, recording.Reduced] = defaultdict(recording.Reduced)
 
 
+def samples_pending() -> bool:
+    return bool(_pending_days)
+
+
 def samples_discard() -> None:
     _pending_days.clear()
 

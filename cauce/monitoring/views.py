@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from cauce.core.exceptions import ApplicationError
 from cauce.core.numbers import significant
@@ -43,6 +43,7 @@ def _period_label(moment, window: str) -> str:
 
 
 @login_required
+@require_GET
 def model_monitoring(request, name: str):
     model, _membership = registered_model_get_for_user(user=request.user, name=name)
     window = _window(request)
@@ -62,6 +63,7 @@ def model_monitoring(request, name: str):
 
 
 @login_required
+@require_GET
 def version_monitoring(request, name: str, version: int):
     model, membership = registered_model_get_for_user(user=request.user, name=name)
     window = _window(request)
@@ -153,6 +155,7 @@ def version_refresh(request, name: str, version: int):
 
 
 @login_required
+@require_GET
 def project_alerts(request, project_pk: int):
     project, membership = project_get_for_user(user=request.user, project_id=project_pk)
     show_all = request.GET.get("all") == "1"

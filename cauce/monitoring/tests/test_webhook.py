@@ -99,3 +99,43 @@ def test_an_acknowledged_alert_lets_the_next_drift_raise_a_new_one(model, editor
 
     assert _raise(model) is not None
     assert Alert.objects.count() == 2
+
+
+def test_more_than_5_percent_errors_in_an_hour_raise_one_alert(model):
+    from cauce.monitoring.models import MonitoredVersion, PredictionRecord
+    from cauce.monitoring.windows import monitored_version_compute
+
+    now = timezone.now()
+    for number in range(20):
+        PredictionRecord.objects.create(
+            registered_model=model, version=2, source="api", created_at=now, rows=1,
+            latency_ms=3.0, outcome="error" if number < 2 else "ok",
+        )  # fmt: skip
+    monitored = MonitoredVersion.objects.create(registered_model=model, version=2, last_seen_at=now)
+
+    monitored_version_compute(monitored, now=now)
+    monitored_version_compute(monitored, now=now)
+
+    alert = Alert.objects.get()
+    assert (alert.kind, alert.window, alert.detail) == (
+        "errors",
+        "1h",
+        {"requests": 20, "errors": 2},
+    )
+
+
+def test_19_requests_are_too_few_for_an_error_alert(model):
+    from cauce.monitoring.models import MonitoredVersion, PredictionRecord
+    from cauce.monitoring.windows import monitored_version_compute
+
+    now = timezone.now()
+    for _ in range(19):
+        PredictionRecord.objects.create(
+            registered_model=model, version=2, source="api", created_at=now, rows=1,
+            latency_ms=3.0, outcome="error",
+        )  # fmt: skip
+    monitored = MonitoredVersion.objects.create(registered_model=model, version=2, last_seen_at=now)
+
+    monitored_version_compute(monitored, now=now)
+
+    assert not Alert.objects.exists()

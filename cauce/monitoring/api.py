@@ -9,7 +9,7 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -135,7 +135,10 @@ class AlertSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class ProjectAlertsApi(APIView):
+class ProjectAlertsApi(generics.ListAPIView):
+    serializer_class = AlertSerializer
+    pagination_class = StrictLimitOffsetPagination
+
     @extend_schema(
         summary="A project's alerts, newest first (open ones, or all)",
         parameters=[
@@ -143,18 +146,18 @@ class ProjectAlertsApi(APIView):
             OpenApiParameter(
                 "all", OpenApiTypes.BOOL, description="Include the acknowledged ones."
             ),
-            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-            OpenApiParameter("offset", {"type": "integer", "minimum": 0}),
         ],
         responses={200: AlertSerializer(many=True), 404: _404},
     )
-    def get(self, request, project_id):
-        project, _membership = project_get_for_user(user=request.user, project_id=project_id)
-        wanted = request.query_params.get("all", "").lower() in ("1", "true", "yes")
-        alerts = selectors.project_alerts(project=project, include_acknowledged=wanted)
-        paginator = StrictLimitOffsetPagination()
-        page = paginator.paginate_queryset(alerts, request, view=self)
-        return paginator.get_paginated_response(AlertSerializer(page, many=True).data)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        project, _membership = project_get_for_user(
+            user=self.request.user, project_id=self.kwargs["project_id"]
+        )
+        wanted = self.request.query_params.get("all", "").lower() in ("1", "true", "yes")
+        return selectors.project_alerts(project=project, include_acknowledged=wanted)
 
 
 class AlertAcknowledgeApi(APIView):

@@ -7,6 +7,7 @@
 """
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -14,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cauce.api.pagination import StrictLimitOffsetPagination
+from cauce.core.exceptions import ApplicationError
 from cauce.monitoring import alerts as alert_services
 from cauce.monitoring import selectors
 from cauce.monitoring.models import Alert
@@ -93,7 +95,8 @@ class VersionMonitoringApi(APIView):
     )
     def get(self, request, name, version):
         model, _membership = registered_model_get_for_user(user=request.user, name=name)
-        window = selectors.window_check(request.query_params.get("window", "24h"))
+        windows = request.query_params.getlist("window") or ["24h"]
+        window = selectors.window_check(windows[0] if len(windows) == 1 else ",".join(windows))
         info = model_version_get_for_model(model=model, version=version)
         return Response(_monitoring_out(model, info, window))
 
@@ -135,6 +138,15 @@ class AlertSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+def _include_all(values: list[str]) -> bool:
+    """``all`` as the schema says: absent, or once ``true`` or ``false``; a 400 otherwise."""
+    if not values:
+        return False
+    if len(values) > 1 or values[0] not in ("true", "false"):
+        raise ApplicationError(_("«all» debe ser true o false."))
+    return values[0] == "true"
+
+
 class ProjectAlertsApi(generics.ListAPIView):
     serializer_class = AlertSerializer
     pagination_class = StrictLimitOffsetPagination
@@ -156,7 +168,7 @@ class ProjectAlertsApi(generics.ListAPIView):
         project, _membership = project_get_for_user(
             user=self.request.user, project_id=self.kwargs["project_id"]
         )
-        wanted = self.request.query_params.get("all", "").lower() in ("1", "true", "yes")
+        wanted = _include_all(self.request.query_params.getlist("all"))
         return selectors.project_alerts(project=project, include_acknowledged=wanted)
 
 

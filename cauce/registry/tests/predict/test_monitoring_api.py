@@ -88,7 +88,9 @@ def test_alerts_are_raised_once_listed_and_acknowledged(shifted, editor_api, pro
     done = editor_api.post(f"/api/projects/{project.pk}/alerts/{first}/acknowledge/")
     assert done.status_code == 200 and done.json()["acknowledged_by"] == "eduardo"
     assert len(editor_api.get(f"/api/projects/{project.pk}/alerts/").json()["results"]) == 2
-    assert len(editor_api.get(f"/api/projects/{project.pk}/alerts/?all=1").json()["results"]) == 3
+    every = editor_api.get(f"/api/projects/{project.pk}/alerts/?all=true")
+    assert len(every.json()["results"]) == 3
+    assert editor_api.get(f"/api/projects/{project.pk}/alerts/?all=1").status_code == 400
     assert Alert.objects.count() == 3
 
 

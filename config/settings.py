@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "cauce.experiments",
     "cauce.artifacts",
     "cauce.registry",
+    "cauce.monitoring",
     "cauce.api",
     "cauce.demo",
     "cauce.doctor",
@@ -430,6 +431,39 @@ if PREDICTION_RETENTION_SWEEP_SECONDS < 1 or PREDICTION_RETENTION_BATCH < 1:
         "at least 1."
     )
 
+# Prediction monitoring (cauce.monitoring): a random sample of at most MONITOR_SAMPLE_ROWS input
+# rows per version and day for the two-sample tests; records, counts and samples older than
+# MONITOR_RETENTION_DAYS are deleted by a beat task, MONITOR_RETENTION_BATCH rows per query.
+# False records nothing (the recording bench compares both).
+MONITOR_ENABLED = env.bool("CAUCE_MONITOR_ENABLED", default=True)
+MONITOR_SAMPLE_ROWS = env.int("CAUCE_MONITOR_SAMPLE_ROWS", default=5000)
+MONITOR_RETENTION_DAYS = env.int("CAUCE_MONITOR_RETENTION_DAYS", default=90)
+MONITOR_RETENTION_BATCH = env.int("CAUCE_MONITOR_RETENTION_BATCH", default=5000)
+# Recording happens off the request: each web or worker process queues what it saw (at most
+# MONITOR_QUEUE_MAX predictions; more are dropped, and logged) and a thread writes the queue
+# every MONITOR_FLUSH_SECONDS. Without the thread (MONITOR_FLUSH_THREAD false: the tests) the
+# queue is written only when ``recording.observations_flush()`` is called.
+MONITOR_QUEUE_MAX = env.int("CAUCE_MONITOR_QUEUE_MAX", default=10_000)
+MONITOR_FLUSH_SECONDS = env.float("CAUCE_MONITOR_FLUSH_SECONDS", default=1.0)
+MONITOR_FLUSH_THREAD = env.bool("CAUCE_MONITOR_FLUSH_THREAD", default=True)
+# The rows sampled by a process join the day's stored sample this often (each merge reads and
+# writes the day's sample).
+MONITOR_SAMPLE_FLUSH_SECONDS = env.float("CAUCE_MONITOR_SAMPLE_FLUSH_SECONDS", default=30.0)
+# Drift: the beat task recomputes every window this often. A feature is flagged when its PSI
+# reaches DRIFT_PSI_ALERT, or its two-sample test's p-value is below DRIFT_P_VALUE_ALERT with at
+# least DRIFT_MIN_ROWS sampled rows. These are each project's defaults (MonitoringSettings).
+MONITOR_DRIFT_SECONDS = env.int("CAUCE_MONITOR_DRIFT_SECONDS", default=900)
+DRIFT_PSI_ALERT = env.float("CAUCE_DRIFT_PSI_ALERT", default=0.2)
+DRIFT_P_VALUE_ALERT = env.float("CAUCE_DRIFT_P_VALUE_ALERT", default=0.01)
+DRIFT_MIN_ROWS = env.int("CAUCE_DRIFT_MIN_ROWS", default=200)
+# An alert's webhook delivery is retried after this many seconds, then twice as long each time.
+MONITOR_WEBHOOK_BACKOFF = env.float("CAUCE_MONITOR_WEBHOOK_BACKOFF", default=2.0)
+if MONITOR_SAMPLE_ROWS < 1 or MONITOR_RETENTION_DAYS < 1 or MONITOR_RETENTION_BATCH < 1:
+    raise ImproperlyConfigured(
+        "CAUCE_MONITOR_SAMPLE_ROWS, CAUCE_MONITOR_RETENTION_DAYS and CAUCE_MONITOR_RETENTION_BATCH "
+        "must be at least 1."
+    )
+
 # Periodic tasks, all in one place (Celery beat; `make run` starts the worker with --beat).
 CELERY_BEAT_SCHEDULE = {
     # Expires after its period: a check that waited that long behind busy workers is dropped
@@ -451,6 +485,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cauce.registry.tasks.prediction_jobs_expire_task",
         "schedule": PREDICTION_RETENTION_SWEEP_SECONDS,
         "options": {"expires": PREDICTION_RETENTION_SWEEP_SECONDS},
+    },
+    "monitoring-retention": {
+        "task": "cauce.monitoring.tasks.monitoring_retention_task",
+        "schedule": 3600,
+        "options": {"expires": 3600},
+    },
+    "monitoring-drift": {
+        "task": "cauce.monitoring.tasks.monitoring_drift_task",
+        "schedule": MONITOR_DRIFT_SECONDS,
+        "options": {"expires": MONITOR_DRIFT_SECONDS},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

@@ -40,3 +40,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 else:
     _db["TEST"] = {"NAME": f"test_cauce_{_SESSION}"}
+
+# Monitoring's queue is written by the tests that call ``recording.observations_flush()``
+# (no background thread: its writes would miss each test's transaction).
+MONITOR_FLUSH_THREAD = False

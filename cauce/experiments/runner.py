@@ -52,6 +52,7 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import logging
 import tempfile
 import threading
@@ -89,6 +90,8 @@ from cauce.integrations.mlflow import (
     tracking,
 )
 from cauce.integrations.mlflow.client import tracking_uri as mlflow_tracking_uri
+from cauce.monitoring.profile import REFERENCE_PROFILE_ARTIFACT, profile_build
+from cauce.monitoring.services import reference_profile_store
 from cauce.projects.services import project_mlflow_experiment_ensure
 
 logger = logging.getLogger(__name__)
@@ -738,8 +741,14 @@ def _log_result(
 ) -> None:
     # The metrics and the split's params follow the model, in one batch (``_execute``): logged
     # before it, MLflow would copy each metric to the model with a request of its own.
-    tracking.run_log_artifacts(run_id=run_id, local_dir=output_dir)
     x_train = result.split.x_train
+    # The inputs' profile, for drift monitoring: logged with the other files, kept in Cauce.
+    profile = profile_build(x_train, seed=experiment.random_state or 0)
+    profile_path = output_dir / REFERENCE_PROFILE_ARTIFACT
+    profile_path.parent.mkdir(parents=True, exist_ok=True)
+    profile_path.write_text(json.dumps(profile), encoding="utf-8")
+    tracking.run_log_artifacts(run_id=run_id, local_dir=output_dir)
+    reference_profile_store(experiment=experiment, run_id=run_id, profile=profile)
     # MLflow infers the signature value by value: a sample gives the same column types
     # (pandas dtypes decide them) in milliseconds instead of seconds on a large table.
     logged = tracking.run_log_sklearn_model(

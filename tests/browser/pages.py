@@ -195,6 +195,13 @@ PAGES: list[PageVisit] = [
         kwargs=lambda s: {"name": s.model_name, "job_id": s.finished_prediction.pk},
         label="registry:prediction_detail (finished, with probabilities)",
     ),
+    PageVisit("monitoring:model_monitoring", kwargs=lambda s: {"name": s.model_name}),
+    PageVisit(
+        "monitoring:version_monitoring",
+        kwargs=lambda s: {"name": s.model_name, "version": 1},
+        query=lambda s: {"window": "1h"},
+    ),
+    PageVisit("monitoring:project_alerts", kwargs=lambda s: {"project_pk": s.project.pk}),
     PageVisit(
         "swagger-ui", steps=lambda page: expect(page.locator(".swagger-ui .info")).to_be_visible()
     ),
@@ -220,6 +227,8 @@ NOT_PAGES: dict[str, str] = {
     "csp_report": "POST only, receives the reports",
     "mlflow_status": "partial, loaded by htmx on every page",
     "projects:project_member_role": "POST only",
+    "monitoring:version_refresh": "POST only (Recalcular)",
+    "monitoring:alert_acknowledge": "POST only",
     "projects:project_member_remove": "POST only",
     "datasets:dataset_download": "file download",
     "datasets:dataset_delete": "POST only",
@@ -308,6 +317,7 @@ def build_site(make_run_experiment, iris_dataset, project, owner) -> Site:
     (folder / "input").write_text("sepal_length,sepal_width,petal_length,petal_width\n5,3,1,0\n")
     failed_prediction.input_file.name = str(PredictionJob.storage_dir(failed_prediction) / "input")
     failed_prediction.save(update_fields=["input_file"])
+    _monitoring(RegisteredModel.objects.get(name=model_name), experiment)
     return Site(
         project,
         iris_dataset,
@@ -319,6 +329,17 @@ def build_site(make_run_experiment, iris_dataset, project, owner) -> Site:
         failed_prediction,
         _finished_prediction(failed_prediction.registered_model, owner),
     )
+
+
+def _monitoring(model, experiment) -> None:
+    """Version 1's predictions of the last hour (one input shifted), computed: charts, a
+    flagged feature and its alerts."""
+    from cauce.monitoring.tests.support import monitoring_data
+    from cauce.monitoring.windows import monitoring_refresh
+
+    columns = ["sepal_length", "petal_length", "petal_width", "species"]
+    monitoring_data(model=model, experiment=experiment, version=1, columns=columns)
+    monitoring_refresh(model=model, version=1)
 
 
 # A result as the model's serving writes it: the input's columns, the prediction, and the

@@ -1,8 +1,10 @@
 """Objects for the security suite: one of each kind, in the fixture project (see tests/fixtures)."""
 
 import pytest
+from django.utils import timezone
 
 from cauce.experiments import services as experiment_services
+from cauce.monitoring.models import Alert
 from cauce.registry.models import PredictionJob, RegisteredModel
 
 
@@ -35,11 +37,16 @@ def objects(media_root, project, iris_dataset, editor):
     job = PredictionJob.objects.create(
         registered_model=model, version=1, source=PredictionJob.Source.JSON
     )
+    alert = Alert.objects.create(
+        project=project, registered_model=model, version=1, window="24h", kind="drift",
+        feature="sepal_length", created_at=timezone.now(),
+    )  # fmt: skip
     return {
         "project": project,
         "dataset": iris_dataset,
         "experiment": experiment,
         "model": model,
         "job": job,
+        "alert": alert,
         "member": editor,
     }

@@ -127,6 +127,8 @@ def fill(route: Route, objects) -> str:
             return str(objects[{"projects": "project", "datasets": "dataset"}[kind]].pk)
         if name == "user_id":
             return str(objects["member"].pk)
+        if name == "alert_id":
+            return str(objects["alert"].pk)
         if name == "name":
             return objects["model"].name
         if name == "version":

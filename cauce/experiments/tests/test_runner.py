@@ -1,10 +1,12 @@
 """The runner against a real MLflow server: what a run leaves in MLflow and in the database."""
 
+import json
 import re
 import threading
 import time
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -155,7 +157,14 @@ def test_it_runs_an_experiment_to_finished_with_everything_in_mlflow(
         "plots/feature_importance.png",
         "data/test_predictions.csv",
         "data/feature_importance.csv",
+        "monitoring/reference_profile.json",
     }
+    # The training inputs' profile, for drift monitoring: in the run and kept in Cauce.
+    stored = experiment.reference_profile
+    assert stored.run_id == run.info.run_id and stored.profile["rows"] == 120
+    assert [feature["name"] for feature in stored.profile["features"]] == IRIS_FEATURES
+    local = mlflow_client.download_artifacts(run.info.run_id, "monitoring/reference_profile.json")
+    assert json.loads(Path(local).read_text()) == stored.profile
 
     assert experiment.mlflow_model_uri == f"models:/{experiment.mlflow_model_id}"
     assert [output.model_id for output in run.outputs.model_outputs] == [experiment.mlflow_model_id]
@@ -195,8 +204,9 @@ def test_an_experiment_s_run_costs_few_mlflow_calls(mlflow_client, iris_dataset,
     assert calls[("GET", f"{api}/runs/get")] == 2
     assert calls[("POST", f"{api}/runs/update")] == 1
     uploads = sum(n for (method, path), n in calls.items() if method == "PUT")
-    # 5 files of the run, 7 of the model (MLmodel, model.pkl, environments, examples).
-    assert uploads == 12
+    # 6 files of the run (the reference profile's among them), 7 of the model (MLmodel,
+    # model.pkl, environments, examples).
+    assert uploads == 13
     # The project's first run finds no MLflow experiment (by its tag, by its old name) and
     # creates it; later runs find it by the id Cauce keeps, in one request.
     assert sum(calls.values()) - uploads <= 14, calls

@@ -219,10 +219,16 @@ def run_log_params(*, run_id: str, params: Mapping[str, Any]) -> None:
 
 def _metrics(values: Mapping[str, float], now: int, model_id: str | None = None) -> list:
     """Finite values only (MLflow refuses NaN and infinities in a batch), at step 0."""
+    return _metrics_at(values, now, 0, model_id)
+
+
+def _metrics_at(
+    values: Mapping[str, float], now: int, step: int, model_id: str | None = None
+) -> list:
     from mlflow.entities import Metric
 
     return [
-        Metric(key, float(value), now, 0, model_id=model_id)
+        Metric(key, float(value), now, step, model_id=model_id)
         for key, value in values.items()
         if value is not None and math.isfinite(float(value))
     ]

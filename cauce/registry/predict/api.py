@@ -28,6 +28,7 @@ from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from cauce.datasets.inference import text_table_chunks, text_table_open
+from cauce.monitoring.recording import prediction_recorded
 from cauce.registry.api import NAME_PARAMETER
 from cauce.registry.predict import frames
 from cauce.registry.predict.services import InputTooLargeError, prediction_serve
@@ -216,6 +217,13 @@ class ModelPredictApi(APIView):
     )
     def post(self, request, name):
         model = registered_model_get_for_member(user=request.user, name=name)
+        query = request.query_params
+        with prediction_recorded(
+            model=model, user=request.user, version=query.get("version"), alias=query.get("alias")
+        ) as recording:
+            return self._predict(request, model, recording)
+
+    def _predict(self, request, model, recording):
         data = request.data
         if isinstance(data, CsvBody):
             body = frames.ScoringBody(options={}, frame=_csv_frame(data))
@@ -234,6 +242,8 @@ class ModelPredictApi(APIView):
             body=body,
             probabilities=_flag(query.get("probabilities", options.get("probabilities", False))),
         )
+        recording.target(result.target)
+        recording.frame(body.frame)
         return Response(
             {
                 **frames.scoring_response(result.output),

@@ -41,6 +41,7 @@ from cauce.datasets.inference import PARQUET_MAGIC, text_table_chunks, text_tabl
 from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable, serving
 from cauce.integrations.mlflow import registry as mlflow_registry
 from cauce.integrations.mlflow.serving import ServedModel
+from cauce.monitoring.recording import Recording, prediction_recorded
 from cauce.registry.models import (
     PREDICTION_INPUT_NAME,
     PREDICTION_RESULT_NAME,
@@ -205,6 +206,7 @@ def _predict_chunks(
     probabilities: bool,
     out: IO[str],
     on_progress: Callable[[int], None] | None = None,
+    recording: Recording | None = None,
 ) -> FileOutcome:
     """Predict each chunk and append it to ``out`` as safe CSV; nothing is kept in memory."""
     rows = 0
@@ -221,6 +223,8 @@ def _predict_chunks(
                 out=out,
                 state=(rows, columns, notes),
             )
+            if recording is not None:
+                recording.chunk(chunk)
             if on_progress is not None:
                 on_progress(rows)
     finally:
@@ -318,31 +322,40 @@ def prediction_job_create(
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
     if upload is None:
-        frame = frames.parse_pasted_json(pasted)
-        frames.rows_check(len(frame))
-        job.source = PredictionJob.Source.JSON
-        return _finish_now(job, chunks=[frame])
+        with prediction_recorded(model=target.model, user=user, source="page") as recording:
+            recording.target(target)
+            frame = frames.parse_pasted_json(pasted)
+            frames.rows_check(len(frame))
+            job.source = PredictionJob.Source.JSON
+            return _finish_now(job, chunks=[frame], recording=recording)
     _check_upload(upload)
     job.source = PredictionJob.Source.FILE
     job.original_filename = PurePath(upload.name or "datos.csv").name[:255]
     table = text_table_open(upload)
     if upload.size <= settings.PREDICT_ASYNC_THRESHOLD_BYTES:
-        return _finish_now(
-            job,
-            chunks=text_table_chunks(upload, table, chunk_rows=settings.PREDICT_CHUNK_ROWS),
-        )
+        with prediction_recorded(model=target.model, user=user, source="page") as recording:
+            recording.target(target)
+            return _finish_now(
+                job,
+                chunks=text_table_chunks(upload, table, chunk_rows=settings.PREDICT_CHUNK_ROWS),
+                recording=recording,
+            )
     _header_check(target, table.columns)
     return _enqueue(job, upload)
 
 
-def _finish_now(job: PredictionJob, *, chunks: Any) -> PredictionJob:
+def _finish_now(job: PredictionJob, *, chunks: Any, recording: Recording) -> PredictionJob:
     model = serving.served_model_get(name=job.registered_model.name, version=job.version)
     job.started_at = timezone.now()
     try:
         outcome = _write_result(
             job,
             lambda out: _predict_chunks(
-                model=model, chunks=chunks, probabilities=job.probabilities, out=out
+                model=model,
+                chunks=chunks,
+                probabilities=job.probabilities,
+                out=out,
+                recording=recording,
             ),
         )
     except BaseException:
@@ -430,18 +443,25 @@ def _predict_stored_input(
         PredictionJob.objects.filter(pk=job.pk).update(rows_done=rows, updated_at=timezone.now())
 
     try:
-        model = serving.served_model_get(name=job.registered_model.name, version=job.version)
-        table = text_table_open(source)
-        outcome = _write_result(
-            job,
-            lambda out: _predict_chunks(
-                model=model,
-                chunks=text_table_chunks(source, table, chunk_rows=settings.PREDICT_CHUNK_ROWS),
-                probabilities=job.probabilities,
-                out=out,
-                on_progress=progress,
-            ),
-        )
+        with prediction_recorded(
+            model=job.registered_model, user=job.created_by, source="job", version=job.version
+        ) as recording:
+            recording.target(
+                predict_target_resolve(model=job.registered_model, version=job.version)
+            )
+            model = serving.served_model_get(name=job.registered_model.name, version=job.version)
+            table = text_table_open(source)
+            outcome = _write_result(
+                job,
+                lambda out: _predict_chunks(
+                    model=model,
+                    chunks=text_table_chunks(source, table, chunk_rows=settings.PREDICT_CHUNK_ROWS),
+                    probabilities=job.probabilities,
+                    out=out,
+                    on_progress=progress,
+                    recording=recording,
+                ),
+            )
     except MlflowUnavailable as error:
         if retry_on_unavailable:
             job.status = PredictionJob.Status.QUEUED

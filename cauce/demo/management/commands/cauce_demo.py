@@ -4,7 +4,8 @@ Creates (once; running it again creates nothing new) the user ``demo`` (staff an
 password ``demo`` or ``$CAUCE_DEMO_PASSWORD``), the project "Demo" owned by that user, the
 "Iris" dataset and the experiment "Iris RandomForest", and sends that experiment to the Celery
 worker. With ``--wait`` it polls until the experiment is FINISHED or ERROR. A FINISHED demo
-experiment's model is registered ("Demo-Iris_RandomForest") with the alias ``champion``.
+experiment's model is registered ("Demo-Iris_RandomForest") with the alias ``champion``, and
+sent a few hundred demo predictions (some with a shifted input) for its monitoring tab.
 """
 
 import io
@@ -173,3 +174,19 @@ class Command(BaseCommand):
             f"Model {registration.model.name!r}: version {registration.version.version} "
             f"{state}, alias {DEMO_ALIAS!r}"
         )
+        self._predict(registration.model, user)
+
+    def _predict(self, model, user) -> None:
+        """Demo predictions (once), some with a shifted input: the monitoring tab's data."""
+        import pandas as pd
+
+        from cauce.monitoring.demo import demo_predictions
+
+        try:
+            sent = demo_predictions(
+                model=model, user=user, alias=DEMO_ALIAS, iris=pd.read_csv(io.BytesIO(iris_csv()))
+            )
+        except ApplicationError as error:
+            raise CommandError(f"Could not send the demo predictions: {error}") from error
+        if sent:
+            self.stdout.write(f"Model {model.name!r}: {sent} demo predictions sent and monitored")

@@ -1,0 +1,126 @@
+"""Alerts: raised once per version, window, kind and feature until acknowledged; sent to
+the project's webhook, if it has one, by a Celery task (signed, retried, sent once)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+import requests
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cauce.monitoring.models import Alert, MonitoringSettings
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Cauce-Signature"
+WEBHOOK_TIMEOUT = (3.0, 10.0)
+
+
+def alert_raise(
+    *,
+    model: Any,
+    version: int,
+    window: str,
+    kind: str,
+    feature: str,
+    detail: dict[str, Any],
+    now: datetime,
+) -> Alert | None:
+    """The new alert, or None when the same one is open already (no duplicates, also when
+    two computations race: the database's partial unique constraint decides)."""
+    open_alerts = Alert.objects.filter(
+        registered_model=model,
+        version=version,
+        window=window,
+        kind=kind,
+        feature=feature,
+        acknowledged_at__isnull=True,
+    )
+    if open_alerts.exists():
+        return None
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                project_id=model.project_id,
+                registered_model=model,
+                version=version,
+                window=window,
+                kind=kind,
+                feature=feature,
+                detail=detail,
+                created_at=now,
+            )
+    except IntegrityError:
+        return None
+    if _webhook_of(model.project_id) is not None:
+        from cauce.monitoring.tasks import alert_webhook_task
+
+        transaction.on_commit(lambda: alert_webhook_task.delay(alert.pk))
+    return alert
+
+
+def alert_acknowledge(*, alert: Alert, user: Any) -> Alert:
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at = timezone.now()
+        alert.acknowledged_by = user
+        alert.save(update_fields=["acknowledged_at", "acknowledged_by"])
+    return alert
+
+
+def _webhook_of(project_id: int) -> MonitoringSettings | None:
+    own = MonitoringSettings.objects.filter(project_id=project_id).exclude(webhook_url="").first()
+    return own
+
+
+def alert_payload(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.pk,
+        "project": alert.project_id,
+        "model": alert.registered_model.name,
+        "version": alert.version,
+        "window": alert.window,
+        "kind": alert.kind,
+        "feature": alert.feature,
+        "detail": alert.detail,
+        "created_at": alert.created_at.isoformat(),
+    }
+
+
+def signature(secret: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256 of the body with the project's secret>``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def alert_webhook_send(*, alert_id: int) -> bool:
+    """POST the alert to the project's webhook; True when sent now or before (a delivery
+    already made is never repeated). A refusal or an unreachable receiver raises
+    ``requests.RequestException`` for the task to retry."""
+    alert = Alert.objects.select_related("registered_model").filter(pk=alert_id).first()
+    if alert is None or alert.webhook_sent_at is not None:
+        return True
+    hook = _webhook_of(alert.project_id)
+    if hook is None:
+        return False
+    body = json.dumps(alert_payload(alert), sort_keys=True).encode()
+    response = requests.post(
+        hook.webhook_url,
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature(hook.webhook_secret, body),
+            "X-Cauce-Delivery": str(alert.pk),
+        },
+        timeout=WEBHOOK_TIMEOUT,
+        allow_redirects=False,
+    )
+    response.raise_for_status()
+    Alert.objects.filter(pk=alert.pk, webhook_sent_at__isnull=True).update(
+        webhook_sent_at=timezone.now()
+    )
+    return True

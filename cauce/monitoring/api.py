@@ -1,0 +1,191 @@
+"""Monitoring's REST endpoints, with the model's roles (an outsider gets 404):
+
+- ``GET /api/models/{name}/versions/{version}/monitoring/?window=1h|24h|7d`` (members);
+- ``POST /api/models/{name}/versions/{version}/monitoring/refresh/`` (editors);
+- ``GET /api/projects/{id}/alerts/`` (members), ``POST .../alerts/{alert_id}/acknowledge/``
+  (editors).
+"""
+
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cauce.api.pagination import StrictLimitOffsetPagination
+from cauce.core.exceptions import ApplicationError
+from cauce.monitoring import alerts as alert_services
+from cauce.monitoring import selectors
+from cauce.monitoring.models import Alert
+from cauce.monitoring.windows import WINDOWS, monitoring_version_refresh
+from cauce.projects.models import Role
+from cauce.projects.selectors import project_get_for_user
+from cauce.registry.api import NAME_PARAMETER, VERSION_PARAMETER, _400, _403, _404, _503, _error
+from cauce.registry.selectors import model_version_get_for_model, registered_model_get_for_user
+
+_409 = _error("The version has no reference profile (manage.py monitoring_profiles builds it)")
+
+WINDOW_PARAMETER = OpenApiParameter(
+    "window",
+    {"type": "string", "enum": list(WINDOWS), "default": "24h"},
+    description="The window: the last hour, 24 hours or 7 days.",
+)
+
+
+class DriftSerializer(serializers.Serializer):
+    feature = serializers.CharField()
+    psi = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(allow_null=True)
+    test = serializers.CharField(help_text="ks (numeric) or chi2 (categorical)")
+    flagged = serializers.BooleanField()
+    rows = serializers.IntegerField()
+    sample_rows = serializers.IntegerField()
+    missing_rate = serializers.FloatField(allow_null=True)
+    missing_rate_change = serializers.FloatField(allow_null=True)
+
+
+class LatencySerializer(serializers.Serializer):
+    p50 = serializers.FloatField(allow_null=True)
+    p95 = serializers.FloatField(allow_null=True)
+
+
+class MonitoringSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+    window = serializers.CharField()
+    requests = serializers.IntegerField()
+    rows = serializers.IntegerField()
+    errors = serializers.DictField(
+        child=serializers.IntegerField(), help_text="bad_input, mlflow_down, error"
+    )
+    latency_ms = LatencySerializer()
+    drift = DriftSerializer(many=True)
+    computed_at = serializers.DateTimeField(allow_null=True)
+    message = serializers.CharField(
+        allow_blank=True, help_text="Why there is no drift (a version without a profile)."
+    )
+
+
+def _monitoring_out(model, info, window: str) -> dict:
+    summary = selectors.version_monitoring(model=model, version=info.version, window=window)
+    profile = selectors.version_profile(model=model, info=info)
+    return MonitoringSerializer(
+        {
+            "name": model.name,
+            "version": info.version,
+            "window": window,
+            "requests": summary.requests,
+            "rows": summary.rows,
+            "errors": summary.errors,
+            "latency_ms": summary.latency_ms,
+            "drift": summary.drift,
+            "computed_at": summary.computed_at,
+            "message": "" if profile else selectors.no_profile_message(info.version),
+        }
+    ).data
+
+
+class VersionMonitoringApi(APIView):
+    @extend_schema(
+        summary="A version's requests, errors, latency and drift over a window",
+        parameters=[NAME_PARAMETER, VERSION_PARAMETER, WINDOW_PARAMETER],
+        responses={200: MonitoringSerializer, 400: _400, 404: _404, 503: _503},
+    )
+    def get(self, request, name, version):
+        model, _membership = registered_model_get_for_user(user=request.user, name=name)
+        windows = request.query_params.getlist("window") or ["24h"]
+        window = selectors.window_check(windows[0] if len(windows) == 1 else ",".join(windows))
+        info = model_version_get_for_model(model=model, version=version)
+        return Response(_monitoring_out(model, info, window))
+
+
+class VersionMonitoringRefreshApi(APIView):
+    @extend_schema(
+        summary="Compute a version's windows now (editors)",
+        parameters=[NAME_PARAMETER, VERSION_PARAMETER],
+        request=None,
+        responses={
+            200: MonitoringSerializer,
+            403: _403,
+            404: _404,
+            409: _409,
+            503: _503,
+        },
+    )
+    def post(self, request, name, version):
+        model, _membership = registered_model_get_for_user(
+            user=request.user, name=name, role=Role.EDITOR
+        )
+        info = model_version_get_for_model(model=model, version=version)
+        stored = selectors.profile_required(model=model, info=info)
+        monitoring_version_refresh(model=model, version=info.version, experiment=stored.experiment)
+        return Response(_monitoring_out(model, info, "24h"))
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="registered_model.name")
+    acknowledged_by = serializers.CharField(
+        source="acknowledged_by.username", allow_null=True, default=None
+    )
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id", "model", "version", "window", "kind", "feature", "detail", "created_at",
+            "acknowledged_at", "acknowledged_by",
+        ]  # fmt: skip
+
+
+def _include_all(values: list[str]) -> bool:
+    """``all`` as the schema says: absent, or once ``true`` or ``false``; a 400 otherwise."""
+    if not values:
+        return False
+    if len(values) > 1 or values[0] not in ("true", "false"):
+        raise ApplicationError(_("«all» debe ser true o false."))
+    return values[0] == "true"
+
+
+class ProjectAlertsApi(generics.ListAPIView):
+    serializer_class = AlertSerializer
+    pagination_class = StrictLimitOffsetPagination
+
+    @extend_schema(
+        summary="A project's alerts, newest first (open ones, or all)",
+        parameters=[
+            OpenApiParameter("project_id", OpenApiTypes.INT, OpenApiParameter.PATH),
+            OpenApiParameter(
+                "all", OpenApiTypes.BOOL, description="Include the acknowledged ones."
+            ),
+        ],
+        responses={200: AlertSerializer(many=True), 404: _404},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        project, _membership = project_get_for_user(
+            user=self.request.user, project_id=self.kwargs["project_id"]
+        )
+        wanted = _include_all(self.request.query_params.getlist("all"))
+        return selectors.project_alerts(project=project, include_acknowledged=wanted)
+
+
+class AlertAcknowledgeApi(APIView):
+    @extend_schema(
+        summary="Acknowledge an alert (editors): it closes; the next drift opens a new one",
+        parameters=[
+            OpenApiParameter("project_id", OpenApiTypes.INT, OpenApiParameter.PATH),
+            OpenApiParameter("alert_id", OpenApiTypes.INT, OpenApiParameter.PATH),
+        ],
+        request=None,
+        responses={200: AlertSerializer, 403: _403, 404: _404},
+    )
+    def post(self, request, project_id, alert_id):
+        project, _membership = project_get_for_user(
+            user=request.user, project_id=project_id, role=Role.EDITOR
+        )
+        alert = get_object_or_404(Alert, project=project, pk=alert_id)
+        alert_services.alert_acknowledge(alert=alert, user=request.user)
+        return Response(AlertSerializer(alert).data)

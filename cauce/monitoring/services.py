@@ -1,0 +1,235 @@
+"""Monitoring's writes: observations, reference profiles, retention (drift is in ``drift``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from cauce.monitoring import recording
+from cauce.monitoring.models import (
+    FeatureCounts,
+    MonitoredVersion,
+    PredictionRecord,
+    ReferenceProfile,
+    ReservoirSample,
+)
+from cauce.monitoring.profile import REFERENCE_PROFILE_ARTIFACT, profile_build
+
+logger = logging.getLogger(__name__)
+
+
+# --- reference profiles -----------------------------------------------------------------------
+
+
+def reference_profile_store(*, experiment: Any, run_id: str, profile: dict) -> ReferenceProfile:
+    """Keep ``profile`` as the experiment's (a new run's profile replaces an older one)."""
+    stored, _created = ReferenceProfile.objects.update_or_create(
+        experiment=experiment, defaults={"run_id": run_id, "profile": profile}
+    )
+    return stored
+
+
+def training_frame(experiment: Any) -> pd.DataFrame:
+    """The inputs ``experiment`` was trained on, read again from its dataset (for runs that
+    predate profiles). The one place that says which data an experiment used."""
+    from cauce.datasets.selectors import dataset_dataframe
+
+    features = list(experiment.feature_columns)
+    return dataset_dataframe(dataset=experiment.dataset, columns=features or None)[features]
+
+
+def reference_profile_build(*, experiment: Any) -> ReferenceProfile:
+    """Build and keep the profile of an older experiment from its training data (all its
+    rows: the runner profiles the training split, which this cannot know)."""
+    profile = profile_build(training_frame(experiment), seed=experiment.random_state or 0)
+    return reference_profile_store(
+        experiment=experiment, run_id=experiment.mlflow_run_id or "", profile=profile
+    )
+
+
+def reference_profile_log(stored: ReferenceProfile) -> int:
+    """Log a stored profile to its run as ``monitoring/reference_profile.json``; 1 when
+    logged, 0 without a run."""
+    if not stored.run_id:
+        return 0
+    from cauce.integrations.mlflow import tracking
+
+    with tempfile.TemporaryDirectory(prefix="cauce-profile-") as tmp:
+        path = Path(tmp) / REFERENCE_PROFILE_ARTIFACT
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(stored.profile), encoding="utf-8")
+        tracking.run_log_artifacts(run_id=stored.run_id, local_dir=Path(tmp))
+    return 1
+
+
+# --- observations -----------------------------------------------------------------------------
+
+
+def _hour(moment):
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+# Rows sampled by this process and not written yet, per (model, version, day): merging into
+# the day's stored sample reads and writes up to MONITOR_SAMPLE_ROWS rows of JSON, so it is
+# done every MONITOR_SAMPLE_FLUSH_SECONDS, not at every write (the bound stays: each is a
+# sample of at most MONITOR_SAMPLE_ROWS rows).
+_pending_days: dict[tuple, recording.Reduced] = defaultdict(recording.Reduced)
+
+
+def samples_pending() -> bool:
+    return bool(_pending_days)
+
+
+def samples_discard() -> None:
+    _pending_days.clear()
+
+
+def observations_write(batch: list[recording.Observed], *, samples_now: bool = True) -> None:
+    """Write queued observations in one transaction: a record each, and, for those with rows
+    and a profile, the hour's bin counts; their rows' sample joins the day's sample of their
+    version now or, without ``samples_now``, at a later write."""
+    rng = np.random.default_rng()
+    limit = settings.MONITOR_SAMPLE_ROWS
+    hours: dict[tuple, recording.Reduced] = defaultdict(recording.Reduced)
+    days = _pending_days
+    for observed in batch:
+        reduced = observed.reduced
+        if reduced is None and observed.frame is not None and observed.outcome == recording.OK:
+            profile = recording.profile_for(observed.experiment_id)
+            if profile is not None:
+                reduced = recording.frame_reduce(
+                    profile, observed.frame, at=observed.at, limit=limit, rng=rng
+                )
+        observed.frame = None
+        if reduced is None or observed.outcome != recording.OK or observed.version is None:
+            continue
+        key = (observed.model_id, observed.version)
+        hours[(*key, _hour(observed.at))].add(reduced, limit=limit, rng=rng)
+        days[(*key, timezone.localdate(observed.at))].add(reduced, limit=limit, rng=rng)
+    with transaction.atomic():
+        PredictionRecord.objects.bulk_create(
+            PredictionRecord(
+                registered_model_id=o.model_id,
+                version=o.version,
+                alias=o.alias[:255],
+                user_id=o.user_id,
+                source=o.source,
+                created_at=o.at,
+                rows=o.rows,
+                latency_ms=o.latency_ms,
+                outcome=o.outcome,
+            )
+            for o in batch
+        )
+        _versions_seen(batch)
+        for (model_id, version, hour), reduced in hours.items():
+            _counts_add(model_id, version, hour, reduced)
+        if samples_now:
+            for (model_id, version, day), reduced in days.items():
+                _sample_add(model_id, version, day, reduced, rng=rng)
+    if samples_now:
+        days.clear()
+
+
+def _versions_seen(batch: list[recording.Observed]) -> None:
+    latest: dict[tuple, recording.Observed] = {}
+    for observed in batch:
+        if observed.version is not None and observed.experiment_id is not None:
+            latest[(observed.model_id, observed.version)] = observed
+    for (model_id, version), observed in latest.items():
+        MonitoredVersion.objects.update_or_create(
+            registered_model_id=model_id,
+            version=version,
+            defaults={"experiment_id": observed.experiment_id, "last_seen_at": observed.at},
+        )
+
+
+def _counts_add(model_id: int, version: int, hour, reduced: recording.Reduced) -> None:
+    existing = {
+        row.feature: row
+        for row in FeatureCounts.objects.select_for_update().filter(
+            registered_model_id=model_id, version=version, hour=hour
+        )
+    }
+    for feature, counts in reduced.counts.items():
+        row = existing.get(feature)
+        missing = reduced.missing.get(feature, 0)
+        if row is None:
+            FeatureCounts.objects.create(
+                registered_model_id=model_id,
+                version=version,
+                hour=hour,
+                feature=feature,
+                counts=counts,
+                missing=missing,
+                rows=reduced.rows,
+            )
+            continue
+        if len(row.counts) == len(counts):
+            row.counts = [a + b for a, b in zip(row.counts, counts, strict=True)]
+        row.missing += missing
+        row.rows += reduced.rows
+        row.save(update_fields=["counts", "missing", "rows"])
+
+
+def _sample_add(model_id: int, version: int, day, reduced: recording.Reduced, *, rng) -> None:
+    sample, _created = ReservoirSample.objects.select_for_update().get_or_create(
+        registered_model_id=model_id,
+        version=version,
+        day=day,
+        defaults={"columns": reduced.columns},
+    )
+    if sample.columns != reduced.columns:
+        return  # another profile's rows (a rebuilt profile): the day's sample keeps its own
+    sample.rows = recording.sample_as_list(
+        recording.sample_merge(
+            sample.rows,
+            sample.seen,
+            reduced.sample,
+            reduced.rows,
+            limit=settings.MONITOR_SAMPLE_ROWS,
+            rng=rng,
+        )
+    )
+    sample.seen += reduced.rows
+    sample.save(update_fields=["rows", "seen"])
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def monitoring_retention_run(*, now=None) -> int:
+    """Delete records, counts, samples and drift results older than ``MONITOR_RETENTION_DAYS``,
+    ``MONITOR_RETENTION_BATCH`` rows per query (short transactions, however many there are);
+    the number of rows deleted."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.MONITOR_RETENTION_DAYS)
+    batch = settings.MONITOR_RETENTION_BATCH
+    from cauce.monitoring.models import DriftResult
+
+    sets = [
+        PredictionRecord.objects.filter(created_at__lt=cutoff),
+        FeatureCounts.objects.filter(hour__lt=cutoff),
+        ReservoirSample.objects.filter(day__lt=timezone.localdate(cutoff)),
+        DriftResult.objects.filter(computed_at__lt=cutoff),
+    ]
+    deleted = 0
+    for old in sets:
+        while True:
+            ids = list(old.values_list("pk", flat=True)[:batch])
+            if not ids:
+                break
+            count, _detail = old.model.objects.filter(pk__in=ids).delete()
+            deleted += count
+    return deleted

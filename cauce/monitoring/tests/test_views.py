@@ -1,0 +1,94 @@
+"""Monitoring's pages: the version's and the model's tab, the project's alerts (database
+only: the pages never ask MLflow)."""
+
+import pytest
+
+from cauce.experiments.models import MLExperiment
+from cauce.experiments.tests.runner_support import queued_experiment
+from cauce.monitoring.models import Alert, MonitoredVersion
+from cauce.monitoring.tests.support import monitoring_data
+from cauce.registry.models import RegisteredModel
+
+
+@pytest.fixture
+def model(project, iris_dataset):
+    model = RegisteredModel.objects.create(name="clima", project=project)
+    experiment = queued_experiment(iris_dataset, status=MLExperiment.Status.FINISHED)
+    monitoring_data(model=model, experiment=experiment, version=3)
+    return model
+
+
+def test_a_version_s_tab_shows_its_traffic_drift_and_histogram(viewer_client, model):
+    from cauce.monitoring.windows import monitoring_refresh
+
+    monitoring_refresh(model=model, version=3)
+
+    page = viewer_client.get("/models/clima/versions/3/monitoring/?window=1h&feature=b")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert page.context["summary"].requests == 5 and page.context["summary"].rows == 1200
+    assert page.context["drift"][0].feature == "b"  # flagged first
+    assert page.context["chosen"].feature == "b"
+    assert 'class="monitor-chart histogram"' in html and 'class="monitor-chart bars"' in html
+    assert "Recalcular" not in html  # a viewer cannot recompute
+
+
+def test_an_unknown_window_says_so_and_shows_24_hours(viewer_client, model):
+    page = viewer_client.get("/models/clima/versions/3/monitoring/?window=3d")
+
+    assert page.context["window"] == "24h"
+    assert "Ventana desconocida «3d»" in page.content.decode()
+
+
+def test_recalcular_computes_the_windows_and_raises_alerts(editor_client, model):
+    response = editor_client.post("/models/clima/versions/3/monitoring/refresh/", {"window": "1h"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/models/clima/versions/3/monitoring/?window=1h"
+    assert Alert.objects.filter(registered_model=model, feature="b").count() == 3
+
+
+def test_a_version_without_a_profile_names_the_command(editor_client, model):
+    MonitoredVersion.objects.filter(registered_model=model).update(experiment=None)
+
+    response = editor_client.post("/models/clima/versions/3/monitoring/refresh/", follow=True)
+
+    assert "manage.py monitoring_profiles" in response.content.decode()
+
+
+def test_the_model_s_tab_shows_versions_and_alias_shares(viewer_client, model):
+    page = viewer_client.get("/models/clima/monitoring/")
+
+    assert page.status_code == 200
+    assert page.context["aliases"] == {"champion": [[3, 4, 1.0]]}
+    assert page.context["versions"][0]["requests"] == 5
+
+
+def test_alerts_are_listed_and_acknowledged_by_editors(client, editor, viewer, model):
+    from cauce.monitoring.windows import monitoring_refresh
+
+    monitoring_refresh(model=model, version=3)
+    alert = Alert.objects.filter(window="24h").get()
+    project = model.project
+
+    client.force_login(viewer)
+    listed = client.get(f"/projects/{project.pk}/alerts/")
+    refused = client.post(f"/projects/{project.pk}/alerts/{alert.pk}/acknowledge/")
+    client.force_login(editor)
+    done = client.post(f"/projects/{project.pk}/alerts/{alert.pk}/acknowledge/")
+
+    assert listed.status_code == 200 and len(listed.context["alerts"]) == 3
+    assert refused.status_code == 403 and done.status_code == 302
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is not None
+
+
+def test_outsiders_get_404(outsider_client, model):
+    for url in (
+        "/models/clima/monitoring/",
+        "/models/clima/versions/3/monitoring/",
+        f"/projects/{model.project.pk}/alerts/",
+    ):
+        assert outsider_client.get(url).status_code == 404, url
+    assert outsider_client.post("/models/clima/versions/3/monitoring/refresh/").status_code == 404

@@ -1,0 +1,180 @@
+"""Monitoring's pages: a model's and a version's "Monitorización" tab, the project's alerts.
+
+They read only Cauce's database (never MLflow): they answer with MLflow down.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import formats
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from cauce.core.exceptions import ApplicationError
+from cauce.core.numbers import significant
+from cauce.monitoring import alerts as alert_services
+from cauce.monitoring import charts, selectors
+from cauce.monitoring.models import Alert, DriftResult, Window
+from cauce.monitoring.windows import WINDOWS, monitoring_refresh
+from cauce.projects.models import Role
+from cauce.projects.selectors import project_get_for_user
+from cauce.registry.selectors import registered_model_get_for_user
+
+SORTS = {
+    "feature": lambda r: r.feature,
+    "psi": lambda r: -(r.psi if r.psi is not None else -1),
+    "p_value": lambda r: r.p_value if r.p_value is not None else 2,
+    "flag": lambda r: (not r.flagged, r.feature),
+}
+
+
+def _window(request) -> str:
+    window = request.GET.get("window") or Window.DAY
+    try:
+        return selectors.window_check(window)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return Window.DAY
+
+
+def _period_label(moment, window: str) -> str:
+    return formats.date_format(moment, "d/m" if window == Window.WEEK else "H:i")
+
+
+@login_required
+@require_GET
+def model_monitoring(request, name: str):
+    model, _membership = registered_model_get_for_user(user=request.user, name=name)
+    window = _window(request)
+    context = {
+        "model": model,
+        "project": model.project,
+        "window": window,
+        "windows": Window.choices,
+        "versions": selectors.model_versions_usage(model=model, window=window),
+        "aliases": selectors.alias_shares(model=model, window=window),
+        "alerts": Alert.objects.filter(
+            registered_model=model, acknowledged_at__isnull=True
+        ).order_by("-created_at")[:50],
+        "page_title": _("Monitorización"),
+    }
+    return render(request, "monitoring/model_monitoring.html", context)
+
+
+@login_required
+@require_GET
+def version_monitoring(request, name: str, version: int):
+    model, membership = registered_model_get_for_user(user=request.user, name=name)
+    window = _window(request)
+    summary = selectors.version_monitoring(model=model, version=version, window=window)
+    sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "flag"
+    drift = sorted(summary.drift, key=SORTS[sort])
+    stored = selectors.version_reference(model=model, version=version)
+    series = selectors.usage_series(model=model, version=version, window=window)
+    labels = [_period_label(moment, window) for moment, _r, _n in series]
+    chosen = _chosen_feature(request.GET.get("feature"), drift)
+    context = {
+        "model": model,
+        "project": model.project,
+        "number": version,
+        "window": window,
+        "windows": Window.choices,
+        "summary": summary,
+        "drift": drift,
+        "sort": sort,
+        "chosen": chosen,
+        "has_profile": stored is not None,
+        "no_profile": selectors.no_profile_message(version),
+        "can_edit": membership.allows(Role.EDITOR),
+        "error_rate": _error_rates(summary),
+        "requests_chart": charts.bars_svg(
+            points=[(label, n) for label, (_m, n, _rows) in zip(labels, series, strict=True)],
+            title=_("Peticiones por periodo"),
+        ),
+        "rows_chart": charts.bars_svg(
+            points=[(label, rows) for label, (_m, _n, rows) in zip(labels, series, strict=True)],
+            title=_("Filas por periodo"),
+        ),
+        "histogram": _histogram(stored, chosen),
+    }
+    return render(request, "monitoring/version_monitoring.html", context)
+
+
+def _chosen_feature(name: str | None, drift: list[DriftResult]) -> DriftResult | None:
+    for result in drift:
+        if result.feature == name:
+            return result
+    return drift[0] if drift else None
+
+
+def _error_rates(summary) -> list[tuple[str, int, float]]:
+    from cauce.monitoring.models import PredictionRecord
+
+    names = dict(PredictionRecord.Outcome.choices)
+    total = summary.requests or 1
+    return [(names[kind], n, n / total) for kind, n in summary.errors.items()]
+
+
+def _histogram(stored, chosen: DriftResult | None):
+    if stored is None or chosen is None:
+        return None
+    feature = next((f for f in stored.profile["features"] if f["name"] == chosen.feature), None)
+    if feature is None:
+        return None
+    return charts.histogram_svg(
+        labels=selectors.bin_labels(feature),
+        reference=chosen.reference,
+        current=chosen.current,
+        title=_("%(feature)s: entrenamiento y ventana actual") % {"feature": chosen.feature},
+        reference_name=_("Entrenamiento"),
+        current_name=_("Actual"),
+        edges=[significant(edge) for edge in feature["edges"]]
+        if feature["kind"] == "numeric"
+        else None,
+    )
+
+
+@login_required
+@require_POST
+def version_refresh(request, name: str, version: int):
+    model, _membership = registered_model_get_for_user(
+        user=request.user, name=name, role=Role.EDITOR
+    )
+    if selectors.version_reference(model=model, version=version) is None:
+        messages.error(request, selectors.no_profile_message(version))
+    else:
+        flagged = monitoring_refresh(model=model, version=version)
+        messages.success(
+            request,
+            _("Ventanas recalculadas: %(count)s variables marcadas.") % {"count": flagged},
+        )
+    url = reverse("monitoring:version_monitoring", args=[model.name, version])
+    window = request.POST.get("window")
+    return redirect(f"{url}?window={window}" if window in WINDOWS else url)
+
+
+@login_required
+@require_GET
+def project_alerts(request, project_pk: int):
+    project, membership = project_get_for_user(user=request.user, project_id=project_pk)
+    show_all = request.GET.get("all") == "1"
+    context = {
+        "project": project,
+        "alerts": selectors.project_alerts(project=project, include_acknowledged=show_all)[:200],
+        "show_all": show_all,
+        "can_edit": membership.allows(Role.EDITOR),
+    }
+    return render(request, "monitoring/project_alerts.html", context)
+
+
+@login_required
+@require_POST
+def alert_acknowledge(request, project_pk: int, alert_id: int):
+    project, _membership = project_get_for_user(
+        user=request.user, project_id=project_pk, role=Role.EDITOR
+    )
+    alert = get_object_or_404(Alert, project=project, pk=alert_id)
+    alert_services.alert_acknowledge(alert=alert, user=request.user)
+    messages.success(request, _("Alerta marcada como vista."))
+    return redirect("monitoring:project_alerts", project_pk=project.pk)

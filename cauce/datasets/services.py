@@ -235,9 +235,9 @@ def dataset_version_delete(
                     )
                     % {"name": dataset.name}
                 )
-            stored_name = version.file.name
+            stored_name, deleted_pk = version.file.name, version.pk
             version.delete()
-            if locked.latest_version_id in (None, version.pk):
+            if locked.latest_version_id in (None, deleted_pk):
                 _mirror_version(locked, locked.versions.order_by("-version").first())
                 locked.save()
     except ProtectedError as error:

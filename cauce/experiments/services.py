@@ -297,7 +297,8 @@ def _dataset_version_check(
 ) -> DatasetVersion:
     """The chosen version of the dataset (a version or its number), else its latest."""
     if dataset_version is None or dataset_version == "":
-        version = dataset.latest_version
+        # Read now: the latest is the highest number (the caller's row may predate an upload).
+        version = dataset.versions.order_by("-version").first()
     elif isinstance(dataset_version, DatasetVersion):
         version = dataset_version if dataset_version.dataset_id == dataset.pk else None
     elif isinstance(dataset_version, int) and not isinstance(dataset_version, bool):

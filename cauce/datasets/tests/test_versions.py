@@ -16,7 +16,10 @@ from cauce.experiments import services as experiment_services
 pytestmark = pytest.mark.django_db
 
 # Iris's columns, 3 rows; then: one column retyped, one removed, one added, one row more.
-V1 = b"sepal_length,petal_length,code,species\n5.1,1.4,1,setosa\n7.0,4.7,2,versicolor\n6.3,6.0,3,virginica\n"
+V1 = (
+    b"sepal_length,petal_length,code,species\n5.1,1.4,1,setosa\n7.0,4.7,2,versicolor\n"
+    b"6.3,6.0,3,virginica\n"
+)
 V2 = (
     b"sepal_length,code,species,color\n5.1,a,setosa,red\n7.0,b,versicolor,blue\n"
     b"6.3,c,virginica,red\n5.9,d,setosa,blue\n"

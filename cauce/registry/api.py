@@ -430,12 +430,6 @@ class DatasetVersionLineageApi(APIView):
     @extend_schema(
         summary="What was trained on a dataset version: its experiments and the registered "
         "model versions of their runs, with the aliases serving them",
-        parameters=[
-            OpenApiParameter("pk", int, OpenApiParameter.PATH, description="The dataset's id"),
-            OpenApiParameter(
-                "version", int, OpenApiParameter.PATH, description="The version's number"
-            ),
-        ],
         responses={200: LineageSerializer, 404: _404, 503: _503},
     )
     def get(self, request, pk: int, version: int):

@@ -365,7 +365,8 @@ def _claim(experiment_id: str, task_id: str | None = None) -> _Claim | None:
     with transaction.atomic():
         experiment = (
             MLExperiment.objects.select_for_update()
-            .select_related("project", "dataset", "dataset_version")
+            # Not the nullable dataset_version: PostgreSQL locks no outer join's side (read later).
+            .select_related("project", "dataset")
             .filter(pk=experiment_id)
             .first()
         )

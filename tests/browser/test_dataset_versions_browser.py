@@ -80,7 +80,20 @@ def test_an_editor_uploads_a_second_version_and_reads_its_diff_and_lineage(
     expect(lineage.locator("#lineage-models")).to_contain_text(
         "Ningún modelo registrado se entrenó con esta versión."
     )
+
+    # The experiment form offers the latest version's columns, or the chosen version's.
+    page.goto(f"{live_server.url}/projects/{project.pk}/experiments/new/")
+    inputs = page.locator("input[name=feature_columns]")
+    expect(inputs.locator("xpath=..").filter(has_text="origin")).to_have_count(1)
+    page.select_option("[data-dataset-version]", "1")
+    expect(inputs.locator("xpath=..").filter(has_text="petal_width")).to_have_count(1)
+    expect(inputs.locator("xpath=..").filter(has_text="origin")).to_have_count(0)
+
     _screenshots(page, f"{live_server.url}/datasets/{iris_dataset.pk}/versions/2/", "version")
+    _screenshots(page, f"{live_server.url}/datasets/{iris_dataset.pk}/", "dataset")
+    _screenshots(
+        page, f"{live_server.url}/projects/{project.pk}/experiments/new/", "experiment-form"
+    )
 
 
 def test_mlflows_own_run_page_shows_the_runs_datasets(page, mlflow, iris_dataset):

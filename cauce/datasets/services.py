@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.template.defaultfilters import floatformat
 from django.utils.translation import gettext as _
@@ -197,6 +197,16 @@ def dataset_version_create(
             locked.versions_created = version.version
             _mirror_version(locked, version)
             locked.save()
+    except IntegrityError as error:
+        # SQLite has no row lock: an upload at the same moment took the number or the file.
+        if stored_name:
+            storage.delete(stored_name)
+        existing = dataset.versions.filter(digest=digest).first() if digest else None
+        if existing is not None:
+            return VersionUpload(version=existing, created=False)
+        raise ConflictError(
+            _("Otra versión se estaba subiendo a la vez: vuelva a intentarlo.")
+        ) from error
     except Exception:
         if stored_name:
             storage.delete(stored_name)

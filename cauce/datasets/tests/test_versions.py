@@ -99,6 +99,17 @@ def test_a_bad_file_is_refused_and_nothing_changes(dataset, editor, media_root):
     assert len(stored_files(media_root)) == 1
 
 
+def test_a_number_taken_meanwhile_is_a_conflict_that_stores_nothing(dataset, editor, media_root):
+    # As when another upload took number 2 between this one's read and its write (SQLite).
+    Dataset.objects.filter(pk=dataset.pk).update(versions_created=0)
+
+    with pytest.raises(ConflictError, match="vuelva a intentarlo"):
+        new_version(dataset, editor)
+
+    assert dataset.versions.count() == 1
+    assert len(stored_files(media_root)) == 1
+
+
 def test_a_version_an_experiment_uses_is_not_deleted(dataset, editor, project):
     new_version(dataset, editor)
     first = dataset.versions.get(version=1)

@@ -55,15 +55,9 @@ _FILE_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class _ProfiledUpload:
-    file: UploadedFile
-    fields: dict
-
-
-def _upload_profile(file: UploadedFile | None) -> _ProfiledUpload:
-    """Validate and describe an uploaded file: its schema, statistics and digest (nothing is
-    stored); ApplicationError with a readable message when it is not usable."""
+def _upload_profile(file: UploadedFile | None) -> dict:
+    """Validate and describe an uploaded file: a version's fields (``_FILE_FIELDS`` and the
+    digest); nothing is stored. ApplicationError with a readable message when it is not usable."""
     if file is None:
         raise ApplicationError(_("Seleccione un archivo CSV o Parquet."))
     if not file.size:
@@ -82,22 +76,19 @@ def _upload_profile(file: UploadedFile | None) -> _ProfiledUpload:
         # The profile read this file: the statistics are not worth refusing it for.
         logger.warning("Could not compute the statistics of %s", file.name, exc_info=True)
         statistics = {}
-    return _ProfiledUpload(
-        file=file,
-        fields={
-            "original_filename": PurePath(file.name or "").name[:255],
-            "file_format": profile.file_format,
-            "encoding": profile.encoding,
-            "delimiter": profile.delimiter,
-            "size_bytes": file.size,
-            "row_count": profile.row_count,
-            "column_count": profile.column_count,
-            "schema": profile.schema,
-            "preview": profile.preview,
-            "statistics": statistics,
-            "digest": profile.digest,
-        },
-    )
+    return {
+        "original_filename": PurePath(file.name or "").name[:255],
+        "file_format": profile.file_format,
+        "encoding": profile.encoding,
+        "delimiter": profile.delimiter,
+        "size_bytes": file.size,
+        "row_count": profile.row_count,
+        "column_count": profile.column_count,
+        "schema": profile.schema,
+        "preview": profile.preview,
+        "statistics": statistics,
+        "digest": profile.digest,
+    }
 
 
 def _mirror_version(dataset: Dataset, version: DatasetVersion) -> None:
@@ -119,9 +110,9 @@ def dataset_create(
     """A new dataset whose version 1 is the file."""
     upload = _upload_profile(file)
     user = user if user is not None and user.is_authenticated else None
-    original_filename = upload.fields["original_filename"]
+    original_filename = upload["original_filename"]
     name = (name or "").strip() or PurePath(original_filename).stem or _("Conjunto de datos")
-    file_fields = {key: upload.fields[key] for key in _FILE_FIELDS}
+    file_fields = {key: upload[key] for key in _FILE_FIELDS}
     dataset = Dataset(
         project=project,
         name=name[:200],
@@ -136,13 +127,13 @@ def dataset_create(
         raise ApplicationError(" ".join(error.messages)) from error
 
     version = DatasetVersion(
-        dataset=dataset, version=1, created_by=user, digest=upload.fields["digest"], **file_fields
+        dataset=dataset, version=1, created_by=user, digest=upload["digest"], **file_fields
     )
     stored_name = ""
     try:
         with transaction.atomic():
             # The stored name's suffix follows the detected format, not the user's name.
-            version.file.save(f"data.{upload.fields['file_format']}", file, save=False)
+            version.file.save(f"data.{upload['file_format']}", file, save=False)
             stored_name = version.file.name
             dataset.file.name = stored_name
             dataset.save()
@@ -171,7 +162,7 @@ def dataset_version_create(
     """Version n+1 of the dataset from a new file, which becomes the dataset's latest; or,
     when a version holds the same bytes (same digest), that version and nothing new."""
     upload = _upload_profile(file)
-    digest = upload.fields["digest"]
+    digest = upload["digest"]
     existing = dataset.versions.filter(digest=digest).first() if digest else None
     if existing is not None:
         return VersionUpload(version=existing, created=False)
@@ -189,9 +180,9 @@ def dataset_version_create(
                 dataset=locked,
                 version=locked.versions_created + 1,
                 created_by=user,
-                **upload.fields,
+                **upload,
             )
-            version.file.save(f"data.{upload.fields['file_format']}", file, save=False)
+            version.file.save(f"data.{upload['file_format']}", file, save=False)
             stored_name = version.file.name
             version.save()
             locked.versions_created = version.version

@@ -63,7 +63,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -91,6 +91,7 @@ from cauce.integrations.mlflow import (
     tracking,
 )
 from cauce.integrations.mlflow.client import tracking_uri as mlflow_tracking_uri
+from cauce.projects.services import project_mlflow_experiment_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -664,10 +665,7 @@ def _execute(experiment: MLExperiment) -> None:
     clock = _StageClock(experiment)
 
     clock.enter(Stage.PREPARING)
-    mlflow_experiment_id = tracking.experiment_ensure(name=project.mlflow_experiment_name)
-    if project.mlflow_experiment_id != mlflow_experiment_id:
-        project.mlflow_experiment_id = mlflow_experiment_id
-        project.save(update_fields=["mlflow_experiment_id", "updated_at"])
+    mlflow_experiment_id = project_mlflow_experiment_ensure(project=project)
     run_id = run_start(experiment, mlflow_experiment_id=mlflow_experiment_id)
     tracking.run_log_params(run_id=run_id, params=experiment_mlflow_params(experiment))
 
@@ -745,7 +743,9 @@ def dataset_version_url(experiment: MLExperiment) -> str:
         "datasets:dataset_version_detail",
         kwargs={"pk": experiment.dataset_id, "version": experiment.dataset_version.version},
     )
-    return f"{settings.CAUCE_BASE_URL}{path}"
+    # The base URL includes any sub-path Cauce is served at (as ``experiment_cauce_url``).
+    path = "/" + path.removeprefix(get_script_prefix())
+    return settings.CAUCE_BASE_URL.rstrip("/") + path
 
 
 def _log_dataset_inputs(experiment: MLExperiment, run_id: str, result: TrainingResult) -> None:

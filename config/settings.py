@@ -321,7 +321,7 @@ MLFLOW_TRACKING_URI = env.str("MLFLOW_TRACKING_URI", default="http://127.0.0.1:5
 # What the browser can reach (links to the MLflow UI); the tracking URI may be internal.
 MLFLOW_PUBLIC_URL = env.str("MLFLOW_PUBLIC_URL", default=MLFLOW_TRACKING_URI)
 # Where people reach Cauce (with any sub-path): runs link back to their experiment's page
-# (the ``cauce.url`` run tag) from MLflow's UI.
+# (the ``cauce.url`` run tag) and their dataset inputs to the version's page from MLflow's UI.
 CAUCE_BASE_URL = env.str("CAUCE_BASE_URL", default="http://127.0.0.1:8000")
 if not CAUCE_BASE_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured(

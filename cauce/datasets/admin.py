@@ -2,7 +2,21 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from cauce.datasets.models import Dataset
+from cauce.datasets.models import Dataset, DatasetVersion
+
+
+class DatasetVersionInline(admin.TabularInline):
+    """A dataset's versions, read only: the upload services alone create and delete them."""
+
+    model = DatasetVersion
+    fields = ["version", "original_filename", "digest", "row_count", "column_count", "created_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Dataset)
@@ -31,6 +45,8 @@ class DatasetAdmin(admin.ModelAdmin):
         "preview_table",
     ]
     readonly_fields = [field for field in fields if field not in ("name", "description")]
+
+    inlines = [DatasetVersionInline]
 
     def has_add_permission(self, request):
         return False

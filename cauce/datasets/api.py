@@ -6,7 +6,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from cauce.datasets import services
-from cauce.datasets.models import Dataset
+from cauce.datasets.models import Dataset, DatasetVersion
 from cauce.datasets.selectors import dataset_get_for_user, dataset_list
 from cauce.projects.models import Role
 from cauce.projects.selectors import project_get_for_user
@@ -35,11 +35,62 @@ class DatasetListSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class DatasetVersionSummarySerializer(serializers.ModelSerializer):
+    rows = serializers.IntegerField(source="row_count")
+    columns = serializers.IntegerField(source="column_count")
+    created = serializers.DateTimeField(source="created_at")
+    created_by = serializers.CharField(
+        source="created_by.get_username", default=None, allow_null=True
+    )
+
+    class Meta:
+        model = DatasetVersion
+        fields = [
+            "version",
+            "digest",
+            "rows",
+            "columns",
+            "created",
+            "created_by",
+            "original_filename",
+            "size_bytes",
+        ]
+        read_only_fields = fields
+
+
 class DatasetSerializer(serializers.ModelSerializer):
+    latest_version = serializers.IntegerField(
+        source="latest_version.version", default=None, allow_null=True
+    )
+    versions = DatasetVersionSummarySerializer(many=True, read_only=True)
+
     class Meta:
         model = Dataset
-        fields = [*LIST_FIELDS, "preview", "statistics"]
+        fields = [*LIST_FIELDS, "preview", "statistics", "latest_version", "versions"]
         read_only_fields = fields
+
+
+class DatasetVersionSerializer(DatasetVersionSummarySerializer):
+    dataset = serializers.IntegerField(source="dataset_id")
+    existing = serializers.BooleanField(
+        source="was_existing",
+        help_text="True when the file equals this version, which already existed: nothing "
+        "was created",
+    )
+
+    class Meta(DatasetVersionSummarySerializer.Meta):
+        fields = [
+            "dataset",
+            *DatasetVersionSummarySerializer.Meta.fields,
+            "file_format",
+            "schema",
+            "existing",
+        ]
+        read_only_fields = fields
+
+
+class DatasetVersionInputSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True, use_url=False)
 
 
 class DatasetInputSerializer(serializers.Serializer):
@@ -118,3 +169,29 @@ class DatasetDetailApi(generics.GenericAPIView):
         dataset = dataset_get_for_user(user=request.user, dataset_id=pk, role=Role.EDITOR)
         services.dataset_delete(dataset=dataset, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Upload a new version of a dataset (editors): 201 with the new version, or 200 "
+        "with the existing one when a version holds the same bytes (nothing is created)",
+        request={"multipart/form-data": DatasetVersionInputSerializer},
+        responses={201: DatasetVersionSerializer, 200: DatasetVersionSerializer, **_ERRORS},
+    ),
+)
+class DatasetVersionsApi(generics.GenericAPIView):
+    serializer_class = DatasetVersionSerializer
+    parser_classes = [MultiPartParser, FormParser]
+    http_method_names = ["post", "options"]
+
+    def post(self, request, pk: int):
+        dataset = dataset_get_for_user(user=request.user, dataset_id=pk, role=Role.EDITOR)
+        data = DatasetVersionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = services.dataset_version_create(
+            dataset=dataset, user=request.user, file=data.validated_data["file"]
+        )
+        version = upload.version
+        version.was_existing = not upload.created
+        code = status.HTTP_201_CREATED if upload.created else status.HTTP_200_OK
+        return Response(DatasetVersionSerializer(version).data, status=code)

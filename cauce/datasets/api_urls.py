@@ -9,4 +9,9 @@ urlpatterns = [
         name="api-project-datasets",
     ),
     path("datasets/<int:pk>/", api.DatasetDetailApi.as_view(), name="api-dataset-detail"),
+    path(
+        "datasets/<int:pk>/versions/",
+        api.DatasetVersionsApi.as_view(),
+        name="api-dataset-versions",
+    ),
 ]

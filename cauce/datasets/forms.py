@@ -31,3 +31,21 @@ class DatasetUploadForm(forms.Form):
             "CSV (separado por comas, punto y coma, tabuladores o barras) o Parquet; "
             "máximo %(limit)d MB."
         ) % {"limit": settings.DATASET_MAX_UPLOAD_MB}
+
+
+class DatasetVersionUploadForm(forms.Form):
+    """A new file for an existing dataset ("Nueva versión")."""
+
+    file = forms.FileField(
+        label=_("Archivo"),
+        allow_empty_file=True,
+        error_messages={"required": _("Seleccione un archivo CSV o Parquet.")},
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,.parquet"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _(
+            "CSV o Parquet; máximo %(limit)d MB. Si es idéntico a una versión existente no se "
+            "crea ninguna nueva."
+        ) % {"limit": settings.DATASET_MAX_UPLOAD_MB}

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from cauce.core.csv import sniff_delimiter
 from cauce.core.exceptions import ApplicationError
 from cauce.core.values import json_safe
+from cauce.datasets.digests import StreamDigest, digest_handle
 
 CSV = "csv"
 PARQUET = "parquet"
@@ -96,6 +97,8 @@ class DatasetProfile:
     row_count: int
     # {"columns": [names], "rows": [[JSON-safe values], ...]}
     preview: dict[str, Any] = field(default_factory=dict)
+    # cauce.datasets.digests: of the bytes as read (and then stored).
+    digest: str = ""
 
     @property
     def column_count(self) -> int:
@@ -118,11 +121,12 @@ def profile_file(source: Source, *, preview_rows: int | None = None) -> DatasetP
         if not head.strip():
             raise ApplicationError(_("El archivo está vacío."))
         if head.startswith(PARQUET_MAGIC):
+            digest = digest_handle(handle)
             frame = _read_parquet_checked(handle)
             file_format, encoding, delimiter = PARQUET, "", ""
         else:
             _reject_binary(head)
-            encoding = _detect_encoding(handle)
+            encoding, digest = _detect_encoding_and_digest(handle)
             text_head = head.decode(encoding, errors="replace")
             if encoding == "utf-8" and text_head.startswith("\ufeff"):
                 encoding = "utf-8-sig"
@@ -140,6 +144,7 @@ def profile_file(source: Source, *, preview_rows: int | None = None) -> DatasetP
         columns=[_profile_column(name, frame[name]) for name in frame.columns],
         row_count=len(frame),
         preview=frame_preview(frame, rows=preview_rows),
+        digest=digest,
     )
 
 
@@ -391,9 +396,35 @@ def _reject_binary(head: bytes) -> None:
         )
 
 
-def _detect_encoding(handle: IO[bytes]) -> str:
+def _detect_encoding_and_digest(handle: IO[bytes]) -> tuple[str, str]:
+    """The encoding (see ``_detect_encoding``) and the digest, in the same first pass over the
+    bytes: UTF-8 is tried on every chunk the digest reads, to the end."""
+    handle.seek(0)
+    digest = StreamDigest()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    while chunk := handle.read(DECODE_CHUNK_BYTES):
+        digest.update(chunk)
+        if utf8:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                utf8 = False
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return (
+        "utf-8" if utf8 else _detect_encoding(handle, FALLBACK_ENCODINGS[:-1])
+    ), digest.hexdigest()
+
+
+def _detect_encoding(
+    handle: IO[bytes], candidates: tuple[str, ...] = ("utf-8", *FALLBACK_ENCODINGS[:-1])
+) -> str:
     """UTF-8 when the whole file decodes as UTF-8; else cp1252; else latin-1 (never fails)."""
-    for encoding in ("utf-8", *FALLBACK_ENCODINGS[:-1]):
+    for encoding in candidates:
         handle.seek(0)
         decoder = codecs.getincrementaldecoder(encoding)()
         try:

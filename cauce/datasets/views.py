@@ -10,9 +10,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets import services
 from cauce.datasets.charts import class_balance_svg
-from cauce.datasets.forms import DatasetUploadForm
+from cauce.datasets.forms import DatasetUploadForm, DatasetVersionUploadForm
 from cauce.datasets.kinds import KIND_LABELS
-from cauce.datasets.selectors import dataset_experiments, dataset_get_for_user
+from cauce.datasets.selectors import (
+    dataset_experiments,
+    dataset_get_for_user,
+    dataset_version_get_for_user,
+    dataset_version_previous,
+    dataset_versions,
+    schema_diff,
+)
 from cauce.projects.models import Role
 from cauce.projects.selectors import membership_get, project_get_for_user
 
@@ -55,6 +62,19 @@ def dataset_create(request, project_pk: int):
             return redirect("datasets:dataset_detail", pk=dataset.pk)
     context = {"form": form, "project": project}
     return render(request, "datasets/dataset_form.html", context)
+
+
+def _schema_rows(data) -> list[dict]:
+    """The schema table's rows of a dataset or a version."""
+    rows = data.row_count or 0
+    return [
+        {
+            **column,
+            "kind_label": KIND_LABELS.get(column.get("kind"), column.get("kind")),
+            "missing_pct": 100 * column["missing"] / rows if rows else 0,
+        }
+        for column in data.schema
+    ]
 
 
 def _statistics_rows(dataset) -> list[dict]:
@@ -105,15 +125,7 @@ def _class_balances(dataset, experiments) -> list[dict]:
 def dataset_detail(request, pk: int):
     dataset = dataset_get_for_user(user=request.user, dataset_id=pk)
     membership = membership_get(user=request.user, project=dataset.project)
-    rows = dataset.row_count or 0
-    columns = [
-        {
-            **column,
-            "kind_label": KIND_LABELS.get(column.get("kind"), column.get("kind")),
-            "missing_pct": 100 * column["missing"] / rows if rows else 0,
-        }
-        for column in dataset.schema
-    ]
+    columns = _schema_rows(dataset)
     experiments = dataset_experiments(dataset=dataset)
     context = {
         "dataset": dataset,
@@ -124,6 +136,7 @@ def dataset_detail(request, pk: int):
         "delimiter_label": DELIMITER_LABELS.get(dataset.delimiter, dataset.delimiter),
         "preview": dataset.preview,
         "experiments": experiments,
+        "versions": dataset_versions(dataset=dataset),
         "can_edit": membership.allows(Role.EDITOR),
     }
     return render(request, "datasets/dataset_detail.html", context)
@@ -152,3 +165,99 @@ def dataset_delete(request, pk: int):
         return redirect("datasets:dataset_detail", pk=pk)
     messages.success(request, _("Conjunto de datos «%(name)s» eliminado.") % {"name": dataset.name})
     return redirect("projects:project_detail", pk=project.pk)
+
+
+# --- versions ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_version_create(request, pk: int):
+    dataset = dataset_get_for_user(user=request.user, dataset_id=pk, role=Role.EDITOR)
+    form = DatasetVersionUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            upload = services.dataset_version_create(
+                dataset=dataset, user=request.user, file=form.cleaned_data["file"]
+            )
+        except ApplicationError as error:
+            form.add_error("file", str(error.message))
+        else:
+            version = upload.version
+            if upload.created:
+                messages.success(
+                    request,
+                    _("Versión %(version)d de «%(name)s» subida: %(rows)d filas, %(columns)d "
+                      "columnas.")
+                    % {
+                        "version": version.version,
+                        "name": dataset.name,
+                        "rows": version.row_count,
+                        "columns": version.column_count,
+                    },
+                )  # fmt: skip
+            else:
+                messages.info(
+                    request,
+                    _("El archivo es idéntico a la versión %(version)d: no se ha creado ninguna "
+                      "versión nueva.") % {"version": version.version},
+                )  # fmt: skip
+            return redirect(
+                "datasets:dataset_version_detail", pk=dataset.pk, version=version.version
+            )
+    context = {"form": form, "dataset": dataset, "project": dataset.project}
+    return render(request, "datasets/version_form.html", context)
+
+
+@login_required
+@require_GET
+def dataset_version_detail(request, pk: int, version: int):
+    found = dataset_version_get_for_user(user=request.user, dataset_id=pk, version=version)
+    dataset = found.dataset
+    membership = membership_get(user=request.user, project=dataset.project)
+    previous = dataset_version_previous(version=found)
+    experiments = found.experiments.prefetch_related("tags").order_by("-created_at")
+    context = {
+        "dataset": dataset,
+        "project": dataset.project,
+        "version": found,
+        "previous": previous,
+        "diff": schema_diff(before=previous, after=found) if previous else None,
+        "columns": _schema_rows(found),
+        "delimiter_label": DELIMITER_LABELS.get(found.delimiter, found.delimiter),
+        "experiments": experiments,
+        "is_latest": dataset.latest_version_id == found.pk,
+        "is_only": dataset.versions.count() == 1,
+        "can_edit": membership.allows(Role.EDITOR),
+    }
+    return render(request, "datasets/version_detail.html", context)
+
+
+@login_required
+@require_GET
+def dataset_version_download(request, pk: int, version: int):
+    found = dataset_version_get_for_user(user=request.user, dataset_id=pk, version=version)
+    try:
+        handle = found.file.open("rb")
+    except FileNotFoundError as error:
+        raise Http404(_("El archivo del conjunto de datos ya no está disponible.")) from error
+    return FileResponse(handle, as_attachment=True, filename=found.original_filename)
+
+
+@login_required
+@require_POST
+def dataset_version_delete(request, pk: int, version: int):
+    found = dataset_version_get_for_user(
+        user=request.user, dataset_id=pk, version=version, role=Role.EDITOR
+    )
+    try:
+        services.dataset_version_delete(version=found, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, str(error.message))
+        return redirect("datasets:dataset_version_detail", pk=pk, version=version)
+    messages.success(
+        request,
+        _("Versión %(version)d de «%(name)s» eliminada.")
+        % {"version": found.version, "name": found.dataset.name},
+    )
+    return redirect("datasets:dataset_detail", pk=pk)

@@ -41,9 +41,20 @@ from cauce.projects.models import Role
 from cauce.projects.selectors import project_get_for_user
 
 
+class DatasetVersionRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The version's own id")
+    dataset = serializers.IntegerField(source="dataset_id", help_text="The dataset's id")
+    dataset_name = serializers.CharField(source="dataset.name")
+    version = serializers.IntegerField(help_text="Its number within the dataset: 1, 2, ...")
+    digest = serializers.CharField(help_text="SHA-256 of the file, first 32 hex digits")
+
+
 class ExperimentSerializer(serializers.ModelSerializer):
     project = serializers.IntegerField(source="project_id", read_only=True)
     dataset = serializers.IntegerField(source="dataset_id", read_only=True)
+    dataset_version = DatasetVersionRefSerializer(
+        read_only=True, allow_null=True, help_text="The dataset version it trains on"
+    )
     tags = serializers.SerializerMethodField()
     status_display = serializers.CharField(source="get_status_display", read_only=True)
     stage_display = serializers.CharField(source="get_stage_display", read_only=True)
@@ -72,6 +83,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "name",
             "description",
             "dataset",
+            "dataset_version",
             "target_column",
             "feature_columns",
             "task_type",
@@ -163,6 +175,13 @@ class ExperimentInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     dataset = serializers.IntegerField()
+    dataset_version = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text="The dataset's version number to train on; absent or null: its latest",
+    )
     target_column = serializers.CharField()
     feature_columns = serializers.ListField(
         child=serializers.CharField(), required=False, allow_null=True, default=None
@@ -530,8 +549,11 @@ class CompareQuerySerializer(serializers.Serializer):
 
 
 class ComparedDatasetSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
+    id = serializers.IntegerField(help_text="The version's own id")
+    dataset = serializers.IntegerField(help_text="The dataset's id")
+    name = serializers.CharField(help_text="The dataset's name")
+    version = serializers.IntegerField()
+    digest = serializers.CharField()
 
 
 class ComparedExperimentSerializer(serializers.Serializer):
@@ -552,8 +574,7 @@ class ComparedExperimentSerializer(serializers.Serializer):
     cauce_tags = serializers.ListField(child=serializers.CharField())
     dataset_version = ComparedDatasetSerializer(
         allow_null=True,
-        help_text="The dataset the experiment trained on (its id and name until datasets have "
-        "versions).",
+        help_text="The dataset version the experiment trains on.",
     )
     mlflow_run_id = serializers.CharField(allow_blank=True)
     from_mlflow = serializers.BooleanField(
@@ -581,7 +602,7 @@ def comparison_data(result: comparison.Comparison) -> dict:
     experiments = []
     for item in result.experiments:
         experiment = item.experiment
-        dataset = experiment.dataset
+        version = experiment.dataset_version
         experiments.append(
             {
                 "id": experiment.pk,
@@ -594,7 +615,15 @@ def comparison_data(result: comparison.Comparison) -> dict:
                 "metrics": item.metrics,
                 "tags": item.tags,
                 "cauce_tags": item.cauce_tags,
-                "dataset_version": {"id": dataset.pk, "name": dataset.name} if dataset else None,
+                "dataset_version": {
+                    "id": version.pk,
+                    "dataset": experiment.dataset_id,
+                    "name": experiment.dataset.name,
+                    "version": version.version,
+                    "digest": version.digest,
+                }
+                if version
+                else None,
                 "mlflow_run_id": experiment.mlflow_run_id,
                 "from_mlflow": item.from_mlflow,
             }

@@ -128,6 +128,13 @@ class Comparison:
         return {item.experiment.project_id for item in self.experiments}
 
 
+def _dataset_version_label(experiment: MLExperiment) -> str | None:
+    """ "iris v2": two versions of one dataset differ in the table."""
+    if experiment.dataset_version is None:
+        return experiment.dataset.name if experiment.dataset else None
+    return f"{experiment.dataset.name} v{experiment.dataset_version.version}"
+
+
 def _differs(values: list[Any]) -> bool:
     return len({_key(value) for value in values}) > 1
 
@@ -172,7 +179,7 @@ def experiments_compare(
         for experiment in MLExperiment.objects.filter(
             pk__in=ids, project__in=projects_for_user(user=user).values("pk")
         )
-        .select_related("project", "dataset")
+        .select_related("project", "dataset", "dataset_version")
         .prefetch_related("tags")
     }
     if len(found) != len(ids):
@@ -246,8 +253,7 @@ def comparison_rows(comparison: Comparison, *, order: list[ComparedExperiment]) 
         general(_("Proyecto"), [item.experiment.project.name for item in order]),
         general(_("Algoritmo"), [item.experiment.algorithm for item in order]),
         general(
-            _("Conjunto de datos"),
-            [item.experiment.dataset.name if item.experiment.dataset else None for item in order],
+            _("Conjunto de datos"), [_dataset_version_label(item.experiment) for item in order]
         ),
         general(_("Estado"), [item.experiment.get_status_display() for item in order]),
         general(_("Etiquetas"), [", ".join(item.cauce_tags) or None for item in order]),

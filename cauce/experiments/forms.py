@@ -8,11 +8,12 @@ from typing import Any
 from django import forms
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.inference import ID_DISTINCT_TEXT, ID_ROW_NUMBER
 from cauce.datasets.kinds import kind_label
-from cauce.datasets.models import Dataset
+from cauce.datasets.models import Dataset, DatasetVersion
 from cauce.datasets.services import dataset_schema_complete
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.algorithms import (
@@ -217,6 +218,10 @@ class ExperimentCreateForm(forms.Form):
     dataset = forms.ModelChoiceField(
         label=_("Conjunto de datos"), queryset=Dataset.objects.none(), empty_label=None
     )
+    # A version number of the chosen dataset; empty: its latest when the experiment is saved.
+    dataset_version = forms.TypedChoiceField(
+        label=_("Versión"), coerce=int, empty_value=None, required=False
+    )
     target_column = forms.ChoiceField(
         label=_("Columna objetivo"),
         error_messages={"required": _("Elija la columna objetivo.")},
@@ -265,9 +270,12 @@ class ExperimentCreateForm(forms.Form):
         datasets = Dataset.objects.filter(project=project).order_by("-created_at", "-pk")
         self.fields["dataset"].queryset = datasets
         self.chosen_dataset = dataset or self._chosen_dataset(datasets)
-        if self.chosen_dataset:
-            dataset_schema_complete(dataset=self.chosen_dataset)
-        columns = self.chosen_dataset.schema if self.chosen_dataset else []
+        self.chosen_version = self._chosen_version()
+        # The columns offered are those of the version it will train on.
+        self.chosen_data = self.chosen_version or self.chosen_dataset
+        if self.chosen_data:
+            dataset_schema_complete(dataset=self.chosen_data)
+        columns = self.chosen_data.schema if self.chosen_data else []
         column_choices = [(column["name"], _column_label(column)) for column in columns]
         self.fields["target_column"].choices = [
             ("", _("— Elija la columna que se predice —")),
@@ -317,7 +325,7 @@ class ExperimentCreateForm(forms.Form):
         if not self.chosen_dataset or not self.target:
             return None
         try:
-            return target_task_type(dataset=self.chosen_dataset, target_column=self.target)
+            return target_task_type(dataset=self.chosen_data, target_column=self.target)
         except ApplicationError:
             return None  # the service says why when the form is sent
 
@@ -428,6 +436,41 @@ class ExperimentCreateForm(forms.Form):
                 return found
         return datasets.first()
 
+    def _chosen_version(self) -> DatasetVersion | None:
+        """The version chosen of the chosen dataset (None: its latest), and the field's choices."""
+        field = self.fields["dataset_version"]
+        if not self.chosen_dataset:
+            field.choices = [("", _("La última"))]
+            return None
+        versions = list(
+            self.chosen_dataset.versions.only("pk", "dataset_id", "version", "row_count").order_by(
+                "-version"
+            )
+        )
+        latest = versions[0].version if versions else None
+        field.choices = [
+            ("", _("La última (v%(number)d)") % {"number": latest} if latest else _("La última")),
+            *(
+                (
+                    version.version,
+                    ngettext(
+                        "v%(number)d · %(rows)s fila",
+                        "v%(number)d · %(rows)s filas",
+                        version.row_count,
+                    )
+                    % {"number": version.version, "rows": formats.number_format(version.row_count)},
+                )
+                for version in versions
+            ),
+        ]
+        chosen = self._value("dataset_version")
+        if chosen in (None, "") or not str(chosen).isdigit():
+            return None
+        found = next((version for version in versions if version.version == int(chosen)), None)
+        if found is None:
+            return None
+        return self.chosen_dataset.versions.get(pk=found.pk)
+
     def clean_task_type(self) -> str | None:
         value = self.cleaned_data["task_type"]
         return None if value == AUTO else value
@@ -446,6 +489,9 @@ class ExperimentCreateForm(forms.Form):
             "name": _("%(name)s (copia)") % {"name": experiment.name},
             "description": experiment.description,
             "dataset": experiment.dataset_id,
+            "dataset_version": (
+                experiment.dataset_version.version if experiment.dataset_version_id else None
+            ),
             "target_column": experiment.target_column,
             "feature_columns": list(experiment.feature_columns),
             "task_type": experiment.task_type,

@@ -72,6 +72,14 @@ class MLExperiment(TimeStampedModel):
         on_delete=models.PROTECT,
         related_name="experiments",
     )
+    # The version it trains on (the dataset's latest when it was created, or the one chosen).
+    dataset_version = models.ForeignKey(
+        "datasets.DatasetVersion",
+        verbose_name=_("versión del conjunto de datos"),
+        on_delete=models.PROTECT,
+        related_name="experiments",
+        null=True,
+    )
     name = models.CharField(_("nombre"), max_length=200)
     description = models.TextField(_("descripción"), blank=True)
     target_column = models.CharField(_("columna objetivo"), max_length=255)

@@ -64,6 +64,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -86,6 +87,7 @@ from cauce.integrations.mlflow import (
     MlflowError,
     MlflowNotFound,
     MlflowUnavailable,
+    datasets,
     runs,
     tracking,
 )
@@ -128,6 +130,9 @@ def experiment_mlflow_params(experiment: MLExperiment) -> dict[str, Any]:
         "dataset_id": experiment.dataset_id,
         "dataset_name": experiment.dataset.name,
     }
+    if experiment.dataset_version is not None:
+        params["dataset_version"] = experiment.dataset_version.version
+        params["dataset_digest"] = experiment.dataset_version.digest
     for name, value in (experiment.hyperparameters or {}).items():
         params[f"hp.{name}"] = value
     return params
@@ -364,6 +369,7 @@ def _claim(experiment_id: str, task_id: str | None = None) -> _Claim | None:
     with transaction.atomic():
         experiment = (
             MLExperiment.objects.select_for_update()
+            # Not the nullable dataset_version: PostgreSQL locks no outer join's side (read later).
             .select_related("project", "dataset")
             .filter(pk=experiment_id)
             .first()
@@ -657,7 +663,8 @@ def run_start(experiment: MLExperiment, *, mlflow_experiment_id: str) -> str:
 
 def _execute(experiment: MLExperiment) -> None:
     project = experiment.project
-    dataset = experiment.dataset
+    # The version it was created with (experiments always have one since versions exist).
+    dataset = experiment.dataset_version or experiment.dataset
     clock = _StageClock(experiment)
 
     clock.enter(Stage.PREPARING)
@@ -695,6 +702,7 @@ def _execute(experiment: MLExperiment) -> None:
             on_stage=clock.enter,
         )
         clock.enter(Stage.LOGGING)
+        _log_dataset_inputs(experiment, run_id, result)
         _log_result(experiment, run_id, mlflow_experiment_id, result, output_dir)
     timings = clock.finish()
     tracking.run_log_results(
@@ -730,6 +738,36 @@ def _split_params(summary: dict) -> dict[str, object]:
         "stratified_split": summary["stratified_split"],
         "dropped_columns": ",".join(summary["dropped_columns"]),
     }
+
+
+def dataset_version_url(experiment: MLExperiment) -> str:
+    """The version's page in Cauce, as people reach it (``CAUCE_BASE_URL``)."""
+    path = reverse(
+        "datasets:dataset_version_detail",
+        kwargs={"pk": experiment.dataset_id, "version": experiment.dataset_version.version},
+    )
+    # The base URL includes any sub-path Cauce is served at (as ``experiment_cauce_url``).
+    path = "/" + path.removeprefix(get_script_prefix())
+    return settings.CAUCE_BASE_URL.rstrip("/") + path
+
+
+def _log_dataset_inputs(experiment: MLExperiment, run_id: str, result: TrainingResult) -> None:
+    """The training and test splits as the run's MLflow dataset inputs (one request)."""
+    version = experiment.dataset_version
+    if version is None:
+        return
+    split = result.split
+    datasets.run_log_dataset_inputs(
+        run_id=run_id,
+        name=f"{experiment.dataset.name} v{version.version}",
+        digest=version.digest,
+        source_url=dataset_version_url(experiment),
+        target=experiment.target_column,
+        splits={
+            datasets.CONTEXT_TRAINING: datasets.DatasetSplit(split.x_train, split.y_train),
+            datasets.CONTEXT_EVALUATION: datasets.DatasetSplit(split.x_test, split.y_test),
+        },
+    )
 
 
 def _log_result(

@@ -285,7 +285,7 @@ def experiment_list_for_user(
     filters = filters or ExperimentFilters()
     queryset = _with_sync_pending(
         MLExperiment.objects.filter(project__in=projects_for_user(user=user).values("pk"))
-        .select_related("project", "dataset", "created_by")
+        .select_related("project", "dataset", "dataset_version", "created_by")
         .prefetch_related("tags")
     )
     return experiments_order(
@@ -354,7 +354,11 @@ def experiment_get_for_user(
 ) -> tuple[MLExperiment, Membership]:
     """The experiment and the user's membership; 404 for outsiders, 403 below the role."""
     experiment = (
-        _with_sync_pending(MLExperiment.objects.select_related("project", "dataset", "created_by"))
+        _with_sync_pending(
+            MLExperiment.objects.select_related(
+                "project", "dataset", "dataset_version", "created_by"
+            )
+        )
         .prefetch_related("tags")
         .filter(pk=experiment_id)
         .first()

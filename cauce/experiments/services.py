@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ApplicationError, ConflictError
-from cauce.datasets.models import Dataset
+from cauce.datasets.models import Dataset, DatasetVersion
 from cauce.datasets.selectors import dataset_dataframe
 from cauce.datasets.services import dataset_schema_complete
 from cauce.experiments import transitions
@@ -37,6 +37,9 @@ from cauce.experiments.tag_sync import experiment_tags_set, tag_sync_record_chan
 from cauce.experiments.tags import tags_normalize
 from cauce.projects.models import ROLE_RANK, Project, Role
 from cauce.projects.selectors import membership_roles
+
+# A dataset's latest file or one version of it: both carry the schema, rows and file.
+DatasetData = Dataset | DatasetVersion
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +67,11 @@ def _name_clean(name: Any) -> str:
     return name
 
 
-def _column(dataset: Dataset, name: str) -> dict[str, Any] | None:
+def _column(dataset: DatasetData, name: str) -> dict[str, Any] | None:
     return next((column for column in dataset.schema if column["name"] == name), None)
 
 
-def _target_column_check(*, dataset: Dataset, target_column: Any) -> dict[str, Any]:
+def _target_column_check(*, dataset: DatasetData, target_column: Any) -> dict[str, Any]:
     if not isinstance(target_column, str) or not target_column:
         raise _fail("target_column", _("Elija la columna objetivo."))
     column = _column(dataset, target_column)
@@ -143,14 +146,14 @@ def target_column_propose(*, schema: list[dict[str, Any]]) -> TargetProposal | N
     return None
 
 
-def target_task_type(*, dataset: Dataset, target_column: str) -> str | None:
+def target_task_type(*, dataset: DatasetData, target_column: str) -> str | None:
     """The task a target implies, as the automatic task type decides it (None: no column)."""
     column = _column(dataset, target_column)
     return None if column is None else _task_type_infer_for(dataset=dataset, column=column)
 
 
 def _feature_columns_check(
-    *, dataset: Dataset, target_column: str, feature_columns: Any
+    *, dataset: DatasetData, target_column: str, feature_columns: Any
 ) -> list[str]:
     if feature_columns is None:
         dataset_schema_complete(dataset=dataset)
@@ -184,7 +187,7 @@ def _feature_columns_check(
     return features
 
 
-def _task_type_infer_for(*, dataset: Dataset, column: dict[str, Any]) -> str:
+def _task_type_infer_for(*, dataset: DatasetData, column: dict[str, Any]) -> str:
     """The schema decides, except for a float column with few values: then read that column.
 
     Text, categories and booleans are classes; integers with at most 20 distinct values are
@@ -209,7 +212,7 @@ def _task_type_infer_for(*, dataset: Dataset, column: dict[str, Any]) -> str:
 
 
 def _task_type_check(
-    *, dataset: Dataset, target: dict[str, Any], task_type: Any, algorithm: str
+    *, dataset: DatasetData, target: dict[str, Any], task_type: Any, algorithm: str
 ) -> str:
     if task_type in (None, "", "auto"):
         task_type = _task_type_infer_for(dataset=dataset, column=target)
@@ -269,7 +272,7 @@ def _hyperparameters_check(*, algorithm: str, hyperparameters: Any) -> dict[str,
         raise ApplicationError(message, extra={"hyperparameters": message, **error.extra}) from None
 
 
-def _test_size_check(*, dataset: Dataset, test_size: Any) -> float:
+def _test_size_check(*, dataset: DatasetData, test_size: Any) -> float:
     if isinstance(test_size, bool) or not isinstance(test_size, int | float):
         raise _fail("test_size", _("La proporción de prueba debe ser un número, p. ej. 0.2."))
     test_size = float(test_size)
@@ -287,6 +290,28 @@ def _test_size_check(*, dataset: Dataset, test_size: Any) -> float:
               "para entrenar.") % {"rows": dataset.row_count, "value": test_size},
         )  # fmt: skip
     return test_size
+
+
+def _dataset_version_check(
+    *, dataset: Dataset, dataset_version: DatasetVersion | int | None
+) -> DatasetVersion:
+    """The chosen version of the dataset (a version or its number), else its latest."""
+    if dataset_version is None or dataset_version == "":
+        # Read now: the latest is the highest number (the caller's row may predate an upload).
+        version = dataset.versions.order_by("-version").first()
+    elif isinstance(dataset_version, DatasetVersion):
+        version = dataset_version if dataset_version.dataset_id == dataset.pk else None
+    elif isinstance(dataset_version, int) and not isinstance(dataset_version, bool):
+        version = dataset.versions.filter(version=dataset_version).first()
+    else:
+        version = None
+    if version is None:
+        raise _fail(
+            "dataset_version",
+            _("El conjunto de datos «%(name)s» no tiene esa versión.") % {"name": dataset.name},
+        )
+    version.dataset = dataset
+    return version
 
 
 def _random_state_check(random_state: Any) -> int:
@@ -310,6 +335,7 @@ def experiment_create(
     name: str,
     dataset: Dataset,
     target_column: str,
+    dataset_version: DatasetVersion | int | None = None,
     feature_columns: list[str] | None = None,
     task_type: str | None = None,
     algorithm: str,
@@ -326,22 +352,25 @@ def experiment_create(
     if dataset.project_id != project.pk:
         # Said without the dataset's name: it belongs to a project the user may not see.
         raise _fail("dataset", _("El conjunto de datos no pertenece a este proyecto."))
-    target = _target_column_check(dataset=dataset, target_column=target_column)
+    # The columns are checked against the version it will train on (it reads like a dataset).
+    version = _dataset_version_check(dataset=dataset, dataset_version=dataset_version)
+    target = _target_column_check(dataset=version, target_column=target_column)
     features = _feature_columns_check(
-        dataset=dataset, target_column=target_column, feature_columns=feature_columns
+        dataset=version, target_column=target_column, feature_columns=feature_columns
     )
     algorithm = _algorithm_check(algorithm)
     task_type = _task_type_check(
-        dataset=dataset, target=target, task_type=task_type, algorithm=algorithm
+        dataset=version, target=target, task_type=task_type, algorithm=algorithm
     )
     hyperparameters = _hyperparameters_check(algorithm=algorithm, hyperparameters=hyperparameters)
-    test_size = _test_size_check(dataset=dataset, test_size=test_size)
+    test_size = _test_size_check(dataset=version, test_size=test_size)
     random_state = _random_state_check(random_state)
     tags = tags_normalize(tags)
 
     experiment = MLExperiment(
         project=project,
         dataset=dataset,
+        dataset_version=version,
         name=name,
         description=(description or "").strip(),
         target_column=target_column,

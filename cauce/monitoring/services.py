@@ -41,12 +41,14 @@ def reference_profile_store(*, experiment: Any, run_id: str, profile: dict) -> R
 
 
 def training_frame(experiment: Any) -> pd.DataFrame:
-    """The inputs ``experiment`` was trained on, read again from its dataset (for runs that
-    predate profiles). The one place that says which data an experiment used."""
+    """The inputs ``experiment`` was trained on, read again from the dataset version it kept
+    (for runs that predate profiles; the dataset's latest file only for an experiment with no
+    version, as the runner reads it). The one place that says which data an experiment used."""
     from cauce.datasets.selectors import dataset_dataframe
 
     features = list(experiment.feature_columns)
-    return dataset_dataframe(dataset=experiment.dataset, columns=features or None)[features]
+    source = experiment.dataset_version or experiment.dataset
+    return dataset_dataframe(dataset=source, columns=features or None)[features]
 
 
 def reference_profile_build(*, experiment: Any) -> ReferenceProfile:

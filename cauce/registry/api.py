@@ -18,11 +18,13 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cauce.datasets.selectors import dataset_version_get_for_user
 from cauce.experiments.selectors import experiment_get_for_user
 from cauce.integrations.mlflow import MlflowNotFound
 from cauce.integrations.mlflow.registry import ModelVersionInfo
 from cauce.projects.models import Role
 from cauce.registry import services
+from cauce.registry.lineage import dataset_version_experiments, dataset_version_model_versions
 from cauce.registry.models import NAME_MAX_LENGTH
 from cauce.registry.selectors import (
     model_version_get_for_model,
@@ -388,3 +390,78 @@ class VersionApi(APIView):
         )
         services.model_version_delete(model=model, version=version)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- a dataset version's lineage -------------------------------------------------------------
+
+
+class LineageExperimentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    project = serializers.IntegerField()
+    status = serializers.CharField()
+    mlflow_run_id = serializers.CharField()
+
+
+class LineageModelVersionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+    status = serializers.CharField()
+    aliases = serializers.ListField(
+        child=serializers.CharField(), help_text="The aliases that serve this version now"
+    )
+    run_id = serializers.CharField()
+    experiment = serializers.UUIDField()
+    in_cauce = serializers.BooleanField(
+        help_text="False for a model registered straight in MLflow under a name Cauce does not "
+        "hold for the user"
+    )
+
+
+class LineageSerializer(serializers.Serializer):
+    dataset = serializers.IntegerField()
+    version = serializers.IntegerField()
+    digest = serializers.CharField()
+    experiments = LineageExperimentSerializer(many=True)
+    model_versions = LineageModelVersionSerializer(many=True)
+
+
+class DatasetVersionLineageApi(APIView):
+    @extend_schema(
+        summary="What was trained on a dataset version: its experiments and the registered "
+        "model versions of their runs, with the aliases serving them",
+        responses={200: LineageSerializer, 404: _404, 503: _503},
+    )
+    def get(self, request, pk: int, version: int):
+        found = dataset_version_get_for_user(user=request.user, dataset_id=pk, version=version)
+        experiments = list(dataset_version_experiments(version=found))
+        model_versions = dataset_version_model_versions(version=found, user=request.user)
+        return Response(
+            {
+                "dataset": found.dataset_id,
+                "version": found.version,
+                "digest": found.digest,
+                "experiments": [
+                    {
+                        "id": experiment.pk,
+                        "name": experiment.name,
+                        "project": experiment.project_id,
+                        "status": experiment.status,
+                        "mlflow_run_id": experiment.mlflow_run_id,
+                    }
+                    for experiment in experiments
+                ],
+                "model_versions": [
+                    {
+                        "name": item.info.name,
+                        "version": item.info.version,
+                        "status": item.info.status,
+                        "aliases": item.info.aliases,
+                        "run_id": item.info.run_id,
+                        "experiment": item.experiment.pk,
+                        "in_cauce": item.model is not None,
+                    }
+                    for item in model_versions
+                ],
+            }
+        )

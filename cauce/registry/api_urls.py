@@ -5,6 +5,11 @@ from cauce.registry.predict import api as api_predict
 
 urlpatterns = [
     path(
+        "datasets/<int:pk>/versions/<int:version>/lineage/",
+        api.DatasetVersionLineageApi.as_view(),
+        name="api-dataset-version-lineage",
+    ),
+    path(
         "experiments/<uuid:pk>/register-model/",
         api.ExperimentRegisterModelApi.as_view(),
         name="api-experiment-register-model",

@@ -54,6 +54,11 @@ urlpatterns = [
     ),
     path("projects/<int:project_pk>/models/", views.project_models, name="project_models"),
     path(
+        "datasets/<int:pk>/versions/<int:version>/models/",
+        views.dataset_version_models,
+        name="dataset_version_models",
+    ),
+    path(
         "experiments/<uuid:pk>/registry/",
         views.experiment_registry,
         name="experiment_registry",

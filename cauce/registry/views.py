@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cauce.core.exceptions import ApplicationError, NotFoundError
+from cauce.datasets.selectors import dataset_version_get_for_user
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.selectors import experiment_get_for_user
 from cauce.integrations.mlflow import MlflowNotFound, MlflowUnavailable
@@ -31,6 +32,7 @@ from cauce.registry.forms import (
     RegisterForm,
     VersionEditForm,
 )
+from cauce.registry.lineage import dataset_version_model_versions
 from cauce.registry.selectors import (
     experiment_model_versions,
     model_version_get_for_model,
@@ -214,7 +216,9 @@ def version_detail(request, name: str, version: int):
         context["mlflow_available"] = False
     else:
         experiment = (
-            MLExperiment.objects.filter(project=model.project, mlflow_run_id=info.run_id).first()
+            MLExperiment.objects.filter(project=model.project, mlflow_run_id=info.run_id)
+            .select_related("dataset", "dataset_version")
+            .first()
             if info.run_id
             else None
         )
@@ -400,3 +404,19 @@ def experiment_register_model(request, pk):
         return render(request, "registry/_experiment_registry.html", context)
     messages.add_message(request, level, message)
     return redirect("experiments:ml_experiment_detail", pk=experiment.pk)
+
+
+# --- a dataset version's lineage -------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def dataset_version_models(request, pk: int, version: int):
+    """The model versions trained on a dataset version (loaded by htmx into its page)."""
+    found = dataset_version_get_for_user(user=request.user, dataset_id=pk, version=version)
+    context = {"mlflow_available": True, "model_versions": []}
+    try:
+        context["model_versions"] = dataset_version_model_versions(version=found, user=request.user)
+    except MlflowUnavailable:
+        context["mlflow_available"] = False
+    return render(request, "registry/_dataset_version_models.html", context)

@@ -118,6 +118,10 @@ PAGES: list[PageVisit] = [
     PageVisit("projects:project_members", kwargs=lambda s: {"pk": s.project.pk}),
     PageVisit("datasets:dataset_create", kwargs=lambda s: {"project_pk": s.project.pk}),
     PageVisit("datasets:dataset_detail", kwargs=lambda s: {"pk": s.dataset.pk}),
+    PageVisit("datasets:dataset_version_create", kwargs=lambda s: {"pk": s.dataset.pk}),
+    PageVisit(
+        "datasets:dataset_version_detail", kwargs=lambda s: {"pk": s.dataset.pk, "version": 1}
+    ),
     PageVisit("experiments:ml_experiment_list", kwargs=lambda s: {"project_pk": s.project.pk}),
     PageVisit("experiments:ml_experiment_all"),
     PageVisit(
@@ -232,6 +236,9 @@ NOT_PAGES: dict[str, str] = {
     "projects:project_member_remove": "POST only",
     "datasets:dataset_download": "file download",
     "datasets:dataset_delete": "POST only",
+    "datasets:dataset_version_download": "file download",
+    "datasets:dataset_version_delete": "POST only",
+    "registry:dataset_version_models": "partial, loaded by htmx on a dataset version's page",
     "experiments:ml_experiment_run": "POST only",
     "experiments:ml_experiment_cancel": "POST only",
     "experiments:ml_experiment_bulk_tags": "POST only",

@@ -52,6 +52,7 @@ def experiments_for_runs(
         MLExperiment(
             project=project,
             dataset=dataset,
+            dataset_version=dataset.latest_version,
             name=f"{prefix} {index:03d}",
             target_column="species",
             task_type=MLExperiment.TaskType.CLASSIFICATION,

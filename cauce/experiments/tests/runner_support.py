@@ -12,6 +12,7 @@ def queued_experiment(dataset, **fields) -> MLExperiment:
     values = {
         "project": dataset.project,
         "dataset": dataset,
+        "dataset_version": dataset.latest_version,
         "name": "Bosque iris",
         "target_column": "species",
         "feature_columns": list(IRIS_FEATURES),

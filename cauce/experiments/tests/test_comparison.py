@@ -163,7 +163,14 @@ def test_api_answers_the_comparison(three, api_client, viewer):
     assert first["mlflow_run_id"] == three[0].mlflow_run_id
     assert first["params"] == {"p0": "0", "p1": "1", "p2": "2"}
     assert first["tags"]["team"] == "a"
-    assert first["dataset_version"] == {"id": three[0].dataset_id, "name": "Iris"}
+    version = three[0].dataset.latest_version
+    assert first["dataset_version"] == {
+        "id": version.pk,
+        "dataset": three[0].dataset_id,
+        "name": "Iris",
+        "version": 1,
+        "digest": version.digest,
+    }
     assert first["project"] == three[0].project_id
     assert body["deltas"][str(three[0].pk)]["rmse"] == pytest.approx(-2.0)
     assert body["higher_is_better"] == {

@@ -203,13 +203,15 @@ def test_an_experiment_s_run_costs_few_mlflow_calls(mlflow_client, iris_dataset,
     # One for the run's artifact location, one by log_model (the run's metrics of that moment).
     assert calls[("GET", f"{api}/runs/get")] == 2
     assert calls[("POST", f"{api}/runs/update")] == 1
+    # Both splits as dataset inputs, in one request.
+    assert calls[("POST", f"{api}/runs/log-inputs")] == 1
     uploads = sum(n for (method, path), n in calls.items() if method == "PUT")
     # 6 files of the run (the reference profile's among them), 7 of the model (MLmodel,
     # model.pkl, environments, examples).
     assert uploads == 13
     # The project's first run finds no MLflow experiment (by its tag, by its old name) and
-    # creates it; later runs find it by the id Cauce keeps, in one request.
-    assert sum(calls.values()) - uploads <= 14, calls
+    # creates it; later runs find it by the id Cauce keeps, in one request. One log-inputs.
+    assert sum(calls.values()) - uploads <= 15, calls
 
 
 def iris_dataset_rows(dataset):

@@ -99,6 +99,7 @@ def profile_values() -> dict[str, str]:
 def preload() -> None:
     """Import the MLflow client and its scikit-learn flavor now (a worker, before its pool
     forks), not during the first training of each pool process."""
+    import mlflow.data.pandas_dataset
     import mlflow.sklearn  # noqa: F401
     from mlflow.tracking import MlflowClient  # noqa: F401
 

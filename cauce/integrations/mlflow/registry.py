@@ -325,6 +325,31 @@ def model_versions_for_run(*, run_id: str) -> list[ModelVersionInfo]:
     return sorted(versions, key=lambda version: (version.name, -version.version))
 
 
+def model_versions_for_runs(*, run_ids: Iterable[str]) -> list[ModelVersionInfo]:
+    """Versions (of any model) registered from any of the runs, with the aliases that serve
+    them now: one search per 50 runs (``run_id IN (...)``) and one per 50 model names."""
+    wanted = sorted(set(run_ids) - {""})
+    items: list[dict[str, Any]] = []
+    for start in range(0, len(wanted), _NAMES_PER_SEARCH):
+        chunk = ", ".join(
+            filter_value(run_id) for run_id in wanted[start : start + _NAMES_PER_SEARCH]
+        )
+        items.extend(_search(f"{_MV}/search", "model_versions", {"filter": f"run_id IN ({chunk})"}))
+    if not items:
+        return []
+    models = registered_models_get_many(names={item["name"] for item in items})
+    versions = []
+    for item in items:
+        model = models.get(item["name"])
+        aliases = sorted(
+            alias
+            for alias, version in (model.aliases.items() if model else ())
+            if version == int(item["version"])
+        )
+        versions.append(_version_info(item, aliases=aliases))
+    return sorted(versions, key=lambda version: (version.name, -version.version))
+
+
 def model_versions_find(*, name: str, run_id: str) -> list[ModelVersionInfo]:
     """Versions of ``name`` registered from ``run_id`` (aliases not loaded), oldest first."""
     items = _search(

@@ -1,7 +1,7 @@
 """``manage.py monitoring_profiles``: the reference profile of finished experiments trained
-before Cauce made one at training time, built from their dataset (all its rows: the split's
-training rows are not kept), kept in Cauce and logged to the run as
-``monitoring/reference_profile.json``. Experiments that have one are left alone."""
+before Cauce made one at training time, built from the dataset version they were trained on
+(all its rows: the split's training rows are not kept), kept in Cauce and logged to the run
+as ``monitoring/reference_profile.json``. Experiments that have one are left alone."""
 
 from django.core.management.base import BaseCommand
 
@@ -19,7 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, project: int | None, **options) -> None:
         missing = MLExperiment.objects.filter(
             status=MLExperiment.Status.FINISHED, reference_profile__isnull=True
-        ).select_related("dataset")
+        ).select_related("dataset", "dataset_version")
         if project is not None:
             missing = missing.filter(project_id=project)
         built = logged = failed = 0

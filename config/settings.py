@@ -507,6 +507,11 @@ SPECTACULAR_SETTINGS = {
     # blank (the response components do not need it).
     "COMPONENT_SPLIT_REQUEST": True,
     # Error answers, id bounds and non-blank strings for every operation (cauce/api/schema.py).
+    # Experiments' and sweeps' statuses are different choice sets under one field name.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "cauce.experiments.models.MLExperiment.Status",
+        "SweepStatusEnum": "cauce.sweeps.models.Sweep.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "cauce.api.schema.postprocess",

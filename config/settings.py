@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "cauce.experiments",
     "cauce.artifacts",
     "cauce.registry",
+    "cauce.sweeps",
     "cauce.api",
     "cauce.demo",
     "cauce.doctor",
@@ -380,6 +381,8 @@ EXPERIMENT_WATCH_SECONDS = env.int("CAUCE_EXPERIMENT_WATCH_SECONDS", default=60)
 EXPERIMENT_QUEUE_TIMEOUT_SECONDS = env.int("CAUCE_EXPERIMENT_QUEUE_TIMEOUT_SECONDS", default=300)
 EXPERIMENT_QUEUE_MAX_DISPATCHES = env.int("CAUCE_EXPERIMENT_QUEUE_MAX_DISPATCHES", default=3)
 
+# Trials of one sweep sent to the workers at once (default: the workers' concurrency).
+SWEEP_PARALLEL_TRIALS = env.int("CAUCE_SWEEP_PARALLEL_TRIALS", default=CELERY_WORKER_CONCURRENCY)
 # A RUNNING experiment whose worker has not written a heartbeat for this long is dead.
 EXPERIMENT_HEARTBEAT_SECONDS = env.int("CAUCE_EXPERIMENT_HEARTBEAT_SECONDS", default=10)
 EXPERIMENT_STALE_AFTER_SECONDS = env.int("CAUCE_EXPERIMENT_STALE_AFTER_SECONDS", default=120)

@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("cauce.datasets.urls")),
     path("", include("cauce.artifacts.urls")),
     path("", include("cauce.registry.urls")),
+    path("", include("cauce.sweeps.urls")),
     path("api/", include("cauce.api.urls")),
 ]
 

@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("cauce.experiments.api_urls")),
     path("", include("cauce.artifacts.api_urls")),
     path("", include("cauce.registry.api_urls")),
+    path("", include("cauce.sweeps.api_urls")),
 ]

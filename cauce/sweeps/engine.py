@@ -1,0 +1,442 @@
+"""The sweep's controller and its trials, run by the workers.
+
+- Controller. ``sweep_fill`` asks the study for trials and sends each to a Celery task on the
+  experiment queue, keeping at most ``SWEEP_PARALLEL_TRIALS`` in flight, until the sweep has
+  ``n_trials``. It runs when the sweep starts and when each trial ends, under a lease on the
+  sweep's row (a conditional UPDATE, so one controller at a time on SQLite or PostgreSQL):
+  asks never overlap, so a grid never hands out one configuration twice and TPE's constant
+  liar sees every running trial.
+- Trials. ``trial_execute`` trains one configuration (``cauce.sweeps.training``), logs it as
+  a child run of the sweep's MLflow run and tells the study how it ended. Cross-validation
+  reports each fold to the pruner; a cancelled sweep stops the trial at its next fold.
+- Ends. The controller ends the sweep FINISHED when every trial is done, with the best value
+  on the parent run; a cancel (``cauce.sweeps.services.sweep_cancel``) ends it at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cauce.core.exceptions import ApplicationError
+from cauce.datasets.selectors import dataset_dataframe
+from cauce.experiments.tag_sync import EXPERIMENT_ID_TAG, mlflow_tags_desired
+from cauce.integrations.mlflow import MlflowError, MlflowUnavailable, tracking
+from cauce.integrations.mlflow import sweeps as mlflow_sweeps
+from cauce.sweeps.models import Sweep, Trial
+from cauce.sweeps.training import TrialSettings, trial_train
+
+logger = logging.getLogger(__name__)
+
+SWEEP_ID_TAG = "cauce.sweep_id"
+TRIAL_NUMBER_TAG = "cauce.trial_number"
+TRIAL_STATE_TAG = "cauce.trial_state"
+LEASE_SECONDS = 60
+LEASE_WAIT_SECONDS = 30.0
+FINISHED_TRIALS = (Trial.Status.COMPLETE, Trial.Status.PRUNED, Trial.Status.FAIL)
+
+
+class TrialStopped(BaseException):
+    """The sweep is no longer RUNNING: stop the trial (its child run ends KILLED)."""
+
+
+# --- the controller's lease ------------------------------------------------------------------
+
+
+@contextmanager
+def _controller(sweep_id: Any) -> Iterator[bool]:
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + LEASE_WAIT_SECONDS
+    taken = False
+    while True:
+        now = timezone.now()
+        taken = bool(
+            Sweep.objects.filter(pk=sweep_id)
+            .filter(Q(controller_until__isnull=True) | Q(controller_until__lt=now))
+            .update(controller_token=token, controller_until=now + timedelta(seconds=LEASE_SECONDS))
+        )
+        if taken or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    try:
+        yield taken
+    finally:
+        if taken:
+            Sweep.objects.filter(pk=sweep_id, controller_token=token).update(
+                controller_token="", controller_until=None
+            )
+
+
+# --- MLflow of the parent run ----------------------------------------------------------------
+
+
+def sweep_mlflow_tags(sweep: Sweep) -> dict[str, str]:
+    """The tag sync's tags (``tag_i``, ``all_tags``, ``tag_count``, name, user) for the
+    sweep's own tags, with the sweep's id instead of an experiment's."""
+    source = SimpleNamespace(
+        name=sweep.name,
+        description="",
+        queued_by=None,
+        created_by=sweep.created_by,
+        pk=sweep.pk,
+        project_id=sweep.project_id,
+    )
+    tags = mlflow_tags_desired(source, tag_names=sweep.tags).tags
+    tags.pop(EXPERIMENT_ID_TAG, None)
+    tags[SWEEP_ID_TAG] = str(sweep.pk)
+    return tags
+
+
+def sweep_mlflow_params(sweep: Sweep) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "algorithm": sweep.algorithm,
+        "task_type": sweep.task_type,
+        "target": sweep.target_column,
+        "features": ",".join(sweep.feature_columns),
+        "dataset_id": sweep.dataset_id,
+        "metric": sweep.metric,
+        "direction": sweep.direction,
+        "n_trials": sweep.n_trials,
+        "sampler": sweep.sampler,
+        "cv_folds": sweep.cv_folds,
+        "test_size": sweep.test_size,
+        "seed": sweep.seed,
+    }
+    for name, entry in sweep.search_space.items():
+        params[f"space.{name}"] = json.dumps(entry)
+    for name, value in sweep.fixed_hyperparameters.items():
+        params[f"hp.{name}"] = value
+    return params
+
+
+# --- start -----------------------------------------------------------------------------------
+
+
+def sweep_start(*, sweep_id: Any) -> None:
+    """QUEUED → RUNNING: the study, the parent run, then the first trials.
+
+    ``MlflowUnavailable`` is raised for the task to retry."""
+    from cauce.sweeps import study as optuna_study
+
+    sweep = Sweep.objects.select_related("project", "created_by").get(pk=sweep_id)
+    if sweep.status != Sweep.Status.QUEUED:
+        if sweep.status == Sweep.Status.RUNNING:
+            sweep_fill(sweep_id=sweep.pk)
+        return
+    project = sweep.project
+    experiment_id = tracking.experiment_ensure(name=project.mlflow_experiment_name)
+    run_id = tracking.run_create(
+        experiment_id=experiment_id, run_name=sweep.name, tags=sweep_mlflow_tags(sweep)
+    )
+    tracking.run_log_params(run_id=run_id, params=sweep_mlflow_params(sweep))
+    optuna_study.study_create(sweep)
+    now = timezone.now()
+    started = Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.QUEUED).update(
+        status=Sweep.Status.RUNNING,
+        mlflow_experiment_id=experiment_id,
+        mlflow_run_id=run_id,
+        started_at=now,
+        updated_at=now,
+    )
+    if not started:  # cancelled meanwhile
+        tracking.run_end(run_id=run_id, status="KILLED")
+        return
+    sweep_fill(sweep_id=sweep.pk)
+
+
+def sweep_error(*, sweep_id: Any, message: str) -> None:
+    now = timezone.now()
+    Sweep.objects.filter(pk=sweep_id, status__in=Sweep.ACTIVE_STATUSES).update(
+        status=Sweep.Status.ERROR, error=message, finished_at=now, updated_at=now
+    )
+
+
+# --- the controller --------------------------------------------------------------------------
+
+
+def _best_refresh(sweep: Sweep) -> bool:
+    """Record the best completed trial on the sweep; True when it changed."""
+    order = "-value" if sweep.direction == Sweep.Direction.MAXIMIZE else "value"
+    best = (
+        Trial.objects.filter(sweep=sweep, status=Trial.Status.COMPLETE, value__isnull=False)
+        .order_by(order, "number")
+        .first()
+    )
+    if best is None or best.number == sweep.best_number:
+        return False
+    sweep.best_number, sweep.best_value, sweep.best_params = best.number, best.value, best.params
+    Sweep.objects.filter(pk=sweep.pk).update(
+        best_number=best.number, best_value=best.value, best_params=best.params
+    )
+    return True
+
+
+def _log_best(sweep: Sweep, *, step: int) -> None:
+    if not sweep.mlflow_run_id or sweep.best_value is None:
+        return
+    try:
+        mlflow_sweeps.run_log_metrics(
+            run_id=sweep.mlflow_run_id,
+            metrics={f"best_{sweep.metric}": sweep.best_value},
+        )
+        tracking.run_tags_sync(
+            run_id=sweep.mlflow_run_id, desired={"cauce.best_trial": str(sweep.best_number)}
+        )
+    except MlflowError as exc:
+        logger.warning("Sweep %s: best value not logged (%r)", sweep.pk, exc)
+
+
+def _finish(sweep: Sweep) -> None:
+    completed = Trial.objects.filter(sweep=sweep, status=Trial.Status.COMPLETE).exists()
+    now = timezone.now()
+    fields: dict[str, Any] = {"finished_at": now, "updated_at": now}
+    if completed:
+        fields["status"] = Sweep.Status.FINISHED
+    else:
+        fields["status"] = Sweep.Status.ERROR
+        fields["error"] = _("Ninguna prueba terminó bien: vea el error de cada prueba.")
+    if not Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).update(**fields):
+        return
+    _importances_record(sweep)
+    if sweep.mlflow_run_id:
+        try:
+            tracking.run_end(
+                run_id=sweep.mlflow_run_id, status="FINISHED" if completed else "FAILED"
+            )
+        except MlflowError as exc:
+            logger.warning("Sweep %s: parent run not ended (%r)", sweep.pk, exc)
+    logger.info("Sweep %s ended %s", sweep.pk, fields["status"])
+
+
+def _importances_record(sweep: Sweep) -> None:
+    """Optuna's parameter importances, kept for the sweep's page (best effort)."""
+    from cauce.sweeps import study as optuna_study
+
+    try:
+        importances = optuna_study.param_importances(sweep)
+    except Exception:
+        logger.exception("Sweep %s: parameter importances not computed", sweep.pk)
+        return
+    Sweep.objects.filter(pk=sweep.pk).update(importances=importances)
+
+
+def sweep_fill(*, sweep_id: Any) -> None:
+    """Ask for trials until ``SWEEP_PARALLEL_TRIALS`` are in flight or ``n_trials`` were
+    asked; end the sweep once every trial is done."""
+    from cauce.sweeps import study as optuna_study
+    from cauce.sweeps.tasks import sweep_trial_task
+
+    with _controller(sweep_id) as taken:
+        if not taken:
+            logger.warning("Sweep %s: the controller's lease stayed taken", sweep_id)
+            return
+        sweep = Sweep.objects.get(pk=sweep_id)
+        if _best_refresh(sweep):
+            _log_best(sweep, step=sweep.best_number or 0)
+        while sweep.status == Sweep.Status.RUNNING:
+            counts = Trial.objects.filter(sweep=sweep).aggregate(
+                asked=Count("pk"),
+                in_flight=Count("pk", filter=Q(status__in=Trial.IN_FLIGHT)),
+                done=Count("pk", filter=Q(status__in=FINISHED_TRIALS)),
+            )
+            if counts["done"] >= sweep.n_trials:
+                _finish(sweep)
+                return
+            if counts["in_flight"] >= settings.SWEEP_PARALLEL_TRIALS:
+                return
+            if counts["asked"] >= sweep.n_trials:
+                return
+            study = optuna_study.study_load(sweep, next_number=counts["asked"])
+            asked = study.ask(optuna_study.distributions(sweep))
+            trial = Trial.objects.create(
+                sweep=sweep,
+                number=asked.number,
+                optuna_trial_id=asked._trial_id,
+                params=optuna_study.params_of(asked.params),
+            )
+            try:
+                sweep_trial_task.apply_async(args=[str(sweep.pk), trial.number])
+            except Exception:
+                logger.exception("Sweep %s: trial %s not sent", sweep.pk, trial.number)
+                _trial_record(trial, status=Trial.Status.FAIL, error=_("La cola no respondió."))
+                optuna_study.tell(optuna_study.study_load(sweep), number=trial.number, state="FAIL")
+            sweep.refresh_from_db(fields=["status"])
+
+
+# --- one trial -------------------------------------------------------------------------------
+
+
+def _trial_record(trial: Trial, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(trial, name, value)
+    Trial.objects.filter(pk=trial.pk).update(**fields)
+
+
+def _trial_settings(sweep: Sweep, trial: Trial) -> TrialSettings:
+    return TrialSettings(
+        target=sweep.target_column,
+        features=list(sweep.feature_columns),
+        task_type=sweep.task_type,
+        algorithm=sweep.algorithm,
+        hyperparameters={**sweep.fixed_hyperparameters, **trial.params},
+        metric=sweep.metric,
+        cv_folds=sweep.cv_folds,
+        test_size=sweep.test_size,
+        seed=sweep.seed,
+        column_kinds={
+            column["name"]: column["kind"] for column in sweep.dataset.schema if column.get("kind")
+        },
+    )
+
+
+def _child_run(sweep: Sweep, trial: Trial) -> str:
+    run_id = mlflow_sweeps.child_run_create(
+        experiment_id=sweep.mlflow_experiment_id,
+        parent_run_id=sweep.mlflow_run_id,
+        run_name=f"{sweep.name} #{trial.number}",
+        tags={
+            SWEEP_ID_TAG: str(sweep.pk),
+            TRIAL_NUMBER_TAG: str(trial.number),
+            "cauce.project_id": str(sweep.project_id),
+        },
+    )
+    params = {f"hp.{name}": value for name, value in trial.params.items()}
+    params.update({f"hp.{name}": v for name, v in sweep.fixed_hyperparameters.items()})
+    params.update({"trial_number": trial.number, "algorithm": sweep.algorithm})
+    tracking.run_log_params(run_id=run_id, params=params)
+    return run_id
+
+
+def trial_execute(*, sweep_id: Any, number: int) -> None:
+    """Run one asked trial; tell the study and the controller how it ended."""
+    import optuna
+
+    from cauce.sweeps import study as optuna_study
+
+    trial = Trial.objects.select_related("sweep__dataset").get(sweep_id=sweep_id, number=number)
+    sweep = trial.sweep
+    now = timezone.now()
+    claimed = Trial.objects.filter(pk=trial.pk, status=Trial.Status.WAITING).update(
+        status=Trial.Status.RUNNING, started_at=now
+    )
+    study = optuna_study.study_load(sweep)
+    if not claimed:
+        if trial.status == Trial.Status.RUNNING:
+            # A redelivery: the worker that ran it died mid-trial.
+            _trial_record(
+                trial,
+                status=Trial.Status.FAIL,
+                error=_("El proceso de trabajo se detuvo durante la prueba."),
+                finished_at=now,
+            )
+            if trial.mlflow_run_id:
+                _run_end_quietly(trial.mlflow_run_id, "FAILED")
+        optuna_study.tell(study, number=number, state="FAIL")
+        sweep_fill(sweep_id=sweep.pk)
+        return
+    if sweep.status != Sweep.Status.RUNNING:
+        _trial_record(
+            trial, status=Trial.Status.FAIL, error=_("Barrido cancelado."), finished_at=now
+        )
+        optuna_study.tell(study, number=number, state="FAIL")
+        return
+
+    handle = optuna_study.trial_handle(study, trial.optuna_trial_id)
+
+    def on_fold(step: int, mean_so_far: float) -> None:
+        if not Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).exists():
+            raise TrialStopped
+        if step < 0:
+            return
+        handle.report(mean_so_far, step)
+        if handle.should_prune():
+            raise optuna.TrialPruned
+
+    started = time.perf_counter()
+    state, run_status, value, error, scores = "FAIL", "FAILED", None, "", None
+    run_id = ""
+    try:
+        run_id = _child_run(sweep, trial)
+        _trial_record(trial, mlflow_run_id=run_id)
+        frame = dataset_dataframe(
+            dataset=sweep.dataset, columns=[*sweep.feature_columns, sweep.target_column]
+        )
+        scores = trial_train(frame, settings=_trial_settings(sweep, trial), on_fold=on_fold)
+        state, run_status, value = "COMPLETE", "FINISHED", scores.value
+    except optuna.TrialPruned:
+        state, run_status = "PRUNED", "FINISHED"
+    except TrialStopped:
+        state, run_status, error = "FAIL", "KILLED", _("Barrido cancelado.")
+    except ApplicationError as exc:
+        error = str(exc.message)
+    except MlflowUnavailable as exc:
+        error = _("MLflow no disponible: %(error)s") % {"error": exc}
+    except Exception as exc:
+        logger.exception("Sweep %s trial %s failed", sweep.pk, number)
+        error = _("La prueba falló (%(kind)s).") % {"kind": type(exc).__name__}
+    duration = round(time.perf_counter() - started, 3)
+    fold_scores = list(scores.fold_scores) if scores else _reported(handle)
+    _trial_record(
+        trial,
+        status=state,
+        value=value,
+        error=error,
+        fold_scores=fold_scores,
+        metrics=dict(scores.metrics) if scores else {},
+        duration_seconds=duration,
+        finished_at=timezone.now(),
+    )
+    if run_id:
+        _trial_run_close(trial, sweep=sweep, state=state, run_status=run_status, duration=duration)
+    try:
+        optuna_study.tell(study, number=number, state=state, value=value)
+    finally:
+        logger.info("Sweep %s trial %s: %s %s", sweep.pk, number, state, value)
+        sweep_fill(sweep_id=sweep.pk)
+
+
+def _reported(handle) -> list[float]:
+    """The fold scores reported before a prune or a stop (running means, by step)."""
+    try:
+        values = handle.storage.get_trial(handle._trial_id).intermediate_values
+    except Exception:
+        return []
+    return [values[step] for step in sorted(values)]
+
+
+def _trial_run_close(
+    trial: Trial, *, sweep: Sweep, state: str, run_status: str, duration: float
+) -> None:
+    try:
+        metrics = {**trial.metrics, "duration_s": duration}
+        if trial.value is not None:
+            metrics[f"objective_{sweep.metric}"] = trial.value
+        mlflow_sweeps.run_log_metrics(run_id=trial.mlflow_run_id, metrics=metrics)
+        if trial.fold_scores:
+            mlflow_sweeps.run_log_metric_steps(
+                run_id=trial.mlflow_run_id, key=f"fold_{sweep.metric}", values=trial.fold_scores
+            )
+        tracking.run_tags_sync(run_id=trial.mlflow_run_id, desired={TRIAL_STATE_TAG: state})
+        tracking.run_end(run_id=trial.mlflow_run_id, status=run_status)
+    except MlflowError as exc:
+        logger.warning("Sweep %s trial %s: child run not closed (%r)", sweep.pk, trial.number, exc)
+        _run_end_quietly(trial.mlflow_run_id, "FAILED")
+
+
+def _run_end_quietly(run_id: str, status: str) -> None:
+    try:
+        tracking.run_end(run_id=run_id, status=status)
+    except MlflowError as exc:
+        logger.warning("Run %s not ended (%r)", run_id, exc)

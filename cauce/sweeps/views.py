@@ -1,0 +1,146 @@
+"""Pages of sweeps: a project's list and a sweep's page with its live progress."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from cauce.core.exceptions import ApplicationError
+from cauce.integrations.mlflow.links import mlflow_run_url
+from cauce.projects.models import Role
+from cauce.projects.selectors import project_get_for_user
+from cauce.sweeps import services
+from cauce.sweeps.charts import history_chart, importance_bars
+from cauce.sweeps.models import Sweep, Trial
+from cauce.sweeps.selectors import sweep_get_for_user, sweep_list, sweep_trials
+
+# ?sort= of the trials table: key -> how to order.
+TRIAL_SORTS = {
+    "number": lambda t: t.number,
+    "status": lambda t: (t.status, t.number),
+    "value": lambda t: (t.value is None, t.value if t.value is not None else 0.0, t.number),
+    "duration": lambda t: (t.duration_seconds is None, t.duration_seconds or 0.0, t.number),
+}
+
+
+def _progress(sweep: Sweep, trials: list[Trial]) -> dict:
+    done = sum(t.status in (Trial.Status.COMPLETE, Trial.Status.PRUNED) for t in trials)
+    return {
+        "done": done,
+        "running": sum(t.status == Trial.Status.RUNNING for t in trials),
+        "waiting": sum(t.status == Trial.Status.WAITING for t in trials),
+        "failed": sum(t.status == Trial.Status.FAIL for t in trials),
+        "pruned": sum(t.status == Trial.Status.PRUNED for t in trials),
+        "total": sweep.n_trials,
+        "percent": round(
+            100
+            * (done + sum(t.status == Trial.Status.FAIL for t in trials))
+            / max(sweep.n_trials, 1)
+        ),
+    }
+
+
+@login_required
+@require_GET
+def sweep_list_view(request, project_pk):
+    project, membership = project_get_for_user(user=request.user, project_id=project_pk)
+    sweeps = sweep_list(project=project).annotate(
+        trials_done=Count("trials", filter=~Q(trials__status__in=Trial.IN_FLIGHT))
+    )
+    return render(
+        request,
+        "sweeps/sweep_list.html",
+        {"project": project, "sweeps": sweeps, "can_edit": membership.allows(Role.EDITOR)},
+    )
+
+
+def _param_text(value) -> str:
+    """A sampled float with four significant digits (0.01234, 123.5); others as they are."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _trial_rows(sweep: Sweep, trials: list[Trial], sort: str) -> list[dict]:
+    key = sort.lstrip("-")
+    ordered = sorted(trials, key=TRIAL_SORTS.get(key, TRIAL_SORTS["number"]))
+    if sort.startswith("-"):
+        ordered.reverse()
+    return [
+        {
+            "trial": trial,
+            "run_url": mlflow_run_url(
+                mlflow_experiment_id=sweep.mlflow_experiment_id, mlflow_run_id=trial.mlflow_run_id
+            ),
+            "is_best": trial.number == sweep.best_number,
+            "params_text": ", ".join(
+                f"{name}={_param_text(value)}" for name, value in trial.params.items()
+            ),
+        }
+        for trial in ordered
+    ]
+
+
+@login_required
+@require_GET
+def sweep_detail(request, pk):
+    sweep, membership = sweep_get_for_user(user=request.user, sweep_id=pk)
+    trials = sweep_trials(sweep=sweep)
+    sort = request.GET.get("sort", "number")
+    if sort.lstrip("-") not in TRIAL_SORTS:
+        sort = "number"
+    context = {
+        "sweep": sweep,
+        "project": sweep.project,
+        "progress": _progress(sweep, trials),
+        "rows": _trial_rows(sweep, trials, sort),
+        "sort": sort,
+        "chart": history_chart(sweep=sweep, trials=trials),
+        "importances": importance_bars(sweep.importances or {}),
+        "parent_url": mlflow_run_url(
+            mlflow_experiment_id=sweep.mlflow_experiment_id, mlflow_run_id=sweep.mlflow_run_id
+        ),
+        "can_edit": membership.allows(Role.EDITOR),
+    }
+    return render(request, "sweeps/sweep_detail.html", context)
+
+
+@login_required
+@require_GET
+def sweep_progress(request, pk):
+    """The live part of the page, polled by htmx while the sweep is queued or running."""
+    sweep, _membership = sweep_get_for_user(user=request.user, sweep_id=pk)
+    trials = sweep_trials(sweep=sweep)
+    return render(
+        request,
+        "sweeps/_progress.html",
+        {"sweep": sweep, "progress": _progress(sweep, trials)},
+    )
+
+
+@login_required
+@require_POST
+def sweep_cancel(request, pk):
+    sweep, _membership = sweep_get_for_user(user=request.user, sweep_id=pk, role=Role.EDITOR)
+    try:
+        services.sweep_cancel(sweep=sweep, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Barrido cancelado."))
+    return redirect("sweeps:sweep_detail", pk=sweep.pk)
+
+
+@login_required
+@require_POST
+def sweep_promote(request, pk):
+    sweep, _membership = sweep_get_for_user(user=request.user, sweep_id=pk, role=Role.EDITOR)
+    try:
+        experiment = services.sweep_promote(sweep=sweep, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("sweeps:sweep_detail", pk=sweep.pk)
+    messages.success(request, _("Experimento creado con los parámetros de la mejor prueba."))
+    return redirect("experiments:ml_experiment_detail", pk=experiment.pk)

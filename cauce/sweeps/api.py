@@ -175,7 +175,10 @@ class SweepListCreateApi(generics.ListCreateAPIView):
         project_id = self.request.query_params.get("project")
         if project_id:
             if not project_id.isdigit():
-                return Sweep.objects.none()
+                message = _("«%(value)s» no es un identificador de proyecto.") % {
+                    "value": project_id
+                }
+                raise ApplicationError(message, extra={"project": message})
             project, _membership = project_get_for_user(
                 user=self.request.user, project_id=int(project_id)
             )

@@ -128,6 +128,12 @@ def test_members_list_and_read_sweeps(viewer_api, sweep):
     assert viewer_api.post(f"/api/sweeps/{sweep.pk}/cancel/").status_code == 403
 
 
+def test_a_project_filter_that_is_not_an_id_is_a_400_naming_it(viewer_api, sweep):
+    response = viewer_api.get("/api/sweeps/?project=null")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"project": "«null» no es un identificador de proyecto."}
+
+
 def test_cancel_of_a_queued_sweep_fails_its_waiting_trials(editor_api, sweep):
     Trial.objects.create(sweep=sweep, number=0, optuna_trial_id=1, params={"max_depth": 2})
     response = editor_api.post(f"/api/sweeps/{sweep.pk}/cancel/")

@@ -435,6 +435,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": EXPERIMENT_WATCH_SECONDS,
         "options": {"expires": EXPERIMENT_WATCH_SECONDS},
     },
+    "sweeps-watch": {
+        "task": "cauce.sweeps.tasks.sweeps_watch_task",
+        "schedule": EXPERIMENT_WATCH_SECONDS,
+        "options": {"expires": EXPERIMENT_WATCH_SECONDS},
+    },
     "tag-sync-sweep": {
         "task": "cauce.experiments.tasks.tag_sync_sweep_task",
         "schedule": TAG_SYNC_SWEEP_SECONDS,

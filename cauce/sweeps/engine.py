@@ -1,50 +1,68 @@
 """The sweep's controller and its trials, run by the workers.
 
 - Controller. ``sweep_fill`` asks the study for trials and sends each to a Celery task on the
-  experiment queue, keeping at most ``SWEEP_PARALLEL_TRIALS`` in flight, until the sweep has
-  ``n_trials``. It runs when the sweep starts and when each trial ends, under a lease on the
-  sweep's row (a conditional UPDATE, so one controller at a time on SQLite or PostgreSQL):
-  asks never overlap, so a grid never hands out one configuration twice and TPE's constant
-  liar sees every running trial.
-- Trials. ``trial_execute`` trains one configuration (``cauce.sweeps.training``), logs it as
-  a child run of the sweep's MLflow run and tells the study how it ended. Cross-validation
-  reports each fold to the pruner; a cancelled sweep stops the trial at its next fold.
+  experiment queue (once the trial's row is committed), keeping at most
+  ``SWEEP_PARALLEL_TRIALS`` in flight, until the sweep has ``n_trials``. One controller at a
+  time holds a lease on the sweep's row (a conditional UPDATE, committed: the same on SQLite
+  and PostgreSQL, and Optuna's own connection never waits for it); a kick that finds the lease
+  taken sets ``controller_wanted`` and the holder runs once more before it lets go, so no kick
+  is lost. Asks never overlap: a grid never hands out one configuration twice and TPE's
+  constant liar sees every running trial.
+- Who kicks. The start; each trial, right after its result is committed (in its own
+  process, or through ``sweep_fill_task`` if that fails); and the watch
+  (``cauce.sweeps.liveness``, Celery beat and worker start), which also sends a lost trial
+  message again and fails a trial whose worker died. A lease left by a dead controller
+  expires after ``LEASE_SECONDS``.
+- Trials. ``trial_execute`` trains one configuration (``cauce.sweeps.training``) within the
+  experiments' memory limit, logs it as a child run of the sweep's MLflow run and tells the
+  study how it ended. Cross-validation reports each fold to the pruner; a cancelled sweep
+  stops the trial at its next fold. The study is told from Cauce's rows too (the controller
+  reconciles), so a trial failed by the watch never stays RUNNING in Optuna.
 - Ends. The controller ends the sweep FINISHED when every trial is done, with the best value
-  on the parent run; a cancel (``cauce.sweeps.services.sweep_cancel``) ends it at once.
+  on the parent run; a cancel (``cauce.sweeps.services.sweep_cancel``) ends it at once. The
+  parent and the child runs left RUNNING are ended (``sweep_runs_close``) by the last trial or
+  the watch.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.selectors import dataset_dataframe
+from cauce.experiments.limits import training_memory_limit
 from cauce.experiments.tag_sync import EXPERIMENT_ID_TAG, mlflow_tags_desired
-from cauce.integrations.mlflow import MlflowError, MlflowUnavailable, tracking
+from cauce.integrations.mlflow import MlflowError, MlflowUnavailable, runs, tracking
 from cauce.integrations.mlflow import sweeps as mlflow_sweeps
+from cauce.sweeps.liveness import (
+    SWEEP_ID_TAG,
+    run_end_quietly,
+    sweep_runs_close,
+    trial_dispatch,
+    trial_fail_lost,
+    worker_lost_message,
+)
 from cauce.sweeps.models import Sweep, Trial
 from cauce.sweeps.training import TrialSettings, trial_train
 
 logger = logging.getLogger(__name__)
 
-SWEEP_ID_TAG = "cauce.sweep_id"
 TRIAL_NUMBER_TAG = "cauce.trial_number"
 TRIAL_STATE_TAG = "cauce.trial_state"
 LEASE_SECONDS = 60
-LEASE_WAIT_SECONDS = 30.0
 FINISHED_TRIALS = (Trial.Status.COMPLETE, Trial.Status.PRUNED, Trial.Status.FAIL)
 
 
@@ -52,31 +70,12 @@ class TrialStopped(BaseException):
     """The sweep is no longer RUNNING: stop the trial (its child run ends KILLED)."""
 
 
-# --- the controller's lease ------------------------------------------------------------------
+class TrialRetry(Exception):
+    """MLflow is unreachable before the trial started: the task retries it later."""
 
-
-@contextmanager
-def _controller(sweep_id: Any) -> Iterator[bool]:
-    token = uuid.uuid4().hex
-    deadline = time.monotonic() + LEASE_WAIT_SECONDS
-    taken = False
-    while True:
-        now = timezone.now()
-        taken = bool(
-            Sweep.objects.filter(pk=sweep_id)
-            .filter(Q(controller_until__isnull=True) | Q(controller_until__lt=now))
-            .update(controller_token=token, controller_until=now + timedelta(seconds=LEASE_SECONDS))
-        )
-        if taken or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    try:
-        yield taken
-    finally:
-        if taken:
-            Sweep.objects.filter(pk=sweep_id, controller_token=token).update(
-                controller_token="", controller_until=None
-            )
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 # --- MLflow of the parent run ----------------------------------------------------------------
@@ -125,7 +124,8 @@ def sweep_mlflow_params(sweep: Sweep) -> dict[str, Any]:
 
 
 def sweep_start(*, sweep_id: Any) -> None:
-    """QUEUED → RUNNING: the study, the parent run, then the first trials.
+    """QUEUED → RUNNING: the study, the parent run, then the first trials. A start message
+    for a sweep already RUNNING only kicks its controller.
 
     ``MlflowUnavailable`` is raised for the task to retry."""
     from cauce.sweeps import study as optuna_study
@@ -140,8 +140,12 @@ def sweep_start(*, sweep_id: Any) -> None:
     run_id = tracking.run_create(
         experiment_id=experiment_id, run_name=sweep.name, tags=sweep_mlflow_tags(sweep)
     )
-    tracking.run_log_params(run_id=run_id, params=sweep_mlflow_params(sweep))
-    optuna_study.study_create(sweep)
+    try:
+        tracking.run_log_params(run_id=run_id, params=sweep_mlflow_params(sweep))
+        optuna_study.study_create(sweep)
+    except BaseException:
+        run_end_quietly(run_id, "FAILED")
+        raise
     now = timezone.now()
     started = Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.QUEUED).update(
         status=Sweep.Status.RUNNING,
@@ -150,8 +154,8 @@ def sweep_start(*, sweep_id: Any) -> None:
         started_at=now,
         updated_at=now,
     )
-    if not started:  # cancelled meanwhile
-        tracking.run_end(run_id=run_id, status="KILLED")
+    if not started:  # cancelled (or started by a second message) meanwhile
+        run_end_quietly(run_id, "KILLED")
         return
     sweep_fill(sweep_id=sweep.pk)
 
@@ -160,6 +164,9 @@ def sweep_error(*, sweep_id: Any, message: str) -> None:
     now = timezone.now()
     Sweep.objects.filter(pk=sweep_id, status__in=Sweep.ACTIVE_STATUSES).update(
         status=Sweep.Status.ERROR, error=message, finished_at=now, updated_at=now
+    )
+    Trial.objects.filter(sweep_id=sweep_id, status=Trial.Status.WAITING).update(
+        status=Trial.Status.FAIL, error=message, finished_at=now
     )
 
 
@@ -183,13 +190,12 @@ def _best_refresh(sweep: Sweep) -> bool:
     return True
 
 
-def _log_best(sweep: Sweep, *, step: int) -> None:
+def _log_best(sweep: Sweep) -> None:
     if not sweep.mlflow_run_id or sweep.best_value is None:
         return
     try:
         mlflow_sweeps.run_log_metrics(
-            run_id=sweep.mlflow_run_id,
-            metrics={f"best_{sweep.metric}": sweep.best_value},
+            run_id=sweep.mlflow_run_id, metrics={f"best_{sweep.metric}": sweep.best_value}
         )
         tracking.run_tags_sync(
             run_id=sweep.mlflow_run_id, desired={"cauce.best_trial": str(sweep.best_number)}
@@ -210,14 +216,22 @@ def _finish(sweep: Sweep) -> None:
     if not Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).update(**fields):
         return
     _importances_record(sweep)
-    if sweep.mlflow_run_id:
-        try:
-            tracking.run_end(
-                run_id=sweep.mlflow_run_id, status="FINISHED" if completed else "FAILED"
-            )
-        except MlflowError as exc:
-            logger.warning("Sweep %s: parent run not ended (%r)", sweep.pk, exc)
+    sweep_runs_close(sweep_id=sweep.pk, worker=True)
     logger.info("Sweep %s ended %s", sweep.pk, fields["status"])
+    if completed and sweep.auto_promote:
+        transaction.on_commit(lambda: _auto_promote(sweep.pk))
+
+
+def _auto_promote(sweep_id: Any) -> None:
+    from cauce.sweeps.services import sweep_promote
+
+    sweep = Sweep.objects.select_related("project", "dataset", "created_by").get(pk=sweep_id)
+    if sweep.promoted_experiment_id is not None:
+        return
+    try:
+        sweep_promote(sweep=sweep, user=sweep.created_by, register_alias="candidate")
+    except ApplicationError as exc:
+        logger.warning("Sweep %s: the best trial was not promoted (%s)", sweep_id, exc.message)
 
 
 def _importances_record(sweep: Sweep) -> None:
@@ -232,47 +246,107 @@ def _importances_record(sweep: Sweep) -> None:
     Sweep.objects.filter(pk=sweep.pk).update(importances=importances)
 
 
+def _lease_take(sweep_id: Any, token: str) -> bool:
+    now = timezone.now()
+    return bool(
+        Sweep.objects.filter(pk=sweep_id)
+        .filter(Q(controller_until__isnull=True) | Q(controller_until__lt=now))
+        .update(
+            controller_token=token,
+            controller_until=now + timedelta(seconds=LEASE_SECONDS),
+            controller_wanted=False,
+        )
+    )
+
+
 def sweep_fill(*, sweep_id: Any) -> None:
     """Ask for trials until ``SWEEP_PARALLEL_TRIALS`` are in flight or ``n_trials`` were
-    asked; end the sweep once every trial is done."""
-    from cauce.sweeps import study as optuna_study
-    from cauce.sweeps.tasks import sweep_trial_task
-
-    with _controller(sweep_id) as taken:
-        if not taken:
-            logger.warning("Sweep %s: the controller's lease stayed taken", sweep_id)
-            return
-        sweep = Sweep.objects.get(pk=sweep_id)
-        if _best_refresh(sweep):
-            _log_best(sweep, step=sweep.best_number or 0)
-        while sweep.status == Sweep.Status.RUNNING:
-            counts = Trial.objects.filter(sweep=sweep).aggregate(
-                asked=Count("pk"),
-                in_flight=Count("pk", filter=Q(status__in=Trial.IN_FLIGHT)),
-                done=Count("pk", filter=Q(status__in=FINISHED_TRIALS)),
+    asked; end the sweep once every trial is done. Safe to call any number of times, from
+    any process: see the module's docstring."""
+    Sweep.objects.filter(pk=sweep_id).update(controller_wanted=True)
+    while True:
+        token = uuid.uuid4().hex
+        if not _lease_take(sweep_id, token):
+            return  # the holder runs once more: it sees controller_wanted
+        try:
+            _fill(sweep_id)
+        finally:
+            Sweep.objects.filter(pk=sweep_id, controller_token=token).update(
+                controller_token="", controller_until=None
             )
-            if counts["done"] >= sweep.n_trials:
-                _finish(sweep)
-                return
-            if counts["in_flight"] >= settings.SWEEP_PARALLEL_TRIALS:
-                return
-            if counts["asked"] >= sweep.n_trials:
-                return
-            study = optuna_study.study_load(sweep, next_number=counts["asked"])
-            asked = study.ask(optuna_study.distributions(sweep))
+        if not Sweep.objects.filter(pk=sweep_id, controller_wanted=True).exists():
+            return
+
+
+def _reconcile(sweep: Sweep) -> None:
+    """Tell the study the trials Cauce saw end that it still has running (a trial failed by
+    the watch, a tell lost with its worker): constant liar and the grid read Optuna's states."""
+    import optuna
+
+    from cauce.sweeps import study as optuna_study
+
+    study = optuna_study.study_load(sweep)
+    running = {
+        trial.number
+        for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    }
+    if not running:
+        return
+    ended = Trial.objects.filter(sweep=sweep, number__in=running, status__in=FINISHED_TRIALS)
+    for number, state, value in ended.values_list("number", "status", "value"):
+        optuna_study.tell(study, number=number, state=state, value=value)
+
+
+def _fill(sweep_id: Any) -> None:
+    from cauce.sweeps import study as optuna_study
+
+    sweep = Sweep.objects.get(pk=sweep_id)
+    if sweep.status != Sweep.Status.RUNNING:
+        return
+    if _best_refresh(sweep):
+        _log_best(sweep)
+    _reconcile(sweep)
+    while sweep.status == Sweep.Status.RUNNING:
+        counts = Trial.objects.filter(sweep=sweep).aggregate(
+            asked=Count("pk"),
+            in_flight=Count("pk", filter=Q(status__in=Trial.IN_FLIGHT)),
+            done=Count("pk", filter=Q(status__in=FINISHED_TRIALS)),
+        )
+        if counts["done"] >= sweep.n_trials:
+            _finish(sweep)
+            return
+        if counts["in_flight"] >= settings.SWEEP_PARALLEL_TRIALS:
+            return
+        if counts["asked"] >= sweep.n_trials:
+            return
+        study = optuna_study.study_load(sweep, next_number=counts["asked"])
+        asked = study.ask(optuna_study.distributions(sweep))
+        now = timezone.now()
+        with transaction.atomic():
             trial = Trial.objects.create(
                 sweep=sweep,
                 number=asked.number,
                 optuna_trial_id=asked._trial_id,
                 params=optuna_study.params_of(asked.params),
+                dispatched_at=now,
+                dispatches=1,
             )
-            try:
-                sweep_trial_task.apply_async(args=[str(sweep.pk), trial.number])
-            except Exception:
-                logger.exception("Sweep %s: trial %s not sent", sweep.pk, trial.number)
-                _trial_record(trial, status=Trial.Status.FAIL, error=_("La cola no respondió."))
-                optuna_study.tell(optuna_study.study_load(sweep), number=trial.number, state="FAIL")
-            sweep.refresh_from_db(fields=["status"])
+            transaction.on_commit(lambda trial=trial: trial_dispatch(trial))
+        sweep.refresh_from_db(fields=["status"])
+
+
+def sweep_kick(*, sweep_id: Any) -> None:
+    """Run the controller here; if that fails (the database, Optuna), leave it to a task."""
+    from cauce.sweeps.tasks import sweep_fill_task
+
+    try:
+        sweep_fill(sweep_id=sweep_id)
+    except Exception:
+        logger.exception("Sweep %s: controller failed here; sent to the queue", sweep_id)
+        try:
+            sweep_fill_task.apply_async(args=[str(sweep_id)], countdown=2)
+        except Exception:
+            logger.exception("Sweep %s: controller not sent; the watch kicks it", sweep_id)
 
 
 # --- one trial -------------------------------------------------------------------------------
@@ -315,44 +389,88 @@ def _child_run(sweep: Sweep, trial: Trial) -> str:
     params = {f"hp.{name}": value for name, value in trial.params.items()}
     params.update({f"hp.{name}": v for name, v in sweep.fixed_hyperparameters.items()})
     params.update({"trial_number": trial.number, "algorithm": sweep.algorithm})
-    tracking.run_log_params(run_id=run_id, params=params)
+    try:
+        tracking.run_log_params(run_id=run_id, params=params)
+    except BaseException:
+        run_end_quietly(run_id, "FAILED")
+        raise
     return run_id
 
 
+class _Heartbeat(threading.Thread):
+    """Writes the trial's ``heartbeat_at`` every ``EXPERIMENT_HEARTBEAT_SECONDS``."""
+
+    def __init__(self, trial: Trial) -> None:
+        super().__init__(name=f"trial-heartbeat-{trial.pk}", daemon=True)
+        self.trial_pk = trial.pk
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(settings.EXPERIMENT_HEARTBEAT_SECONDS):
+                try:
+                    Trial.objects.filter(pk=self.trial_pk, status=Trial.Status.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception as exc:  # the database restarting: the next beat tries again
+                    logger.warning("Trial %s: heartbeat not written (%r)", self.trial_pk, exc)
+                    close_old_connections()
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=5)
+
+
+def _fresh(moment) -> bool:
+    cutoff = timezone.now() - timedelta(seconds=settings.EXPERIMENT_STALE_AFTER_SECONDS)
+    return moment is not None and moment >= cutoff
+
+
 def trial_execute(*, sweep_id: Any, number: int) -> None:
-    """Run one asked trial; tell the study and the controller how it ended."""
-    import optuna
+    """Run one asked trial; tell the study and the controller how it ended.
 
-    from cauce.sweeps import study as optuna_study
-
+    ``TrialRetry`` is raised when MLflow is unreachable before the trial started: the trial
+    is WAITING again and the task retries it."""
     trial = Trial.objects.select_related("sweep__dataset").get(sweep_id=sweep_id, number=number)
     sweep = trial.sweep
     now = timezone.now()
     claimed = Trial.objects.filter(pk=trial.pk, status=Trial.Status.WAITING).update(
-        status=Trial.Status.RUNNING, started_at=now
+        status=Trial.Status.RUNNING, started_at=now, heartbeat_at=now
     )
-    study = optuna_study.study_load(sweep)
     if not claimed:
         if trial.status == Trial.Status.RUNNING:
+            if _fresh(trial.heartbeat_at):
+                return  # a second message for a trial another worker runs now
             # A redelivery: the worker that ran it died mid-trial.
-            _trial_record(
-                trial,
-                status=Trial.Status.FAIL,
-                error=_("El proceso de trabajo se detuvo durante la prueba."),
-                finished_at=now,
-            )
-            if trial.mlflow_run_id:
-                _run_end_quietly(trial.mlflow_run_id, "FAILED")
-        optuna_study.tell(study, number=number, state="FAIL")
-        sweep_fill(sweep_id=sweep.pk)
+            trial_fail_lost(trial, message=worker_lost_message())
+        sweep_kick(sweep_id=sweep.pk)
         return
     if sweep.status != Sweep.Status.RUNNING:
         _trial_record(
             trial, status=Trial.Status.FAIL, error=_("Barrido cancelado."), finished_at=now
         )
-        optuna_study.tell(study, number=number, state="FAIL")
+        sweep_runs_close(sweep_id=sweep.pk, worker=True)
         return
+    heartbeat = _Heartbeat(trial)
+    heartbeat.start()
+    try:
+        _trial_run(sweep, trial)
+    finally:
+        heartbeat.stop()
+    if Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).exists():
+        sweep_kick(sweep_id=sweep.pk)
+    else:
+        sweep_runs_close(sweep_id=sweep.pk, worker=True)
 
+
+def _trial_run(sweep: Sweep, trial: Trial) -> None:
+    import optuna
+
+    from cauce.sweeps import study as optuna_study
+
+    study = optuna_study.study_load(sweep)
     handle = optuna_study.trial_handle(study, trial.optuna_trial_id)
 
     def on_fold(step: int, mean_so_far: float) -> None:
@@ -366,14 +484,20 @@ def trial_execute(*, sweep_id: Any, number: int) -> None:
 
     started = time.perf_counter()
     state, run_status, value, error, scores = "FAIL", "FAILED", None, "", None
-    run_id = ""
     try:
         run_id = _child_run(sweep, trial)
-        _trial_record(trial, mlflow_run_id=run_id)
+    except MlflowUnavailable as exc:
+        Trial.objects.filter(pk=trial.pk, status=Trial.Status.RUNNING).update(
+            status=Trial.Status.WAITING, started_at=None, heartbeat_at=None
+        )
+        raise TrialRetry(exc) from exc
+    _trial_record(trial, mlflow_run_id=run_id)
+    try:
         frame = dataset_dataframe(
             dataset=sweep.dataset, columns=[*sweep.feature_columns, sweep.target_column]
         )
-        scores = trial_train(frame, settings=_trial_settings(sweep, trial), on_fold=on_fold)
+        with training_memory_limit():
+            scores = trial_train(frame, settings=_trial_settings(sweep, trial), on_fold=on_fold)
         state, run_status, value = "COMPLETE", "FINISHED", scores.value
     except optuna.TrialPruned:
         state, run_status = "PRUNED", "FINISHED"
@@ -381,15 +505,14 @@ def trial_execute(*, sweep_id: Any, number: int) -> None:
         state, run_status, error = "FAIL", "KILLED", _("Barrido cancelado.")
     except ApplicationError as exc:
         error = str(exc.message)
-    except MlflowUnavailable as exc:
-        error = _("MLflow no disponible: %(error)s") % {"error": exc}
     except Exception as exc:
-        logger.exception("Sweep %s trial %s failed", sweep.pk, number)
+        logger.exception("Sweep %s trial %s failed", sweep.pk, trial.number)
         error = _("La prueba falló (%(kind)s).") % {"kind": type(exc).__name__}
     duration = round(time.perf_counter() - started, 3)
     fold_scores = list(scores.fold_scores) if scores else _reported(handle)
-    _trial_record(
-        trial,
+    if not Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).exists():
+        run_status = "KILLED"  # cancelled meanwhile: the child ends with its parent
+    finished = Trial.objects.filter(pk=trial.pk, status=Trial.Status.RUNNING).update(
         status=state,
         value=value,
         error=error,
@@ -398,13 +521,23 @@ def trial_execute(*, sweep_id: Any, number: int) -> None:
         duration_seconds=duration,
         finished_at=timezone.now(),
     )
-    if run_id:
-        _trial_run_close(trial, sweep=sweep, state=state, run_status=run_status, duration=duration)
+    trial.refresh_from_db()
+    if not finished:  # the watch failed it meanwhile (no heartbeat): its verdict stands
+        state, run_status = trial.status, "FAILED"
+    _trial_run_close(trial, sweep=sweep, state=state, run_status=run_status, duration=duration)
     try:
-        optuna_study.tell(study, number=number, state=state, value=value)
-    finally:
-        logger.info("Sweep %s trial %s: %s %s", sweep.pk, number, state, value)
-        sweep_fill(sweep_id=sweep.pk)
+        optuna_study.tell(study, number=trial.number, state=trial.status, value=trial.value)
+    except Exception as exc:  # the controller reconciles it from the row
+        logger.warning("Sweep %s trial %s: not told (%r)", sweep.pk, trial.number, exc)
+    logger.info("Sweep %s trial %s: %s %s", sweep.pk, trial.number, trial.status, trial.value)
+
+
+def trial_give_up(*, sweep_id: Any, number: int, message: str) -> None:
+    """A trial that could not start (MLflow down through every retry): FAIL, then go on."""
+    Trial.objects.filter(sweep_id=sweep_id, number=number, status__in=Trial.IN_FLIGHT).update(
+        status=Trial.Status.FAIL, error=message, finished_at=timezone.now()
+    )
+    sweep_kick(sweep_id=sweep_id)
 
 
 def _reported(handle) -> list[float]:
@@ -429,14 +562,7 @@ def _trial_run_close(
                 run_id=trial.mlflow_run_id, key=f"fold_{sweep.metric}", values=trial.fold_scores
             )
         tracking.run_tags_sync(run_id=trial.mlflow_run_id, desired={TRIAL_STATE_TAG: state})
-        tracking.run_end(run_id=trial.mlflow_run_id, status=run_status)
+        runs.run_end(run_id=trial.mlflow_run_id, status=run_status, worker=True)
     except MlflowError as exc:
         logger.warning("Sweep %s trial %s: child run not closed (%r)", sweep.pk, trial.number, exc)
-        _run_end_quietly(trial.mlflow_run_id, "FAILED")
-
-
-def _run_end_quietly(run_id: str, status: str) -> None:
-    try:
-        tracking.run_end(run_id=run_id, status=status)
-    except MlflowError as exc:
-        logger.warning("Run %s not ended (%r)", run_id, exc)
+        run_end_quietly(trial.mlflow_run_id, "FAILED" if run_status != "KILLED" else run_status)

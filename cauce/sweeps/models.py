@@ -65,9 +65,21 @@ class Sweep(TimeStampedModel):
     best_params = models.JSONField(default=dict, blank=True)
     # Optuna's importance of each searched parameter, computed when the sweep ends.
     importances = models.JSONField(default=dict, blank=True)
-    # One controller at a time asks the study for trials (see cauce.sweeps.engine).
+    # One controller at a time asks the study for trials (see cauce.sweeps.engine); a kick
+    # that finds it busy sets ``controller_wanted`` and the holder runs once more.
     controller_token = models.CharField(max_length=32, blank=True)
     controller_until = models.DateTimeField(null=True, blank=True)
+    controller_wanted = models.BooleanField(default=False)
+    # When the start task was last sent (or retried): the watch sends a lost one again.
+    due_at = models.DateTimeField(null=True, blank=True)
+    # Once ended: the parent run and every child run were seen ended in MLflow.
+    mlflow_closed = models.BooleanField(default=False)
+    # Promote the best trial when the sweep finishes and register its model as "candidate".
+    auto_promote = models.BooleanField(_("promover el mejor al terminar"), default=False)
+    promoted_trial_number = models.IntegerField(null=True, blank=True)
+    rerun_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns"
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     promoted_experiment = models.ForeignKey(
@@ -75,7 +87,7 @@ class Sweep(TimeStampedModel):
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
-        related_name="+",
+        related_name="promoted_from_sweeps",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -122,6 +134,10 @@ class Trial(models.Model):
     error = models.TextField(blank=True)
     mlflow_run_id = models.CharField(max_length=64, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
+    # Sent to the queue (a lost message is sent again); a running trial's sign of life.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatches = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -116,6 +116,8 @@ def sweep_create(
     test_size: Any = 0.2,
     seed: Any = 42,
     tags: Iterable[str] = (),
+    auto_promote: Any = False,
+    rerun_of: Sweep | None = None,
 ) -> Sweep:
     """A checked sweep, QUEUED; its start is sent to the workers once it commits.
 
@@ -179,6 +181,9 @@ def sweep_create(
         test_size=training.test_size,
         seed=training.random_state,
         tags=tags,
+        auto_promote=bool(auto_promote),
+        rerun_of=rerun_of,
+        due_at=timezone.now(),
         created_by=user if user is not None and user.is_authenticated else None,
     )
     with transaction.atomic():
@@ -205,7 +210,10 @@ def _dispatch_start(sweep: Sweep) -> None:
 
 def sweep_cancel(*, sweep: Sweep, user: AbstractBaseUser | None) -> Sweep:
     """CANCELLED at once: queued trials never start, running ones stop at their next fold
-    (their child runs end KILLED); the parent run ends KILLED here, best effort."""
+    (their child runs end KILLED); the parent run ends KILLED here, best effort (the last
+    trial to stop, or the watch, closes whatever is left RUNNING)."""
+    from cauce.sweeps.liveness import sweep_runs_close
+
     now = timezone.now()
     if not Sweep.objects.filter(pk=sweep.pk, status__in=Sweep.ACTIVE_STATUSES).update(
         status=Sweep.Status.CANCELLED, finished_at=now, updated_at=now
@@ -218,13 +226,54 @@ def sweep_cancel(*, sweep: Sweep, user: AbstractBaseUser | None) -> Sweep:
     sweep.refresh_from_db()
     if sweep.mlflow_run_id:
         run_end_if_running(run_id=sweep.mlflow_run_id, status="KILLED")
+        sweep_runs_close(sweep_id=sweep.pk)
     logger.info("Sweep %s cancelled by %s", sweep.pk, getattr(user, "pk", None))
     return sweep
 
 
-def sweep_promote(*, sweep: Sweep, user: AbstractBaseUser | None) -> MLExperiment:
+def sweep_rerun(*, sweep: Sweep, user: AbstractBaseUser | None) -> Sweep:
+    """A new sweep with the same settings (and seed), started at once; it links back."""
+    if sweep.is_active:
+        raise ConflictError(_("El barrido aún está en marcha: cancélelo o espere a que termine."))
+    return sweep_create(
+        project=sweep.project,
+        user=user,
+        name=sweep.name,
+        dataset=sweep.dataset,
+        target_column=sweep.target_column,
+        feature_columns=sweep.feature_columns,
+        task_type=sweep.task_type,
+        algorithm=sweep.algorithm,
+        search_space=_space_input(sweep.search_space),
+        fixed_hyperparameters=sweep.fixed_hyperparameters,
+        metric=sweep.metric,
+        direction=sweep.direction,
+        n_trials=sweep.n_trials,
+        sampler=sweep.sampler,
+        cv_folds=sweep.cv_folds,
+        test_size=sweep.test_size,
+        seed=sweep.seed,
+        tags=sweep.tags,
+        auto_promote=sweep.auto_promote,
+        rerun_of=sweep,
+    )
+
+
+def _space_input(space: dict) -> dict:
+    return {name: dict(entry) for name, entry in space.items()}
+
+
+class PromotionPending(Exception):
+    """The promoted experiment has not finished yet."""
+
+
+def sweep_promote(
+    *, sweep: Sweep, user: AbstractBaseUser | None, register_alias: str = ""
+) -> MLExperiment:
     """A normal experiment with the best trial's parameters, queued like any other: it trains
-    on the training split and logs its model, so it can be registered."""
+    on the full training split and logs its model, so it can be registered. The sweep keeps
+    the experiment and the trial's number; the experiment's description names both. With
+    ``register_alias``, its model is registered with that alias once it finished."""
     if sweep.best_number is None:
         raise ConflictError(_("El barrido aún no tiene ninguna prueba completada."))
     experiment = experiment_create(
@@ -251,6 +300,35 @@ def sweep_promote(*, sweep: Sweep, user: AbstractBaseUser | None) -> MLExperimen
             "value": sweep.best_value,
         },
     )
-    Sweep.objects.filter(pk=sweep.pk).update(promoted_experiment=experiment)
+    Sweep.objects.filter(pk=sweep.pk).update(
+        promoted_experiment=experiment, promoted_trial_number=sweep.best_number
+    )
     sweep.promoted_experiment = experiment
-    return experiment_enqueue(experiment=experiment, user=user)
+    sweep.promoted_trial_number = sweep.best_number
+    experiment = experiment_enqueue(experiment=experiment, user=user)
+    if register_alias:
+        from cauce.sweeps.tasks import sweep_register_candidate_task
+
+        transaction.on_commit(
+            lambda: sweep_register_candidate_task.apply_async(args=[str(sweep.pk)], countdown=5)
+        )
+    return experiment
+
+
+def sweep_register_candidate(*, sweep_id) -> None:
+    """Register the promoted experiment's model and point the alias ``candidate`` at it;
+    ``PromotionPending`` while the experiment is still queued or training."""
+    from cauce.registry.services import alias_set, model_version_register
+
+    sweep = Sweep.objects.select_related("promoted_experiment__project").get(pk=sweep_id)
+    experiment = sweep.promoted_experiment
+    if experiment is None:
+        return
+    if experiment.status in (MLExperiment.Status.QUEUED, MLExperiment.Status.RUNNING):
+        raise PromotionPending(str(experiment.pk))
+    if experiment.status != MLExperiment.Status.FINISHED:
+        logger.warning("Sweep %s: the promoted experiment ended %s", sweep_id, experiment.status)
+        return
+    registration = model_version_register(experiment=experiment, user=sweep.created_by)
+    alias_set(model=registration.model, alias="candidate", version=registration.version.version)
+    logger.info("Sweep %s: best trial registered as %s@candidate", sweep_id, registration.model)

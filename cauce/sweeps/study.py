@@ -6,8 +6,9 @@ Imported by workers only (the engine): web processes never load Optuna.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
+import os
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -36,17 +37,42 @@ def storage_url() -> str:
     raise RuntimeError(f"Sweeps do not support the database engine {engine}")
 
 
-@functools.cache
-def _storage_for(url: str) -> optuna.storages.RDBStorage:
+_storages: dict[tuple[int, str], optuna.storages.RDBStorage] = {}
+
+
+def _storage_create(url: str) -> optuna.storages.RDBStorage:
     connect_args = {"timeout": 20} if url.startswith("sqlite") else {"connect_timeout": 5}
+    # pool_pre_ping: a connection the database dropped (a restart) is replaced, not used.
     return optuna.storages.RDBStorage(
         url, engine_kwargs={"connect_args": connect_args, "pool_pre_ping": True}
     )
 
 
 def storage() -> optuna.storages.RDBStorage:
-    # The URL is read on each call: tests switch Django to a test database after import.
-    return _storage_for(storage_url())
+    """This process's storage. Keyed by process id: a prefork pool process never uses the
+    connections of the process it was forked from. The URL is read on each call (tests
+    switch Django to a test database after import)."""
+    key = (os.getpid(), storage_url())
+    found = _storages.get(key)
+    if found is None:
+        try:
+            found = _storage_create(key[1])
+        except Exception:
+            # Two processes creating Optuna's tables at once: the loser's CREATE fails;
+            # the tables are there now.
+            time.sleep(0.5)
+            found = _storage_create(key[1])
+        for other in [k for k in _storages if k[0] != key[0]]:
+            _storages.pop(other, None)  # a parent's engine: dropped, never disposed here
+        _storages[key] = found
+    return found
+
+
+def storage_dispose() -> None:
+    """Close this process's pooled connections (e.g. after a trial; a worker at exit)."""
+    for (pid, _url), found in list(_storages.items()):
+        if pid == os.getpid():
+            found.engine.dispose()
 
 
 def _derived_seed(seed: int, number: int) -> int:

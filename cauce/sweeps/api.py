@@ -68,6 +68,7 @@ class SweepSerializer(serializers.ModelSerializer):
     promoted_experiment = serializers.UUIDField(
         source="promoted_experiment_id", read_only=True, allow_null=True
     )
+    rerun_of = serializers.UUIDField(source="rerun_of_id", read_only=True, allow_null=True)
     mlflow_run_url = serializers.SerializerMethodField()
     best = serializers.SerializerMethodField()
 
@@ -100,6 +101,9 @@ class SweepSerializer(serializers.ModelSerializer):
             "best",
             "importances",
             "promoted_experiment",
+            "promoted_trial_number",
+            "auto_promote",
+            "rerun_of",
             "created_at",
             "started_at",
             "finished_at",
@@ -154,6 +158,7 @@ class SweepInputSerializer(serializers.Serializer):
     test_size = serializers.FloatField(required=False, default=0.2)
     seed = serializers.IntegerField(required=False, default=42)
     tags = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    auto_promote = serializers.BooleanField(required=False, default=False)
 
 
 def _sweep_out(sweep_id) -> dict:

@@ -10,4 +10,5 @@ urlpatterns = [
     path("sweeps/<uuid:pk>/progress/", views.sweep_progress, name="sweep_progress"),
     path("sweeps/<uuid:pk>/cancel/", views.sweep_cancel, name="sweep_cancel"),
     path("sweeps/<uuid:pk>/promote/", views.sweep_promote, name="sweep_promote"),
+    path("sweeps/<uuid:pk>/rerun/", views.sweep_rerun, name="sweep_rerun"),
 ]

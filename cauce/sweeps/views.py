@@ -1,5 +1,6 @@
 """Pages of sweeps: a project's list and a sweep's page with its live progress."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
@@ -8,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from cauce.core.exceptions import ApplicationError
+from cauce.experiments.compare_charts import Point, as_number, parallel_svg
 from cauce.integrations.mlflow.links import mlflow_run_url
 from cauce.projects.models import Role
 from cauce.projects.selectors import project_get_for_user
@@ -25,9 +27,23 @@ TRIAL_SORTS = {
 }
 
 
+def _seconds_left(sweep: Sweep, trials: list[Trial]) -> int | None:
+    """The trials still to run times the mean duration of the ended ones, spread over the
+    trials run at once; None before any ended or once the sweep is over."""
+    if not sweep.is_active:
+        return None
+    durations = [t.duration_seconds for t in trials if t.duration_seconds is not None]
+    if not durations:
+        return None
+    left = sweep.n_trials - len(durations)
+    parallel = max(1, min(settings.SWEEP_PARALLEL_TRIALS, left))
+    return round(sum(durations) / len(durations) * left / parallel)
+
+
 def _progress(sweep: Sweep, trials: list[Trial]) -> dict:
     done = sum(t.status in (Trial.Status.COMPLETE, Trial.Status.PRUNED) for t in trials)
     return {
+        "seconds_left": _seconds_left(sweep, trials),
         "done": done,
         "running": sum(t.status == Trial.Status.RUNNING for t in trials),
         "waiting": sum(t.status == Trial.Status.WAITING for t in trials),
@@ -83,6 +99,38 @@ def _trial_rows(sweep: Sweep, trials: list[Trial], sort: str) -> list[dict]:
     ]
 
 
+def _parallel(sweep: Sweep, trials: list[Trial]):
+    """Compare's parallel coordinates: one axis per searched parameter (a choice as its
+    position in the list), then the metric; one line per completed trial (``data-id`` is its
+    number, for the table's rows); log axes where the range is log."""
+    completed = [t for t in trials if t.status == Trial.Status.COMPLETE and t.value is not None]
+    if not completed or not sweep.search_space:
+        return None
+    axes = [*sweep.search_space, sweep.metric]
+
+    def axis_value(name: str, value):
+        choices = sweep.search_space.get(name, {}).get("choices")
+        if choices and value in choices:
+            return float(choices.index(value))
+        return as_number(value)
+
+    points = [
+        Point(
+            id=str(t.number),
+            name=f"#{t.number}",
+            values={
+                **{name: axis_value(name, t.params.get(name)) for name in sweep.search_space},
+                sweep.metric: t.value,
+            },
+        )
+        for t in completed
+    ]
+    log_axes = {name for name, entry in sweep.search_space.items() if entry.get("log")}
+    return parallel_svg(
+        points=points, axes=axes, log_axes=log_axes, title=_("Coordenadas paralelas")
+    )
+
+
 @login_required
 @require_GET
 def sweep_detail(request, pk):
@@ -98,6 +146,7 @@ def sweep_detail(request, pk):
         "rows": _trial_rows(sweep, trials, sort),
         "sort": sort,
         "chart": history_chart(sweep=sweep, trials=trials),
+        "parallel": _parallel(sweep, trials),
         "importances": importance_bars(sweep.importances or {}),
         "parent_url": mlflow_run_url(
             mlflow_experiment_id=sweep.mlflow_experiment_id, mlflow_run_id=sweep.mlflow_run_id
@@ -144,3 +193,16 @@ def sweep_promote(request, pk):
         return redirect("sweeps:sweep_detail", pk=sweep.pk)
     messages.success(request, _("Experimento creado con los parámetros de la mejor prueba."))
     return redirect("experiments:ml_experiment_detail", pk=experiment.pk)
+
+
+@login_required
+@require_POST
+def sweep_rerun(request, pk):
+    sweep, _membership = sweep_get_for_user(user=request.user, sweep_id=pk, role=Role.EDITOR)
+    try:
+        again = services.sweep_rerun(sweep=sweep, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("sweeps:sweep_detail", pk=sweep.pk)
+    messages.success(request, _("Barrido lanzado de nuevo con los mismos ajustes."))
+    return redirect("sweeps:sweep_detail", pk=again.pk)

@@ -282,6 +282,7 @@ NOT_PAGES: dict[str, str] = {
     "sweeps:sweep_progress": "partial, polled by htmx while a sweep is queued or running",
     "sweeps:sweep_cancel": "POST only",
     "sweeps:sweep_promote": "POST only",
+    "sweeps:sweep_rerun": "POST only",
     "artifacts:tab": "partial, loaded by the experiment page's artifacts tab",
     "artifacts:folder": "partial, loaded when a folder of the artifacts tab opens",
     "artifacts:download": "file download (inline previews carry their own sandbox policy)",

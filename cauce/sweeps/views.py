@@ -3,18 +3,23 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cauce.core.exceptions import ApplicationError
 from cauce.experiments.compare_charts import Point, as_number, parallel_svg
+from cauce.experiments.forms import HYPERPARAMETER_PREFIX, ExperimentCreateForm
+from cauce.experiments.selectors import experiment_tag_names
+from cauce.experiments.views import COLUMN_FIELDS_ID, MODEL_FIELDS_ID
 from cauce.integrations.mlflow.links import mlflow_run_url
 from cauce.projects.models import Role
 from cauce.projects.selectors import project_get_for_user
 from cauce.sweeps import services
 from cauce.sweeps.charts import history_chart, importance_bars
+from cauce.sweeps.forms import SweepCreateForm
 from cauce.sweeps.models import Sweep, Trial
 from cauce.sweeps.selectors import sweep_get_for_user, sweep_list, sweep_trials
 
@@ -206,3 +211,61 @@ def sweep_rerun(request, pk):
         return redirect("sweeps:sweep_detail", pk=sweep.pk)
     messages.success(request, _("Barrido lanzado de nuevo con los mismos ajustes."))
     return redirect("sweeps:sweep_detail", pk=again.pk)
+
+
+MODEL_FIELDS_TEMPLATE = "sweeps/_model_fields.html"
+
+
+def _create_initial(request) -> dict:
+    """Initial values from the query: the experiment form's "Buscar hiperparámetros" sends
+    what was typed there (dataset, target, algorithm, fixed values) by GET."""
+    initial: dict = {}
+    for name in [*ExperimentCreateForm.base_fields, *SweepCreateForm.base_fields]:
+        if name == "feature_columns":
+            if request.GET.getlist(name):
+                initial[name] = request.GET.getlist(name)
+        elif name in request.GET:
+            initial[name] = request.GET[name]
+    for name in request.GET:
+        if name.startswith(HYPERPARAMETER_PREFIX):
+            filled = [value for value in request.GET.getlist(name) if value.strip()]
+            if filled:
+                initial[name] = filled[0].strip()
+    return initial
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sweep_create_view(request, project_pk):
+    project, _membership = project_get_for_user(
+        user=request.user, project_id=project_pk, role=Role.EDITOR
+    )
+    context = {
+        "column_fields_id": COLUMN_FIELDS_ID,
+        "model_fields_id": MODEL_FIELDS_ID,
+        "model_fields_template": MODEL_FIELDS_TEMPLATE,
+    }
+    if request.method == "POST":
+        form = SweepCreateForm(request.POST, project=project)
+        if form.is_valid():
+            try:
+                with transaction.atomic():
+                    sweep = services.sweep_create(
+                        project=project, user=request.user, **form.service_arguments()
+                    )
+            except ApplicationError as error:
+                form.add_service_error(error)
+            else:
+                messages.success(request, _("Barrido creado y en marcha."))
+                return redirect("sweeps:sweep_detail", pk=sweep.pk)
+    else:
+        form = SweepCreateForm(initial=_create_initial(request), project=project)
+        context["form"] = form
+        if request.htmx and request.htmx.target == COLUMN_FIELDS_ID:
+            return render(request, "experiments/_column_fields_response.html", context)
+        if request.htmx and request.htmx.target == MODEL_FIELDS_ID:
+            return render(request, MODEL_FIELDS_TEMPLATE, context)
+    context.update(
+        {"project": project, "form": form, "tag_names": experiment_tag_names(projects=project)}
+    )
+    return render(request, "sweeps/sweep_form.html", context)

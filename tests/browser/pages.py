@@ -177,6 +177,7 @@ PAGES: list[PageVisit] = [
     ),
     PageVisit("experiments:ml_experiment_edit", kwargs=_experiment),
     PageVisit("sweeps:sweep_list", kwargs=lambda s: {"project_pk": s.project.pk}),
+    PageVisit("sweeps:sweep_create", kwargs=lambda s: {"project_pk": s.project.pk}),
     PageVisit("sweeps:sweep_detail", kwargs=_sweep),
     *(
         _preview(path)

@@ -97,3 +97,72 @@ def test_promote_from_the_page_opens_the_new_experiment(
     experiment = MLExperiment.objects.get()
     assert response.url == reverse("experiments:ml_experiment_detail", args=[experiment.pk])
     assert experiment.hyperparameters == {"max_depth": 3}
+
+
+def _form_post(project, dataset, **changes) -> dict:
+    data = {
+        "name": "Desde el formulario",
+        "dataset": dataset.pk,
+        "target_column": "species",
+        "shown_target": "species",
+        "feature_columns": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
+        "task_type": "auto",
+        "algorithm": "DecisionTreeClassifier",
+        "test_size": "0.2",
+        "random_state": "7",
+        "tags": "barrido, formulario",
+        "n_trials": "6",
+        "sampler": "tpe",
+        "cv_folds": "3",
+        "metric": "accuracy",
+        "search_max_depth": "on",
+        "low_max_depth": "1",
+        "high_max_depth": "6",
+        "search_criterion": "on",
+        "choices_criterion": ["gini", "entropy"],
+        "hp_min_samples_leaf": "2",
+    }
+    data.update(changes)
+    return data
+
+
+def test_the_sweep_form_builds_the_search_space_from_the_typed_fields(
+    editor_client, project, iris_dataset, django_capture_on_commit_callbacks
+):
+    url = reverse("sweeps:sweep_create", args=[project.pk])
+    page = editor_client.get(url, {"algorithm": "DecisionTreeClassifier", "hp_max_depth": "3"})
+    assert page.status_code == 200
+    assert 'name="low_max_depth"' in page.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=False):
+        response = editor_client.post(url, _form_post(project, iris_dataset))
+
+    sweep = Sweep.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("sweeps:sweep_detail", args=[sweep.pk])
+    assert sweep.search_space == {
+        "max_depth": {"type": "int", "low": 1, "high": 6, "log": False},
+        "criterion": {"type": "categorical", "choices": ["gini", "entropy"]},
+    }
+    assert sweep.fixed_hyperparameters == {"min_samples_leaf": 2}
+    assert (sweep.n_trials, sweep.cv_folds, sweep.seed, sweep.metric) == (6, 3, 7, "accuracy")
+    assert sweep.tags == ["barrido", "formulario"]
+
+
+def test_the_sweep_form_names_the_parameter_of_a_bad_range_and_creates_nothing(
+    editor_client, project, iris_dataset
+):
+    url = reverse("sweeps:sweep_create", args=[project.pk])
+    response = editor_client.post(
+        url, _form_post(project, iris_dataset, low_max_depth="8", high_max_depth="2")
+    )
+    assert response.status_code == 200
+    assert "max_depth" in response.context["form"].errors["search_max_depth"][0]
+    assert not Sweep.objects.exists()
+
+
+def test_the_experiment_form_offers_to_search_its_hyperparameters(
+    editor_client, project, iris_dataset
+):
+    page = editor_client.get(reverse("experiments:ml_experiment_create", args=[project.pk]))
+    assert reverse("sweeps:sweep_create", args=[project.pk]) in page.content.decode()

@@ -383,6 +383,8 @@ EXPERIMENT_QUEUE_MAX_DISPATCHES = env.int("CAUCE_EXPERIMENT_QUEUE_MAX_DISPATCHES
 
 # Trials of one sweep sent to the workers at once (default: the workers' concurrency).
 SWEEP_PARALLEL_TRIALS = env.int("CAUCE_SWEEP_PARALLEL_TRIALS", default=CELERY_WORKER_CONCURRENCY)
+# Median pruning between cross-validation folds (off only to measure what it saves: bench/).
+SWEEP_PRUNING = env.bool("CAUCE_SWEEP_PRUNING", default=True)
 # A RUNNING experiment whose worker has not written a heartbeat for this long is dead.
 EXPERIMENT_HEARTBEAT_SECONDS = env.int("CAUCE_EXPERIMENT_HEARTBEAT_SECONDS", default=10)
 EXPERIMENT_STALE_AFTER_SECONDS = env.int("CAUCE_EXPERIMENT_STALE_AFTER_SECONDS", default=120)

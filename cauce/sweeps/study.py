@@ -112,6 +112,8 @@ def sampler_build(sweep: Sweep, *, next_number: int) -> optuna.samplers.BaseSamp
 
 
 def pruner_build() -> optuna.pruners.BasePruner:
+    if not settings.SWEEP_PRUNING:
+        return optuna.pruners.NopPruner()
     return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
 
 

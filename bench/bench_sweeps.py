@@ -221,7 +221,10 @@ def main() -> int:
         from cauce.sweeps.models import Trial
 
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-        print(f"database {database}, broker {settings.CELERY_BROKER_URL.split(':', 1)[0]}")
+        print(
+            f"database {database}, broker {settings.CELERY_BROKER_URL.split(':', 1)[0]}, "
+            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start"
+        )
         user, project, dataset = _fixtures()
         common = {"search_space": SPACE, "n_trials": args.trials, "sampler": "random", "seed": 7}
 
@@ -234,7 +237,8 @@ def main() -> int:
         print(
             f"1. {args.trials}-trial sweep: 1 worker {one_s:.1f} s ({one.status}), "
             f"2 workers {two_s:.1f} s ({two.status}); "
-            f"ratio {two_s / one_s:.2f} (target <= 0.60)"
+            f"ratio {two_s / one_s:.2f} (target <= 0.60); load average "
+            f"{os.getloadavg()[0]:.1f}"
         )
 
         bare_s = _bare(dataset, mlflow_url, args.trials, seed=7)

@@ -445,6 +445,13 @@ def trial_execute(*, sweep_id: Any, number: int) -> None:
                 return  # a second message for a trial another worker runs now
             # A redelivery: the worker that ran it died mid-trial.
             trial_fail_lost(trial, message=worker_lost_message())
+        elif (
+            trial.mlflow_run_id
+            and not trial.run_closed
+            and not _trial_run_close(trial, sweep=sweep)
+        ):
+            # A retry: MLflow was down when the trial ended, and still is.
+            raise TrialRetry(MlflowUnavailable("the child run could not be closed"))
         sweep_kick(sweep_id=sweep.pk)
         return
     if sweep.status != Sweep.Status.RUNNING:
@@ -456,16 +463,20 @@ def trial_execute(*, sweep_id: Any, number: int) -> None:
     heartbeat = _Heartbeat(trial)
     heartbeat.start()
     try:
-        _trial_run(sweep, trial)
+        closed = _trial_run(sweep, trial)
     finally:
         heartbeat.stop()
     if Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).exists():
         sweep_kick(sweep_id=sweep.pk)
     else:
         sweep_runs_close(sweep_id=sweep.pk, worker=True)
+    if not closed:
+        raise TrialRetry(MlflowUnavailable("the child run could not be closed"))
 
 
-def _trial_run(sweep: Sweep, trial: Trial) -> None:
+def _trial_run(sweep: Sweep, trial: Trial) -> bool:
+    """Train and record the trial; False when its child run could not be closed (MLflow
+    unavailable): the task retries the close."""
     import optuna
 
     from cauce.sweeps import study as optuna_study
@@ -510,7 +521,7 @@ def _trial_run(sweep: Sweep, trial: Trial) -> None:
         error = _("La prueba falló (%(kind)s).") % {"kind": type(exc).__name__}
     duration = round(time.perf_counter() - started, 3)
     fold_scores = list(scores.fold_scores) if scores else _reported(handle)
-    if not Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).exists():
+    if Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.CANCELLED).exists():
         run_status = "KILLED"  # cancelled meanwhile: the child ends with its parent
     finished = Trial.objects.filter(pk=trial.pk, status=Trial.Status.RUNNING).update(
         status=state,
@@ -523,13 +534,14 @@ def _trial_run(sweep: Sweep, trial: Trial) -> None:
     )
     trial.refresh_from_db()
     if not finished:  # the watch failed it meanwhile (no heartbeat): its verdict stands
-        state, run_status = trial.status, "FAILED"
-    _trial_run_close(trial, sweep=sweep, state=state, run_status=run_status, duration=duration)
+        run_status = "FAILED"
+    closed = _trial_run_close(trial, sweep=sweep, run_status=run_status)
     try:
         optuna_study.tell(study, number=trial.number, state=trial.status, value=trial.value)
     except Exception as exc:  # the controller reconciles it from the row
         logger.warning("Sweep %s trial %s: not told (%r)", sweep.pk, trial.number, exc)
     logger.info("Sweep %s trial %s: %s %s", sweep.pk, trial.number, trial.status, trial.value)
+    return closed
 
 
 def trial_give_up(*, sweep_id: Any, number: int, message: str) -> None:
@@ -549,20 +561,29 @@ def _reported(handle) -> list[float]:
     return [values[step] for step in sorted(values)]
 
 
-def _trial_run_close(
-    trial: Trial, *, sweep: Sweep, state: str, run_status: str, duration: float
-) -> None:
+def _trial_run_close(trial: Trial, *, sweep: Sweep, run_status: str | None = None) -> bool:
+    """Log the trial's results on its child run and end it; True once done. False while
+    MLflow is unavailable (the task retries); another refusal ends the run FAILED."""
+    if run_status is None:  # a retried close
+        cancelled = Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.CANCELLED).exists()
+        ended_well = trial.status in (Trial.Status.COMPLETE, Trial.Status.PRUNED)
+        run_status = "KILLED" if cancelled else ("FINISHED" if ended_well else "FAILED")
     try:
-        metrics = {**trial.metrics, "duration_s": duration}
+        metrics = {**trial.metrics, "duration_s": trial.duration_seconds or 0.0}
         if trial.value is not None:
             metrics[f"objective_{sweep.metric}"] = trial.value
-        mlflow_sweeps.run_log_metrics(run_id=trial.mlflow_run_id, metrics=metrics)
-        if trial.fold_scores:
-            mlflow_sweeps.run_log_metric_steps(
-                run_id=trial.mlflow_run_id, key=f"fold_{sweep.metric}", values=trial.fold_scores
-            )
-        tracking.run_tags_sync(run_id=trial.mlflow_run_id, desired={TRIAL_STATE_TAG: state})
+        mlflow_sweeps.run_log_trial(
+            run_id=trial.mlflow_run_id,
+            metrics=metrics,
+            steps={f"fold_{sweep.metric}": trial.fold_scores} if trial.fold_scores else {},
+            tags={TRIAL_STATE_TAG: str(trial.status)},
+        )
         runs.run_end(run_id=trial.mlflow_run_id, status=run_status, worker=True)
+    except MlflowUnavailable as exc:
+        logger.warning("Sweep %s trial %s: MLflow unavailable (%r)", sweep.pk, trial.number, exc)
+        return False
     except MlflowError as exc:
         logger.warning("Sweep %s trial %s: child run not closed (%r)", sweep.pk, trial.number, exc)
         run_end_quietly(trial.mlflow_run_id, "FAILED" if run_status != "KILLED" else run_status)
+    Trial.objects.filter(pk=trial.pk).update(run_closed=True)
+    return True

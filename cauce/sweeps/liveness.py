@@ -58,7 +58,7 @@ def trial_fail_lost(trial: Trial, *, message: str) -> bool:
     ):
         return False
     logger.warning("Sweep %s trial %s: its worker stopped; FAIL", trial.sweep_id, trial.number)
-    cancelled = not Sweep.objects.filter(pk=trial.sweep_id, status=Sweep.Status.RUNNING).exists()
+    cancelled = Sweep.objects.filter(pk=trial.sweep_id, status=Sweep.Status.CANCELLED).exists()
     run_end_quietly(trial.mlflow_run_id, "KILLED" if cancelled else "FAILED")
     return True
 

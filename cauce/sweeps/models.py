@@ -138,6 +138,8 @@ class Trial(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     dispatches = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The child run was ended with the trial's results (MLflow down then: the task retries).
+    run_closed = models.BooleanField(default=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -41,3 +41,24 @@ def run_log_metric_steps(*, run_id: str, key: str, values: Sequence[float]) -> N
         return
     with translate_errors(what="log_batch(metric steps)"):
         get_client().log_batch(run_id, metrics=items)
+
+
+def run_log_trial(
+    *,
+    run_id: str,
+    metrics: Mapping[str, float],
+    steps: Mapping[str, Sequence[float]],
+    tags: Mapping[str, str],
+) -> None:
+    """A trial's results in one ``log_batch``: finite ``metrics`` at step 0, each of
+    ``steps`` as a history (``values[i]`` at step ``i``) and ``tags``."""
+    from mlflow.entities import Metric, RunTag
+
+    now = int(time.time() * 1000)
+    items = list(_metrics(metrics, now))
+    for key, values in steps.items():
+        items += [Metric(key, float(value), now, step) for step, value in enumerate(values)]
+    with translate_errors(what="log_batch(trial)"):
+        get_client().log_batch(
+            run_id, metrics=items, tags=[RunTag(key, value) for key, value in tags.items()]
+        )

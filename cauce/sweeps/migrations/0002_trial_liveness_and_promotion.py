@@ -54,6 +54,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='trial',
+            name='run_closed',
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddField(
+            model_name='trial',
             name='heartbeat_at',
             field=models.DateTimeField(blank=True, null=True),
         ),

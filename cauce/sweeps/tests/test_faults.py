@@ -3,6 +3,8 @@ queue: the session's worker never takes their tasks), a real MLflow server and t
 database (SQLite or PostgreSQL; the filesystem broker or Redis).
 
 - Two pool processes run a grid: every configuration once, one child run each.
+- MLflow stopped while a trial trains: the trial's child run is closed once MLflow is back,
+  the next trial waits for it (retries, as experiments do), and the sweep finishes.
 - A worker SIGKILLed mid-trial: the next worker's start fails that trial (no heartbeat) and
   kicks the controller, and the sweep goes on to its count; nothing stays RUNNING in MLflow.
 """
@@ -20,12 +22,20 @@ from cauce.sweeps import services
 from cauce.sweeps.models import Sweep, Trial
 from cauce.sweeps.tasks import sweep_start_task
 from tests.fixtures.data import IRIS_FEATURES, slow_classification_csv
-from tests.fixtures.mlflow_server import stop_process
+from tests.fixtures.mlflow_server import free_port, start_mlflow_server, stop_process, wait_healthy
 from tests.fixtures.worker import start_worker, wait_ready
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 STALE_AFTER = 4
+MLFLOW_DOWN_ENV = {
+    "CAUCE_EXPERIMENT_MLFLOW_RETRY_DELAY": "1",
+    "CAUCE_EXPERIMENT_MLFLOW_RETRY_MAX_DELAY": "2",
+    "CAUCE_EXPERIMENT_MLFLOW_RETRIES": "100",
+    "MLFLOW_WORKER_MAX_RETRIES": "0",
+    "MLFLOW_WORKER_TIMEOUT": "5",
+    "CAUCE_SWEEP_PARALLEL_TRIALS": "1",
+}
 WITHIN_SECONDS = 150
 
 
@@ -168,3 +178,68 @@ def test_a_worker_killed_mid_trial_fails_that_trial_and_the_sweep_goes_on(
     statuses = {run.info.status for run in _children(client, sweep)}
     assert "RUNNING" not in statuses
     assert client.get_run(sweep.mlflow_run_id).info.status == "FINISHED"
+
+
+def test_trials_wait_while_mlflow_is_down_and_the_sweep_finishes_once_it_is_back(
+    settings, private_queue, project, make_dataset, tmp_path, django_capture_on_commit_callbacks
+):
+    root, port = tmp_path / "mlflow", free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_mlflow_server(root, port)
+    log_path = tmp_path / "worker.log"
+    worker = start_worker(url, log_path, queue=private_queue, extra_env=MLFLOW_DOWN_ENV)
+    try:
+        wait_healthy(url, server, timeout=240)
+        wait_ready(worker, log_path, timeout=180)
+        dataset = make_dataset(project, slow_classification_csv(1500), "lento.csv", name="Lento")
+        sweep = _create(
+            project,
+            django_capture_on_commit_callbacks,
+            name="Barrido sin MLflow",
+            dataset=dataset,
+            target_column="label",
+            algorithm="GradientBoostingClassifier",
+            search_space={"max_depth": {"type": "int", "low": 2, "high": 3}},
+            fixed_hyperparameters={"n_estimators": 150},
+            sampler="grid",
+            n_trials=2,
+            cv_folds=3,
+            seed=5,
+        )
+        _start_on(sweep, private_queue)
+        _wait(
+            sweep,
+            lambda s: (
+                Trial.objects.filter(sweep=s, status="RUNNING").exclude(mlflow_run_id="").exists()
+            ),
+            "a trial training",
+        )
+        stop_process(server)  # the trial ends while MLflow is down; the next cannot start
+        server = None
+        _wait(
+            sweep,
+            lambda s: (
+                log_path.read_text().count("sweep_trial_task") > 0
+                and "retry: Retry in" in log_path.read_text()
+            ),
+            "a trial retried",
+        )
+        assert sweep.status == Sweep.Status.RUNNING
+
+        server = start_mlflow_server(root, port)
+        wait_healthy(url, server, timeout=240)
+        sweep = _wait(sweep, lambda s: not s.is_active, "the sweep's end")
+
+        assert sweep.status == Sweep.Status.FINISHED, sweep.error
+        trials = list(Trial.objects.filter(sweep=sweep))
+        assert [trial.status for trial in trials] == [Trial.Status.COMPLETE] * 2
+        client = MlflowClient(tracking_uri=url)
+        for trial in trials:
+            run = client.get_run(trial.mlflow_run_id)
+            assert run.info.status == "FINISHED"
+            assert run.data.metrics["objective_f1_macro"] == pytest.approx(trial.value)
+        assert client.get_run(sweep.mlflow_run_id).info.status == "FINISHED"
+    finally:
+        stop_process(worker)
+        if server is not None:
+            stop_process(server)

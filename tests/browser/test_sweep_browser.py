@@ -17,14 +17,15 @@ from cauce.sweeps.models import Sweep
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-def _brush(page, axis, top: float, bottom: float) -> None:
-    """Drag on an axis's brush area from ``top`` to ``bottom`` (fractions of its height)."""
-    box = axis.locator(".brush-area").bounding_box()
+def _brush_top(page, axis, fraction: float) -> None:
+    """Drag on an axis's brush area from ``fraction`` of the way down to past its top."""
+    area = axis.locator(".brush-area")
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
     x = box["x"] + box["width"] / 2
-    page.mouse.move(x, box["y"] + box["height"] * top)
+    page.mouse.move(x, box["y"] + box["height"] * fraction)
     page.mouse.down()
-    page.mouse.move(x, box["y"] + box["height"] * (top + bottom) / 2, steps=4)
-    page.mouse.move(x, box["y"] + box["height"] * bottom, steps=4)
+    page.mouse.move(x, box["y"] - 10, steps=5)
     page.mouse.up()
 
 
@@ -70,7 +71,7 @@ def test_a_sweep_from_the_form_finishes_is_brushed_and_its_best_is_promoted_and_
     total = rows.count()
     assert total == 6
     metric_axis = page.locator("svg[data-parallel] .pc-axis[data-name=accuracy]")
-    _brush(page, metric_axis, 0.0, 0.45)
+    _brush_top(page, metric_axis, 0.45)
     status = page.locator("[data-brush-status]")
     expect(status).to_be_visible()
     shown = int(re.search(r"(\d+) de (\d+)", status.inner_text()).group(1))

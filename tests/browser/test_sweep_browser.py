@@ -5,7 +5,9 @@ The trials run in the real Celery worker against the real MLflow server; the pag
 sweep live (htmx) and the promoted experiment like any other.
 """
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -14,7 +16,19 @@ from playwright.sync_api import expect
 from cauce.experiments.models import MLExperiment
 from cauce.sweeps.models import Sweep
 
+# SWEEP_SCREENSHOTS=<folder>: also leave the sweep form and page at 1366 and 390 px there.
+SHOTS = os.environ.get("SWEEP_SCREENSHOTS")
+
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def _shoot(page, name: str) -> None:
+    if not SHOTS:
+        return
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(Path(SHOTS) / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 900})
 
 
 def _brush_top(page, axis, fraction: float) -> None:
@@ -56,6 +70,7 @@ def test_a_sweep_from_the_form_finishes_is_brushed_and_its_best_is_promoted_and_
     page.check("input[name=choices_criterion][value=entropy]")
     page.fill("input[name=n_trials]", "6")
     page.select_option("select[name=metric]", "accuracy")
+    _shoot(page, "sweep-form")
     page.get_by_role("button", name="Lanzar el barrido").click()
 
     page.wait_for_url(re.compile(r"/sweeps/[0-9a-f-]{36}/$"))
@@ -78,6 +93,7 @@ def test_a_sweep_from_the_form_finishes_is_brushed_and_its_best_is_promoted_and_
     assert shown == page.locator("table[data-compare-table] tbody tr:visible").count()
     best = page.locator("table[data-compare-table] tbody tr.best")
     expect(best).to_be_visible()  # the best value is at the top of the axis
+    _shoot(page, "sweep-page-brushed")
     page.get_by_role("button", name="Quitar el filtro").click()
     expect(page.locator("table[data-compare-table] tbody tr:visible")).to_have_count(total)
 

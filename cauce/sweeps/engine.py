@@ -31,6 +31,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -205,17 +206,28 @@ def _log_best(sweep: Sweep) -> None:
 
 
 def _finish(sweep: Sweep) -> None:
+    """RUNNING → FINISHED (ERROR when no trial completed). What a reader of the ended sweep
+    expects is there before the status says so: the importances, the parent run ended."""
     completed = Trial.objects.filter(sweep=sweep, status=Trial.Status.COMPLETE).exists()
-    now = timezone.now()
-    fields: dict[str, Any] = {"finished_at": now, "updated_at": now}
+    fields: dict[str, Any] = {"importances": _importances(sweep) if completed else {}}
     if completed:
         fields["status"] = Sweep.Status.FINISHED
     else:
         fields["status"] = Sweep.Status.ERROR
         fields["error"] = _("Ninguna prueba terminó bien: vea el error de cada prueba.")
+    if sweep.mlflow_run_id:
+        try:
+            runs.run_end(
+                run_id=sweep.mlflow_run_id,
+                status="FINISHED" if completed else "FAILED",
+                worker=True,
+            )
+        except MlflowError as exc:  # the watch ends it later (sweep_runs_close)
+            logger.warning("Sweep %s: parent run not ended (%r)", sweep.pk, exc)
+    now = timezone.now()
+    fields.update(finished_at=now, updated_at=now)
     if not Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).update(**fields):
         return
-    _importances_record(sweep)
     sweep_runs_close(sweep_id=sweep.pk, worker=True)
     logger.info("Sweep %s ended %s", sweep.pk, fields["status"])
     if completed and sweep.auto_promote:
@@ -234,16 +246,15 @@ def _auto_promote(sweep_id: Any) -> None:
         logger.warning("Sweep %s: the best trial was not promoted (%s)", sweep_id, exc.message)
 
 
-def _importances_record(sweep: Sweep) -> None:
+def _importances(sweep: Sweep) -> dict[str, float]:
     """Optuna's parameter importances, kept for the sweep's page (best effort)."""
     from cauce.sweeps import study as optuna_study
 
     try:
-        importances = optuna_study.param_importances(sweep)
+        return optuna_study.param_importances(sweep)
     except Exception:
         logger.exception("Sweep %s: parameter importances not computed", sweep.pk)
-        return
-    Sweep.objects.filter(pk=sweep.pk).update(importances=importances)
+        return {}
 
 
 def _lease_take(sweep_id: Any, token: str) -> bool:
@@ -397,6 +408,26 @@ def _child_run(sweep: Sweep, trial: Trial) -> str:
     return run_id
 
 
+# The last datasets read by this process: a sweep's trials read the same file again and again.
+_FRAMES: OrderedDict[tuple, Any] = OrderedDict()
+_FRAMES_KEPT = 2
+
+
+def _frame(sweep: Sweep):
+    """The sweep's columns of its dataset; read once per process and file, then copied."""
+    columns = (*sweep.feature_columns, sweep.target_column)
+    key = (sweep.dataset_id, sweep.dataset.file.name, columns)
+    found = _FRAMES.get(key)
+    if found is None:
+        found = dataset_dataframe(dataset=sweep.dataset, columns=list(columns))
+        _FRAMES[key] = found
+        while len(_FRAMES) > _FRAMES_KEPT:
+            _FRAMES.popitem(last=False)
+    else:
+        _FRAMES.move_to_end(key)
+    return found.copy()
+
+
 class _Heartbeat(threading.Thread):
     """Writes the trial's ``heartbeat_at`` every ``EXPERIMENT_HEARTBEAT_SECONDS``."""
 
@@ -504,9 +535,7 @@ def _trial_run(sweep: Sweep, trial: Trial) -> bool:
         raise TrialRetry(exc) from exc
     _trial_record(trial, mlflow_run_id=run_id)
     try:
-        frame = dataset_dataframe(
-            dataset=sweep.dataset, columns=[*sweep.feature_columns, sweep.target_column]
-        )
+        frame = _frame(sweep)
         with training_memory_limit():
             scores = trial_train(frame, settings=_trial_settings(sweep, trial), on_fold=on_fold)
         state, run_status, value = "COMPLETE", "FINISHED", scores.value
@@ -523,19 +552,25 @@ def _trial_run(sweep: Sweep, trial: Trial) -> bool:
     fold_scores = list(scores.fold_scores) if scores else _reported(handle)
     if Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.CANCELLED).exists():
         run_status = "KILLED"  # cancelled meanwhile: the child ends with its parent
+    results = {
+        "status": state,
+        "value": value,
+        "error": error,
+        "fold_scores": fold_scores,
+        "metrics": dict(scores.metrics) if scores else {},
+        "duration_seconds": duration,
+    }
+    for name, result in results.items():
+        setattr(trial, name, result)
+    # The child run ends before the row says the trial ended: whoever reads an ended trial
+    # finds its run ended too.
+    closed = _trial_run_close(trial, sweep=sweep, run_status=run_status)
     finished = Trial.objects.filter(pk=trial.pk, status=Trial.Status.RUNNING).update(
-        status=state,
-        value=value,
-        error=error,
-        fold_scores=fold_scores,
-        metrics=dict(scores.metrics) if scores else {},
-        duration_seconds=duration,
-        finished_at=timezone.now(),
+        **results, finished_at=timezone.now()
     )
     trial.refresh_from_db()
     if not finished:  # the watch failed it meanwhile (no heartbeat): its verdict stands
-        run_status = "FAILED"
-    closed = _trial_run_close(trial, sweep=sweep, run_status=run_status)
+        logger.warning("Sweep %s trial %s: failed by the watch meanwhile", sweep.pk, trial.number)
     try:
         optuna_study.tell(study, number=trial.number, state=trial.status, value=trial.value)
     except Exception as exc:  # the controller reconciles it from the row

@@ -320,6 +320,13 @@ os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 MLFLOW_TRACKING_URI = env.str("MLFLOW_TRACKING_URI", default="http://127.0.0.1:5000")
 # What the browser can reach (links to the MLflow UI); the tracking URI may be internal.
 MLFLOW_PUBLIC_URL = env.str("MLFLOW_PUBLIC_URL", default=MLFLOW_TRACKING_URI)
+# Where people reach Cauce (with any sub-path): runs link back to their experiment's page
+# (the ``cauce.url`` run tag) from MLflow's UI.
+CAUCE_BASE_URL = env.str("CAUCE_BASE_URL", default="http://127.0.0.1:8000")
+if not CAUCE_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"CAUCE_BASE_URL must be an http:// or https:// URL, not {CAUCE_BASE_URL!r}."
+    )
 # Web requests fail fast; workers wait longer and retry through Celery.
 MLFLOW_WEB_CONNECT_TIMEOUT = env.float("MLFLOW_WEB_CONNECT_TIMEOUT", default=0.5)
 MLFLOW_WEB_READ_TIMEOUT = env.float("MLFLOW_WEB_READ_TIMEOUT", default=0.8)

@@ -89,6 +89,7 @@ from cauce.integrations.mlflow import (
     tracking,
 )
 from cauce.integrations.mlflow.client import tracking_uri as mlflow_tracking_uri
+from cauce.projects.services import project_mlflow_experiment_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -657,10 +658,7 @@ def _execute(experiment: MLExperiment) -> None:
     clock = _StageClock(experiment)
 
     clock.enter(Stage.PREPARING)
-    mlflow_experiment_id = tracking.experiment_ensure(name=project.mlflow_experiment_name)
-    if project.mlflow_experiment_id != mlflow_experiment_id:
-        project.mlflow_experiment_id = mlflow_experiment_id
-        project.save(update_fields=["mlflow_experiment_id", "updated_at"])
+    mlflow_experiment_id = project_mlflow_experiment_ensure(project=project)
     run_id = run_start(experiment, mlflow_experiment_id=mlflow_experiment_id)
     tracking.run_log_params(run_id=run_id, params=experiment_mlflow_params(experiment))
 

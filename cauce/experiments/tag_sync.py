@@ -33,11 +33,19 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cauce.experiments.models import MLExperiment, TagSyncState
-from cauce.experiments.tags import MAX_TAGS, tag_is_valid, tags_normalize
+from cauce.experiments.tags import (
+    MAX_TAGS,
+    TAG_KEY_VALUE,
+    is_tag_mlflow_key,
+    tag_is_valid,
+    tag_mlflow_key,
+    tags_normalize,
+)
 from cauce.experiments.tasks import tag_sync_push_task
 from cauce.integrations.mlflow import MlflowError, MlflowNotFound, MlflowUnavailable
 
@@ -55,6 +63,14 @@ MLFLOW_MAX_TAG_VALUE = 8000
 RESERVED_PREFIXES = ("mlflow.", "cauce.")
 # On every run Cauce creates: which experiment (and so which attempts) it belongs to.
 EXPERIMENT_ID_TAG = "cauce.experiment_id"
+PROJECT_ID_TAG = "cauce.project_id"
+# What MLflow's UI shows as the run's "Source": type JOB shows the name whole (LOCAL would
+# show only what follows its last "/") with a job icon; no link without Databricks' job ids.
+SOURCE_NAME_KEY = "mlflow.source.name"
+SOURCE_TYPE_KEY = "mlflow.source.type"
+SOURCE_TYPE = "JOB"
+# The experiment's page in Cauce (``CAUCE_BASE_URL``), a link from MLflow back to Cauce.
+URL_KEY = "cauce.url"
 
 
 # --- the desired state -----------------------------------------------------------------------
@@ -78,7 +94,8 @@ def mlflow_tags_desired(
     experiment: MLExperiment, *, tag_names: Iterable[str] | None = None
 ) -> DesiredTags:
     """The run tags of an experiment: its tags as ``tag_i``, ``all_tags`` and ``tag_count``,
-    plus the run's name, description, user and ids.
+    one ``cauce.tag.<tag>`` = "true" per tag (``tags.tag_mlflow_key``), plus the run's name,
+    description, user, source, Cauce's ids and the experiment's address in Cauce.
 
     ``tag_0``..``tag_{n-1}`` are the tags sorted by name (stable keys), ``all_tags`` is them
     comma-joined and ``tag_count`` their number, all strings, present even with no tags so
@@ -113,13 +130,30 @@ def mlflow_tags_desired(
     if user:
         tags[USER_KEY] = user
     tags[EXPERIMENT_ID_TAG] = str(experiment.pk)
-    tags["cauce.project_id"] = str(experiment.project_id)
+    tags[PROJECT_ID_TAG] = str(experiment.project_id)
+    tags[SOURCE_NAME_KEY] = f"Cauce · {experiment.name}"
+    tags[SOURCE_TYPE_KEY] = SOURCE_TYPE
+    tags[URL_KEY] = experiment_cauce_url(experiment)
+    for name in names:
+        tags[tag_mlflow_key(name)] = TAG_KEY_VALUE
     return DesiredTags(tags=tags, clipped=clipped)
 
 
+def experiment_cauce_url(experiment: MLExperiment) -> str:
+    """The experiment's page, as MLflow's users reach Cauce (``CAUCE_BASE_URL``)."""
+    path = reverse("experiments:ml_experiment_detail", args=[experiment.pk])
+    # The base URL includes any sub-path Cauce is served at; a web request's reverse() would
+    # add it again.
+    path = "/" + path.removeprefix(get_script_prefix())
+    return settings.CAUCE_BASE_URL.rstrip("/") + path
+
+
 def is_managed_key(key: str) -> bool:
-    """Keys a push owns: what it writes, and stale ``tag_<i>`` keys it removes."""
-    return bool(TAG_KEY.match(key)) or key in (ALL_TAGS, TAG_COUNT, NOTE_KEY)
+    """Keys a push owns: what it writes, and stale ``tag_<i>`` / ``cauce.tag.*`` keys it
+    removes."""
+    return (
+        bool(TAG_KEY.match(key)) or key in (ALL_TAGS, TAG_COUNT, NOTE_KEY) or is_tag_mlflow_key(key)
+    )
 
 
 # --- recording a change (web and worker, inside the change's transaction) ---------------------
@@ -443,9 +477,13 @@ def tag_sync_sweep(*, limit: int | None = None) -> SweepResult:
 class MergeResult:
     tags: list[str]  # the experiment's tags once MLflow's edits are adopted
     changed: bool
-    # Keys on the run that the next push removes: adopted plain keys, tag_<i> past the end.
+    # Keys on the run that the next push removes: adopted plain keys, tag_<i> past the end,
+    # ``cauce.tag.*`` keys of tags the experiment does not have.
     stray_keys: list[str]
     refused: list[str]  # tags read from MLflow that break Cauce's rules (not adopted)
+    # Keys a push writes are missing on the run (a run written before Cauce wrote them, or
+    # removed in MLflow): the next push writes them again.
+    incomplete: bool = False
 
 
 def _tag_values(tags: dict[str, str]) -> list[str]:
@@ -474,6 +512,10 @@ def tags_merge(*, base: list[str], snapshot: dict[str, str], run: dict[str, str]
     key added (``key`` becomes the tag ``key``, or ``key:value`` when it has a value). Values
     are compared exactly, so "Iris" → "iris" is a rename; the result is normalised like any
     tag in Cauce (trimmed, spaces collapsed, case-insensitive duplicates dropped).
+
+    The ``cauce.tag.*`` keys are derived from the tags, never a way to edit them: one added
+    in MLflow for a tag the experiment does not have is stray (removed), one missing is
+    written again, like the source and ``cauce.url`` (``incomplete``).
     """
 
     removed: set[str] = set()
@@ -504,15 +546,19 @@ def tags_merge(*, base: list[str], snapshot: dict[str, str], run: dict[str, str]
         refused.extend(merged[MAX_TAGS:])
         merged = merged[:MAX_TAGS]
     written_keys = set(snapshot)
+    merged_keys = {tag_mlflow_key(tag) for tag in merged}
     stray = sorted(
         {*plain, *(key for key in run if TAG_KEY.match(key) and key not in written_keys)}
         - {f"tag_{index}" for index in range(len(merged))}
+        | {key for key in run if is_tag_mlflow_key(key) and key not in merged_keys}
     )
+    required = {*(tag_mlflow_key(tag) for tag in base), SOURCE_NAME_KEY, URL_KEY}
     return MergeResult(
         tags=merged,
         changed=sorted(merged) != sorted(base),
         stray_keys=stray,
         refused=refused,
+        incomplete=not required <= set(run),
     )
 
 
@@ -591,10 +637,13 @@ def tag_sync_pull(
 def _pull_one(experiment, state, run, result: PullResult, dry_run: bool, tags_set) -> None:
     base = sorted(experiment.tags.names())
     merge = tags_merge(base=base, snapshot=state.snapshot, run=run)
-    if not merge.changed and not merge.stray_keys:
+    if not merge.changed and not merge.stray_keys and not merge.incomplete:
         return
     if state.is_pending:
-        # Cauce changed after the last sync: its state wins; what MLflow added goes.
+        # Cauce changed after the last sync: its state wins; what MLflow added goes (and the
+        # pending push writes whatever is missing).
+        if not (merge.changed or merge.stray_keys):
+            return
         result.overridden += 1
         if not dry_run and merge.stray_keys:
             TagSyncState.objects.filter(pk=state.pk).update(
@@ -621,5 +670,6 @@ def _pull_one(experiment, state, run, result: PullResult, dry_run: bool, tags_se
             result.adopted.append(change)
             logger.info("Adopted MLflow's tags on experiment %s: %s", experiment.pk, change)
         else:
-            # Only keys to clean up (e.g. a plain key that was already a tag): push them away.
+            # Only keys to clean up (e.g. a plain key that was already a tag) or to write
+            # again: push the experiment's state.
             tag_sync_record_change(experiment=experiment)

@@ -41,6 +41,13 @@ class Project(TimeStampedModel):
 
     @property
     def mlflow_experiment_name(self) -> str:
+        """The name of the project's MLflow experiment: the project's, made unique by its id
+        (MLflow's names are unique); renamed with the project."""
+        return f"{self.name} · cauce {self.pk}"
+
+    @property
+    def mlflow_legacy_experiment_name(self) -> str:
+        """The name the MLflow experiment had before it was named after the project."""
         return f"cauce-project-{self.pk}"
 
 

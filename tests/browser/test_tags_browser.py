@@ -106,12 +106,14 @@ def test_tag_editing_suggests_the_projects_tags_after_the_ones_typed(
 def test_the_mlflow_link_opens_the_same_tag_search_in_mlflows_ui(
     logged_in_page, live_server, editor, tagged_experiments, mlflow
 ):
+    from cauce.experiments.tags import tag_mlflow_key
     from cauce.integrations.mlflow import tracking
 
     project = tagged_experiments
     experiment_id = tracking.experiment_ensure(name=f"cauce-browser-tags-{project.pk}")
-    for run_name, tags in [("run-iris-rf", "iris,rf"), ("run-iris", "iris,lineal")]:
-        tracking.run_create(experiment_id=experiment_id, run_name=run_name, tags={"all_tags": tags})
+    for run_name, tags in [("run-iris-rf", ["iris", "rf"]), ("run-iris", ["iris", "surf"])]:
+        run_tags = {"all_tags": ",".join(tags)} | {tag_mlflow_key(tag): "true" for tag in tags}
+        tracking.run_create(experiment_id=experiment_id, run_name=run_name, tags=run_tags)
     project.mlflow_experiment_id = experiment_id
     project.save(update_fields=["mlflow_experiment_id"])
 
@@ -124,8 +126,11 @@ def test_the_mlflow_link_opens_the_same_tag_search_in_mlflows_ui(
     with page.context.expect_page(timeout=90_000) as opened:
         link.click()
     mlflow_page = opened.value
-    # MLflow's runs table shows the search it was given, and only the run with both tags.
+    # MLflow's runs table shows the search it was given, and only the run with both tags
+    # ("surf" is not "rf").
     expect(mlflow_page.get_by_text("run-iris-rf")).to_be_visible(timeout=60_000)
     expect(mlflow_page.get_by_text("run-iris", exact=True)).to_have_count(0)
-    search_box = mlflow_page.locator("input[value*='tags.all_tags']")
-    expect(search_box).to_have_value("tags.all_tags ILIKE '%iris%' AND tags.all_tags ILIKE '%rf%'")
+    search_box = mlflow_page.locator("input[value*='cauce.tag']")
+    expect(search_box).to_have_value(
+        "tags.`cauce.tag.iris` = 'true' AND tags.`cauce.tag.rf` = 'true'"
+    )

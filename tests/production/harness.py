@@ -119,6 +119,33 @@ LOG_TAIL_CHARS = 4000
 _PRIVATE_PREFIXES = ("CAUCE_", "DJANGO_", "CELERY_", "MLFLOW_", "AWS_", "DATABASE_URL", "CACHE_URL")
 
 
+def _nginx_main_conf(folder: Path, site: Path, logging: str) -> Path:
+    """nginx's main configuration in ``folder``: one process in the foreground, the ``site``
+    file included, ``logging`` in its http block; as root, nginx's worker runs as nobody, so
+    its temporary folders (in ``folder``) must be its own."""
+    user = "user nobody nogroup;" if os.geteuid() == 0 else ""
+    main = f"""{user}
+daemon off;
+worker_processes 1;
+pid {folder / "nginx.pid"};
+error_log stderr warn;
+events {{ worker_connections 1024; }}
+http {{
+    {logging}
+    client_body_temp_path {folder / "body"};
+    proxy_temp_path {folder / "proxy"};
+    fastcgi_temp_path {folder / "fastcgi"};
+    uwsgi_temp_path {folder / "uwsgi"};
+    scgi_temp_path {folder / "scgi"};
+    include {site};
+}}
+"""
+    (folder / "nginx.conf").write_text(main)
+    if os.geteuid() == 0:
+        shutil.chown(folder, "nobody", "nogroup")
+    return folder / "nginx.conf"
+
+
 class HarnessError(RuntimeError):
     """A service did not start, stop or answer in time; the message carries its log's end."""
 
@@ -538,30 +565,13 @@ class Harness:
             MLFLOW_PROXY_RESOLVER="127.0.0.1",  # nothing to resolve: the servers are addresses
         )
         (folder / "mlflow.conf").write_text(site)
-        # As root, nginx's worker runs as nobody: its temporary folders must be its own.
-        user = "user nobody nogroup;" if os.geteuid() == 0 else ""
-        main = f"""{user}
-daemon off;
-worker_processes 1;
-pid {folder / "nginx.pid"};
-error_log stderr warn;
-events {{ worker_connections 1024; }}
-http {{
-    # Which server answered each request, and in how long (mlflow_upstreams() reads it).
-    log_format upstream '$request_method $status $upstream_addr $upstream_response_time $msec';
-    access_log {self.mlflow_proxy_log} upstream buffer=32k flush=1s;
-    client_body_temp_path {folder / "body"};
-    proxy_temp_path {folder / "proxy"};
-    fastcgi_temp_path {folder / "fastcgi"};
-    uwsgi_temp_path {folder / "uwsgi"};
-    scgi_temp_path {folder / "scgi"};
-    include {folder / "mlflow.conf"};
-}}
-"""
-        (folder / "nginx.conf").write_text(main)
-        if os.geteuid() == 0:
-            shutil.chown(folder, "nobody", "nogroup")
-        return folder / "nginx.conf"
+        # Which server answered each request, and in how long (mlflow_upstreams() reads it).
+        logging = (
+            "log_format upstream '$request_method $status $upstream_addr "
+            "$upstream_response_time $msec';\n"
+            f"    access_log {self.mlflow_proxy_log} upstream buffer=32k flush=1s;"
+        )
+        return _nginx_main_conf(folder, folder / "mlflow.conf", logging)
 
     @property
     def mlflow_proxy_log(self) -> Path:
@@ -640,27 +650,7 @@ http {{
             WEB_PROXY_FORWARDED_PROTO="$scheme",
         )
         (folder / "web.conf").write_text(site)
-        user = "user nobody nogroup;" if os.geteuid() == 0 else ""
-        main = f"""{user}
-daemon off;
-worker_processes 1;
-pid {folder / "nginx.pid"};
-error_log stderr warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {folder / "body"};
-    proxy_temp_path {folder / "proxy"};
-    fastcgi_temp_path {folder / "fastcgi"};
-    uwsgi_temp_path {folder / "uwsgi"};
-    scgi_temp_path {folder / "scgi"};
-    include {folder / "web.conf"};
-}}
-"""
-        (folder / "nginx.conf").write_text(main)
-        if os.geteuid() == 0:
-            shutil.chown(folder, "nobody", "nogroup")
-        return folder / "nginx.conf"
+        return _nginx_main_conf(folder, folder / "web.conf", "access_log off;")
 
     def _start_web_proxy(self) -> None:
         if not Path(NGINX).exists():

@@ -19,8 +19,9 @@ Which pages call MLflow (read from the views and selectors):
   finished run's info and listings are kept in Django's cache (the harness's, as compose's, is
   Redis, shared by the web processes; ``make run``'s is per process), so MLflow is asked once
   per finished run (per web process with a memory cache);
-- predict API (``registry.predict.api``): on every request, one REST call resolving the
-  alias (the loaded model itself is cached per process).
+- predict API (``registry.predict.api``): at most one REST call resolving the alias per web
+  process every ``CAUCE_ALIAS_TTL_SECONDS`` (5 s), and at once after an alias moved through
+  Cauce (the model's ``alias_generation``); the loaded model itself is cached per process.
 
 Against a Cauce already running (``make run``, a deployment on this machine):
 
@@ -73,7 +74,7 @@ MLFLOW_USE = {
     LIST: "no MLflow call",
     DETAIL: "no MLflow call",
     ARTIFACTS: "MLflow only on a cache miss (a finished run: once per cache)",
-    PREDICT: "MLflow on every request (the alias is resolved: 1 call)",
+    PREDICT: "MLflow at most once per alias TTL per process (the alias lookup: 1 call)",
 }
 MLFLOW_EQUIVALENT = {
     ARTIFACTS: "artifacts",

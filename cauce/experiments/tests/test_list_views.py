@@ -317,7 +317,7 @@ def test_the_mlflow_link_searches_the_projects_runs_by_the_tags(editor_client, t
     response = editor_client.get(_list_url(project), {"tags": "a,b"})
     assert response.context["mlflow_search_url"] == (
         "http://mlflow.example:5000/#/experiments/7/runs?searchFilter="
-        "tags.all_tags%20ILIKE%20%27%25a%25%27%20AND%20tags.all_tags%20ILIKE%20%27%25b%25%27"
+        "tags.%60cauce.tag.a%60%20%3D%20%27true%27%20AND%20tags.%60cauce.tag.b%60%20%3D%20%27true%27"
     )
     any_of = editor_client.get(_list_url(project), {"tags": "a,b", "tags_mode": "any"})
     assert any_of.context["mlflow_search_url"] == ""

@@ -134,10 +134,15 @@ def test_it_runs_an_experiment_to_finished_with_everything_in_mlflow(
     assert run.info.user_id == "eduardo"
     assert tags["mlflow.user"] == "eduardo"
     assert tags["mlflow.note.content"] == "Bosque de referencia"
+    # MLflow's "Source" names Cauce and the experiment; cauce.url links back to its page.
+    assert tags["mlflow.source.name"] == f"Cauce · {experiment.name}"
+    assert tags["mlflow.source.type"] == "JOB"
+    assert tags["cauce.url"].endswith(f"/experiments/{experiment.pk}/")
     # Nothing else outside MLflow's own keys: a later sync would take it for a user's tag.
     assert {key for key in tags if not key.startswith("mlflow.")} == {
         "tag_0", "tag_1", "tag_2", "all_tags", "tag_count",
-        "cauce.experiment_id", "cauce.project_id",
+        "cauce.experiment_id", "cauce.project_id", "cauce.url",
+        "cauce.tag.baseline", "cauce.tag.iris", "cauce.tag.rf",
     }  # fmt: skip
     state = TagSyncState.objects.get(pk=experiment.pk)
     assert state.synced_run_id == run.info.run_id
@@ -192,7 +197,9 @@ def test_an_experiment_s_run_costs_few_mlflow_calls(mlflow_client, iris_dataset,
     uploads = sum(n for (method, path), n in calls.items() if method == "PUT")
     # 5 files of the run, 7 of the model (MLmodel, model.pkl, environments, examples).
     assert uploads == 12
-    assert sum(calls.values()) - uploads <= 13, calls
+    # The project's first run finds no MLflow experiment (by its tag, by its old name) and
+    # creates it; later runs find it by the id Cauce keeps, in one request.
+    assert sum(calls.values()) - uploads <= 14, calls
 
 
 def iris_dataset_rows(dataset):
@@ -441,7 +448,8 @@ def test_the_reaper_fails_running_experiments_without_a_recent_heartbeat(
         assert other.status == status
 
 
-def test_the_tag_formats_follow_the_spec(iris_dataset, editor):
+def test_the_tag_formats_follow_the_spec(iris_dataset, editor, settings):
+    settings.CAUCE_BASE_URL = "https://cauce.example/equipo/"
     experiment = queued_experiment(
         iris_dataset,
         tags=["producción", "v2", "clientes"],
@@ -459,6 +467,12 @@ def test_the_tag_formats_follow_the_spec(iris_dataset, editor):
         "mlflow.user": "eduardo",
         "cauce.experiment_id": str(experiment.pk),
         "cauce.project_id": str(experiment.project_id),
+        "mlflow.source.name": "Cauce · Bosque iris",
+        "mlflow.source.type": "JOB",
+        "cauce.url": f"https://cauce.example/equipo/experiments/{experiment.pk}/",
+        "cauce.tag.clientes": "true",
+        "cauce.tag.producción": "true",
+        "cauce.tag.v2": "true",
     }
 
 

@@ -88,7 +88,71 @@ def test_the_merge_refuses_tags_that_break_the_rules():
     assert result.stray_keys == ["tag_2", "tag_3"]
 
 
+def test_the_merge_never_adopts_a_cauce_tag_key_and_drops_those_of_tags_it_lacks():
+    written = {**WRITTEN, "cauce.tag.base": "true", "cauce.tag.iris": "true"}
+    run = {**written, "cauce.tag.surf": "true", "mlflow.source.name": "x", "cauce.url": "u"}
+    result = tags_merge(base=["base", "iris"], snapshot=written, run=run)
+    assert (result.tags, result.changed) == (["base", "iris"], False)
+    assert result.stray_keys == ["cauce.tag.surf"]
+    assert not result.incomplete
+    # A tag removed in MLflow (its tag_i) takes its key with it.
+    edited = {k: v for k, v in run.items() if k != "tag_0"}
+    assert tags_merge(base=["base", "iris"], snapshot=written, run=edited).stray_keys == [
+        "cauce.tag.base",
+        "cauce.tag.surf",
+    ]
+
+
+def test_the_merge_wants_missing_derived_keys_written_again():
+    written = {**WRITTEN, "cauce.tag.base": "true", "cauce.tag.iris": "true"}
+    complete = {**written, "mlflow.source.name": "Cauce · x", "cauce.url": "u"}
+    assert not tags_merge(base=["base", "iris"], snapshot=written, run=complete).incomplete
+    for key in ("cauce.tag.iris", "mlflow.source.name", "cauce.url"):
+        run = {k: v for k, v in complete.items() if k != key}
+        result = tags_merge(base=["base", "iris"], snapshot=written, run=run)
+        assert result.incomplete and not result.changed and result.stray_keys == []
+
+
 # --- against the real server -----------------------------------------------------------------
+
+
+def test_cauce_tag_keys_edited_in_mlflow_are_not_tags_and_are_put_back(
+    synced, client, django_capture_on_commit_callbacks
+):
+    run_id = synced.mlflow_run_id
+    client.set_tag(run_id, "cauce.tag.surf", "true")  # would make a search find this run
+    client.delete_tag(run_id, "cauce.tag.iris")  # would hide it from one
+
+    with django_capture_on_commit_callbacks() as sent:
+        result = tag_sync_pull()
+    assert (result.adopted, result.overridden) == ([], 0)
+    assert _tags(synced) == ["base", "iris", "v1"]
+    assert len(sent) == 1  # a push, to put the run right
+
+    _push(synced)
+    run_tags = client.get_run(run_id).data.tags
+    assert sorted(key for key in run_tags if key.startswith("cauce.tag.")) == [
+        "cauce.tag.base",
+        "cauce.tag.iris",
+        "cauce.tag.v1",
+    ]
+    assert tag_sync_pull().adopted == []
+    assert not TagSyncState.objects.get(pk=synced.pk).is_pending
+
+
+def test_a_run_written_before_the_derived_keys_gets_them_from_the_pull(synced, client):
+    run_id = synced.mlflow_run_id
+    for key in ("cauce.tag.base", "cauce.tag.iris", "cauce.tag.v1", "cauce.url"):
+        client.delete_tag(run_id, key)
+    state = TagSyncState.objects.get(pk=synced.pk)
+    state.snapshot = {k: v for k, v in state.snapshot.items() if not k.startswith("cauce.")}
+    state.save(update_fields=["snapshot"])
+
+    tag_sync_pull()
+    _push(synced)
+    run_tags = client.get_run(run_id).data.tags
+    assert {"cauce.tag.base", "cauce.tag.iris", "cauce.tag.v1", "cauce.url"} <= set(run_tags)
+    assert _tags(synced) == ["base", "iris", "v1"]
 
 
 def test_an_mlflow_edit_with_nothing_pending_is_adopted_and_both_sides_converge(

@@ -34,6 +34,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ApplicationError
+from cauce.core.warning_filters import filters_compact
 from cauce.integrations.mlflow.client import tracking_uri, translate_errors
 from cauce.integrations.mlflow.errors import MlflowError
 
@@ -165,6 +166,9 @@ def _load(*, name: str, version: int) -> ServedModel:
                 % {"name": name, "version": version}
             ) from exc
     _warn_version_mismatch(uri, pyfunc)
+    # Loading may have imported modules that install warning filters: compacted again, as
+    # at the web process's start (scikit-learn installs them all around each tree).
+    filters_compact()
     return ServedModel(
         name=name,
         version=version,

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from cauce.integrations.mlflow.client import get_client, tracking_uri, translate_errors
-from cauce.integrations.mlflow.errors import MlflowNotFound
+from cauce.integrations.mlflow.errors import MlflowError, MlflowNotFound, MlflowUnavailable
 from cauce.integrations.mlflow.search import filter_value, search_pages
+
+logger = logging.getLogger(__name__)
 
 # log_batch limits of the tracking server.
 _MAX_PARAMS_PER_BATCH = 100
@@ -47,6 +52,144 @@ def experiment_ensure(*, name: str) -> str:
         if experiment is None:
             raise MlflowNotFound()
         return experiment.experiment_id
+
+
+# The experiment tag that says which Cauce project an MLflow experiment belongs to: the link
+# never depends on the name, which follows the project's.
+PROJECT_TAG = "cauce.project_id"
+# Names tried, in turn, when the wanted one is held by an experiment that is not the
+# project's (made outside Cauce, or deleted: MLflow keeps a deleted experiment's name).
+_NAME_VARIANTS = 9
+
+
+def _name_candidates(name: str) -> list[str]:
+    return [name, *(f"{name} ({number})" for number in range(2, _NAME_VARIANTS + 1))]
+
+
+def _belongs(experiment: Any, project_id: str) -> bool:
+    """An experiment the project may use: tagged with its id, or not tagged at all (made by
+    an earlier Cauce, or its tag lost)."""
+    return experiment.tags.get(PROJECT_TAG, project_id) == project_id
+
+
+def _project_experiment_find(
+    client: Any, *, project_id: str, known_id: str, legacy_name: str
+) -> Any:
+    """The project's MLflow experiment, or None: by the id Cauce keeps, then by the tag, then
+    by the old name (``cauce-project-<id>``). One request when the kept id is right (the
+    common case); an untagged one of the wanted name is found when creating it fails."""
+    from mlflow.entities import ViewType
+
+    if known_id:
+        try:
+            with translate_errors(what="get_experiment"):
+                experiment = client.get_experiment(known_id)
+        except MlflowNotFound:
+            experiment = None
+        if experiment is not None and _belongs(experiment, project_id):
+            return experiment
+    with translate_errors(what="search_experiments(project)"):
+        tagged = client.search_experiments(
+            view_type=ViewType.ALL,
+            filter_string=f"tags.`{PROJECT_TAG}` = {filter_value(project_id)}",
+            max_results=10,
+        )
+    if tagged:
+        # An active one first: a deleted experiment is kept only when nothing else is left.
+        return sorted(tagged, key=lambda e: (e.lifecycle_stage != "active", e.experiment_id))[0]
+    if legacy_name:
+        with translate_errors(what="get_experiment_by_name"):
+            experiment = client.get_experiment_by_name(legacy_name)
+        if experiment is not None and _belongs(experiment, project_id):
+            return experiment
+    return None
+
+
+def _holder_id(client: Any, name: str) -> str | None:
+    with translate_errors(what="get_experiment_by_name"):
+        experiment = client.get_experiment_by_name(name)
+    return experiment.experiment_id if experiment is not None else None
+
+
+def _project_experiment_name(client: Any, experiment: Any, *, project_id: str, name: str) -> None:
+    """Tag the project's experiment with its id and give it ``name`` (or a variant of it, when
+    the name is held by another experiment); a deleted experiment is left as it is."""
+    if experiment.lifecycle_stage != "active":
+        return
+    if experiment.tags.get(PROJECT_TAG) != project_id:
+        with translate_errors(what="set_experiment_tag"):
+            client.set_experiment_tag(experiment.experiment_id, PROJECT_TAG, project_id)
+    candidates = _name_candidates(name)
+    if experiment.name in candidates:
+        return
+    for candidate in candidates:
+        try:
+            with translate_errors(what="rename_experiment"):
+                client.rename_experiment(experiment.experiment_id, candidate)
+            return
+        except MlflowUnavailable:
+            raise
+        except MlflowError:
+            # MLflow says only "bad request" for a name already taken: look who holds it.
+            holder = _holder_id(client, candidate)
+            if holder == experiment.experiment_id:
+                return  # another worker renamed it first
+            if holder is None:
+                raise
+    logger.warning(
+        "MLflow experiment %s keeps its name %r: %r and its variants are taken",
+        experiment.experiment_id,
+        experiment.name,
+        name,
+    )
+
+
+def project_experiment_ensure(
+    *, project_id: str, name: str, known_id: str = "", legacy_name: str = ""
+) -> str:
+    """The id of the project's MLflow experiment, found or created, named ``name`` and
+    tagged ``cauce.project_id``.
+
+    Found by ``known_id`` (what Cauce keeps), the tag, ``legacy_name`` (the name it had
+    before, renamed now) or ``name`` (an untagged one is tagged); created otherwise, with its
+    tag in the same request: a project's first run asks three times (tag, old name, create).
+    A name held by an experiment that is not the project's (MLflow's names are unique, a
+    deleted experiment's included) gets `` (2)``, `` (3)``... Two workers creating it at once
+    end with one experiment: the loser finds the winner's by its name and tag.
+    """
+    project_id = str(project_id)
+    client = get_client()
+    experiment = _project_experiment_find(
+        client, project_id=project_id, known_id=known_id, legacy_name=legacy_name
+    )
+    if experiment is not None:
+        _project_experiment_name(client, experiment, project_id=project_id, name=name)
+        return experiment.experiment_id
+    from mlflow.exceptions import MlflowException
+
+    for candidate in _name_candidates(name):
+        with translate_errors(what="create_experiment"):
+            try:
+                return client.create_experiment(candidate, tags={PROJECT_TAG: project_id})
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            existing = client.get_experiment_by_name(candidate)
+        if existing is not None and _belongs(existing, project_id):
+            _project_experiment_name(client, existing, project_id=project_id, name=name)
+            return existing.experiment_id
+    raise MlflowError(
+        _("Ningún nombre libre en MLflow para el experimento «%(name)s».") % {"name": name}
+    )
+
+
+def project_experiment_rename(*, experiment_id: str, project_id: str, name: str) -> None:
+    """Give the project's existing MLflow experiment its (new) name and its tag;
+    ``MlflowNotFound`` when it no longer exists."""
+    client = get_client()
+    with translate_errors(what="get_experiment"):
+        experiment = client.get_experiment(experiment_id)
+    _project_experiment_name(client, experiment, project_id=str(project_id), name=name)
 
 
 def run_create(*, experiment_id: str, run_name: str, tags: Mapping[str, str]) -> str:

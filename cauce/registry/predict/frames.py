@@ -61,6 +61,8 @@ class CheckedInput:
 
     frame: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    # The rows came exactly as the signature asks (``frame_is_exact``), returned unchanged.
+    exact: bool = False
 
 
 @dataclass(frozen=True)
@@ -409,7 +411,7 @@ def input_check(
     large file start further down), so a bad value is reported where the user sees it.
     """
     if inputs is not None and _already_checked(frame, inputs):
-        return CheckedInput(frame=frame)
+        return CheckedInput(frame=frame, exact=True)
     frame = frame.rename(columns=lambda name: str(name).strip())
     if inputs is None:
         return CheckedInput(frame=frame)

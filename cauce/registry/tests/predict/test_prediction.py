@@ -172,7 +172,9 @@ def test_rows_already_in_the_signatures_columns_and_types_are_passed_on_as_they_
     with_gaps = pd.DataFrame({"age": [1.0], "rooms": [3.0], "city": ["a"], "member": [True]})
 
     assert frames.input_check(frame, inputs=IRIS).frame is frame
+    assert frames.input_check(frame, inputs=IRIS).exact
     assert list(frames.input_check(reordered, inputs=IRIS).frame.columns) == NAMES
+    assert not frames.input_check(reordered, inputs=IRIS).exact
     converted = frames.input_check(with_gaps, inputs=MIXED).frame
     assert converted is not with_gaps
     assert str(converted["rooms"].dtype) == "int64"

@@ -39,15 +39,22 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, Q
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.selectors import dataset_dataframe
 from cauce.experiments.limits import training_memory_limit
-from cauce.experiments.tag_sync import EXPERIMENT_ID_TAG, mlflow_tags_desired
+from cauce.experiments.tag_sync import (
+    EXPERIMENT_ID_TAG,
+    SOURCE_NAME_KEY,
+    URL_KEY,
+    mlflow_tags_desired,
+)
 from cauce.integrations.mlflow import MlflowError, MlflowUnavailable, runs, tracking
 from cauce.integrations.mlflow import sweeps as mlflow_sweeps
+from cauce.projects.services import project_mlflow_experiment_ensure
 from cauce.sweeps.liveness import (
     SWEEP_ID_TAG,
     run_end_quietly,
@@ -96,6 +103,10 @@ def sweep_mlflow_tags(sweep: Sweep) -> dict[str, str]:
     tags = mlflow_tags_desired(source, tag_names=sweep.tags).tags
     tags.pop(EXPERIMENT_ID_TAG, None)
     tags[SWEEP_ID_TAG] = str(sweep.pk)
+    # The sweep's page, not an experiment's (the same base URL and sub-path rule).
+    path = "/" + reverse("sweeps:sweep_detail", args=[sweep.pk]).removeprefix(get_script_prefix())
+    tags[URL_KEY] = settings.CAUCE_BASE_URL.rstrip("/") + path
+    tags[SOURCE_NAME_KEY] = f"Cauce · {sweep.name}"
     return tags
 
 
@@ -136,8 +147,8 @@ def sweep_start(*, sweep_id: Any) -> None:
         if sweep.status == Sweep.Status.RUNNING:
             sweep_fill(sweep_id=sweep.pk)
         return
-    project = sweep.project
-    experiment_id = tracking.experiment_ensure(name=project.mlflow_experiment_name)
+    # The project's MLflow experiment, as its experiments find it (named and tagged).
+    experiment_id = project_mlflow_experiment_ensure(project=sweep.project)
     run_id = tracking.run_create(
         experiment_id=experiment_id, run_name=sweep.name, tags=sweep_mlflow_tags(sweep)
     )

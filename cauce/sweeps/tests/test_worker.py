@@ -71,6 +71,8 @@ def test_a_grid_sweep_runs_each_configuration_once_as_child_runs(
     assert parent.data.tags["all_tags"] == "barrido,iris"
     assert parent.data.tags["tag_count"] == "2"
     assert parent.data.tags["tag_0"] == "barrido"
+    assert parent.data.tags["cauce.url"].endswith(f"/sweeps/{sweep_id}/")
+    assert parent.data.tags["cauce.tag.barrido"] == "true"
     assert parent.data.metrics["best_accuracy"] == pytest.approx(best["value"])
 
     children = _children(client, body)

@@ -1,6 +1,7 @@
 """The sweep pages: who sees them, the live part, cancel and promote from the page."""
 
 import pytest
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from cauce.experiments.models import MLExperiment
@@ -166,3 +167,22 @@ def test_the_experiment_form_offers_to_search_its_hyperparameters(
 ):
     page = editor_client.get(reverse("experiments:ml_experiment_create", args=[project.pk]))
     assert reverse("sweeps:sweep_create", args=[project.pk]) in page.content.decode()
+
+
+def test_a_re_run_starts_a_new_sweep_with_the_same_settings(
+    editor_client, sweep, django_capture_on_commit_callbacks
+):
+    _finished(sweep)
+    url = reverse("sweeps:sweep_rerun", args=[sweep.pk])
+    with django_capture_on_commit_callbacks(execute=False):
+        response = editor_client.post(url)
+
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Barrido lanzado de nuevo con los mismos ajustes."
+    ]
+    again = Sweep.objects.exclude(pk=sweep.pk).get()
+    assert response.url == reverse("sweeps:sweep_detail", args=[again.pk])
+    assert again.rerun_of_id == sweep.pk
+    assert again.status == Sweep.Status.QUEUED
+    fields = ("algorithm", "search_space", "metric", "n_trials", "sampler", "seed", "tags")
+    assert [getattr(again, f) for f in fields] == [getattr(sweep, f) for f in fields]

@@ -150,3 +150,28 @@ def test_cancel_stops_the_sweep_and_every_run_ends_killed(
     assert "RUNNING" not in {run.info.status for run in children}
     assert "KILLED" in {run.info.status for run in children}
     assert Sweep.objects.get(pk=sweep_id).status == Sweep.Status.CANCELLED
+
+
+def test_auto_promote_trains_the_best_and_registers_it_as_candidate(
+    celery_worker_process, mlflow, mlflow_server, editor_api, project, iris_dataset
+):
+    body = sweep_body(project, iris_dataset, name="Auto", n_trials=3, auto_promote=True)
+    sweep_id = _create(editor_api, body)
+    ended = _wait(editor_api, sweep_id, _ended)
+    assert ended["status"] == "FINISHED", ended
+
+    deadline = time.monotonic() + DONE_WITHIN_SECONDS
+    client = MlflowClient(tracking_uri=mlflow_server)
+    candidate = None
+    while candidate is None and time.monotonic() < deadline:
+        for model in client.search_registered_models():
+            if "candidate" in (model.aliases or {}):
+                candidate = client.get_model_version_by_alias(model.name, "candidate")
+        time.sleep(0.5)
+    assert candidate is not None, "no model version with the alias candidate"
+    sweep = Sweep.objects.select_related("promoted_experiment").get(pk=sweep_id)
+    experiment = sweep.promoted_experiment
+    assert experiment.status == "FINISHED"
+    assert candidate.run_id == experiment.mlflow_run_id
+    assert sweep.promoted_trial_number == ended["best"]["number"]
+    assert experiment.hyperparameters == ended["best"]["params"]

@@ -43,7 +43,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 # Apps with their own English catalog; config/ and cauce/core/ strings go to locale/.
-CATALOG_APPS := projects datasets experiments artifacts registry monitoring api
+CATALOG_APPS := projects datasets experiments artifacts registry monitoring sweeps api
 
 messages: install
 	for app in $(CATALOG_APPS); do \

@@ -26,16 +26,19 @@ def _reap_stale_experiments(**_kwargs) -> None:
     """A worker killed mid-run left its experiments RUNNING: fail them now; send again the
     queued ones whose message it took with it (never giving up here: a queue nobody listened
     to still holds its messages); then end the MLflow runs that recent ERROR or CANCELLED
-    experiments left RUNNING (MLflow was down, or their worker dead, at the time)."""
+    experiments left RUNNING (MLflow was down, or their worker dead, at the time); the same
+    for sweeps (``cauce.sweeps.liveness``: lost trials, dead trials, controllers kicked)."""
     from cauce.experiments.liveness import (
         experiments_close_orphan_runs,
         experiments_fail_stale,
         experiments_redispatch_lost,
     )
+    from cauce.sweeps.liveness import sweeps_watch
 
     experiments_fail_stale()
     experiments_redispatch_lost(may_give_up=False)
     experiments_close_orphan_runs()
+    sweeps_watch(may_give_up=False)
 
 
 @task_prerun.connect

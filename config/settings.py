@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "cauce.artifacts",
     "cauce.registry",
     "cauce.monitoring",
+    "cauce.sweeps",
     "cauce.api",
     "cauce.demo",
     "cauce.doctor",
@@ -388,6 +389,10 @@ EXPERIMENT_WATCH_SECONDS = env.int("CAUCE_EXPERIMENT_WATCH_SECONDS", default=60)
 EXPERIMENT_QUEUE_TIMEOUT_SECONDS = env.int("CAUCE_EXPERIMENT_QUEUE_TIMEOUT_SECONDS", default=300)
 EXPERIMENT_QUEUE_MAX_DISPATCHES = env.int("CAUCE_EXPERIMENT_QUEUE_MAX_DISPATCHES", default=3)
 
+# Trials of one sweep sent to the workers at once (default: the workers' concurrency).
+SWEEP_PARALLEL_TRIALS = env.int("CAUCE_SWEEP_PARALLEL_TRIALS", default=CELERY_WORKER_CONCURRENCY)
+# Median pruning between cross-validation folds (off only to measure what it saves: bench/).
+SWEEP_PRUNING = env.bool("CAUCE_SWEEP_PRUNING", default=True)
 # A RUNNING experiment whose worker has not written a heartbeat for this long is dead.
 EXPERIMENT_HEARTBEAT_SECONDS = env.int("CAUCE_EXPERIMENT_HEARTBEAT_SECONDS", default=10)
 EXPERIMENT_STALE_AFTER_SECONDS = env.int("CAUCE_EXPERIMENT_STALE_AFTER_SECONDS", default=120)
@@ -470,6 +475,11 @@ CELERY_BEAT_SCHEDULE = {
     # (the next one comes), and one that runs knows every message sent before it was taken.
     "experiments-watch": {
         "task": "cauce.experiments.tasks.experiments_watch_task",
+        "schedule": EXPERIMENT_WATCH_SECONDS,
+        "options": {"expires": EXPERIMENT_WATCH_SECONDS},
+    },
+    "sweeps-watch": {
+        "task": "cauce.sweeps.tasks.sweeps_watch_task",
         "schedule": EXPERIMENT_WATCH_SECONDS,
         "options": {"expires": EXPERIMENT_WATCH_SECONDS},
     },
@@ -558,6 +568,11 @@ SPECTACULAR_SETTINGS = {
     # blank (the response components do not need it).
     "COMPONENT_SPLIT_REQUEST": True,
     # Error answers, id bounds and non-blank strings for every operation (cauce/api/schema.py).
+    # Experiments' and sweeps' statuses are different choice sets under one field name.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "cauce.experiments.models.MLExperiment.Status",
+        "SweepStatusEnum": "cauce.sweeps.models.Sweep.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "cauce.api.schema.postprocess",

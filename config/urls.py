@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("cauce.artifacts.urls")),
     path("", include("cauce.registry.urls")),
     path("", include("cauce.monitoring.urls")),
+    path("", include("cauce.sweeps.urls")),
     path("api/", include("cauce.api.urls")),
 ]
 

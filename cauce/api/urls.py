@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("cauce.artifacts.api_urls")),
     path("", include("cauce.registry.api_urls")),
     path("", include("cauce.monitoring.api_urls")),
+    path("", include("cauce.sweeps.api_urls")),
 ]

@@ -630,3 +630,50 @@ def _cancel_refusal(status: str) -> str:
     if status == MLExperiment.Status.CANCELLED:
         return _("El experimento ya está cancelado.")
     return _("Solo se puede cancelar un experimento en cola o en ejecución.")
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """An experiment's data and algorithm settings, checked (see ``training_settings_check``)."""
+
+    target_column: str
+    feature_columns: list[str]
+    task_type: str
+    algorithm: str
+    test_size: float
+    random_state: int
+
+
+def training_settings_check(
+    *,
+    project: Project,
+    dataset: Any,
+    target_column: Any,
+    feature_columns: Any,
+    task_type: Any,
+    algorithm: Any,
+    test_size: Any = 0.2,
+    random_state: Any = 42,
+) -> TrainingSettings:
+    """The checks of ``experiment_create`` on what a training reads, for other trainings
+    (a sweep's trials) to take the same rules and messages."""
+    if not isinstance(dataset, Dataset):
+        raise _fail("dataset", _("Elija un conjunto de datos."))
+    if dataset.project_id != project.pk:
+        raise _fail("dataset", _("El conjunto de datos no pertenece a este proyecto."))
+    target = _target_column_check(dataset=dataset, target_column=target_column)
+    features = _feature_columns_check(
+        dataset=dataset, target_column=target_column, feature_columns=feature_columns
+    )
+    algorithm = _algorithm_check(algorithm)
+    task_type = _task_type_check(
+        dataset=dataset, target=target, task_type=task_type, algorithm=algorithm
+    )
+    return TrainingSettings(
+        target_column=target_column,
+        feature_columns=features,
+        task_type=task_type,
+        algorithm=algorithm,
+        test_size=_test_size_check(dataset=dataset, test_size=test_size),
+        random_state=_random_state_check(random_state),
+    )

@@ -100,6 +100,45 @@ def _experiment(site: Site) -> dict:
     return {"pk": site.experiment.pk}
 
 
+def _sweep(site: Site) -> dict:
+    """A finished sweep of the site's project, with its trials (made on first use)."""
+    from cauce.sweeps.models import Sweep, Trial
+
+    sweep = Sweep.objects.filter(project=site.project).first()
+    if sweep is None:
+        sweep = Sweep.objects.create(
+            project=site.project,
+            dataset=site.dataset,
+            name="Barrido del navegador",
+            target_column="species",
+            feature_columns=["sepal_length", "petal_length"],
+            task_type="classification",
+            algorithm="DecisionTreeClassifier",
+            search_space={"max_depth": {"type": "int", "low": 1, "high": 3, "log": False}},
+            metric="accuracy",
+            direction="maximize",
+            n_trials=3,
+            sampler="grid",
+            status=Sweep.Status.FINISHED,
+            best_number=1,
+            best_value=0.95,
+            best_params={"max_depth": 2},
+            importances={"max_depth": 1.0},
+            created_by=site.owner,
+        )
+        for number, value in enumerate([0.6, 0.95, 0.93]):
+            Trial.objects.create(
+                sweep=sweep,
+                number=number,
+                optuna_trial_id=number + 1,
+                status=Trial.Status.COMPLETE,
+                params={"max_depth": number + 1},
+                value=value,
+                duration_seconds=0.1,
+            )
+    return {"pk": sweep.pk}
+
+
 def _preview(path: str) -> PageVisit:
     return PageVisit(
         "artifacts:preview",
@@ -141,6 +180,9 @@ PAGES: list[PageVisit] = [
         label="experiments:ml_experiment_detail (queued: live status)",
     ),
     PageVisit("experiments:ml_experiment_edit", kwargs=_experiment),
+    PageVisit("sweeps:sweep_list", kwargs=lambda s: {"project_pk": s.project.pk}),
+    PageVisit("sweeps:sweep_create", kwargs=lambda s: {"project_pk": s.project.pk}),
+    PageVisit("sweeps:sweep_detail", kwargs=_sweep),
     *(
         _preview(path)
         for path in (
@@ -254,6 +296,10 @@ NOT_PAGES: dict[str, str] = {
     "registry:prediction_download": "file download",
     "registry:prediction_retry": "POST only (the failed prediction's page, visited, clicks it)",
     "experiments:ml_experiment_status": "partial, polled by htmx on a queued experiment's page",
+    "sweeps:sweep_progress": "partial, polled by htmx while a sweep is queued or running",
+    "sweeps:sweep_cancel": "POST only",
+    "sweeps:sweep_promote": "POST only",
+    "sweeps:sweep_rerun": "POST only",
     "artifacts:tab": "partial, loaded by the experiment page's artifacts tab",
     "artifacts:folder": "partial, loaded when a folder of the artifacts tab opens",
     "artifacts:download": "file download (inline previews carry their own sandbox policy)",

@@ -6,6 +6,7 @@ from django.utils import timezone
 from cauce.experiments import services as experiment_services
 from cauce.monitoring.models import Alert
 from cauce.registry.models import PredictionJob, RegisteredModel
+from cauce.sweeps.models import Sweep
 
 
 @pytest.fixture
@@ -41,8 +42,28 @@ def objects(media_root, project, iris_dataset, editor):
         project=project, registered_model=model, version=1, window="24h", kind="drift",
         feature="sepal_length", created_at=timezone.now(),
     )  # fmt: skip
+    # A finished sweep: cancel and promote are refused before any state is looked at.
+    sweep = Sweep.objects.create(
+        project=project,
+        dataset=iris_dataset,
+        name="Barrido base",
+        target_column="species",
+        task_type="classification",
+        algorithm="LogisticRegression",
+        search_space={"C": {"type": "float", "low": 0.01, "high": 10, "log": True}},
+        metric="f1_macro",
+        direction=Sweep.Direction.MAXIMIZE,
+        n_trials=4,
+        sampler=Sweep.Sampler.TPE,
+        status=Sweep.Status.FINISHED,
+        best_number=0,
+        best_value=0.9,
+        best_params={"C": 1.0},
+        created_by=editor,
+    )
     return {
         "project": project,
+        "sweep": sweep,
         "dataset": iris_dataset,
         "experiment": experiment,
         "model": model,

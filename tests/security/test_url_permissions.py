@@ -69,6 +69,7 @@ NO_OBJECT = {
     "api-experiment-list",
     "api-experiment-bulk-tags",
     "api-model-list",
+    "api-sweep-list",
 }
 
 
@@ -168,6 +169,16 @@ def write_body(route: Route, objects) -> dict | None:
     experiment = objects["experiment"]
     if route.name in {"experiments:ml_experiment_bulk_tags", "api-experiment-bulk-tags"}:
         return {"experiments": [str(experiment.pk)], "tag": "intrusa", "action": "add"}
+    if route.name == "api-sweep-list":
+        return {
+            "project": objects["project"].pk,
+            "dataset": objects["dataset"].pk,
+            "name": "Intruso",
+            "target_column": "species",
+            "algorithm": "LogisticRegression",
+            "search_space": {"C": {"type": "float", "low": 0.01, "high": 10, "log": True}},
+            "n_trials": 4,
+        }
     if route.name == "api-experiment-list":
         return {
             "project": objects["project"].pk,
@@ -251,7 +262,7 @@ def test_every_url_pattern_three_ways(client, objects, viewer, outsider, capsys)
             if route.name in NO_OBJECT:
                 # Bulk changes answer per experiment ("refused"); nothing may change.
                 ok = response.status_code < 500 and state(objects) == before
-                if route.name == "api-experiment-list":
+                if route.name in {"api-experiment-list", "api-sweep-list"}:
                     ok = ok and response.status_code == 403
             else:
                 ok = response.status_code in (403, 405)

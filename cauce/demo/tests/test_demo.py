@@ -91,3 +91,18 @@ def test_running_it_twice_creates_nothing_twice():
 def test_wait_gives_up_with_a_clear_error_when_no_worker_runs_the_experiment():
     with pytest.raises(CommandError, match="still QUEUED after 1 s: is a Celery worker running"):
         _demo(wait=True, timeout=1)
+
+
+def test_it_starts_the_demo_sweep_once(django_capture_on_commit_callbacks):
+    from cauce.sweeps.models import Sweep
+
+    with django_capture_on_commit_callbacks(execute=False):
+        _demo()
+        _demo()
+    sweep = Sweep.objects.get()
+    assert (sweep.name, sweep.n_trials, sweep.status) == (
+        "Iris: búsqueda de árbol de decisión",
+        12,
+        Sweep.Status.QUEUED,
+    )
+    assert set(sweep.search_space) == {"max_depth", "min_samples_leaf", "criterion"}

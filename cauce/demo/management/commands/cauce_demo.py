@@ -6,6 +6,9 @@ password ``demo`` or ``$CAUCE_DEMO_PASSWORD``), the project "Demo" owned by that
 worker. With ``--wait`` it polls until the experiment is FINISHED or ERROR. A FINISHED demo
 experiment's model is registered ("Demo-Iris_RandomForest") with the alias ``champion``, and
 sent a few hundred demo predictions (some with a shifted input) for its monitoring tab.
+It also starts the sweep "Iris: búsqueda de árbol de decisión" (12 TPE trials over a decision
+tree's depth, leaf size and criterion, 3-fold cross-validation), so a newcomer sees one; with
+``--wait`` it waits for that too.
 """
 
 import io
@@ -24,12 +27,16 @@ from cauce.experiments.services import experiment_create, experiment_enqueue
 from cauce.projects.models import Project, Role
 from cauce.projects.services import project_create
 from cauce.registry.services import alias_set, model_version_register
+from cauce.sweeps.models import Sweep
+from cauce.sweeps.services import sweep_create
 
 DEMO_USERNAME = "demo"
 DEMO_PROJECT = "Demo"
 DEMO_DATASET = "Iris"
 DEMO_EXPERIMENT = "Iris RandomForest"
 DEMO_ALIAS = "champion"
+DEMO_SWEEP = "Iris: búsqueda de árbol de decisión"
+DEMO_SWEEP_TRIALS = 12
 
 
 def iris_csv() -> bytes:
@@ -69,8 +76,10 @@ class Command(BaseCommand):
         project = self._project(user)
         dataset = self._dataset(project, user)
         experiment = self._experiment(project, user, dataset)
+        sweep = self._sweep(project, user, dataset)
         if wait:
             self._wait(experiment, timeout)
+            self._wait_sweep(sweep, timeout)
         experiment.refresh_from_db()
         if experiment.status == MLExperiment.Status.FINISHED:
             self._register(experiment, user)
@@ -142,6 +151,51 @@ class Command(BaseCommand):
             self.stdout.write(f"Experiment {experiment.name!r}: sent to the worker")
         self.stdout.write(f"Experiment {experiment.name!r}: {experiment.status}")
         return experiment
+
+    def _sweep(self, project: Project, user, dataset: Dataset) -> Sweep:
+        sweep = project.sweeps.filter(name=DEMO_SWEEP).first()
+        created = sweep is None
+        if created:
+            try:
+                sweep = sweep_create(
+                    project=project,
+                    user=user,
+                    name=DEMO_SWEEP,
+                    dataset=dataset,
+                    target_column="species",
+                    algorithm="DecisionTreeClassifier",
+                    search_space={
+                        "max_depth": {"type": "int", "low": 1, "high": 8},
+                        "min_samples_leaf": {"type": "int", "low": 1, "high": 20, "log": True},
+                        "criterion": {"type": "categorical", "choices": ["gini", "entropy"]},
+                    },
+                    n_trials=DEMO_SWEEP_TRIALS,
+                    sampler=Sweep.Sampler.TPE,
+                    cv_folds=3,
+                    seed=42,
+                    tags=["demo", "iris"],
+                )
+            except ApplicationError as error:
+                raise CommandError(f"Could not start the demo sweep: {error}") from error
+        self.stdout.write(f"Sweep {sweep.name!r}: {'created' if created else 'exists'}")
+        return sweep
+
+    def _wait_sweep(self, sweep: Sweep, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while sweep.is_active:
+            if time.monotonic() > deadline:
+                raise CommandError(
+                    f"Sweep {sweep.name!r} is still {sweep.status} after {timeout:.0f} s: "
+                    "is a Celery worker running?"
+                )
+            time.sleep(0.5)
+            sweep.refresh_from_db()
+        if sweep.status != Sweep.Status.FINISHED:
+            raise CommandError(f"Sweep {sweep.name!r} ended {sweep.status}: {sweep.error}")
+        self.stdout.write(
+            f"Sweep {sweep.name!r}: FINISHED ({sweep.metric} = {sweep.best_value:.3f}, "
+            f"trial #{sweep.best_number})"
+        )
 
     def _wait(self, experiment: MLExperiment, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -1,0 +1,635 @@
+"""The sweep's controller and its trials, run by the workers.
+
+- Controller. ``sweep_fill`` asks the study for trials and sends each to a Celery task on the
+  experiment queue (once the trial's row is committed), keeping at most
+  ``SWEEP_PARALLEL_TRIALS`` in flight, until the sweep has ``n_trials``. One controller at a
+  time holds a lease on the sweep's row (a conditional UPDATE, committed: the same on SQLite
+  and PostgreSQL, and Optuna's own connection never waits for it); a kick that finds the lease
+  taken sets ``controller_wanted`` and the holder runs once more before it lets go, so no kick
+  is lost. Asks never overlap: a grid never hands out one configuration twice and TPE's
+  constant liar sees every running trial.
+- Who kicks. The start; each trial, right after its result is committed (in its own
+  process, or through ``sweep_fill_task`` if that fails); and the watch
+  (``cauce.sweeps.liveness``, Celery beat and worker start), which also sends a lost trial
+  message again and fails a trial whose worker died. A lease left by a dead controller
+  expires after ``LEASE_SECONDS``.
+- Trials. ``trial_execute`` trains one configuration (``cauce.sweeps.training``) within the
+  experiments' memory limit, logs it as a child run of the sweep's MLflow run and tells the
+  study how it ended. Cross-validation reports each fold to the pruner; a cancelled sweep
+  stops the trial at its next fold. The study is told from Cauce's rows too (the controller
+  reconciles), so a trial failed by the watch never stays RUNNING in Optuna.
+- Ends. The controller ends the sweep FINISHED when every trial is done, with the best value
+  on the parent run; a cancel (``cauce.sweeps.services.sweep_cancel``) ends it at once. The
+  parent and the child runs left RUNNING are ended (``sweep_runs_close``) by the last trial or
+  the watch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Count, Q
+from django.urls import get_script_prefix, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cauce.core.exceptions import ApplicationError
+from cauce.datasets.selectors import dataset_dataframe
+from cauce.experiments.limits import training_memory_limit
+from cauce.experiments.tag_sync import (
+    EXPERIMENT_ID_TAG,
+    SOURCE_NAME_KEY,
+    URL_KEY,
+    mlflow_tags_desired,
+)
+from cauce.integrations.mlflow import MlflowError, MlflowUnavailable, runs, tracking
+from cauce.integrations.mlflow import sweeps as mlflow_sweeps
+from cauce.projects.services import project_mlflow_experiment_ensure
+from cauce.sweeps.liveness import (
+    SWEEP_ID_TAG,
+    run_end_quietly,
+    sweep_runs_close,
+    trial_dispatch,
+    trial_fail_lost,
+    worker_lost_message,
+)
+from cauce.sweeps.models import Sweep, Trial
+from cauce.sweeps.training import TrialSettings, trial_train
+
+logger = logging.getLogger(__name__)
+
+TRIAL_NUMBER_TAG = "cauce.trial_number"
+TRIAL_STATE_TAG = "cauce.trial_state"
+LEASE_SECONDS = 60
+FINISHED_TRIALS = (Trial.Status.COMPLETE, Trial.Status.PRUNED, Trial.Status.FAIL)
+
+
+class TrialStopped(BaseException):
+    """The sweep is no longer RUNNING: stop the trial (its child run ends KILLED)."""
+
+
+class TrialRetry(Exception):
+    """MLflow is unreachable before the trial started: the task retries it later."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+# --- MLflow of the parent run ----------------------------------------------------------------
+
+
+def sweep_mlflow_tags(sweep: Sweep) -> dict[str, str]:
+    """The tag sync's tags (``tag_i``, ``all_tags``, ``tag_count``, name, user) for the
+    sweep's own tags, with the sweep's id instead of an experiment's."""
+    source = SimpleNamespace(
+        name=sweep.name,
+        description="",
+        queued_by=None,
+        created_by=sweep.created_by,
+        pk=sweep.pk,
+        project_id=sweep.project_id,
+    )
+    tags = mlflow_tags_desired(source, tag_names=sweep.tags).tags
+    tags.pop(EXPERIMENT_ID_TAG, None)
+    tags[SWEEP_ID_TAG] = str(sweep.pk)
+    # The sweep's page, not an experiment's (the same base URL and sub-path rule).
+    path = "/" + reverse("sweeps:sweep_detail", args=[sweep.pk]).removeprefix(get_script_prefix())
+    tags[URL_KEY] = settings.CAUCE_BASE_URL.rstrip("/") + path
+    tags[SOURCE_NAME_KEY] = f"Cauce · {sweep.name}"
+    return tags
+
+
+def sweep_mlflow_params(sweep: Sweep) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "algorithm": sweep.algorithm,
+        "task_type": sweep.task_type,
+        "target": sweep.target_column,
+        "features": ",".join(sweep.feature_columns),
+        "dataset_id": sweep.dataset_id,
+        "metric": sweep.metric,
+        "direction": sweep.direction,
+        "n_trials": sweep.n_trials,
+        "sampler": sweep.sampler,
+        "cv_folds": sweep.cv_folds,
+        "test_size": sweep.test_size,
+        "seed": sweep.seed,
+    }
+    for name, entry in sweep.search_space.items():
+        params[f"space.{name}"] = json.dumps(entry)
+    for name, value in sweep.fixed_hyperparameters.items():
+        params[f"hp.{name}"] = value
+    return params
+
+
+# --- start -----------------------------------------------------------------------------------
+
+
+def sweep_start(*, sweep_id: Any) -> None:
+    """QUEUED → RUNNING: the study, the parent run, then the first trials. A start message
+    for a sweep already RUNNING only kicks its controller.
+
+    ``MlflowUnavailable`` is raised for the task to retry."""
+    from cauce.sweeps import study as optuna_study
+
+    sweep = Sweep.objects.select_related("project", "created_by").get(pk=sweep_id)
+    if sweep.status != Sweep.Status.QUEUED:
+        if sweep.status == Sweep.Status.RUNNING:
+            sweep_fill(sweep_id=sweep.pk)
+        return
+    # The project's MLflow experiment, as its experiments find it (named and tagged).
+    experiment_id = project_mlflow_experiment_ensure(project=sweep.project)
+    run_id = tracking.run_create(
+        experiment_id=experiment_id, run_name=sweep.name, tags=sweep_mlflow_tags(sweep)
+    )
+    try:
+        tracking.run_log_params(run_id=run_id, params=sweep_mlflow_params(sweep))
+        optuna_study.study_create(sweep)
+    except BaseException:
+        run_end_quietly(run_id, "FAILED")
+        raise
+    now = timezone.now()
+    started = Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.QUEUED).update(
+        status=Sweep.Status.RUNNING,
+        mlflow_experiment_id=experiment_id,
+        mlflow_run_id=run_id,
+        started_at=now,
+        updated_at=now,
+    )
+    if not started:  # cancelled (or started by a second message) meanwhile
+        run_end_quietly(run_id, "KILLED")
+        return
+    sweep_fill(sweep_id=sweep.pk)
+
+
+def sweep_error(*, sweep_id: Any, message: str) -> None:
+    now = timezone.now()
+    Sweep.objects.filter(pk=sweep_id, status__in=Sweep.ACTIVE_STATUSES).update(
+        status=Sweep.Status.ERROR, error=message, finished_at=now, updated_at=now
+    )
+    Trial.objects.filter(sweep_id=sweep_id, status=Trial.Status.WAITING).update(
+        status=Trial.Status.FAIL, error=message, finished_at=now
+    )
+
+
+# --- the controller --------------------------------------------------------------------------
+
+
+def _best_refresh(sweep: Sweep) -> bool:
+    """Record the best completed trial on the sweep; True when it changed."""
+    order = "-value" if sweep.direction == Sweep.Direction.MAXIMIZE else "value"
+    best = (
+        Trial.objects.filter(sweep=sweep, status=Trial.Status.COMPLETE, value__isnull=False)
+        .order_by(order, "number")
+        .first()
+    )
+    if best is None or best.number == sweep.best_number:
+        return False
+    sweep.best_number, sweep.best_value, sweep.best_params = best.number, best.value, best.params
+    Sweep.objects.filter(pk=sweep.pk).update(
+        best_number=best.number, best_value=best.value, best_params=best.params
+    )
+    return True
+
+
+def _log_best(sweep: Sweep) -> None:
+    if not sweep.mlflow_run_id or sweep.best_value is None:
+        return
+    try:
+        mlflow_sweeps.run_log_metrics(
+            run_id=sweep.mlflow_run_id, metrics={f"best_{sweep.metric}": sweep.best_value}
+        )
+        tracking.run_tags_sync(
+            run_id=sweep.mlflow_run_id, desired={"cauce.best_trial": str(sweep.best_number)}
+        )
+    except MlflowError as exc:
+        logger.warning("Sweep %s: best value not logged (%r)", sweep.pk, exc)
+
+
+def _finish(sweep: Sweep) -> None:
+    """RUNNING → FINISHED (ERROR when no trial completed). What a reader of the ended sweep
+    expects is there before the status says so: the importances, the parent run ended."""
+    completed = Trial.objects.filter(sweep=sweep, status=Trial.Status.COMPLETE).exists()
+    fields: dict[str, Any] = {"importances": _importances(sweep) if completed else {}}
+    if completed:
+        fields["status"] = Sweep.Status.FINISHED
+    else:
+        fields["status"] = Sweep.Status.ERROR
+        fields["error"] = _("Ninguna prueba terminó bien: vea el error de cada prueba.")
+    if sweep.mlflow_run_id:
+        try:
+            runs.run_end(
+                run_id=sweep.mlflow_run_id,
+                status="FINISHED" if completed else "FAILED",
+                worker=True,
+            )
+        except MlflowError as exc:  # the watch ends it later (sweep_runs_close)
+            logger.warning("Sweep %s: parent run not ended (%r)", sweep.pk, exc)
+    now = timezone.now()
+    fields.update(finished_at=now, updated_at=now)
+    if not Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).update(**fields):
+        return
+    sweep_runs_close(sweep_id=sweep.pk, worker=True)
+    logger.info("Sweep %s ended %s", sweep.pk, fields["status"])
+    if completed and sweep.auto_promote:
+        transaction.on_commit(lambda: _auto_promote(sweep.pk))
+
+
+def _auto_promote(sweep_id: Any) -> None:
+    from cauce.sweeps.services import sweep_promote
+
+    sweep = Sweep.objects.select_related("project", "dataset", "created_by").get(pk=sweep_id)
+    if sweep.promoted_experiment_id is not None:
+        return
+    try:
+        sweep_promote(sweep=sweep, user=sweep.created_by, register_alias="candidate")
+    except ApplicationError as exc:
+        logger.warning("Sweep %s: the best trial was not promoted (%s)", sweep_id, exc.message)
+
+
+def _importances(sweep: Sweep) -> dict[str, float]:
+    """Optuna's parameter importances, kept for the sweep's page (best effort)."""
+    from cauce.sweeps import study as optuna_study
+
+    try:
+        return optuna_study.param_importances(sweep)
+    except Exception:
+        logger.exception("Sweep %s: parameter importances not computed", sweep.pk)
+        return {}
+
+
+def _lease_take(sweep_id: Any, token: str) -> bool:
+    now = timezone.now()
+    return bool(
+        Sweep.objects.filter(pk=sweep_id)
+        .filter(Q(controller_until__isnull=True) | Q(controller_until__lt=now))
+        .update(
+            controller_token=token,
+            controller_until=now + timedelta(seconds=LEASE_SECONDS),
+            controller_wanted=False,
+        )
+    )
+
+
+def sweep_fill(*, sweep_id: Any) -> None:
+    """Ask for trials until ``SWEEP_PARALLEL_TRIALS`` are in flight or ``n_trials`` were
+    asked; end the sweep once every trial is done. Safe to call any number of times, from
+    any process: see the module's docstring."""
+    Sweep.objects.filter(pk=sweep_id).update(controller_wanted=True)
+    while True:
+        token = uuid.uuid4().hex
+        if not _lease_take(sweep_id, token):
+            return  # the holder runs once more: it sees controller_wanted
+        try:
+            _fill(sweep_id)
+        finally:
+            Sweep.objects.filter(pk=sweep_id, controller_token=token).update(
+                controller_token="", controller_until=None
+            )
+        if not Sweep.objects.filter(pk=sweep_id, controller_wanted=True).exists():
+            return
+
+
+def _reconcile(sweep: Sweep) -> None:
+    """Tell the study the trials Cauce saw end that it still has running (a trial failed by
+    the watch, a tell lost with its worker): constant liar and the grid read Optuna's states."""
+    import optuna
+
+    from cauce.sweeps import study as optuna_study
+
+    study = optuna_study.study_load(sweep)
+    running = {
+        trial.number
+        for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    }
+    if not running:
+        return
+    ended = Trial.objects.filter(sweep=sweep, number__in=running, status__in=FINISHED_TRIALS)
+    for number, state, value in ended.values_list("number", "status", "value"):
+        optuna_study.tell(study, number=number, state=state, value=value)
+
+
+def _fill(sweep_id: Any) -> None:
+    from cauce.sweeps import study as optuna_study
+
+    sweep = Sweep.objects.get(pk=sweep_id)
+    if sweep.status != Sweep.Status.RUNNING:
+        return
+    if _best_refresh(sweep):
+        _log_best(sweep)
+    _reconcile(sweep)
+    while sweep.status == Sweep.Status.RUNNING:
+        counts = Trial.objects.filter(sweep=sweep).aggregate(
+            asked=Count("pk"),
+            in_flight=Count("pk", filter=Q(status__in=Trial.IN_FLIGHT)),
+            done=Count("pk", filter=Q(status__in=FINISHED_TRIALS)),
+        )
+        if counts["done"] >= sweep.n_trials:
+            _finish(sweep)
+            return
+        if counts["in_flight"] >= settings.SWEEP_PARALLEL_TRIALS:
+            return
+        if counts["asked"] >= sweep.n_trials:
+            return
+        study = optuna_study.study_load(sweep, next_number=counts["asked"])
+        asked = study.ask(optuna_study.distributions(sweep))
+        now = timezone.now()
+        with transaction.atomic():
+            trial = Trial.objects.create(
+                sweep=sweep,
+                number=asked.number,
+                optuna_trial_id=asked._trial_id,
+                params=optuna_study.params_of(asked.params),
+                dispatched_at=now,
+                dispatches=1,
+            )
+            transaction.on_commit(lambda trial=trial: trial_dispatch(trial))
+        sweep.refresh_from_db(fields=["status"])
+
+
+def sweep_kick(*, sweep_id: Any) -> None:
+    """Run the controller here; if that fails (the database, Optuna), leave it to a task."""
+    from cauce.sweeps.tasks import sweep_fill_task
+
+    try:
+        sweep_fill(sweep_id=sweep_id)
+    except Exception:
+        logger.exception("Sweep %s: controller failed here; sent to the queue", sweep_id)
+        try:
+            sweep_fill_task.apply_async(args=[str(sweep_id)], countdown=2)
+        except Exception:
+            logger.exception("Sweep %s: controller not sent; the watch kicks it", sweep_id)
+
+
+# --- one trial -------------------------------------------------------------------------------
+
+
+def _trial_record(trial: Trial, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(trial, name, value)
+    Trial.objects.filter(pk=trial.pk).update(**fields)
+
+
+def _trial_settings(sweep: Sweep, trial: Trial) -> TrialSettings:
+    return TrialSettings(
+        target=sweep.target_column,
+        features=list(sweep.feature_columns),
+        task_type=sweep.task_type,
+        algorithm=sweep.algorithm,
+        hyperparameters={**sweep.fixed_hyperparameters, **trial.params},
+        metric=sweep.metric,
+        cv_folds=sweep.cv_folds,
+        test_size=sweep.test_size,
+        seed=sweep.seed,
+        column_kinds={
+            column["name"]: column["kind"] for column in sweep.dataset.schema if column.get("kind")
+        },
+    )
+
+
+def _child_run(sweep: Sweep, trial: Trial) -> str:
+    run_id = mlflow_sweeps.child_run_create(
+        experiment_id=sweep.mlflow_experiment_id,
+        parent_run_id=sweep.mlflow_run_id,
+        run_name=f"{sweep.name} #{trial.number}",
+        tags={
+            SWEEP_ID_TAG: str(sweep.pk),
+            TRIAL_NUMBER_TAG: str(trial.number),
+            "cauce.project_id": str(sweep.project_id),
+        },
+    )
+    params = {f"hp.{name}": value for name, value in trial.params.items()}
+    params.update({f"hp.{name}": v for name, v in sweep.fixed_hyperparameters.items()})
+    params.update({"trial_number": trial.number, "algorithm": sweep.algorithm})
+    try:
+        tracking.run_log_params(run_id=run_id, params=params)
+    except BaseException:
+        run_end_quietly(run_id, "FAILED")
+        raise
+    return run_id
+
+
+# The last datasets read by this process: a sweep's trials read the same file again and again.
+_FRAMES: OrderedDict[tuple, Any] = OrderedDict()
+_FRAMES_KEPT = 2
+
+
+def _frame(sweep: Sweep):
+    """The sweep's columns of its dataset; read once per process and file, then copied."""
+    columns = (*sweep.feature_columns, sweep.target_column)
+    key = (sweep.dataset_id, sweep.dataset.file.name, columns)
+    found = _FRAMES.get(key)
+    if found is None:
+        found = dataset_dataframe(dataset=sweep.dataset, columns=list(columns))
+        _FRAMES[key] = found
+        while len(_FRAMES) > _FRAMES_KEPT:
+            _FRAMES.popitem(last=False)
+    else:
+        _FRAMES.move_to_end(key)
+    return found.copy()
+
+
+class _Heartbeat(threading.Thread):
+    """Writes the trial's ``heartbeat_at`` every ``EXPERIMENT_HEARTBEAT_SECONDS``."""
+
+    def __init__(self, trial: Trial) -> None:
+        super().__init__(name=f"trial-heartbeat-{trial.pk}", daemon=True)
+        self.trial_pk = trial.pk
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(settings.EXPERIMENT_HEARTBEAT_SECONDS):
+                try:
+                    Trial.objects.filter(pk=self.trial_pk, status=Trial.Status.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception as exc:  # the database restarting: the next beat tries again
+                    logger.warning("Trial %s: heartbeat not written (%r)", self.trial_pk, exc)
+                    close_old_connections()
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=5)
+
+
+def _fresh(moment) -> bool:
+    cutoff = timezone.now() - timedelta(seconds=settings.EXPERIMENT_STALE_AFTER_SECONDS)
+    return moment is not None and moment >= cutoff
+
+
+def trial_execute(*, sweep_id: Any, number: int) -> None:
+    """Run one asked trial; tell the study and the controller how it ended.
+
+    ``TrialRetry`` is raised when MLflow is unreachable before the trial started: the trial
+    is WAITING again and the task retries it."""
+    trial = Trial.objects.select_related("sweep__dataset").get(sweep_id=sweep_id, number=number)
+    sweep = trial.sweep
+    now = timezone.now()
+    claimed = Trial.objects.filter(pk=trial.pk, status=Trial.Status.WAITING).update(
+        status=Trial.Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if not claimed:
+        if trial.status == Trial.Status.RUNNING:
+            if _fresh(trial.heartbeat_at):
+                return  # a second message for a trial another worker runs now
+            # A redelivery: the worker that ran it died mid-trial.
+            trial_fail_lost(trial, message=worker_lost_message())
+        elif (
+            trial.mlflow_run_id
+            and not trial.run_closed
+            and not _trial_run_close(trial, sweep=sweep)
+        ):
+            # A retry: MLflow was down when the trial ended, and still is.
+            raise TrialRetry(MlflowUnavailable("the child run could not be closed"))
+        sweep_kick(sweep_id=sweep.pk)
+        return
+    if sweep.status != Sweep.Status.RUNNING:
+        _trial_record(
+            trial, status=Trial.Status.FAIL, error=_("Barrido cancelado."), finished_at=now
+        )
+        sweep_runs_close(sweep_id=sweep.pk, worker=True)
+        return
+    heartbeat = _Heartbeat(trial)
+    heartbeat.start()
+    try:
+        closed = _trial_run(sweep, trial)
+    finally:
+        heartbeat.stop()
+    if Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).exists():
+        sweep_kick(sweep_id=sweep.pk)
+    else:
+        sweep_runs_close(sweep_id=sweep.pk, worker=True)
+    if not closed:
+        raise TrialRetry(MlflowUnavailable("the child run could not be closed"))
+
+
+def _trial_run(sweep: Sweep, trial: Trial) -> bool:
+    """Train and record the trial; False when its child run could not be closed (MLflow
+    unavailable): the task retries the close."""
+    import optuna
+
+    from cauce.sweeps import study as optuna_study
+
+    study = optuna_study.study_load(sweep)
+    handle = optuna_study.trial_handle(study, trial.optuna_trial_id)
+
+    def on_fold(step: int, mean_so_far: float) -> None:
+        if not Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).exists():
+            raise TrialStopped
+        if step < 0:
+            return
+        handle.report(mean_so_far, step)
+        if handle.should_prune():
+            raise optuna.TrialPruned
+
+    started = time.perf_counter()
+    state, run_status, value, error, scores = "FAIL", "FAILED", None, "", None
+    try:
+        run_id = _child_run(sweep, trial)
+    except MlflowUnavailable as exc:
+        Trial.objects.filter(pk=trial.pk, status=Trial.Status.RUNNING).update(
+            status=Trial.Status.WAITING, started_at=None, heartbeat_at=None
+        )
+        raise TrialRetry(exc) from exc
+    _trial_record(trial, mlflow_run_id=run_id)
+    try:
+        frame = _frame(sweep)
+        with training_memory_limit():
+            scores = trial_train(frame, settings=_trial_settings(sweep, trial), on_fold=on_fold)
+        state, run_status, value = "COMPLETE", "FINISHED", scores.value
+    except optuna.TrialPruned:
+        state, run_status = "PRUNED", "FINISHED"
+    except TrialStopped:
+        state, run_status, error = "FAIL", "KILLED", _("Barrido cancelado.")
+    except ApplicationError as exc:
+        error = str(exc.message)
+    except Exception as exc:
+        logger.exception("Sweep %s trial %s failed", sweep.pk, trial.number)
+        error = _("La prueba falló (%(kind)s).") % {"kind": type(exc).__name__}
+    duration = round(time.perf_counter() - started, 3)
+    fold_scores = list(scores.fold_scores) if scores else _reported(handle)
+    if Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.CANCELLED).exists():
+        run_status = "KILLED"  # cancelled meanwhile: the child ends with its parent
+    results = {
+        "status": state,
+        "value": value,
+        "error": error,
+        "fold_scores": fold_scores,
+        "metrics": dict(scores.metrics) if scores else {},
+        "duration_seconds": duration,
+    }
+    for name, result in results.items():
+        setattr(trial, name, result)
+    # The child run ends before the row says the trial ended: whoever reads an ended trial
+    # finds its run ended too.
+    closed = _trial_run_close(trial, sweep=sweep, run_status=run_status)
+    finished = Trial.objects.filter(pk=trial.pk, status=Trial.Status.RUNNING).update(
+        **results, finished_at=timezone.now()
+    )
+    trial.refresh_from_db()
+    if not finished:  # the watch failed it meanwhile (no heartbeat): its verdict stands
+        logger.warning("Sweep %s trial %s: failed by the watch meanwhile", sweep.pk, trial.number)
+    try:
+        optuna_study.tell(study, number=trial.number, state=trial.status, value=trial.value)
+    except Exception as exc:  # the controller reconciles it from the row
+        logger.warning("Sweep %s trial %s: not told (%r)", sweep.pk, trial.number, exc)
+    logger.info("Sweep %s trial %s: %s %s", sweep.pk, trial.number, trial.status, trial.value)
+    return closed
+
+
+def trial_give_up(*, sweep_id: Any, number: int, message: str) -> None:
+    """A trial that could not start (MLflow down through every retry): FAIL, then go on."""
+    Trial.objects.filter(sweep_id=sweep_id, number=number, status__in=Trial.IN_FLIGHT).update(
+        status=Trial.Status.FAIL, error=message, finished_at=timezone.now()
+    )
+    sweep_kick(sweep_id=sweep_id)
+
+
+def _reported(handle) -> list[float]:
+    """The fold scores reported before a prune or a stop (running means, by step)."""
+    try:
+        values = handle.storage.get_trial(handle._trial_id).intermediate_values
+    except Exception:
+        return []
+    return [values[step] for step in sorted(values)]
+
+
+def _trial_run_close(trial: Trial, *, sweep: Sweep, run_status: str | None = None) -> bool:
+    """Log the trial's results on its child run and end it; True once done. False while
+    MLflow is unavailable (the task retries); another refusal ends the run FAILED."""
+    if run_status is None:  # a retried close
+        cancelled = Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.CANCELLED).exists()
+        ended_well = trial.status in (Trial.Status.COMPLETE, Trial.Status.PRUNED)
+        run_status = "KILLED" if cancelled else ("FINISHED" if ended_well else "FAILED")
+    try:
+        metrics = {**trial.metrics, "duration_s": trial.duration_seconds or 0.0}
+        if trial.value is not None:
+            metrics[f"objective_{sweep.metric}"] = trial.value
+        mlflow_sweeps.run_log_trial(
+            run_id=trial.mlflow_run_id,
+            metrics=metrics,
+            steps={f"fold_{sweep.metric}": trial.fold_scores} if trial.fold_scores else {},
+            tags={TRIAL_STATE_TAG: str(trial.status)},
+        )
+        runs.run_end(run_id=trial.mlflow_run_id, status=run_status, worker=True)
+    except MlflowUnavailable as exc:
+        logger.warning("Sweep %s trial %s: MLflow unavailable (%r)", sweep.pk, trial.number, exc)
+        return False
+    except MlflowError as exc:
+        logger.warning("Sweep %s trial %s: child run not closed (%r)", sweep.pk, trial.number, exc)
+        run_end_quietly(trial.mlflow_run_id, "FAILED" if run_status != "KILLED" else run_status)
+    Trial.objects.filter(pk=trial.pk).update(run_closed=True)
+    return True

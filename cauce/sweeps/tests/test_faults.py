@@ -1,0 +1,245 @@
+"""Sweeps under parallel workers and faults, on real worker processes of their own (a private
+queue: the session's worker never takes their tasks), a real MLflow server and the test
+database (SQLite or PostgreSQL; the filesystem broker or Redis).
+
+- Two pool processes run a grid: every configuration once, one child run each.
+- MLflow stopped while a trial trains: the trial's child run is closed once MLflow is back,
+  the next trial waits for it (retries, as experiments do), and the sweep finishes.
+- A worker SIGKILLed mid-trial: the next worker's start fails that trial (no heartbeat) and
+  kicks the controller, and the sweep goes on to its count; nothing stays RUNNING in MLflow.
+"""
+
+import json
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from mlflow.tracking import MlflowClient
+
+from cauce.sweeps import services
+from cauce.sweeps.models import Sweep, Trial
+from cauce.sweeps.tasks import sweep_start_task
+from tests.fixtures.data import IRIS_FEATURES, slow_classification_csv
+from tests.fixtures.mlflow_server import free_port, start_mlflow_server, stop_process, wait_healthy
+from tests.fixtures.worker import start_worker, wait_ready
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+STALE_AFTER = 4
+MLFLOW_DOWN_ENV = {
+    "CAUCE_EXPERIMENT_MLFLOW_RETRY_DELAY": "1",
+    "CAUCE_EXPERIMENT_MLFLOW_RETRY_MAX_DELAY": "2",
+    "CAUCE_EXPERIMENT_MLFLOW_RETRIES": "100",
+    "MLFLOW_WORKER_MAX_RETRIES": "0",
+    "MLFLOW_WORKER_TIMEOUT": "5",
+    "CAUCE_SWEEP_PARALLEL_TRIALS": "1",
+}
+WITHIN_SECONDS = 150
+
+
+@pytest.fixture
+def private_queue(settings) -> str:
+    return f"{settings.CELERY_TASK_DEFAULT_QUEUE}-sweeps-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def workers(mlflow, private_queue, tmp_path):
+    """start(**options) -> (process, log path): workers on the private queue."""
+    started: list = []
+
+    def start(**options):
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        process = start_worker(mlflow, log_path, queue=private_queue, **options)
+        started.append(process)
+        wait_ready(process, log_path)
+        return process, log_path
+
+    yield start
+    for process in started:
+        stop_process(process)
+
+
+def _start_on(sweep: Sweep, queue: str) -> None:
+    sweep_start_task.apply_async(args=[str(sweep.pk)], queue=queue)
+
+
+def _create(project, django_capture_on_commit_callbacks, **settings) -> Sweep:
+    with django_capture_on_commit_callbacks(execute=False):  # started on the private queue
+        return services.sweep_create(project=project, user=project.created_by, **settings)
+
+
+def _wait(sweep: Sweep, until, what: str) -> Sweep:
+    deadline = time.monotonic() + WITHIN_SECONDS
+    while time.monotonic() < deadline:
+        sweep.refresh_from_db()
+        if until(sweep):
+            return sweep
+        time.sleep(0.2)
+    trials = list(Trial.objects.filter(sweep=sweep).values("number", "status", "error"))
+    pytest.fail(f"{what} not after {WITHIN_SECONDS} s: {sweep.status} {trials}")
+
+
+def _children(client: MlflowClient, sweep: Sweep):
+    return client.search_runs(
+        experiment_ids=[sweep.mlflow_experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{sweep.mlflow_run_id}'",
+        max_results=1000,
+    )
+
+
+def test_a_grid_on_two_pool_processes_runs_each_configuration_once(
+    workers, mlflow, private_queue, project, iris_dataset, django_capture_on_commit_callbacks
+):
+    workers(pool="prefork", concurrency=2, extra_env={"CAUCE_SWEEP_PARALLEL_TRIALS": "2"})
+    sweep = _create(
+        project,
+        django_capture_on_commit_callbacks,
+        name="Rejilla paralela",
+        dataset=iris_dataset,
+        target_column="species",
+        feature_columns=IRIS_FEATURES,
+        algorithm="DecisionTreeClassifier",
+        search_space={
+            "max_depth": {"type": "int", "low": 1, "high": 6},
+            "criterion": {"type": "categorical", "choices": ["gini", "entropy"]},
+        },
+        sampler="grid",
+        n_trials=500,
+        seed=3,
+    )
+    assert sweep.n_trials == 12
+    _start_on(sweep, private_queue)
+    sweep = _wait(sweep, lambda s: not s.is_active, "the sweep's end")
+
+    assert sweep.status == Sweep.Status.FINISHED
+    trials = list(Trial.objects.filter(sweep=sweep))
+    assert [trial.status for trial in trials] == [Trial.Status.COMPLETE] * 12
+    assert len({json.dumps(trial.params, sort_keys=True) for trial in trials}) == 12
+    client = MlflowClient(tracking_uri=mlflow)
+    children = _children(client, sweep)
+    assert len(children) == 12
+    assert {run.info.status for run in children} == {"FINISHED"}
+    assert client.get_run(sweep.mlflow_run_id).info.status == "FINISHED"
+
+
+def test_a_worker_killed_mid_trial_fails_that_trial_and_the_sweep_goes_on(
+    workers, mlflow, private_queue, project, make_dataset, django_capture_on_commit_callbacks
+):
+    env = {
+        "CAUCE_EXPERIMENT_STALE_AFTER_SECONDS": str(STALE_AFTER),
+        "CAUCE_EXPERIMENT_HEARTBEAT_SECONDS": "1",
+        "CAUCE_SWEEP_PARALLEL_TRIALS": "1",
+    }
+    worker, _log = workers(extra_env=env)
+    dataset = make_dataset(project, slow_classification_csv(1500), "lento.csv", name="Lento")
+    sweep = _create(
+        project,
+        django_capture_on_commit_callbacks,
+        name="Barrido interrumpido",
+        dataset=dataset,
+        target_column="label",
+        algorithm="GradientBoostingClassifier",
+        search_space={"max_depth": {"type": "int", "low": 2, "high": 3}},
+        fixed_hyperparameters={"n_estimators": 150},
+        sampler="random",
+        n_trials=3,
+        cv_folds=3,
+        seed=5,
+    )
+    _start_on(sweep, private_queue)
+    _wait(
+        sweep,
+        lambda s: (
+            Trial.objects.filter(sweep=s, status="RUNNING").exclude(mlflow_run_id="").exists()
+        ),
+        "a trial training",
+    )
+    worker.kill()
+    assert worker.wait(timeout=10) == -9
+    killed = Trial.objects.get(sweep=sweep, status=Trial.Status.RUNNING)
+    while timezone.now() <= killed.heartbeat_at + timedelta(seconds=STALE_AFTER + 0.5):
+        time.sleep(0.2)
+        killed.refresh_from_db()
+
+    workers(extra_env=env)  # its start: the watch fails the trial and kicks the controller
+    sweep = _wait(sweep, lambda s: not s.is_active, "the sweep's end")
+
+    assert sweep.status == Sweep.Status.FINISHED
+    killed.refresh_from_db()
+    assert killed.status == Trial.Status.FAIL
+    assert killed.error == "El proceso de trabajo se detuvo durante la prueba."
+    trials = list(Trial.objects.filter(sweep=sweep))
+    assert len(trials) == 3
+    assert not [trial for trial in trials if trial.status in Trial.IN_FLIGHT]
+    client = MlflowClient(tracking_uri=mlflow)
+    assert client.get_run(killed.mlflow_run_id).info.status == "FAILED"
+    statuses = {run.info.status for run in _children(client, sweep)}
+    assert "RUNNING" not in statuses
+    assert client.get_run(sweep.mlflow_run_id).info.status == "FINISHED"
+
+
+def test_trials_wait_while_mlflow_is_down_and_the_sweep_finishes_once_it_is_back(
+    settings, private_queue, project, make_dataset, tmp_path, django_capture_on_commit_callbacks
+):
+    root, port = tmp_path / "mlflow", free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_mlflow_server(root, port)
+    log_path = tmp_path / "worker.log"
+    worker = start_worker(url, log_path, queue=private_queue, extra_env=MLFLOW_DOWN_ENV)
+    try:
+        wait_healthy(url, server, timeout=240)
+        wait_ready(worker, log_path, timeout=180)
+        dataset = make_dataset(project, slow_classification_csv(1500), "lento.csv", name="Lento")
+        sweep = _create(
+            project,
+            django_capture_on_commit_callbacks,
+            name="Barrido sin MLflow",
+            dataset=dataset,
+            target_column="label",
+            algorithm="GradientBoostingClassifier",
+            search_space={"max_depth": {"type": "int", "low": 2, "high": 3}},
+            fixed_hyperparameters={"n_estimators": 150},
+            sampler="grid",
+            n_trials=2,
+            cv_folds=3,
+            seed=5,
+        )
+        _start_on(sweep, private_queue)
+        _wait(
+            sweep,
+            lambda s: (
+                Trial.objects.filter(sweep=s, status="RUNNING").exclude(mlflow_run_id="").exists()
+            ),
+            "a trial training",
+        )
+        stop_process(server)  # the trial ends while MLflow is down; the next cannot start
+        server = None
+        _wait(
+            sweep,
+            lambda s: (
+                log_path.read_text().count("sweep_trial_task") > 0
+                and "retry: Retry in" in log_path.read_text()
+            ),
+            "a trial retried",
+        )
+        assert sweep.status == Sweep.Status.RUNNING
+
+        server = start_mlflow_server(root, port)
+        wait_healthy(url, server, timeout=240)
+        sweep = _wait(sweep, lambda s: not s.is_active, "the sweep's end")
+
+        assert sweep.status == Sweep.Status.FINISHED, sweep.error
+        trials = list(Trial.objects.filter(sweep=sweep))
+        assert [trial.status for trial in trials] == [Trial.Status.COMPLETE] * 2
+        client = MlflowClient(tracking_uri=url)
+        for trial in trials:
+            run = client.get_run(trial.mlflow_run_id)
+            assert run.info.status == "FINISHED"
+            assert run.data.metrics["objective_f1_macro"] == pytest.approx(trial.value)
+        assert client.get_run(sweep.mlflow_run_id).info.status == "FINISHED"
+    finally:
+        stop_process(worker)
+        if server is not None:
+            stop_process(server)

@@ -1,0 +1,188 @@
+"""The sweep pages: who sees them, the live part, cancel and promote from the page."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from cauce.experiments.models import MLExperiment
+from cauce.sweeps.models import Sweep, Trial
+
+pytestmark = pytest.mark.django_db
+
+
+def _finished(sweep):
+    for number, (depth, value) in enumerate([(1, 0.6), (2, 0.9), (3, 0.95), (4, 0.93)]):
+        Trial.objects.create(
+            sweep=sweep,
+            number=number,
+            optuna_trial_id=number + 1,
+            status=Trial.Status.COMPLETE,
+            params={"max_depth": depth},
+            value=value,
+            duration_seconds=0.2,
+            mlflow_run_id=f"run{number}",
+        )
+    Sweep.objects.filter(pk=sweep.pk).update(
+        status=Sweep.Status.FINISHED,
+        best_number=2,
+        best_value=0.95,
+        best_params={"max_depth": 3},
+        importances={"max_depth": 1.0},
+        mlflow_experiment_id="1",
+        mlflow_run_id="parent",
+    )
+
+
+def test_outsiders_get_404_on_every_sweep_page(outsider_client, sweep):
+    for name in ("sweep_detail", "sweep_progress"):
+        assert outsider_client.get(reverse(f"sweeps:{name}", args=[sweep.pk])).status_code == 404
+    for name in ("sweep_cancel", "sweep_promote"):
+        assert outsider_client.post(reverse(f"sweeps:{name}", args=[sweep.pk])).status_code == 404
+    url = reverse("sweeps:sweep_list", args=[sweep.project_id])
+    assert outsider_client.get(url).status_code == 404
+
+
+def test_the_list_shows_the_projects_sweeps(viewer_client, sweep):
+    page = viewer_client.get(reverse("sweeps:sweep_list", args=[sweep.project_id]))
+    assert page.status_code == 200
+    assert reverse("sweeps:sweep_detail", args=[sweep.pk]) in page.content.decode()
+
+
+def test_a_finished_sweep_shows_history_importances_and_the_trials(viewer_client, sweep):
+    _finished(sweep)
+    page = viewer_client.get(reverse("sweeps:sweep_detail", args=[sweep.pk]) + "?sort=-value")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert html.count("<circle") == 4
+    assert "<polyline" in html
+    assert 'value="100"' in html  # max_depth's importance bar
+    # Sorted by value, best first; each row links to its child run.
+    assert html.index("max_depth=3") < html.index("max_depth=4") < html.index("max_depth=1")
+    assert "/runs/run2" in html
+    assert 'cx="56.0"' in html  # SVG coordinates are never localized ("56,0")
+    assert "sweep_progress" not in html and "/progress/" not in html  # nothing to poll
+
+
+def test_sampled_floats_are_shown_with_four_significant_digits(viewer_client, sweep):
+    Trial.objects.create(
+        sweep=sweep, number=0, optuna_trial_id=1, params={"min_samples_leaf": 0.0123456789}
+    )
+    page = viewer_client.get(reverse("sweeps:sweep_detail", args=[sweep.pk]))
+    assert "min_samples_leaf=0.01235" in page.content.decode()
+
+
+def test_a_running_sweep_polls_its_progress(viewer_client, sweep):
+    Sweep.objects.filter(pk=sweep.pk).update(status=Sweep.Status.RUNNING)
+    Trial.objects.create(sweep=sweep, number=0, optuna_trial_id=1, status=Trial.Status.RUNNING)
+    Trial.objects.create(
+        sweep=sweep, number=1, optuna_trial_id=2, status=Trial.Status.COMPLETE, value=0.9
+    )
+    part = viewer_client.get(reverse("sweeps:sweep_progress", args=[sweep.pk]))
+    html = part.content.decode()
+    assert 'hx-trigger="every 2s"' in html
+    assert "1 de 4 pruebas hechas · 1 en ejecución" in html
+
+
+def test_cancel_from_the_page(editor_client, sweep):
+    response = editor_client.post(reverse("sweeps:sweep_cancel", args=[sweep.pk]))
+    assert response.status_code == 302
+    assert Sweep.objects.get(pk=sweep.pk).status == Sweep.Status.CANCELLED
+
+
+def test_promote_from_the_page_opens_the_new_experiment(
+    editor_client, sweep, django_capture_on_commit_callbacks
+):
+    _finished(sweep)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = editor_client.post(reverse("sweeps:sweep_promote", args=[sweep.pk]))
+    experiment = MLExperiment.objects.get()
+    assert response.url == reverse("experiments:ml_experiment_detail", args=[experiment.pk])
+    assert experiment.hyperparameters == {"max_depth": 3}
+
+
+def _form_post(project, dataset, **changes) -> dict:
+    data = {
+        "name": "Desde el formulario",
+        "dataset": dataset.pk,
+        "target_column": "species",
+        "shown_target": "species",
+        "feature_columns": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
+        "task_type": "auto",
+        "algorithm": "DecisionTreeClassifier",
+        "test_size": "0.2",
+        "random_state": "7",
+        "tags": "barrido, formulario",
+        "n_trials": "6",
+        "sampler": "tpe",
+        "cv_folds": "3",
+        "metric": "accuracy",
+        "search_max_depth": "on",
+        "low_max_depth": "1",
+        "high_max_depth": "6",
+        "search_criterion": "on",
+        "choices_criterion": ["gini", "entropy"],
+        "hp_min_samples_leaf": "2",
+    }
+    data.update(changes)
+    return data
+
+
+def test_the_sweep_form_builds_the_search_space_from_the_typed_fields(
+    editor_client, project, iris_dataset, django_capture_on_commit_callbacks
+):
+    url = reverse("sweeps:sweep_create", args=[project.pk])
+    page = editor_client.get(url, {"algorithm": "DecisionTreeClassifier", "hp_max_depth": "3"})
+    assert page.status_code == 200
+    assert 'name="low_max_depth"' in page.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=False):
+        response = editor_client.post(url, _form_post(project, iris_dataset))
+
+    sweep = Sweep.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("sweeps:sweep_detail", args=[sweep.pk])
+    assert sweep.search_space == {
+        "max_depth": {"type": "int", "low": 1, "high": 6, "log": False},
+        "criterion": {"type": "categorical", "choices": ["gini", "entropy"]},
+    }
+    assert sweep.fixed_hyperparameters == {"min_samples_leaf": 2}
+    assert (sweep.n_trials, sweep.cv_folds, sweep.seed, sweep.metric) == (6, 3, 7, "accuracy")
+    assert sweep.tags == ["barrido", "formulario"]
+
+
+def test_the_sweep_form_names_the_parameter_of_a_bad_range_and_creates_nothing(
+    editor_client, project, iris_dataset
+):
+    url = reverse("sweeps:sweep_create", args=[project.pk])
+    response = editor_client.post(
+        url, _form_post(project, iris_dataset, low_max_depth="8", high_max_depth="2")
+    )
+    assert response.status_code == 200
+    assert "max_depth" in response.context["form"].errors["search_max_depth"][0]
+    assert not Sweep.objects.exists()
+
+
+def test_the_experiment_form_offers_to_search_its_hyperparameters(
+    editor_client, project, iris_dataset
+):
+    page = editor_client.get(reverse("experiments:ml_experiment_create", args=[project.pk]))
+    assert reverse("sweeps:sweep_create", args=[project.pk]) in page.content.decode()
+
+
+def test_a_re_run_starts_a_new_sweep_with_the_same_settings(
+    editor_client, sweep, django_capture_on_commit_callbacks
+):
+    _finished(sweep)
+    url = reverse("sweeps:sweep_rerun", args=[sweep.pk])
+    with django_capture_on_commit_callbacks(execute=False):
+        response = editor_client.post(url)
+
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Barrido lanzado de nuevo con los mismos ajustes."
+    ]
+    again = Sweep.objects.exclude(pk=sweep.pk).get()
+    assert response.url == reverse("sweeps:sweep_detail", args=[again.pk])
+    assert again.rerun_of_id == sweep.pk
+    assert again.status == Sweep.Status.QUEUED
+    fields = ("algorithm", "search_space", "metric", "n_trials", "sampler", "seed", "tags")
+    assert [getattr(again, f) for f in fields] == [getattr(sweep, f) for f in fields]

@@ -240,7 +240,8 @@ class Command(BaseCommand):
             sent = demo_predictions(
                 model=model, user=user, alias=DEMO_ALIAS, iris=pd.read_csv(io.BytesIO(iris_csv()))
             )
-        except ApplicationError as error:
-            raise CommandError(f"Could not send the demo predictions: {error}") from error
+        except Exception as error:  # the demo's traffic is a nicety: never a failed start
+            self.stderr.write(f"Demo predictions not sent ({type(error).__name__}: {error})")
+            return
         if sent:
             self.stdout.write(f"Model {model.name!r}: {sent} demo predictions sent and monitored")

@@ -7,6 +7,9 @@ computation over 90 days of samples.
    sampled. Two web servers at once, one with ``CAUCE_MONITOR_ENABLED=false``; the same
    1-row body (and a 10,000-row one) is sent to each in turn, N times, and the p50 and p95
    compared. The overhead is p95(on) - p95(off) (target <= 2 ms).
+   Also, in this process: the thread CPU (``time.thread_time``) of reducing one 10,000-row
+   request as the recording thread does (bin counts, sample, merged into the hour's counts
+   and the day's pending sample): the web process's interpreter time a large request costs.
 2. Drift. One version with 90 days of traffic: a full 5,000-row sample per day and the
    hourly bin counts of 4 features. Timed: computing its three windows (1 h, 24 h, 7 d:
    PSI, KS, missing rate, stored), and the KS test on all 90 days pooled (450,000 rows).
@@ -96,6 +99,30 @@ def recording_overhead(bench, repetitions: int) -> dict[int, dict[str, list[floa
     return results
 
 
+def reduction_cpu(repetitions: int) -> list[float]:
+    """Thread CPU (ms) of reducing one 10,000-row request, as ``observations_write`` does."""
+    from django.utils import timezone
+
+    from cauce.monitoring import recording
+    from cauce.monitoring.profile import profile_build
+
+    profile = profile_build(iris_frame()[FEATURES])
+    frame = rows_to_predict(10_000)
+    rng = np.random.default_rng(5)
+    day = recording.Reduced()
+    times = []
+    for position in range(repetitions + 10):
+        started = time.thread_time()
+        reduced = recording.frame_reduce(
+            profile, frame, at=timezone.now(), limit=SAMPLE_ROWS, rng=rng
+        )
+        recording.Reduced().add(reduced, limit=SAMPLE_ROWS, rng=rng, sample=False)
+        day.add(reduced, limit=SAMPLE_ROWS, rng=rng)
+        if position >= 10:  # warm
+            times.append((time.thread_time() - started) * 1000)
+    return times
+
+
 def drift_time() -> tuple[float, float, int]:
     from django.utils import timezone
 
@@ -173,6 +200,7 @@ def main() -> None:
 
         recorded = PredictionRecord.objects.count()
         windows, pooled, pooled_rows = drift_time()
+        reduction = reduction_cpu(max(args.repetitions, 100))
         load_after = os.getloadavg()[0]
 
     print(f"prediction monitoring; load average {load_before:.1f} before, {load_after:.1f} after")
@@ -186,6 +214,11 @@ def main() -> None:
             f" overhead p95 {p95['on'] - p95['off']:+.2f} ms (target <= {OVERHEAD_TARGET_MS})"
         )
     print(f"    predictions recorded by the 'on' server: {recorded}")
+    print(
+        f"  reducing one 10,000-row request (recording thread's CPU) x{len(reduction)}: "
+        f"p50 {statistics.median(reduction):.2f} ms, p95 {_p95(reduction):.2f} ms "
+        f"(target <= {OVERHEAD_TARGET_MS})"
+    )
     print(f"  drift, {DAYS} days of {SAMPLE_ROWS:,}-row samples and hourly counts, 4 features:")
     print(
         f"    windows 1 h, 24 h, 7 d computed and stored: {windows:.2f} s "

@@ -115,7 +115,7 @@ def observations_write(batch: list[recording.Observed], *, samples_now: bool = T
         if reduced is None or observed.outcome != recording.OK or observed.version is None:
             continue
         key = (observed.model_id, observed.version)
-        hours[(*key, _hour(observed.at))].add(reduced, limit=limit, rng=rng)
+        hours[(*key, _hour(observed.at))].add(reduced, limit=limit, rng=rng, sample=False)
         days[(*key, timezone.localdate(observed.at))].add(reduced, limit=limit, rng=rng)
     with transaction.atomic():
         PredictionRecord.objects.bulk_create(

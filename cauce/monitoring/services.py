@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import tempfile
 from collections import defaultdict
 from datetime import timedelta
@@ -15,11 +16,14 @@ import pandas as pd
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from cauce.core.exceptions import ApplicationError
 from cauce.monitoring import recording
 from cauce.monitoring.models import (
     FeatureCounts,
     MonitoredVersion,
+    MonitoringSettings,
     PredictionRecord,
     ReferenceProfile,
     ReservoirSample,
@@ -233,3 +237,60 @@ def monitoring_retention_run(*, now=None) -> int:
             count, _detail = old.model.objects.filter(pk__in=ids).delete()
             deleted += count
     return deleted
+
+
+# --- a project's settings ---------------------------------------------------------------------
+
+
+def monitoring_settings_get(*, project: Any) -> MonitoringSettings:
+    """The project's settings, or unsaved ones with the site's defaults."""
+    own = MonitoringSettings.objects.filter(project=project).first()
+    if own is not None:
+        return own
+    return MonitoringSettings(
+        project=project,
+        psi_alert=settings.DRIFT_PSI_ALERT,
+        p_value_alert=settings.DRIFT_P_VALUE_ALERT,
+        min_rows=settings.DRIFT_MIN_ROWS,
+    )
+
+
+def monitoring_settings_update(
+    *,
+    project: Any,
+    psi_alert: float,
+    p_value_alert: float,
+    min_rows: int,
+    webhook_url: str,
+    webhook_secret: str = "",
+    secret_generate: bool = False,
+) -> tuple[MonitoringSettings, str]:
+    """Save the project's thresholds and webhook; (settings, the secret generated now or "").
+    An empty ``webhook_secret`` keeps the stored one; a webhook without any secret gets one
+    generated, so that every delivery is signed."""
+    with transaction.atomic():
+        own = monitoring_settings_get(project=project)
+        if own.pk is not None:
+            own = MonitoringSettings.objects.select_for_update().get(pk=own.pk)
+        generated = ""
+        if webhook_secret:
+            own.webhook_secret = webhook_secret
+        elif secret_generate or (webhook_url and not own.webhook_secret):
+            generated = own.webhook_secret = secrets.token_urlsafe(32)
+        own.psi_alert = psi_alert
+        own.p_value_alert = p_value_alert
+        own.min_rows = min_rows
+        own.webhook_url = webhook_url
+        own.full_clean(exclude=["project"])
+        own.save()
+    return own, generated
+
+
+def webhook_test_queue(*, project: Any) -> None:
+    """Queue a signed test delivery to the project's webhook (the alerts' task and signing)."""
+    from cauce.monitoring.alerts import webhook_of
+    from cauce.monitoring.tasks import alert_webhook_task
+
+    if webhook_of(project.pk) is None:
+        raise ApplicationError(_("El proyecto no tiene webhook: guarda una dirección primero."))
+    transaction.on_commit(lambda: alert_webhook_task.delay(None, test_project_id=project.pk))

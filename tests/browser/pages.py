@@ -202,6 +202,7 @@ PAGES: list[PageVisit] = [
         query=lambda s: {"window": "1h"},
     ),
     PageVisit("monitoring:project_alerts", kwargs=lambda s: {"project_pk": s.project.pk}),
+    PageVisit("monitoring:project_settings", kwargs=lambda s: {"project_pk": s.project.pk}),
     PageVisit(
         "swagger-ui", steps=lambda page: expect(page.locator(".swagger-ui .info")).to_be_visible()
     ),
@@ -229,6 +230,7 @@ NOT_PAGES: dict[str, str] = {
     "projects:project_member_role": "POST only",
     "monitoring:version_refresh": "POST only (Recalcular)",
     "monitoring:alert_acknowledge": "POST only",
+    "monitoring:webhook_test": "POST only (Enviar prueba)",
     "projects:project_member_remove": "POST only",
     "datasets:dataset_download": "file download",
     "datasets:dataset_delete": "POST only",

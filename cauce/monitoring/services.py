@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cauce.core.exceptions import ApplicationError
+from cauce.core.exceptions import ConflictError
 from cauce.monitoring import recording
 from cauce.monitoring.models import (
     FeatureCounts,
@@ -292,5 +292,5 @@ def webhook_test_queue(*, project: Any) -> None:
     from cauce.monitoring.tasks import alert_webhook_task
 
     if webhook_of(project.pk) is None:
-        raise ApplicationError(_("El proyecto no tiene webhook: guarda una dirección primero."))
+        raise ConflictError(_("El proyecto no tiene webhook: guarda una dirección primero."))
     transaction.on_commit(lambda: alert_webhook_task.delay(None, test_project_id=project.pk))

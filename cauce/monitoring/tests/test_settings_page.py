@@ -18,8 +18,14 @@ def _url(project) -> str:
 
 
 def _form(**changes) -> dict:
-    return {"psi_alert": "0.25", "p_value_alert": "0.005", "min_rows": "300",
-            "webhook_url": "https://hooks.example.org/cauce", "webhook_secret": SECRET, **changes}  # fmt: skip
+    return {
+        "psi_alert": "0.25",
+        "p_value_alert": "0.005",
+        "min_rows": "300",
+        "webhook_url": "https://hooks.example.org/cauce",
+        "webhook_secret": SECRET,
+        **changes,
+    }
 
 
 def test_the_owner_saves_the_settings_and_the_secret_is_never_shown_back(owner_client, project):
@@ -68,17 +74,21 @@ def test_bad_input_says_why_in_spanish_and_changes_nothing(owner_client, project
     assert (own.psi_alert, own.webhook_url, own.webhook_secret) == (0.2, "", "")
 
 
-def test_only_owners_reach_the_page(editor_client, viewer_client, project):
+def test_editors_are_refused(editor_client, project):
     # Members who are not owners are refused (403, as the project's own edit page); an
     # outsider gets 404 (the security suite).
     assert editor_client.get(_url(project)).status_code == 403
-    assert viewer_client.post(_url(project), _form()).status_code == 403
+    assert editor_client.post(_url(project), _form()).status_code == 403
     assert editor_client.post(_url(project) + "test/").status_code == 403
     assert not MonitoringSettings.objects.filter(project=project).exists()
 
 
 def test_a_test_delivery_is_signed_and_sent_through_the_alerts_task(
-    owner_client, project, receiver, settings, django_capture_on_commit_callbacks  # noqa: F811
+    owner_client,
+    project,
+    receiver,  # noqa: F811
+    settings,
+    django_capture_on_commit_callbacks,
 ):
     settings.MONITOR_WEBHOOK_BACKOFF = 0.01
     no_hook = owner_client.post(_url(project) + "test/", follow=True)
@@ -95,3 +105,34 @@ def test_a_test_delivery_is_signed_and_sent_through_the_alerts_task(
     expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     assert headers[SIGNATURE_HEADER] == expected
     assert json.loads(body)["kind"] == "test" and json.loads(body)["project"] == project.pk
+
+
+def test_the_api_reads_and_patches_the_settings_without_showing_the_secret(
+    owner_api, editor, project
+):
+    from rest_framework.test import APIClient
+
+    editor_api = APIClient()
+    editor_api.force_authenticate(editor)
+    url = f"/api/projects/{project.pk}/monitoring/settings/"
+    first = owner_api.get(url)
+    assert first.json()["has_secret"] is False, first.content
+    assert "webhook_secret" not in owner_api.get(url).json()
+
+    changed = owner_api.patch(
+        url, {"psi_alert": 0.3, "webhook_url": "http://hooks.example.org/x"},
+        format="json",
+    )  # fmt: skip
+
+    assert changed.status_code == 200, changed.content
+    body = changed.json()
+    own = MonitoringSettings.objects.get(project=project)
+    assert body["generated_secret"] == own.webhook_secret and len(own.webhook_secret) >= 32
+    assert (own.psi_alert, own.p_value_alert, own.min_rows) == (0.3, 0.01, 200)
+    assert "webhook_secret" not in owner_api.get(url).json()
+    bad = owner_api.patch(url, {"webhook_url": "ftp://x.org/"}, format="json")
+    assert bad.status_code == 400
+    assert owner_api.patch(url, {"p_value_alert": 2}, format="json").status_code == 400
+    assert editor_api.patch(url, {"psi_alert": 1}, format="json").status_code == 403
+    own.refresh_from_db()
+    assert own.psi_alert == 0.3 and own.webhook_url == "http://hooks.example.org/x"

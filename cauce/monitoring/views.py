@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -40,6 +41,19 @@ def _window(request) -> str:
         return Window.DAY
 
 
+def _in_tab(request) -> bool:
+    """An htmx request: the model's or version's page asks for the tab's content only."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def _tab(request, template: str, context: dict):
+    response = render(request, template, {**context, "in_tab": True})
+    patch_vary_headers(response, ["HX-Request"])
+    # The tab's links are boosted (htmx): the address stays the model's or version's page.
+    response["HX-Push-Url"] = "false"
+    return response
+
+
 def _period_label(moment, window: str) -> str:
     return formats.date_format(moment, "d/m" if window == Window.WEEK else "H:i")
 
@@ -60,7 +74,10 @@ def model_monitoring(request, name: str):
             registered_model=model, acknowledged_at__isnull=True
         ).order_by("-created_at")[:50],
         "page_title": _("Monitorización"),
+        "base_url": request.path,
     }
+    if _in_tab(request):
+        return _tab(request, "monitoring/_model_monitoring_body.html", context)
     return render(request, "monitoring/model_monitoring.html", context)
 
 
@@ -99,7 +116,10 @@ def version_monitoring(request, name: str, version: int):
             title=_("Filas por periodo"),
         ),
         "histogram": _histogram(stored, chosen),
+        "base_url": request.path,
     }
+    if _in_tab(request):
+        return _tab(request, "monitoring/_version_monitoring_body.html", context)
     return render(request, "monitoring/version_monitoring.html", context)
 
 

@@ -69,6 +69,13 @@ class PageVisit:
         return self.label or self.name
 
 
+def _open_monitoring_tab(page: Page) -> None:
+    page.get_by_role("tab", name=_("Monitorización")).click()
+    expect(
+        page.locator("#monitoring-panel .monitor-figures, #monitoring-panel table")
+    ).not_to_have_count(0)
+
+
 def _open_experiment_tabs(page: Page) -> None:
     page.get_by_role("tab", name=_("Gráficos")).click()
     page.get_by_role("tab", name=_("Artefactos de MLflow")).click()
@@ -170,7 +177,19 @@ PAGES: list[PageVisit] = [
     PageVisit("registry:model_list"),
     PageVisit("registry:project_models", kwargs=lambda s: {"project_pk": s.project.pk}),
     PageVisit("registry:model_detail", kwargs=lambda s: {"name": s.model_name}),
+    PageVisit(
+        "registry:model_detail",
+        kwargs=lambda s: {"name": s.model_name},
+        steps=_open_monitoring_tab,
+        label="registry:model_detail (Monitorización tab)",
+    ),
     PageVisit("registry:version_detail", kwargs=lambda s: {"name": s.model_name, "version": 1}),
+    PageVisit(
+        "registry:version_detail",
+        kwargs=lambda s: {"name": s.model_name, "version": 1},
+        steps=_open_monitoring_tab,
+        label="registry:version_detail (Monitorización tab)",
+    ),
     PageVisit(
         "registry:version_delete",
         kwargs=lambda s: {"name": s.model_name, "version": 2},

@@ -197,30 +197,57 @@ class AlertAcknowledgeApi(APIView):
         return Response(AlertSerializer(alert).data)
 
 
+class _StrictBoolean(serializers.BooleanField):
+    """JSON's true or false only (as the schema says), not "yes" or 1."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+
+
+class _StrictFloat(serializers.FloatField):
+    """A JSON number only (not a string that reads as one), and finite."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        if not math.isfinite(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class _StrictInteger(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class MonitoringSettingsSerializer(serializers.Serializer):
-    psi_alert = serializers.FloatField(
+    psi_alert = _StrictFloat(
         min_value=PSI_RANGE[0],
         max_value=PSI_RANGE[1],
         help_text="A feature is flagged at this PSI.",
     )
-    p_value_alert = serializers.FloatField(
+    p_value_alert = _StrictFloat(
         min_value=P_VALUE_RANGE[0],
         max_value=P_VALUE_RANGE[1],
         help_text="...or when its two-sample test's p-value is below this.",
     )
-    min_rows = serializers.IntegerField(min_value=MIN_ROWS_RANGE[0], max_value=MIN_ROWS_RANGE[1])
+    min_rows = _StrictInteger(min_value=MIN_ROWS_RANGE[0], max_value=MIN_ROWS_RANGE[1])
     webhook_url = serializers.URLField(
         allow_blank=True, max_length=200, help_text="http or https; empty: no webhook."
     )
     webhook_secret = serializers.CharField(
         write_only=True,
         required=False,
-        allow_blank=True,
+        trim_whitespace=False,
         min_length=16,
         max_length=255,
-        help_text="Write-only; omitted or empty keeps the stored one.",
+        help_text="Write-only, never returned; omitted keeps the stored one.",
     )
-    secret_generate = serializers.BooleanField(
+    secret_generate = _StrictBoolean(
         write_only=True, required=False, default=False, help_text="Replace the secret by a new one."
     )
     has_secret = serializers.BooleanField(read_only=True)
@@ -234,9 +261,6 @@ class MonitoringSettingsSerializer(serializers.Serializer):
         return value
 
     def validate(self, data):
-        for key in ("psi_alert", "p_value_alert"):
-            if key in data and not math.isfinite(data[key]):
-                raise serializers.ValidationError({key: _("Introduzca un número.")})
         if data.get("webhook_secret") and data.get("secret_generate"):
             raise serializers.ValidationError(
                 _("Escribe un secreto o pide uno nuevo, no las dos cosas.")

@@ -166,25 +166,33 @@ def _counts_add(model_id: int, version: int, hour, reduced: recording.Reduced) -
             registered_model_id=model_id, version=version, hour=hour
         )
     }
+    created, changed = [], []
     for feature, counts in reduced.counts.items():
         row = existing.get(feature)
         missing = reduced.missing.get(feature, 0)
         if row is None:
-            FeatureCounts.objects.create(
-                registered_model_id=model_id,
-                version=version,
-                hour=hour,
-                feature=feature,
-                counts=counts,
-                missing=missing,
-                rows=reduced.rows,
+            created.append(
+                FeatureCounts(
+                    registered_model_id=model_id,
+                    version=version,
+                    hour=hour,
+                    feature=feature,
+                    counts=counts,
+                    missing=missing,
+                    rows=reduced.rows,
+                )
             )
             continue
         if len(row.counts) == len(counts):
             row.counts = [a + b for a, b in zip(row.counts, counts, strict=True)]
         row.missing += missing
         row.rows += reduced.rows
-        row.save(update_fields=["counts", "missing", "rows"])
+        changed.append(row)
+    # Two queries for all the features, not one each: the thread shares the web process.
+    if created:
+        FeatureCounts.objects.bulk_create(created)
+    if changed:
+        FeatureCounts.objects.bulk_update(changed, ["counts", "missing", "rows"])
 
 
 def _sample_add(model_id: int, version: int, day, reduced: recording.Reduced, *, rng) -> None:

@@ -45,8 +45,7 @@ class MonitoringSettingsForm(forms.Form):
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=_(
-            "Firma cada envío (HMAC-SHA256, cabecera X-Cauce-Signature). Nunca se muestra; "
-            "vacío conserva el actual."
+            "Firma cada envío (HMAC-SHA256 del cuerpo). Nunca se muestra; vacío conserva el actual."
         ),
     )
     secret_generate = forms.BooleanField(

@@ -7,6 +7,9 @@ computation over 90 days of samples.
    sampled. Two web servers at once, one with ``CAUCE_MONITOR_ENABLED=false``; the same
    1-row body (and a 10,000-row one) is sent to each in turn, N times, and the p50 and p95
    compared. The overhead is p95(on) - p95(off) (target <= 2 ms).
+   Also, in this process: the thread CPU (``time.thread_time``) of reducing one 10,000-row
+   request as the recording thread does (bin counts, sample, merged into the hour's counts
+   and the day's pending sample): the web process's interpreter time a large request costs.
 2. Drift. One version with 90 days of traffic: a full 5,000-row sample per day and the
    hourly bin counts of 4 features. Timed: computing its three windows (1 h, 24 h, 7 d:
    PSI, KS, missing rate, stored), and the KS test on all 90 days pooled (450,000 rows).
@@ -36,6 +39,7 @@ from bench.bench_predict import (  # noqa: E402
     FEATURES,
     PRODUCTION_WORKER,
     iris_frame,
+    process_tree_cpu,
     registered_champion,
     rows_to_predict,
 )
@@ -50,7 +54,12 @@ def _p95(values: list[float]) -> float:
     return float(np.percentile(values, 95))
 
 
-def recording_overhead(bench, repetitions: int) -> dict[int, dict[str, list[float]]]:
+def recording_overhead(
+    bench, repetitions: int, cpu: dict[int, dict[str, float]]
+) -> dict[int, dict[str, list[float]]]:
+    """Wall-clock times per request (ms) of each server; ``cpu`` gets each server's CPU per
+    request (ms, its processes' threads from /proc, the recording thread's later flush
+    included): a figure the machine's load hardly moves."""
     from cauce.experiments.models import MLExperiment
     from cauce.monitoring.profile import profile_build
     from cauce.monitoring.services import reference_profile_store
@@ -70,6 +79,7 @@ def recording_overhead(bench, repetitions: int) -> dict[int, dict[str, list[floa
     with web_server(bench, PRODUCTION_WORKER) as on:
         os.environ["CAUCE_MONITOR_ENABLED"] = "false"
         with web_server(bench, PRODUCTION_WORKER) as off:
+            pids = {"on": on.master.pid, "off": off.master.pid}
             urls = {
                 "on": f"{on.url}/api/models/{name}/predict/?alias=champion",
                 "off": f"{off.url}/api/models/{name}/predict/?alias=champion",
@@ -84,6 +94,8 @@ def recording_overhead(bench, repetitions: int) -> dict[int, dict[str, list[floa
                 for key in urls:  # warm: the model loaded, the profile read
                     for _ in range(3):
                         sessions[key].post(urls[key], data=body, headers=headers, timeout=120)
+                time.sleep(1.5)  # the warm-up's observations written
+                cpu_before = {key: process_tree_cpu(pid) for key, pid in pids.items()}
                 for _ in range(count):
                     for key, url in urls.items():
                         started = time.perf_counter()
@@ -91,9 +103,38 @@ def recording_overhead(bench, repetitions: int) -> dict[int, dict[str, list[floa
                         times[key].append((time.perf_counter() - started) * 1000)
                         if response.status_code != 200:
                             raise SystemExit(f"{key}: {response.status_code} {response.text[:500]}")
+                time.sleep(1.5)  # the recording thread writes what the loop queued
+                cpu[rows] = {
+                    key: (process_tree_cpu(pid) - cpu_before[key]) * 1000 / count
+                    for key, pid in pids.items()
+                }
                 results[rows] = times
             time.sleep(2)  # the recording thread writes its last batch
     return results
+
+
+def reduction_cpu(repetitions: int) -> list[float]:
+    """Thread CPU (ms) of reducing one 10,000-row request, as ``observations_write`` does."""
+    from django.utils import timezone
+
+    from cauce.monitoring import recording
+    from cauce.monitoring.profile import profile_build
+
+    profile = profile_build(iris_frame()[FEATURES])
+    frame = rows_to_predict(10_000)
+    rng = np.random.default_rng(5)
+    day = recording.Reduced()
+    times = []
+    for position in range(repetitions + 10):
+        started = time.thread_time()
+        reduced = recording.frame_reduce(
+            profile, frame, at=timezone.now(), limit=SAMPLE_ROWS, rng=rng
+        )
+        recording.Reduced().add(reduced, limit=SAMPLE_ROWS, rng=rng, sample=False)
+        day.add(reduced, limit=SAMPLE_ROWS, rng=rng)
+        if position >= 10:  # warm
+            times.append((time.thread_time() - started) * 1000)
+    return times
 
 
 def drift_time() -> tuple[float, float, int]:
@@ -168,11 +209,13 @@ def main() -> None:
 
     with bench_environment() as bench:
         load_before = os.getloadavg()[0]
-        overhead = recording_overhead(bench, args.repetitions)
+        cpu: dict[int, dict[str, float]] = {}
+        overhead = recording_overhead(bench, args.repetitions, cpu)
         from cauce.monitoring.models import PredictionRecord
 
         recorded = PredictionRecord.objects.count()
         windows, pooled, pooled_rows = drift_time()
+        reduction = reduction_cpu(max(args.repetitions, 100))
         load_after = os.getloadavg()[0]
 
     print(f"prediction monitoring; load average {load_before:.1f} before, {load_after:.1f} after")
@@ -185,7 +228,17 @@ def main() -> None:
             f"p50 {p50['on']:.2f} / {p50['off']:.2f} ms, p95 {p95['on']:.2f} / {p95['off']:.2f} ms,"
             f" overhead p95 {p95['on'] - p95['off']:+.2f} ms (target <= {OVERHEAD_TARGET_MS})"
         )
+        print(
+            f"           CPU per request (web server's processes): {cpu[rows]['on']:.2f} / "
+            f"{cpu[rows]['off']:.2f} ms, recording {cpu[rows]['on'] - cpu[rows]['off']:+.2f} ms"
+            f" (target <= {OVERHEAD_TARGET_MS})"
+        )
     print(f"    predictions recorded by the 'on' server: {recorded}")
+    print(
+        f"  reducing one 10,000-row request (recording thread's CPU) x{len(reduction)}: "
+        f"p50 {statistics.median(reduction):.2f} ms, p95 {_p95(reduction):.2f} ms "
+        f"(target <= {OVERHEAD_TARGET_MS})"
+    )
     print(f"  drift, {DAYS} days of {SAMPLE_ROWS:,}-row samples and hourly counts, 4 features:")
     print(
         f"    windows 1 h, 24 h, 7 d computed and stored: {windows:.2f} s "

@@ -58,7 +58,7 @@ def alert_raise(
             )
     except IntegrityError:
         return None
-    if _webhook_of(model.project_id) is not None:
+    if webhook_of(model.project_id) is not None:
         from cauce.monitoring.tasks import alert_webhook_task
 
         transaction.on_commit(lambda: alert_webhook_task.delay(alert.pk))
@@ -73,7 +73,7 @@ def alert_acknowledge(*, alert: Alert, user: Any) -> Alert:
     return alert
 
 
-def _webhook_of(project_id: int) -> MonitoringSettings | None:
+def webhook_of(project_id: int) -> MonitoringSettings | None:
     own = MonitoringSettings.objects.filter(project_id=project_id).exclude(webhook_url="").first()
     return own
 
@@ -97,6 +97,38 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def _post(hook: MonitoringSettings, payload: dict[str, Any], delivery: str) -> None:
+    body = json.dumps(payload, sort_keys=True).encode()
+    response = requests.post(
+        hook.webhook_url,
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature(hook.webhook_secret, body),
+            "X-Cauce-Delivery": delivery,
+        },
+        timeout=WEBHOOK_TIMEOUT,
+        allow_redirects=False,
+    )
+    response.raise_for_status()
+
+
+def webhook_test_send(*, project_id: int) -> bool:
+    """POST a test delivery (``"kind": "test"``), signed like the alerts, to the project's
+    webhook; False without one. Failures raise ``requests.RequestException`` (retried)."""
+    hook = webhook_of(project_id)
+    if hook is None:
+        return False
+    payload = {
+        "id": None,
+        "project": project_id,
+        "kind": "test",
+        "created_at": timezone.now().isoformat(),
+    }
+    _post(hook, payload, f"test-{project_id}")
+    return True
+
+
 def alert_webhook_send(*, alert_id: int) -> bool:
     """POST the alert to the project's webhook; True when sent now or before (a delivery
     already made is never repeated). A refusal or an unreachable receiver raises
@@ -104,22 +136,10 @@ def alert_webhook_send(*, alert_id: int) -> bool:
     alert = Alert.objects.select_related("registered_model").filter(pk=alert_id).first()
     if alert is None or alert.webhook_sent_at is not None:
         return True
-    hook = _webhook_of(alert.project_id)
+    hook = webhook_of(alert.project_id)
     if hook is None:
         return False
-    body = json.dumps(alert_payload(alert), sort_keys=True).encode()
-    response = requests.post(
-        hook.webhook_url,
-        data=body,
-        headers={
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: signature(hook.webhook_secret, body),
-            "X-Cauce-Delivery": str(alert.pk),
-        },
-        timeout=WEBHOOK_TIMEOUT,
-        allow_redirects=False,
-    )
-    response.raise_for_status()
+    _post(hook, alert_payload(alert), str(alert.pk))
     Alert.objects.filter(pk=alert.pk, webhook_sent_at__isnull=True).update(
         webhook_sent_at=timezone.now()
     )

@@ -3,9 +3,14 @@
 - ``GET /api/models/{name}/versions/{version}/monitoring/?window=1h|24h|7d`` (members);
 - ``POST /api/models/{name}/versions/{version}/monitoring/refresh/`` (editors);
 - ``GET /api/projects/{id}/alerts/`` (members), ``POST .../alerts/{alert_id}/acknowledge/``
-  (editors).
+  (editors);
+- ``GET``/``PATCH /api/projects/{id}/monitoring/settings/`` and ``POST .../settings/test/``
+  (owners): thresholds, webhook, write-only secret, a signed test delivery.
 """
 
+import math
+
+from django.core.validators import URLValidator
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -17,7 +22,8 @@ from rest_framework.views import APIView
 from cauce.api.pagination import StrictLimitOffsetPagination
 from cauce.core.exceptions import ApplicationError
 from cauce.monitoring import alerts as alert_services
-from cauce.monitoring import selectors
+from cauce.monitoring import selectors, services
+from cauce.monitoring.forms import MIN_ROWS_RANGE, P_VALUE_RANGE, PSI_RANGE
 from cauce.monitoring.models import Alert
 from cauce.monitoring.windows import WINDOWS, monitoring_version_refresh
 from cauce.projects.models import Role
@@ -189,3 +195,137 @@ class AlertAcknowledgeApi(APIView):
         alert = get_object_or_404(Alert, project=project, pk=alert_id)
         alert_services.alert_acknowledge(alert=alert, user=request.user)
         return Response(AlertSerializer(alert).data)
+
+
+class _StrictBoolean(serializers.BooleanField):
+    """JSON's true or false only (as the schema says), not "yes" or 1."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+
+
+class _StrictFloat(serializers.FloatField):
+    """A JSON number only (not a string that reads as one), and finite."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        if not math.isfinite(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class _StrictInteger(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class MonitoringSettingsSerializer(serializers.Serializer):
+    psi_alert = _StrictFloat(
+        min_value=PSI_RANGE[0],
+        max_value=PSI_RANGE[1],
+        help_text="A feature is flagged at this PSI.",
+    )
+    p_value_alert = _StrictFloat(
+        min_value=P_VALUE_RANGE[0],
+        max_value=P_VALUE_RANGE[1],
+        help_text="...or when its two-sample test's p-value is below this.",
+    )
+    min_rows = _StrictInteger(min_value=MIN_ROWS_RANGE[0], max_value=MIN_ROWS_RANGE[1])
+    webhook_url = serializers.URLField(
+        allow_blank=True, max_length=200, help_text="http or https; empty: no webhook."
+    )
+    webhook_secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        trim_whitespace=False,
+        min_length=16,
+        max_length=255,
+        help_text="Write-only, never returned; omitted keeps the stored one.",
+    )
+    secret_generate = _StrictBoolean(
+        write_only=True, required=False, default=False, help_text="Replace the secret by a new one."
+    )
+    has_secret = serializers.BooleanField(read_only=True)
+    generated_secret = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The secret generated now, shown only once."
+    )
+
+    def validate_webhook_url(self, value: str) -> str:
+        if value:
+            URLValidator(schemes=["http", "https"])(value)
+        return value
+
+    def validate(self, data):
+        if data.get("webhook_secret") and data.get("secret_generate"):
+            raise serializers.ValidationError(
+                _("Escribe un secreto o pide uno nuevo, no las dos cosas.")
+            )
+        return data
+
+
+def _settings_out(own, generated: str = "") -> dict:
+    return MonitoringSettingsSerializer(
+        {
+            "psi_alert": own.psi_alert,
+            "p_value_alert": own.p_value_alert,
+            "min_rows": own.min_rows,
+            "webhook_url": own.webhook_url,
+            "has_secret": bool(own.webhook_secret),
+            "generated_secret": generated or None,
+        }
+    ).data
+
+
+class MonitoringSettingsApi(APIView):
+    """A project's drift thresholds and alert webhook (owners)."""
+
+    @extend_schema(
+        summary="A project's monitoring settings (owners)",
+        responses={200: MonitoringSettingsSerializer, 403: _403, 404: _404},
+    )
+    def get(self, request, project_id):
+        project, _membership = project_get_for_user(
+            user=request.user, project_id=project_id, role=Role.OWNER
+        )
+        return Response(_settings_out(services.monitoring_settings_get(project=project)))
+
+    @extend_schema(
+        summary="Change a project's monitoring settings (owners; fields left out are kept)",
+        request=MonitoringSettingsSerializer,
+        responses={200: MonitoringSettingsSerializer, 400: _400, 403: _403, 404: _404},
+    )
+    def patch(self, request, project_id):
+        project, _membership = project_get_for_user(
+            user=request.user, project_id=project_id, role=Role.OWNER
+        )
+        data = MonitoringSettingsSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        current = services.monitoring_settings_get(project=project)
+        values = {
+            "psi_alert": current.psi_alert,
+            "p_value_alert": current.p_value_alert,
+            "min_rows": current.min_rows,
+            "webhook_url": current.webhook_url,
+            **data.validated_data,
+        }
+        own, generated = services.monitoring_settings_update(project=project, **values)
+        return Response(_settings_out(own, generated))
+
+
+class WebhookTestApi(APIView):
+    @extend_schema(
+        summary="Send a signed test delivery to the project's webhook (owners)",
+        request=None,
+        responses={202: None, 403: _403, 404: _404, 409: _error("The project has no webhook")},
+    )
+    def post(self, request, project_id):
+        project, _membership = project_get_for_user(
+            user=request.user, project_id=project_id, role=Role.OWNER
+        )
+        services.webhook_test_queue(project=project)
+        return Response(status=202)

@@ -23,4 +23,14 @@ urlpatterns = [
         api.AlertAcknowledgeApi.as_view(),
         name="api-project-alert-acknowledge",
     ),
+    path(
+        "projects/<int:project_id>/monitoring/settings/",
+        api.MonitoringSettingsApi.as_view(),
+        name="api-project-monitoring-settings",
+    ),
+    path(
+        "projects/<int:project_id>/monitoring/settings/test/",
+        api.WebhookTestApi.as_view(),
+        name="api-project-monitoring-webhook-test",
+    ),
 ]

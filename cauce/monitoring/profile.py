@@ -114,7 +114,8 @@ def feature_bin_counts(feature: dict[str, Any], values: np.ndarray) -> tuple[lis
     """(counts per reference bin, missing count) of a column read by ``feature_values``."""
     if feature["kind"] == NUMERIC:
         missing = np.isnan(values)
-        bins = np.searchsorted(feature["edges"], values[~missing], side="right")
+        edges = np.asarray(feature["edges"], dtype=float)
+        bins = np.searchsorted(edges, values[~missing], side="right")
         counts = np.bincount(bins, minlength=len(feature["counts"]))
         return [int(c) for c in counts], int(missing.sum())
     other = len(feature["categories"])

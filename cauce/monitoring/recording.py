@@ -50,18 +50,26 @@ class Reduced:
     counts: dict[str, list[int]] = field(default_factory=dict)
     missing: dict[str, int] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
-    # A uniform sample of the rows: an array (rows x [epoch seconds, features...]) or lists.
+    # A uniform sample of the rows: an array (rows x [epoch seconds, features...]: floats, NaN
+    # when missing, if every feature is numeric; objects otherwise) or lists (as stored).
     sample: Any = field(default_factory=list)
 
-    def add(self, other: Reduced, *, limit: int, rng: np.random.Generator) -> None:
+    def add(
+        self, other: Reduced, *, limit: int, rng: np.random.Generator, sample: bool = True
+    ) -> None:
+        """Add ``other``'s counts and, with ``sample``, merge its sample into this one's (an
+        hour's counts need no sample: only the day's is kept)."""
         for name, counts in other.counts.items():
-            mine = self.counts.setdefault(name, [0] * len(counts))
-            self.counts[name] = [a + b for a, b in zip(mine, counts, strict=True)]
+            mine = self.counts.get(name)
+            self.counts[name] = (
+                list(counts) if mine is None else [a + b for a, b in zip(mine, counts, strict=True)]
+            )
             self.missing[name] = self.missing.get(name, 0) + other.missing.get(name, 0)
         self.columns = self.columns or other.columns
-        self.sample = sample_merge(
-            self.sample, self.rows, other.sample, other.rows, limit=limit, rng=rng
-        )
+        if sample:
+            self.sample = sample_merge(
+                self.sample, self.rows, other.sample, other.rows, limit=limit, rng=rng
+            )
         self.rows += other.rows
 
 
@@ -90,8 +98,18 @@ def _take(rows: Any, picks: np.ndarray) -> Any:
 
 
 def sample_as_list(rows: Any) -> list:
-    """Rows as JSON-ready lists (samples stay arrays in memory until they are written)."""
-    return rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
+    """Rows as JSON-ready lists (samples stay arrays in memory until they are written): NaN
+    becomes None, as JSON has no NaN."""
+    if not isinstance(rows, np.ndarray):
+        return list(rows)
+    if rows.dtype.kind == "f":
+        missing = np.isnan(rows)
+        if not missing.any():
+            return rows.tolist()
+        cells = rows.astype(object)
+        cells[missing] = None
+        return cells.tolist()
+    return rows.tolist()
 
 
 def frame_reduce(
@@ -112,10 +130,18 @@ def frame_reduce(
         reduced.counts[name], reduced.missing[name] = profiles.feature_bin_counts(feature, values)
         columns.append(values)
         reduced.columns.append(name)
-    picks = np.sort(rng.choice(len(frame), size=min(limit, len(frame)), replace=False))
+    picks = _picks(len(frame), limit, rng)
     stamp = round(at.timestamp(), 3)
-    # Whole columns at once (a Python loop over 5,000 rows costs the web process ~10 ms of
-    # the interpreter): NaN becomes None, as JSON has no NaN.
+    if all(values.dtype.kind == "f" for values in columns):
+        # Numbers only (the usual case): one float table, NaN kept until it is written.
+        table = np.empty((len(picks), len(columns) + 1))
+        table[:, 0] = stamp
+        for position, values in enumerate(columns, start=1):
+            table[:, position] = values[picks]
+        reduced.sample = table
+        return reduced
+    # Text too: an object table, whole columns at once (a Python loop over 5,000 rows costs
+    # the web process ~10 ms of the interpreter); NaN becomes None, as JSON has no NaN.
     table = np.empty((len(picks), len(columns) + 1), dtype=object)
     table[:, 0] = stamp
     for position, values in enumerate(columns, start=1):
@@ -128,6 +154,14 @@ def frame_reduce(
             table[:, position] = picked
     reduced.sample = table
     return reduced
+
+
+def _picks(rows: int, limit: int, rng: np.random.Generator) -> np.ndarray:
+    """The positions of a uniform sample of ``min(rows, limit)`` of ``rows`` rows, in order
+    (every row of a request that fits is kept: no draw at all)."""
+    if rows <= limit:
+        return np.arange(rows)
+    return np.sort(rng.choice(rows, size=limit, replace=False))
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import tempfile
 from collections import defaultdict
 from datetime import timedelta
@@ -15,11 +16,14 @@ import pandas as pd
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from cauce.core.exceptions import ConflictError
 from cauce.monitoring import recording
 from cauce.monitoring.models import (
     FeatureCounts,
     MonitoredVersion,
+    MonitoringSettings,
     PredictionRecord,
     ReferenceProfile,
     ReservoirSample,
@@ -117,7 +121,7 @@ def observations_write(batch: list[recording.Observed], *, samples_now: bool = T
         if reduced is None or observed.outcome != recording.OK or observed.version is None:
             continue
         key = (observed.model_id, observed.version)
-        hours[(*key, _hour(observed.at))].add(reduced, limit=limit, rng=rng)
+        hours[(*key, _hour(observed.at))].add(reduced, limit=limit, rng=rng, sample=False)
         days[(*key, timezone.localdate(observed.at))].add(reduced, limit=limit, rng=rng)
     with transaction.atomic():
         PredictionRecord.objects.bulk_create(
@@ -164,25 +168,33 @@ def _counts_add(model_id: int, version: int, hour, reduced: recording.Reduced) -
             registered_model_id=model_id, version=version, hour=hour
         )
     }
+    created, changed = [], []
     for feature, counts in reduced.counts.items():
         row = existing.get(feature)
         missing = reduced.missing.get(feature, 0)
         if row is None:
-            FeatureCounts.objects.create(
-                registered_model_id=model_id,
-                version=version,
-                hour=hour,
-                feature=feature,
-                counts=counts,
-                missing=missing,
-                rows=reduced.rows,
+            created.append(
+                FeatureCounts(
+                    registered_model_id=model_id,
+                    version=version,
+                    hour=hour,
+                    feature=feature,
+                    counts=counts,
+                    missing=missing,
+                    rows=reduced.rows,
+                )
             )
             continue
         if len(row.counts) == len(counts):
             row.counts = [a + b for a, b in zip(row.counts, counts, strict=True)]
         row.missing += missing
         row.rows += reduced.rows
-        row.save(update_fields=["counts", "missing", "rows"])
+        changed.append(row)
+    # Two queries for all the features, not one each: the thread shares the web process.
+    if created:
+        FeatureCounts.objects.bulk_create(created)
+    if changed:
+        FeatureCounts.objects.bulk_update(changed, ["counts", "missing", "rows"])
 
 
 def _sample_add(model_id: int, version: int, day, reduced: recording.Reduced, *, rng) -> None:
@@ -235,3 +247,60 @@ def monitoring_retention_run(*, now=None) -> int:
             count, _detail = old.model.objects.filter(pk__in=ids).delete()
             deleted += count
     return deleted
+
+
+# --- a project's settings ---------------------------------------------------------------------
+
+
+def monitoring_settings_get(*, project: Any) -> MonitoringSettings:
+    """The project's settings, or unsaved ones with the site's defaults."""
+    own = MonitoringSettings.objects.filter(project=project).first()
+    if own is not None:
+        return own
+    return MonitoringSettings(
+        project=project,
+        psi_alert=settings.DRIFT_PSI_ALERT,
+        p_value_alert=settings.DRIFT_P_VALUE_ALERT,
+        min_rows=settings.DRIFT_MIN_ROWS,
+    )
+
+
+def monitoring_settings_update(
+    *,
+    project: Any,
+    psi_alert: float,
+    p_value_alert: float,
+    min_rows: int,
+    webhook_url: str,
+    webhook_secret: str = "",
+    secret_generate: bool = False,
+) -> tuple[MonitoringSettings, str]:
+    """Save the project's thresholds and webhook; (settings, the secret generated now or "").
+    An empty ``webhook_secret`` keeps the stored one; a webhook without any secret gets one
+    generated, so that every delivery is signed."""
+    with transaction.atomic():
+        own = monitoring_settings_get(project=project)
+        if own.pk is not None:
+            own = MonitoringSettings.objects.select_for_update().get(pk=own.pk)
+        generated = ""
+        if webhook_secret:
+            own.webhook_secret = webhook_secret
+        elif secret_generate or (webhook_url and not own.webhook_secret):
+            generated = own.webhook_secret = secrets.token_urlsafe(32)
+        own.psi_alert = psi_alert
+        own.p_value_alert = p_value_alert
+        own.min_rows = min_rows
+        own.webhook_url = webhook_url
+        own.full_clean(exclude=["project"])
+        own.save()
+    return own, generated
+
+
+def webhook_test_queue(*, project: Any) -> None:
+    """Queue a signed test delivery to the project's webhook (the alerts' task and signing)."""
+    from cauce.monitoring.alerts import webhook_of
+    from cauce.monitoring.tasks import alert_webhook_task
+
+    if webhook_of(project.pk) is None:
+        raise ConflictError(_("El proyecto no tiene webhook: guarda una dirección primero."))
+    transaction.on_commit(lambda: alert_webhook_task.delay(None, test_project_id=project.pk))

@@ -41,13 +41,17 @@ def drift_publish_task(self, model_name: str, version: int, metrics: dict, times
 
 
 @shared_task(bind=True, acks_late=True, max_retries=WEBHOOK_RETRIES, ignore_result=True)
-def alert_webhook_task(self, alert_id: int) -> None:
-    """Send one alert to its project's webhook; retried with exponential backoff (2 s, 4 s,
-    8 s... up to ``WEBHOOK_RETRIES`` times) while the receiver fails or is unreachable."""
-    from cauce.monitoring.alerts import alert_webhook_send
+def alert_webhook_task(self, alert_id: int | None, test_project_id: int | None = None) -> None:
+    """Send one alert to its project's webhook (or, with ``test_project_id``, a test delivery
+    to that project's: the "Enviar prueba" button); retried with exponential backoff (2 s,
+    4 s, 8 s... up to ``WEBHOOK_RETRIES`` times) while the receiver fails or is unreachable."""
+    from cauce.monitoring.alerts import alert_webhook_send, webhook_test_send
 
     try:
-        alert_webhook_send(alert_id=alert_id)
+        if test_project_id is not None:
+            webhook_test_send(project_id=test_project_id)
+        else:
+            alert_webhook_send(alert_id=alert_id)
     except requests.RequestException as exc:
         raise self.retry(
             exc=exc, countdown=settings.MONITOR_WEBHOOK_BACKOFF * 2**self.request.retries

@@ -18,6 +18,16 @@ urlpatterns = [
     ),
     path("projects/<int:project_pk>/alerts/", views.project_alerts, name="project_alerts"),
     path(
+        "projects/<int:project_pk>/monitoring/settings/",
+        views.project_settings,
+        name="project_settings",
+    ),
+    path(
+        "projects/<int:project_pk>/monitoring/settings/test/",
+        views.webhook_test,
+        name="webhook_test",
+    ),
+    path(
         "projects/<int:project_pk>/alerts/<int:alert_id>/acknowledge/",
         views.alert_acknowledge,
         name="alert_acknowledge",

@@ -5,16 +5,19 @@ They read only Cauce's database (never MLflow): they answer with MLflow down.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cauce.core.exceptions import ApplicationError
 from cauce.core.numbers import significant
 from cauce.monitoring import alerts as alert_services
-from cauce.monitoring import charts, selectors
+from cauce.monitoring import charts, selectors, services
+from cauce.monitoring.forms import MonitoringSettingsForm
 from cauce.monitoring.models import Alert, DriftResult, Window
 from cauce.monitoring.windows import WINDOWS, monitoring_refresh
 from cauce.projects.models import Role
@@ -38,6 +41,19 @@ def _window(request) -> str:
         return Window.DAY
 
 
+def _in_tab(request) -> bool:
+    """An htmx request: the model's or version's page asks for the tab's content only."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def _tab(request, template: str, context: dict):
+    response = render(request, template, {**context, "in_tab": True})
+    patch_vary_headers(response, ["HX-Request"])
+    # The tab's links are boosted (htmx): the address stays the model's or version's page.
+    response["HX-Push-Url"] = "false"
+    return response
+
+
 def _period_label(moment, window: str) -> str:
     return formats.date_format(moment, "d/m" if window == Window.WEEK else "H:i")
 
@@ -58,7 +74,10 @@ def model_monitoring(request, name: str):
             registered_model=model, acknowledged_at__isnull=True
         ).order_by("-created_at")[:50],
         "page_title": _("Monitorización"),
+        "base_url": request.path,
     }
+    if _in_tab(request):
+        return _tab(request, "monitoring/_model_monitoring_body.html", context)
     return render(request, "monitoring/model_monitoring.html", context)
 
 
@@ -97,7 +116,10 @@ def version_monitoring(request, name: str, version: int):
             title=_("Filas por periodo"),
         ),
         "histogram": _histogram(stored, chosen),
+        "base_url": request.path,
     }
+    if _in_tab(request):
+        return _tab(request, "monitoring/_version_monitoring_body.html", context)
     return render(request, "monitoring/version_monitoring.html", context)
 
 
@@ -164,6 +186,7 @@ def project_alerts(request, project_pk: int):
         "alerts": selectors.project_alerts(project=project, include_acknowledged=show_all)[:200],
         "show_all": show_all,
         "can_edit": membership.allows(Role.EDITOR),
+        "is_owner": membership.allows(Role.OWNER),
     }
     return render(request, "monitoring/project_alerts.html", context)
 
@@ -178,3 +201,61 @@ def alert_acknowledge(request, project_pk: int, alert_id: int):
     alert_services.alert_acknowledge(alert=alert, user=request.user)
     messages.success(request, _("Alerta marcada como vista."))
     return redirect("monitoring:project_alerts", project_pk=project.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_settings(request, project_pk: int):
+    """The project's drift thresholds and alert webhook: its owners' page."""
+    project, _membership = project_get_for_user(
+        user=request.user, project_id=project_pk, role=Role.OWNER
+    )
+    current = services.monitoring_settings_get(project=project)
+    initial = {
+        "psi_alert": current.psi_alert,
+        "p_value_alert": current.p_value_alert,
+        "min_rows": current.min_rows,
+        "webhook_url": current.webhook_url,
+    }
+    form = MonitoringSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _saved, generated = services.monitoring_settings_update(
+                project=project, **form.cleaned_data
+            )
+        except (ApplicationError, ValidationError) as error:
+            form.add_error(None, getattr(error, "message", None) or _("Datos no válidos."))
+        else:
+            messages.success(request, _("Ajustes de monitorización guardados."))
+            if generated:
+                messages.warning(
+                    request,
+                    _("Secreto nuevo del webhook (cópialo ahora, no se volverá a mostrar): %(s)s")
+                    % {"s": generated},
+                )
+            return redirect("monitoring:project_settings", project_pk=project.pk)
+    context = {
+        "project": project,
+        "form": form,
+        "has_secret": bool(current.webhook_secret),
+        "has_webhook": bool(current.webhook_url),
+        "page_title": _("Ajustes de monitorización"),
+    }
+    return render(request, "monitoring/project_settings.html", context)
+
+
+@login_required
+@require_POST
+def webhook_test(request, project_pk: int):
+    project, _membership = project_get_for_user(
+        user=request.user, project_id=project_pk, role=Role.OWNER
+    )
+    try:
+        services.webhook_test_queue(project=project)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, _("Prueba enviada al webhook (firmada, con reintentos si no responde).")
+        )
+    return redirect("monitoring:project_settings", project_pk=project.pk)

@@ -69,6 +69,13 @@ class PageVisit:
         return self.label or self.name
 
 
+def _open_monitoring_tab(page: Page) -> None:
+    page.get_by_role("tab", name=_("Monitorización")).click()
+    expect(
+        page.locator("#monitoring-panel .monitor-figures, #monitoring-panel table")
+    ).not_to_have_count(0)
+
+
 def _open_experiment_tabs(page: Page) -> None:
     page.get_by_role("tab", name=_("Gráficos")).click()
     page.get_by_role("tab", name=_("Artefactos de MLflow")).click()
@@ -216,7 +223,19 @@ PAGES: list[PageVisit] = [
     PageVisit("registry:model_list"),
     PageVisit("registry:project_models", kwargs=lambda s: {"project_pk": s.project.pk}),
     PageVisit("registry:model_detail", kwargs=lambda s: {"name": s.model_name}),
+    PageVisit(
+        "registry:model_detail",
+        kwargs=lambda s: {"name": s.model_name},
+        steps=_open_monitoring_tab,
+        label="registry:model_detail (Monitorización tab)",
+    ),
     PageVisit("registry:version_detail", kwargs=lambda s: {"name": s.model_name, "version": 1}),
+    PageVisit(
+        "registry:version_detail",
+        kwargs=lambda s: {"name": s.model_name, "version": 1},
+        steps=_open_monitoring_tab,
+        label="registry:version_detail (Monitorización tab)",
+    ),
     PageVisit(
         "registry:version_delete",
         kwargs=lambda s: {"name": s.model_name, "version": 2},
@@ -248,6 +267,7 @@ PAGES: list[PageVisit] = [
         query=lambda s: {"window": "1h"},
     ),
     PageVisit("monitoring:project_alerts", kwargs=lambda s: {"project_pk": s.project.pk}),
+    PageVisit("monitoring:project_settings", kwargs=lambda s: {"project_pk": s.project.pk}),
     PageVisit(
         "swagger-ui", steps=lambda page: expect(page.locator(".swagger-ui .info")).to_be_visible()
     ),
@@ -275,6 +295,7 @@ NOT_PAGES: dict[str, str] = {
     "projects:project_member_role": "POST only",
     "monitoring:version_refresh": "POST only (Recalcular)",
     "monitoring:alert_acknowledge": "POST only",
+    "monitoring:webhook_test": "POST only (Enviar prueba)",
     "projects:project_member_remove": "POST only",
     "datasets:dataset_download": "file download",
     "datasets:dataset_delete": "POST only",

@@ -83,9 +83,17 @@ class RetypedColumn:
 
 
 @dataclass(frozen=True)
+class DiffColumn:
+    """A column only one side has, with its type on that side."""
+
+    name: str
+    dtype: str
+
+
+@dataclass(frozen=True)
 class SchemaDiff:
-    added: list[str]
-    removed: list[str]
+    added: list[DiffColumn]  # typed as in the new version
+    removed: list[DiffColumn]  # typed as in the old version
     retyped: list[RetypedColumn]
     rows_before: int
     rows_after: int
@@ -108,8 +116,8 @@ def schema_diff(*, before: DatasetVersion, after: DatasetVersion) -> SchemaDiff:
     old = {column["name"]: column for column in before.schema}
     new = {column["name"]: column for column in after.schema}
     return SchemaDiff(
-        added=[name for name in new if name not in old],
-        removed=[name for name in old if name not in new],
+        added=[DiffColumn(name, _column_type(new[name])) for name in new if name not in old],
+        removed=[DiffColumn(name, _column_type(old[name])) for name in old if name not in new],
         retyped=[
             RetypedColumn(name, _column_type(old[name]), _column_type(new[name]))
             for name in new

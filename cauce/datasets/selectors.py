@@ -67,6 +67,22 @@ def dataset_version_get_for_user(
     return found
 
 
+def dataset_version_identical(*, dataset: Dataset) -> DatasetVersion | None:
+    """The first version of ANOTHER dataset of the same project whose file is the dataset's
+    current one byte for byte (the same digest): an upload of the same file as a new dataset
+    is kept (a copy may be wanted) but named as such. Readers of ``dataset`` read its project."""
+    latest = dataset.latest_version
+    if latest is None or not latest.digest:
+        return None
+    return (
+        DatasetVersion.objects.filter(dataset__project_id=dataset.project_id, digest=latest.digest)
+        .exclude(dataset_id=dataset.pk)
+        .select_related("dataset")
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
 def dataset_version_previous(*, version: DatasetVersion) -> DatasetVersion | None:
     return (
         DatasetVersion.objects.filter(dataset_id=version.dataset_id, version__lt=version.version)

@@ -69,3 +69,38 @@ def decimal_text(value: Any) -> Any:
     if isinstance(value, str) and DECIMAL_TEXT.match(value):
         return significant(value)
     return value
+
+
+# A number as typed in a form field: sign, digits with dots or commas, an exponent.
+_TYPED_NUMBER = re.compile(r"[+-]?[\d.,]*\d[\d.,]*(?:[eE][+-]?\d+)?")
+_SEPARATORS = re.compile(r"[.,]")
+# One separator after a short integer part and exactly three digits: "1.000", "12,500".
+_GROUPING_LIKE = re.compile(r"[+-]?[1-9]\d{0,2}[.,]\d{3}")
+
+
+class TypedNumberError(ValueError):
+    """A typed number whose separators can be read two ways (``code``: "grouping" when it has
+    more than one separator, "ambiguous" when its only one may group thousands)."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+def typed_number_text(text: str) -> str:
+    """Text typed in a number field as Python reads it, in either language: one decimal
+    separator, a comma or a dot ("0,5" and "0.5" are 0.5 on the Spanish and the English page).
+    Refused (TypedNumberError): two separators ("1.000,5", "1,000,000"), or one that the
+    page's language uses to group thousands, with three digits after it and no zero before
+    ("1.000" on the Spanish page, "1,000" on the English one). Other text comes back as
+    typed (a word, a token such as "None"): the caller says it is not a number."""
+    text = text.strip()
+    if not _TYPED_NUMBER.fullmatch(text):
+        return text
+    separators = _SEPARATORS.findall(text)
+    if len(separators) > 1:
+        raise TypedNumberError("grouping")
+    decimal_separator = number_format(0.5, decimal_pos=1, use_l10n=True)[1]
+    if separators and separators[0] != decimal_separator and _GROUPING_LIKE.fullmatch(text):
+        raise TypedNumberError("ambiguous")
+    return text.replace(",", ".")

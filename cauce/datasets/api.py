@@ -7,7 +7,11 @@ from rest_framework.response import Response
 
 from cauce.datasets import services
 from cauce.datasets.models import Dataset, DatasetVersion
-from cauce.datasets.selectors import dataset_get_for_user, dataset_list
+from cauce.datasets.selectors import (
+    dataset_get_for_user,
+    dataset_list,
+    dataset_version_identical,
+)
 from cauce.projects.models import Role
 from cauce.projects.selectors import project_get_for_user
 
@@ -70,6 +74,27 @@ class DatasetSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class IdenticalVersionSerializer(serializers.ModelSerializer):
+    dataset = serializers.IntegerField(source="dataset_id")
+    name = serializers.CharField(source="dataset.name")
+
+    class Meta:
+        model = DatasetVersion
+        fields = ["dataset", "name", "version"]
+        read_only_fields = fields
+
+
+class DatasetCreatedSerializer(DatasetSerializer):
+    """A new dataset, and the version of another dataset of the project with the same file
+    (the same digest), if one has it (null otherwise): kept as a copy, but named."""
+
+    identical_to = IdenticalVersionSerializer(read_only=True, allow_null=True)
+
+    class Meta(DatasetSerializer.Meta):
+        fields = [*DatasetSerializer.Meta.fields, "identical_to"]
+        read_only_fields = fields
+
+
 class DatasetVersionSerializer(DatasetVersionSummarySerializer):
     dataset = serializers.IntegerField(source="dataset_id")
     existing = serializers.BooleanField(
@@ -123,7 +148,7 @@ _ERRORS = {
     post=extend_schema(
         summary="Upload a CSV or Parquet file as a dataset (editors)",
         request={"multipart/form-data": DatasetInputSerializer},
-        responses={201: DatasetSerializer, **_ERRORS},
+        responses={201: DatasetCreatedSerializer, **_ERRORS},
     ),
 )
 class ProjectDatasetsApi(generics.ListCreateAPIView):
@@ -143,7 +168,8 @@ class ProjectDatasetsApi(generics.ListCreateAPIView):
         data = DatasetInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         dataset = services.dataset_create(project=project, user=request.user, **data.validated_data)
-        return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+        dataset.identical_to = dataset_version_identical(dataset=dataset)
+        return Response(DatasetCreatedSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(

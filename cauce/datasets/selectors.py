@@ -67,6 +67,22 @@ def dataset_version_get_for_user(
     return found
 
 
+def dataset_version_identical(*, dataset: Dataset) -> DatasetVersion | None:
+    """The first version of ANOTHER dataset of the same project whose file is the dataset's
+    current one byte for byte (the same digest): an upload of the same file as a new dataset
+    is kept (a copy may be wanted) but named as such. Readers of ``dataset`` read its project."""
+    latest = dataset.latest_version
+    if latest is None or not latest.digest:
+        return None
+    return (
+        DatasetVersion.objects.filter(dataset__project_id=dataset.project_id, digest=latest.digest)
+        .exclude(dataset_id=dataset.pk)
+        .select_related("dataset")
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
 def dataset_version_previous(*, version: DatasetVersion) -> DatasetVersion | None:
     return (
         DatasetVersion.objects.filter(dataset_id=version.dataset_id, version__lt=version.version)
@@ -83,9 +99,17 @@ class RetypedColumn:
 
 
 @dataclass(frozen=True)
+class DiffColumn:
+    """A column only one side has, with its type on that side."""
+
+    name: str
+    dtype: str
+
+
+@dataclass(frozen=True)
 class SchemaDiff:
-    added: list[str]
-    removed: list[str]
+    added: list[DiffColumn]  # typed as in the new version
+    removed: list[DiffColumn]  # typed as in the old version
     retyped: list[RetypedColumn]
     rows_before: int
     rows_after: int
@@ -108,8 +132,8 @@ def schema_diff(*, before: DatasetVersion, after: DatasetVersion) -> SchemaDiff:
     old = {column["name"]: column for column in before.schema}
     new = {column["name"]: column for column in after.schema}
     return SchemaDiff(
-        added=[name for name in new if name not in old],
-        removed=[name for name in old if name not in new],
+        added=[DiffColumn(name, _column_type(new[name])) for name in new if name not in old],
+        removed=[DiffColumn(name, _column_type(old[name])) for name in old if name not in new],
         retyped=[
             RetypedColumn(name, _column_type(old[name]), _column_type(new[name]))
             for name in new

@@ -2,7 +2,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.formats import number_format
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -16,6 +18,7 @@ from cauce.datasets.selectors import (
     dataset_experiments,
     dataset_get_for_user,
     dataset_version_get_for_user,
+    dataset_version_identical,
     dataset_version_previous,
     dataset_versions,
     schema_diff,
@@ -29,6 +32,20 @@ DELIMITER_LABELS = {
     "\t": gettext_lazy("tabulador"),
     "|": gettext_lazy("barra vertical (|)"),
 }
+
+
+def _identical_message(version):
+    """The new dataset's file is that of «name» vN (a link to it)."""
+    link = format_html(
+        '<a href="{}" data-identical-to>«{}» v{}</a>',
+        reverse("datasets:dataset_version_detail", args=[version.dataset_id, version.version]),
+        version.dataset.name,
+        version.version,
+    )
+    return format_html(
+        _("Su contenido es idéntico al de {version} de este proyecto (la misma huella SHA-256)."),
+        version=link,
+    )
 
 
 @login_required
@@ -59,6 +76,9 @@ def dataset_create(request, project_pk: int):
                     "columns": dataset.column_count,
                 },
             )
+            identical = dataset_version_identical(dataset=dataset)
+            if identical is not None:
+                messages.info(request, _identical_message(identical))
             return redirect("datasets:dataset_detail", pk=dataset.pk)
     context = {"form": form, "project": project}
     return render(request, "datasets/dataset_form.html", context)

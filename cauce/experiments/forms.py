@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from cauce.core.exceptions import ApplicationError
+from cauce.core.numbers import TypedNumberError, typed_number_text
 from cauce.datasets.inference import ID_DISTINCT_TEXT, ID_ROW_NUMBER
 from cauce.datasets.kinds import kind_label
 from cauce.datasets.models import Dataset, DatasetVersion
@@ -94,6 +95,58 @@ def hyperparameter_text(value: Any) -> str:
     return str(value)
 
 
+# Number fields are text inputs: <input type=number> parses by the browser's locale, not the
+# page's, so "0,5" (what the Spanish page shows and suggests) became 5 in a browser set to
+# English. Typed as text, the server reads a decimal comma or dot (typed_number_text).
+NUMBER_PATTERN = r"\s*[+\-]?[0-9.,]*([eE][+\-]?[0-9]+)?\s*"
+INTEGER_PATTERN = r"\s*[+\-]?[0-9]+\s*"
+
+
+def number_text(name: str, text: str) -> str:
+    """``typed_number_text``, its refusal as the field's error message (naming it)."""
+    try:
+        return typed_number_text(text)
+    except TypedNumberError as error:
+        if error.code == "grouping":
+            message = _(
+                "«%(name)s»: «%(value)s» lleva separadores de miles o más de un separador; "
+                "escríbalo sin separador de miles y con una sola coma decimal (p. ej., 1500,5)."
+            )
+        else:
+            message = _(
+                "«%(name)s»: «%(value)s» es ambiguo (¿separador de miles o decimal?); "
+                "escríbalo sin separador de miles (1000) o con la coma decimal (1,5)."
+            )
+        raise forms.ValidationError(
+            message, code=error.code, params={"name": name, "value": text.strip()}
+        ) from None
+
+
+class DecimalTextField(forms.FloatField):
+    """A decimal number typed as text: the page's decimal comma (or a dot), shown localized."""
+
+    widget = forms.TextInput
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.widget.is_localized = True  # the initial 0.2 reads "0,2" on the Spanish page
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs.update({"inputmode": "decimal", "pattern": NUMBER_PATTERN, "autocomplete": "off"})
+        return attrs
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = number_text(str(self.label), str(value))
+        try:
+            number = float(text)
+        except (ValueError, OverflowError):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        return number
+
+
 def hyperparameter_parse(spec: ParameterSpec, text: str) -> Any:
     """The value a field's text stands for, checked as the API checks it (ValidationError)."""
     if text in spec.choices:
@@ -105,7 +158,7 @@ def hyperparameter_parse(spec: ParameterSpec, text: str) -> Any:
     value: Any = text
     if spec.numbers:
         kinds = {number.kind for number in spec.numbers}
-        number = text.replace(",", ".")  # a decimal comma, as Spanish writes it
+        number = number_text(spec.name, text)  # a decimal comma, as Spanish writes it
         try:
             if _INTEGER_TEXT.fullmatch(number) and INT in kinds:
                 value = int(number)
@@ -185,7 +238,7 @@ def _hyperparameter_row(field, spec: ParameterSpec) -> dict[str, Any]:
         highs = [n.high for n in spec.numbers if n.high is not None and n.high_inclusive]
         number = {
             "value": "" if chosen else text,
-            "step": "1" if spec.number_kind == INT else "any",
+            "pattern": INTEGER_PATTERN if spec.number_kind == INT else NUMBER_PATTERN,
             "min": min(lows) if len(lows) == len(spec.numbers) else None,
             "max": max(highs) if len(highs) == len(spec.numbers) else None,
         }
@@ -256,10 +309,9 @@ class ExperimentCreateForm(forms.Form):
     # Hyperparameters the form has no field for (a copy of an experiment created through the
     # API): {"algorithm": ..., "values": {...}}, kept while that algorithm stays chosen.
     other_hyperparameters = forms.CharField(required=False, widget=forms.HiddenInput)
-    test_size = forms.FloatField(
+    test_size = DecimalTextField(
         label=_("Proporción de prueba"),
         initial=0.2,
-        widget=forms.NumberInput(attrs={"step": "0.05", "min": "0.05", "max": "0.95"}),
         help_text=_("Fracción de las filas reservada para evaluar (entre 0 y 1)."),
     )
     random_state = forms.IntegerField(label=_("Semilla aleatoria"), initial=42)

@@ -266,11 +266,11 @@ def experiment_list(
     *, project: Project, filters: ExperimentFilters | None = None
 ) -> QuerySet[MLExperiment]:
     """A project's experiments, newest first unless ``filters.ordering`` says otherwise, with
-    dataset and tags loaded in two queries."""
+    dataset, its version and tags loaded in two queries."""
     filters = filters or ExperimentFilters()
     queryset = _with_sync_pending(
         MLExperiment.objects.filter(project=project)
-        .select_related("dataset")
+        .select_related("dataset", "dataset_version")
         .prefetch_related("tags")
     )
     return experiments_order(

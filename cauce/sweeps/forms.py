@@ -13,8 +13,10 @@ from cauce.experiments.forms import (
     FALSE_TOKEN,
     HYPERPARAMETER_PREFIX,
     NONE_TOKEN,
+    NUMBER_PATTERN,
     TRUE_TOKEN,
     ExperimentCreateForm,
+    number_text,
 )
 from cauce.experiments.pipeline.algorithms import FLOAT, ParameterSpec
 from cauce.sweeps.models import Sweep
@@ -36,8 +38,9 @@ def _choice_value(text: str) -> Any:
     return {TRUE_TOKEN: True, FALSE_TOKEN: False, NONE_TOKEN: None}.get(text, text)
 
 
-def _number(text: str) -> float | int | str:
-    number = text.strip().replace(",", ".")
+def _number(name: str, text: str) -> float | int | str:
+    """A bound as typed (a decimal comma or dot); refused text is the field's error."""
+    number = number_text(name, text)
     try:
         value = float(number)
     except ValueError:
@@ -101,13 +104,22 @@ class SweepCreateForm(ExperimentCreateForm):
                     "high": self[HIGH + name] if spec.numbers else None,
                     "log": self[LOG + name] if spec.numbers else None,
                     "choices": self[CHOICES + name] if (CHOICES + name) in self.fields else None,
-                    "step": "any" if spec.number_kind == FLOAT else "1",
+                    "pattern": NUMBER_PATTERN,
                 }
             )
         return rows
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        # A sweep trains on the dataset's current version (it keeps no version of its own).
+        version = cleaned.pop("dataset_version", None)
+        latest = self.chosen_dataset.latest_version if self.chosen_dataset else None
+        if version is not None and latest is not None and version != latest.version:
+            self.add_error(
+                "dataset_version",
+                _("Un barrido usa la versión actual del conjunto de datos (v%(number)d).")
+                % {"number": latest.version},
+            )
         space: dict[str, dict[str, Any]] = {}
         for spec in self.chosen_algorithm.tunable_parameters():
             name = spec.name
@@ -121,7 +133,11 @@ class SweepCreateForm(ExperimentCreateForm):
             choices = cleaned.pop(CHOICES + name, None) or []
             if low or high:
                 kind = FLOAT_TYPE if spec.number_kind == FLOAT else INT_TYPE
-                low_value, high_value = _number(low), _number(high)
+                try:
+                    low_value, high_value = _number(name, low), _number(name, high)
+                except forms.ValidationError as error:
+                    self.add_error(SEARCH + name, error)
+                    continue
                 if kind == INT_TYPE and (
                     isinstance(low_value, float) or isinstance(high_value, float)
                 ):

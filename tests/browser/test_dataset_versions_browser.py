@@ -88,6 +88,12 @@ def test_an_editor_uploads_a_second_version_and_reads_its_diff_and_lineage(
     page.select_option("[data-dataset-version]", "1")
     expect(inputs.locator("xpath=..").filter(has_text="petal_width")).to_have_count(1)
     expect(inputs.locator("xpath=..").filter(has_text="origin")).to_have_count(0)
+    # A version change proposes that version's inputs, as a dataset change does: petal_width
+    # (only in v1) is ticked like the others, not left out of the experiment silently.
+    expect(page.locator("input[name=feature_columns][value=petal_width]")).to_be_checked()
+    expect(page.locator("input[name=feature_columns]:not(:checked)")).to_have_count(0)
+    page.select_option("[data-dataset-version]", "2")
+    expect(page.locator("input[name=feature_columns][value=origin]")).to_be_checked()
 
     _screenshots(page, f"{live_server.url}/datasets/{iris_dataset.pk}/versions/2/", "version")
     _screenshots(page, f"{live_server.url}/datasets/{iris_dataset.pk}/", "dataset")

@@ -4,7 +4,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import translation
 
-from cauce.core.numbers import significant
+from cauce.core.numbers import TypedNumberError, significant, typed_number_text
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,37 @@ def test_decimal_text_localizes_decimals_only(text, shown):
     template = Template("{% load cauce_numbers %}{{ text|decimal_text }}")
     with translation.override("es"):
         assert template.render(Context({"text": text})) == shown
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "read"),
+    [
+        ("es", "0,5", "0.5"),
+        ("es", "0.5", "0.5"),  # a dot is unambiguous here: nothing else it could mean
+        ("es", "0.001", "0.001"),
+        ("es", "1,000", "1.000"),  # the Spanish decimal comma
+        ("es", "-2,5e-3", "-2.5e-3"),
+        ("en", "0,5", "0.5"),
+        ("en", "1.000", "1.000"),
+        ("es", "None", "None"),  # not a number: the caller says so
+    ],
+)
+def test_a_typed_number_reads_a_decimal_comma_or_dot(language, typed, read):
+    with translation.override(language):
+        assert typed_number_text(typed) == read
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "code"),
+    [
+        ("es", "1.000,5", "grouping"),
+        ("en", "1,000.5", "grouping"),
+        ("es", "1.000.000", "grouping"),
+        ("es", "1.000", "ambiguous"),  # a thousand, as Spanish groups it, or one?
+        ("en", "12,500", "ambiguous"),
+    ],
+)
+def test_a_typed_number_with_grouping_is_refused(language, typed, code):
+    with translation.override(language), pytest.raises(TypedNumberError) as refused:
+        typed_number_text(typed)
+    assert refused.value.code == code

@@ -82,6 +82,19 @@ def test_editors_and_owners_upload_a_csv(request, api_name, project, iris_csv_by
     assert len(stored_files(media_root)) == 1
 
 
+def test_the_same_file_as_a_new_dataset_answers_which_version_it_is_identical_to(
+    editor_api, project, iris_csv_bytes, media_root
+):
+    first = post_file(editor_api, project, iris_csv_bytes, "iris.csv", name="Iris").json()
+    assert first["identical_to"] is None
+
+    response = post_file(editor_api, project, iris_csv_bytes, "copia.csv", name="Copia")
+
+    assert response.status_code == 201
+    assert response.json()["identical_to"] == {"dataset": first["id"], "name": "Iris", "version": 1}
+    assert Dataset.objects.count() == 2
+
+
 def test_an_upload_without_a_name_takes_the_file_name(editor_api, project):
     response = post_file(editor_api, project, GOOD_PARQUET, "medidas.parquet")
 

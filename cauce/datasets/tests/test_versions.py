@@ -168,8 +168,9 @@ def test_the_schema_diff_names_added_removed_and_retyped_columns(dataset, editor
 
     diff = schema_diff(before=dataset.versions.get(version=1), after=second)
 
-    assert diff.added == ["color"]
-    assert diff.removed == ["petal_length"]
+    # An added column is typed as in the new version, a removed one as in the old.
+    assert [(c.name, c.dtype) for c in diff.added] == [("color", "str")]
+    assert [(c.name, c.dtype) for c in diff.removed] == [("petal_length", "float64")]
     assert [(c.name, c.before, c.after) for c in diff.retyped] == [("code", "int64", "str")]
     assert (diff.rows_before, diff.rows_after, diff.rows_change) == (3, 4, 1)
 
@@ -232,6 +233,10 @@ def test_the_new_version_page_uploads_and_shows_the_schema_diff(editor_client, d
     assert "Versión 2 de «Flores» subida" in page
     assert 'data-change="added"><td class="mono">color' in page
     assert 'data-change="removed"><td class="mono">petal_length' in page
+    added_row = page.split('data-change="added">')[1].split("</tr>")[0]
+    removed_row = page.split('data-change="removed">')[1].split("</tr>")[0]
+    assert '<td class="mono">str</td>' in added_row
+    assert '<td class="mono">float64</td>' in removed_row
     assert "int64 → str" in page
     assert "Filas: 3 → 4 (+1)." in page
 

@@ -80,6 +80,32 @@ def test_an_editor_uploads_a_csv(editor_client, editor, project, iris_csv_bytes,
     assert len(stored_files(media_root)) == 1
 
 
+def test_the_same_file_as_a_new_dataset_is_kept_and_named_identical(
+    editor_client, project, other_project, make_dataset, iris_csv_bytes, media_root
+):
+    # Another project's copy (older) is none of this user's business: never named.
+    make_dataset(other_project, iris_csv_bytes, "iris.csv", name="Ajeno")
+    post_file(editor_client, project, iris_csv_bytes, "iris.csv", name="Lirios")
+    first = Dataset.objects.get(project=project)
+
+    response = post_file(editor_client, project, iris_csv_bytes, "copia.csv", name="Copia")
+    page = editor_client.get(response.url).content.decode()
+
+    copy = Dataset.objects.get(name="Copia")  # kept: a user may want a copy
+    assert response.url == detail_url(copy)
+    assert (
+        "Su contenido es idéntico al de "
+        f'<a href="/datasets/{first.pk}/versions/1/" data-identical-to>«Lirios» v1</a> '
+        "de este proyecto (la misma huella SHA-256)."
+    ) in page
+
+
+def test_a_new_dataset_with_its_own_content_gets_no_identical_note(editor_client, project):
+    post_file(editor_client, project, b"a,b\n1,2\n", "uno.csv")
+    response = post_file(editor_client, project, b"a,b\n1,3\n", "dos.csv")
+    assert "idéntico" not in editor_client.get(response.url).content.decode()
+
+
 def test_the_name_defaults_to_the_file_name(editor_client, project):
     post_file(editor_client, project, b"a,b\n1,2\n", "clientes.csv")
 

@@ -65,9 +65,10 @@ def test_each_algorithm_s_fields_are_drawn_from_its_constraints(
     assert re.findall(r'<option value="([^"]*)"', early) == ["", "auto", "True", "False"]
     assert "Por defecto (auto)" in early
     # max_depth: an integer >= 1, or None from the select next to it.
+    # Text inputs (type=number parses by the browser's locale, not the page's).
     assert re.search(
-        r'<input type="number" name="hp_max_depth" id="id_hp_max_depth" value=""'
-        r'\s+step="1" min="1"',
+        r'<input type="text" name="hp_max_depth" id="id_hp_max_depth" value=""'
+        r' autocomplete="off"\s+pattern="[^"]+" data-number',
         page,
     )
     depth = re.search(r'<select name="hp_max_depth".*?</select>', page, re.S).group(0)
@@ -78,7 +79,7 @@ def test_each_algorithm_s_fields_are_drawn_from_its_constraints(
     # default reads with the page's decimal comma, as every other number of the page.
     assert re.search(
         r'name="hp_learning_rate" id="id_hp_learning_rate" value=""'
-        r'\s+step="any"\s+placeholder="0,1"',
+        r' autocomplete="off"\s+pattern="[^"]+" data-number\s+placeholder="0,1"',
         page,
     )
     assert "Por defecto: 0,1." in page
@@ -148,6 +149,31 @@ def test_typed_values_become_the_experiment_s_hyperparameters(
         "learning_rate": 0.05,
         "max_iter": 50,
     }
+
+
+def test_a_decimal_comma_is_read_and_grouping_refused_naming_the_field(
+    editor_client, project, iris_dataset, media_root
+):
+    data = _form_data(iris_dataset, algorithm="LogisticRegression", hp_C="1.000,5", save="1")
+    data.pop("hp_n_estimators", None)
+    response = editor_client.post(_url(project), {**data, "test_size": "0,3"})
+    assert response.status_code == 200
+    assert list(response.context["form"].errors) == ["hp_C"]
+    assert "«C»: «1.000,5» lleva separadores de miles" in response.content.decode()
+    assert not MLExperiment.objects.exists()
+
+    response = editor_client.post(_url(project), {**data, "hp_C": "0,5", "test_size": "0,3"})
+    assert response.status_code == 302
+    experiment = MLExperiment.objects.get()
+    assert (experiment.hyperparameters, experiment.test_size) == ({"C": 0.5}, 0.3)
+
+
+def test_the_test_size_is_text_with_the_page_s_decimal_comma(editor_client, project, iris_dataset):
+    page = editor_client.get(_url(project)).content.decode()
+    test_size = r'<input type="text" name="test_size" value="0,2"[^>]*inputmode="decimal"'
+    assert re.search(test_size, page)
+    response = editor_client.post(_url(project), _form_data(iris_dataset, test_size="1.000"))
+    assert "«Proporción de prueba»: «1.000» es ambiguo" in response.content.decode()
 
 
 def test_a_bad_value_is_shown_on_its_field_with_what_was_typed(

@@ -58,12 +58,15 @@ def test_the_project_list_costs_the_same_queries_for_one_or_many(
 ):
     _make(project, iris_dataset, editor, 1)
     with django_assert_num_queries(2):
-        one = [(e.dataset.name, list(e.tags.all())) for e in experiment_list(project=project)]
-    assert len(one) == 1
+        one = [
+            (e.dataset.name, e.dataset_version.version, list(e.tags.all()))
+            for e in experiment_list(project=project)
+        ]
+    assert one[0][1] == 1
     _make(project, iris_dataset, editor, 4)
     with django_assert_num_queries(2):
         rows = [
-            (e.dataset.name, [t.name for t in e.tags.all()])
+            (e.dataset.name, e.dataset_version.version, [t.name for t in e.tags.all()])
             for e in experiment_list(project=project)
         ]
     assert len(rows) == 5
@@ -75,7 +78,12 @@ def test_the_users_list_costs_the_same_queries_for_one_or_many(
     _make(project, iris_dataset, editor, 5)
     with django_assert_num_queries(2):
         rows = [
-            (e.project.name, e.created_by.username, [t.name for t in e.tags.all()])
+            (
+                e.project.name,
+                e.created_by.username,
+                e.dataset_version.version,
+                [t.name for t in e.tags.all()],
+            )
             for e in experiment_list_for_user(user=editor)
         ]
     assert len(rows) == 5

@@ -60,6 +60,10 @@ def test_list_shows_status_algorithm_main_metric_and_tags_to_viewers(viewer_clie
     assert "Finalizado" in page
     assert "LogisticRegression" in page
     assert "0,9665" in page  # Spanish number format
+    # The dataset comes with the version the experiment trains on, linked.
+    version_link = f'href="/datasets/{experiment.dataset_id}/versions/1/" data-dataset-version>v1'
+    assert version_link in page
+    assert version_link in viewer_client.get("/experiments/").content.decode()
     assert '<a class="tag" href="?tags=base"' in page  # a row's tag filters the list by it
     assert "Nuevo experimento" not in page  # viewers don't create
     assert 'name="tag"' not in page  # nor tag in bulk

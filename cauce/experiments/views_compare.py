@@ -218,6 +218,12 @@ def ml_experiment_compare(request):
     if options.metric and options.metric not in parallel_axes:
         parallel_axes.append(options.metric)
     points = _points(result, numeric)
+    charted = points[:MAX_CHART_RUNS]
+    missing = [
+        name
+        for name in dict.fromkeys([options.x, options.y])
+        if name and any(point.values.get(name) is None for point in charted)
+    ]
     context = {
         "result": result,
         "order": order,
@@ -249,6 +255,14 @@ def ml_experiment_compare(request):
         if len(parallel_axes) >= 2
         else None,
         "parallel_axes": parallel_axes,
+        # The scatter draws the experiments having both axes; the caption says what it left out.
+        "scatter_total": len(charted),
+        "scatter_drawn": sum(
+            1
+            for point in charted
+            if point.values.get(options.x) is not None and point.values.get(options.y) is not None
+        ),
+        "scatter_missing": _(" o ").join(f"«{name}»" for name in missing),
         # The axes a log scale can be asked for: the scatter's and the parallel coordinates'.
         "log_choices": [
             name for name in dict.fromkeys([options.x, options.y, *parallel_axes]) if name

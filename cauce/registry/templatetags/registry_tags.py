@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy
 from cauce.core import numbers
 from cauce.experiments.models import MLExperiment
 from cauce.registry.forms import RegisterForm
-from cauce.registry.predict.frames import PREDICTION_COLUMN, PROBABILITY_PREFIX
+from cauce.registry.predict.frames import PREDICTION_COLUMN, PROBABILITY_PREFIX, note_text
 from cauce.registry.services import registered_model_default_name
 
 register = template.Library()
@@ -44,6 +44,12 @@ VERSION_STATUS_LABELS = {
 @register.filter
 def version_status(status: str) -> str:
     return VERSION_STATUS_LABELS.get(status, status)
+
+
+@register.filter
+def prediction_note(note) -> str:
+    """A stored note (a code and its params) in the reader's language."""
+    return note_text(note)
 
 
 @register.filter

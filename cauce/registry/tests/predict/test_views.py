@@ -5,6 +5,7 @@ import re
 
 import pandas as pd
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from mlflow.pyfunc import load_model
 from mlflow.tracking._tracking_service.utils import _use_tracking_uri
@@ -84,11 +85,13 @@ def test_a_viewer_predicts_an_uploaded_csv_and_reads_the_table(
         version,
         "filas.csv",
     )
-    assert job.notes == ["Se ignoró la columna que el modelo no usa: cliente."]
+    # Stored language-neutral, worded in the reader's language.
+    assert job.notes == [{"code": "ignored_columns", "names": ["cliente"]}]
     expected = _own_predictions(model.name, version, iris_rows)
     page = viewer_client.get(response["Location"])
     html = page.content.decode()
     assert "60 filas predichas" in html
+    assert "Se ignoró la columna que el modelo no usa: cliente." in html
     # The result is on this page: no link to reload it (only the status block alone has one).
     assert "Recargar la página" not in html
     status = viewer_client.get(f"/models/{model.name}/predictions/{job.pk}/status/")
@@ -108,6 +111,10 @@ def test_a_viewer_predicts_an_uploaded_csv_and_reads_the_table(
     assert "Página 1 de 2" in html
     second = viewer_client.get(response["Location"] + "?page=2").content.decode()
     assert second.count("<tr>") == 1 + 10
+    viewer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = viewer_client.get(response["Location"]).content.decode()
+    assert "The column the model does not use was ignored: cliente." in english
+    assert "Se ignoró" not in english
 
     download = viewer_client.get(f"/models/{model.name}/predictions/{job.pk}/download/")
     assert download.status_code == 200

@@ -292,3 +292,21 @@ def test_a_kept_file_is_predicted_and_then_removed(viewer_client, viewer, served
     assert (job.rows_total, job.original_filename) == (60, "filas.csv")
     assert kept.kept_name(reference, **owner) == "filas.csv"  # the reference is signed...
     assert kept.upload_take(reference, **owner) is None  # ...but its file is gone
+
+
+def test_the_page_starts_from_the_champion_not_the_newest_version(
+    viewer_client, served, mlflow_registry
+):
+    model, first = served("iris")
+    _model, newest = served("iris", name=model.name)
+    assert newest > first
+    html = viewer_client.get(_page(model.name)).content.decode()
+    assert f'<option value="{newest}" selected>' in html  # no champion: the newest
+
+    mlflow_registry.set_registered_model_alias(model.name, "champion", first)
+    mlflow_registry.set_registered_model_alias(model.name, "challenger", newest)
+    html = viewer_client.get(_page(model.name)).content.decode()
+
+    assert f'<option value="{first}" selected>v{first} @champion</option>' in html
+    assert 'class="tag alias active" href="?alias=champion"' in html
+    assert '<input type="hidden" name="alias" value="champion">' in html

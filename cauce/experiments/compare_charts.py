@@ -221,8 +221,11 @@ def scatter_svg(
     )
 
 
-PC_AXIS_GAP, PC_H, PC_MIN_W = 150, 340, 640
-PC_LEFT, PC_TOP, PC_BOTTOM = 70, 40, 40
+# Drawn at its natural size (1 SVG unit = 1 CSS px, so its 11-12 px text stays 11-12 px);
+# wider than the page it scrolls sideways in its card. Axis names alternate between two
+# heights so that long names of neighbouring axes do not overlap.
+PC_AXIS_GAP, PC_H, PC_MIN_W = 120, 360, 640
+PC_LEFT, PC_TOP, PC_BOTTOM = 70, 56, 40
 
 
 def parallel_svg(
@@ -254,7 +257,7 @@ def parallel_svg(
         low, high = scale.ticks()[0], scale.ticks()[-1]
         return (
             *(index, name, top, bottom, x, top, x, bottom),
-            *(x, top - 14, name, " (log)" if scale.log else ""),
+            *(x, top - (30 if index % 2 else 16), name, " (log)" if scale.log else ""),
             *(x - 6, bottom + 14, number_full(low), number_short(low)),
             *(x - 6, top - 2, number_full(high), number_short(high)),
             *(x - 12, top, bottom - top, x - 8),
@@ -305,8 +308,10 @@ def parallel_svg(
     )
     return format_html(
         '<svg class="compare-chart parallel" xmlns="http://www.w3.org/2000/svg" '
-        'viewBox="0 0 {} {}" role="img" aria-label="{}" data-parallel>'
+        'viewBox="0 0 {} {}" width="{}" height="{}" role="img" aria-label="{}" data-parallel>'
         "<title>{}</title>{}{}</svg>",
+        width,
+        PC_H,
         width,
         PC_H,
         title,

@@ -35,6 +35,20 @@ from cauce.experiments.comparison import ComparedExperiment, Comparison, Row
 
 # Parallel coordinates stay readable with this many param axes (the varying ones first).
 MAX_PARALLEL_PARAMS = 12
+# Params the runner logs as bookkeeping (``runner.experiment_mlflow_params`` and the split's
+# ``runner._split_params``), not hyperparameters: no axis of the parallel coordinates.
+BOOKKEEPING_PARAMS = frozenset(
+    {
+        "dataset_id",
+        "dataset_version",
+        "dataset_digest",
+        "rows_total",
+        "rows_dropped_missing_target",
+        "rows_train",
+        "rows_test",
+        "stratified_split",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -214,7 +228,9 @@ def ml_experiment_compare(request):
             sort_query = _query(result, options, sort=row.name, dir="asc" if ascending else "")
         sections[-1][1].append({"row": row, "cells": _cells(row, ids), "sort": sort_query})
     numeric = _numeric_names(result)
-    parallel_axes = [name for name in result.varying if name in numeric][:MAX_PARALLEL_PARAMS]
+    parallel_axes = [
+        name for name in result.varying if name in numeric and name not in BOOKKEEPING_PARAMS
+    ][:MAX_PARALLEL_PARAMS]
     if options.metric and options.metric not in parallel_axes:
         parallel_axes.append(options.metric)
     points = _points(result, numeric)

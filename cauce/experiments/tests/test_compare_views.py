@@ -242,3 +242,23 @@ def test_a_single_value_axis_is_centred_and_keeps_its_sign():
     scale = _Scale.of([0.05, 0.05], log=False, start=100, end=0)
     assert scale.low > 0 and scale.high < 0.1
     assert scale(0.05) == pytest.approx(50)
+
+
+def test_parallel_coordinates_are_drawn_at_their_size_without_bookkeeping_axes():
+    from cauce.experiments.compare_charts import Point, parallel_svg
+    from cauce.experiments.views_compare import BOOKKEEPING_PARAMS
+
+    assert {"rows_test", "rows_total", "rows_train", "dataset_version"} <= BOOKKEEPING_PARAMS
+    points = [
+        Point(id=str(index), name=f"e{index}", values={"hp.lr": 0.05, "acc": acc})
+        for index, acc in enumerate([0.9, 0.95])
+    ]
+    svg = str(parallel_svg(points=points, axes=["hp.lr", "acc"], log_axes=set(), title="t"))
+
+    width = re.search(r'viewBox="0 0 (\d+) (\d+)"', svg)
+    assert f'width="{width[1]}" height="{width[2]}"' in svg  # 1 unit = 1 px: readable text
+    lr = svg.split('data-name="hp.lr"')[1].split("</g>")[0]
+    low, high = (float(v) for v in re.findall(r"<title>([^<]*)</title>", lr))
+    # A single value: centred, positive, near it (not -0.45 to 0.55).
+    assert 0 < low < 0.05 < high < 0.1
+    assert (low + high) / 2 == pytest.approx(0.05)

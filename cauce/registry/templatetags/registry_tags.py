@@ -70,6 +70,20 @@ def result_cells(row: list, columns: list[str]) -> list[tuple[object, str]]:
     return [(value, _shown(column, value)) for column, value in zip(columns, row, strict=False)]
 
 
+@register.filter
+def result_rows(result) -> list[list[tuple[object, str, bool]]]:
+    """A result page's rows as (value, as shown, numeric) per cell: ``result_cells``, with
+    each column aligned as a whole by its kind (``numbers.numeric_columns``)."""
+    kinds = numbers.numeric_columns(result.rows, len(result.columns))
+    return [
+        [
+            (value, shown, kinds[index])
+            for index, (value, shown) in enumerate(result_cells(row, result.columns))
+        ]
+        for row in result.rows
+    ]
+
+
 def _shown(column: str, value):
     if column.startswith(PROBABILITY_PREFIX):
         return numbers.fixed(value, PROBABILITY_DECIMALS)

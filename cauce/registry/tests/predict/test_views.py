@@ -98,7 +98,12 @@ def test_a_viewer_predicts_an_uploaded_csv_and_reads_the_table(
     assert "Recargar la página" in status.content.decode()
     # Headers in the page's language, the machine's name on hover (and in the CSV).
     assert '<th title="prediction">Predicción</th>' in html
-    assert '<th title="probability_virginica">Probabilidad «virginica»</th>' in html
+    assert '<th title="probability_virginica" class="num">Probabilidad «virginica»</th>' in html
+    # Numeric columns align right as a whole (integers and decimals alike), text to the left.
+    assert '<th title="prediction">Predicción</th>' in html
+    assert '<th title="cliente">' in html
+    assert '<th title="sepal_length" class="num">' in html
+    assert not re.search(r"<td(?: title=[^>]*)?>[-\d.,]+</td>", html)
     # Probabilities rounded in Spanish format, the full value on hover.
     cells = re.findall(r'<td class="num" title="([^"]+)">([^<]+)</td>', html)
     assert cells

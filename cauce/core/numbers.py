@@ -58,6 +58,35 @@ def fixed(value: Any, decimals: int = 3) -> str:
     return number_format(round(number, decimals), decimal_pos=decimals, use_l10n=True)
 
 
+# A number as a machine writes it (an integer, a decimal with a dot, maybe an exponent).
+NUMBER_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+# A code such as 00123 or 007: digits, but not a quantity.
+CODE_TEXT = re.compile(r"^\s*0\d")
+
+
+def is_number_cell(value: Any) -> bool:
+    """A table cell that holds a number (not a code such as 00123, not a boolean)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return bool(NUMBER_TEXT.match(value)) and not CODE_TEXT.match(value)
+    return False
+
+
+def numeric_columns(rows: list[list[Any]], width: int | None = None) -> list[bool]:
+    """Per column of ``rows``: whether it is a numeric column (every non-empty cell a number,
+    at least one), so the whole column aligns right, whatever each value looks like."""
+    width = max((len(row) for row in rows), default=0) if width is None else width
+    kinds = []
+    for index in range(width):
+        cells = [row[index] for row in rows if index < len(row)]
+        filled = [cell for cell in cells if cell is not None and str(cell).strip() != ""]
+        kinds.append(bool(filled) and all(is_number_cell(cell) for cell in filled))
+    return kinds
+
+
 # A decimal as a machine writes it (a dot, maybe an exponent); integers and codes such as 00123
 # are not matched.
 DECIMAL_TEXT = re.compile(r"^\s*[-+]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+)\s*$")

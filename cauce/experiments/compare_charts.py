@@ -79,7 +79,10 @@ class _Scale:
         mapped = [math.log10(value) for value in values] if log else values
         low, high = (min(mapped), max(mapped)) if mapped else (0.0, 1.0)
         if high == low:
-            low, high = low - 0.5, high + 0.5
+            # One value: centred, with room of a tenth of it (a log scale: a factor of ~1.26),
+            # so a positive-only param keeps a positive range.
+            room = 0.1 if log else (abs(low) * 0.1 or 0.5)
+            low, high = low - room, high + room
         return cls(low, high, log, start, end)
 
     def padded(self) -> _Scale:
@@ -98,6 +101,37 @@ class _Scale:
         last = self.high if self.last is None else self.last
         ends = [first, (first + last) / 2, last]
         return [10**value for value in ends] if self.log else ends
+
+    def nice_ticks(self, count: int = 5) -> list[float]:
+        """Round values (1, 2 or 5 x 10^k; a log scale: its powers of ten, else 1/2/5 x 10^k)
+        inside the scale, about ``count`` of them."""
+        if self.log:
+            powers = range(math.ceil(self.low - 1e-9), math.floor(self.high + 1e-9) + 1)
+            ticks = [10.0**power for power in powers]
+            if len(ticks) >= 2:
+                return ticks
+            ticks = [
+                factor * 10.0**power
+                for power in range(math.floor(self.low) - 1, math.ceil(self.high) + 1)
+                for factor in (1, 2, 5)
+            ]
+            return [t for t in ticks if self.low - 1e-9 <= math.log10(t) <= self.high + 1e-9]
+        step = nice_step((self.high - self.low) / max(count - 1, 1))
+        first = math.ceil(self.low / step - 1e-9)
+        last = math.floor(self.high / step + 1e-9)
+        # Rounded to the step's decimals so 0.30000000000000004 prints as 0.3.
+        decimals = max(0, -math.floor(math.log10(step))) + 1
+        return [round(index * step, decimals) for index in range(first, last + 1)]
+
+
+def nice_step(rough: float) -> float:
+    """The 1, 2 or 5 x 10^k nearest to ``rough``."""
+    if rough <= 0 or not math.isfinite(rough):
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(rough))
+    ratio = rough / power
+    factor = 1 if ratio < 1.5 else 2 if ratio < 3 else 5 if ratio < 7 else 10
+    return factor * power
 
 
 def _text(value: float) -> str:
@@ -143,13 +177,13 @@ def scatter_svg(
                 *(S_LEFT - 6, _text(sy(v) + 4), number_full(v), number_short(v)),
                 *(S_LEFT, _text(sy(v)), right, _text(sy(v))),
             )
-            for v in sy.ticks()
+            for v in sy.nice_ticks()
         ),
     )
     xticks = format_html_join(
         "",
         '<text class="tick" x="{}" y="{}" text-anchor="middle"><title>{}</title>{}</text>',
-        ((_text(sx(v)), bottom + 16, number_full(v), number_short(v)) for v in sx.ticks()),
+        ((_text(sx(v)), bottom + 16, number_full(v), number_short(v)) for v in sx.nice_ticks()),
     )
     dots = format_html_join(
         "",
@@ -187,8 +221,11 @@ def scatter_svg(
     )
 
 
-PC_AXIS_GAP, PC_H, PC_MIN_W = 150, 340, 640
-PC_LEFT, PC_TOP, PC_BOTTOM = 70, 40, 40
+# Drawn at its natural size (1 SVG unit = 1 CSS px, so its 11-12 px text stays 11-12 px);
+# wider than the page it scrolls sideways in its card. Axis names alternate between two
+# heights so that long names of neighbouring axes do not overlap.
+PC_AXIS_GAP, PC_H, PC_MIN_W = 120, 360, 640
+PC_LEFT, PC_TOP, PC_BOTTOM = 70, 56, 40
 
 
 def parallel_svg(
@@ -220,7 +257,7 @@ def parallel_svg(
         low, high = scale.ticks()[0], scale.ticks()[-1]
         return (
             *(index, name, top, bottom, x, top, x, bottom),
-            *(x, top - 14, name, " (log)" if scale.log else ""),
+            *(x, top - (30 if index % 2 else 16), name, " (log)" if scale.log else ""),
             *(x - 6, bottom + 14, number_full(low), number_short(low)),
             *(x - 6, top - 2, number_full(high), number_short(high)),
             *(x - 12, top, bottom - top, x - 8),
@@ -271,8 +308,10 @@ def parallel_svg(
     )
     return format_html(
         '<svg class="compare-chart parallel" xmlns="http://www.w3.org/2000/svg" '
-        'viewBox="0 0 {} {}" role="img" aria-label="{}" data-parallel>'
+        'viewBox="0 0 {} {}" width="{}" height="{}" role="img" aria-label="{}" data-parallel>'
         "<title>{}</title>{}{}</svg>",
+        width,
+        PC_H,
         width,
         PC_H,
         title,

@@ -243,13 +243,28 @@ def comparison_sort(
 
 
 def comparison_rows(comparison: Comparison, *, order: list[ComparedExperiment]) -> list[Row]:
-    """Every row of the table, for ``order``'s columns (the baseline first)."""
+    """Every row of the table, for ``order``'s columns (the baseline first): metrics, the
+    experiment, params, timings, MLflow tags."""
     reference = comparison.baseline
 
     def general(name: str, values: list[Any]) -> Row:
         return Row("general", name, values, _differs(values))
 
-    rows = [
+    def measured(section: str, name: str) -> Row:
+        values = [item.metrics.get(name) for item in order]
+        base = reference.metrics.get(name)
+        return Row(
+            section,
+            name,
+            values,
+            _differs(values),
+            deltas=[_delta(value, base) for value in values],
+            higher_is_better=metric_higher_is_better(name),
+        )
+
+    # The metrics first: they are why people compare.
+    rows = [measured("metric", name) for name in comparison.metric_names]
+    rows += [
         general(_("Proyecto"), [item.experiment.project.name for item in order]),
         general(_("Algoritmo"), [item.experiment.algorithm for item in order]),
         general(
@@ -261,21 +276,7 @@ def comparison_rows(comparison: Comparison, *, order: list[ComparedExperiment]) 
     for name in comparison.param_names:
         values = [item.params.get(name) for item in order]
         rows.append(Row("param", name, values, _differs(values)))
-    sections = (("metric", comparison.metric_names), ("timing", comparison.timing_names))
-    for section, names in sections:
-        for name in names:
-            values = [item.metrics.get(name) for item in order]
-            base = reference.metrics.get(name)
-            rows.append(
-                Row(
-                    section,
-                    name,
-                    values,
-                    _differs(values),
-                    deltas=[_delta(value, base) for value in values],
-                    higher_is_better=metric_higher_is_better(name),
-                )
-            )
+    rows += [measured("timing", name) for name in comparison.timing_names]
     for name in comparison.tag_names:
         values = [item.tags.get(name) for item in order]
         rows.append(Row("tag", name, values, _differs(values)))

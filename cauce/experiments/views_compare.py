@@ -35,6 +35,20 @@ from cauce.experiments.comparison import ComparedExperiment, Comparison, Row
 
 # Parallel coordinates stay readable with this many param axes (the varying ones first).
 MAX_PARALLEL_PARAMS = 12
+# Params the runner logs as bookkeeping (``runner.experiment_mlflow_params`` and the split's
+# ``runner._split_params``), not hyperparameters: no axis of the parallel coordinates.
+BOOKKEEPING_PARAMS = frozenset(
+    {
+        "dataset_id",
+        "dataset_version",
+        "dataset_digest",
+        "rows_total",
+        "rows_dropped_missing_target",
+        "rows_train",
+        "rows_test",
+        "stratified_split",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -214,10 +228,18 @@ def ml_experiment_compare(request):
             sort_query = _query(result, options, sort=row.name, dir="asc" if ascending else "")
         sections[-1][1].append({"row": row, "cells": _cells(row, ids), "sort": sort_query})
     numeric = _numeric_names(result)
-    parallel_axes = [name for name in result.varying if name in numeric][:MAX_PARALLEL_PARAMS]
+    parallel_axes = [
+        name for name in result.varying if name in numeric and name not in BOOKKEEPING_PARAMS
+    ][:MAX_PARALLEL_PARAMS]
     if options.metric and options.metric not in parallel_axes:
         parallel_axes.append(options.metric)
     points = _points(result, numeric)
+    charted = points[:MAX_CHART_RUNS]
+    missing = [
+        name
+        for name in dict.fromkeys([options.x, options.y])
+        if name and any(point.values.get(name) is None for point in charted)
+    ]
     context = {
         "result": result,
         "order": order,
@@ -249,6 +271,14 @@ def ml_experiment_compare(request):
         if len(parallel_axes) >= 2
         else None,
         "parallel_axes": parallel_axes,
+        # The scatter draws the experiments having both axes; the caption says what it left out.
+        "scatter_total": len(charted),
+        "scatter_drawn": sum(
+            1
+            for point in charted
+            if point.values.get(options.x) is not None and point.values.get(options.y) is not None
+        ),
+        "scatter_missing": _(" o ").join(f"«{name}»" for name in missing),
         # The axes a log scale can be asked for: the scatter's and the parallel coordinates'.
         "log_choices": [
             name for name in dict.fromkeys([options.x, options.y, *parallel_axes]) if name

@@ -66,6 +66,17 @@ def test_a_viewer_compares_three_experiments(logged_in_page, live_server, viewer
     page.get_by_label("Mostrar todas las filas (no solo las que difieren)").check()
     page.wait_for_url(re.compile(r"all=1"))
     assert {"p1", "p2", "p3", "team"} <= set(_rows(page))
+    # The metrics first; the table uses the page's height (no box with its own vertical
+    # scrollbar), and at 1366 px its columns fit without a sideways scroll.
+    assert _rows(page)[:2] == ["accuracy", "rmse"]
+    page.set_viewport_size({"width": 1366, "height": 600})
+    wrap = page.locator(".compare-wrap")
+    sizes = wrap.evaluate(
+        "el => [el.scrollHeight, el.clientHeight, el.scrollWidth, el.clientWidth,"
+        " getComputedStyle(el).maxHeight]"
+    )
+    assert sizes[0] <= sizes[1] + 1 and sizes[4] == "none", sizes
+    assert sizes[2] <= sizes[3] + 1, sizes
 
     pinned = _columns(page)[-1]
     page.locator(f'[data-pin="{pinned}"]').click()

@@ -188,7 +188,9 @@ def test_it_shows_a_tsv_as_a_table(viewer_client, experiment):
     table = response.context["preview"].table
     assert table.header == ["name", "value"]
     assert table.rows == [(1, ["uno", "1"]), (2, ["dos", "2"])]
-    assert "<th>value</th>" in html
+    # A numeric column aligns right as a whole, header included; text stays left.
+    assert '<th>name</th><th class="num">value</th>' in html
+    assert '<td>dos</td><td class="num">2</td>' in html
 
 
 def test_it_renders_markdown_without_its_scripts(viewer_client, experiment):

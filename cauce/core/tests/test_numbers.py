@@ -85,3 +85,25 @@ def test_a_typed_number_with_grouping_is_refused(language, typed, code):
     with translation.override(language), pytest.raises(TypedNumberError) as refused:
         typed_number_text(typed)
     assert refused.value.code == code
+
+
+def test_numeric_columns_are_told_by_the_column_not_the_value():
+    from django.template import Context, Template
+
+    from cauce.core.numbers import numeric_columns
+
+    rows = [
+        ["1", "0.25", "00123", "a", None],
+        [2, "3", "00124", "1", ""],
+        ["-4e3", "", "7", "", ""],
+    ]
+    assert numeric_columns(rows) == [True, True, False, False, False]
+
+    html = Template(
+        "{% load cauce_numbers %}{% for name, n in columns|header_kinds:rows %}"
+        "<th{% if n %} class=num{% endif %}>{{ name }}</th>{% endfor %}"
+        "{% for row in rows|cell_kinds %}{% for v, n in row %}"
+        "<td{% if n %} class=num{% endif %}>{{ v }}</td>{% endfor %}{% endfor %}"
+    ).render(Context({"columns": ["a", "b", "c", "d", "e"], "rows": rows}))
+    assert "<th class=num>a</th><th class=num>b</th><th>c</th>" in html
+    assert "<td class=num>2</td><td class=num>3</td><td>00124</td>" in html

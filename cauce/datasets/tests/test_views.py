@@ -172,6 +172,10 @@ def test_a_viewer_sees_the_schema_and_the_preview(viewer_client, project, make_d
     assert "float64" in body  # price has a gap: float
     assert "25,0 %" in body  # 1 of 4 missing, with the Spanish decimal comma
     assert "Bilbao" in body
+    # The preview aligns the numeric column right as a whole, the text column left.
+    preview = body.split("dataset-preview")[1].split("</table>")[0]
+    assert '<th>city</th><th class="num">price</th>' in preview
+    assert preview.count('<td class="num">') == 4
     assert download_url(dataset) in body
     assert delete_url(dataset) not in body  # viewers cannot delete
 

@@ -2,6 +2,8 @@
 
 import csv
 import io
+import itertools
+import math
 import re
 import uuid
 
@@ -197,3 +199,66 @@ def test_numbers_are_localized(value, spanish, english):
         assert number_short(value) == spanish
     with translation.override("en"):
         assert number_short(value) == english
+
+
+def test_the_scatter_says_which_experiments_it_left_out(three, viewer_client, project, editor):
+    draft = create_experiment(project=project, dataset=three[0].dataset, user=editor)
+
+    html = viewer_client.get(
+        PAGE, {"ids": _ids([three[0], three[1], draft]), "x": "p0", "y": "accuracy"}
+    ).content.decode()
+
+    scatter = html.split('class="compare-chart scatter"')[1].split("</svg>")[0]
+    assert scatter.count("<circle") == 2
+    caption = html.split("data-scatter-missing>")[1].split("</span>")[0]
+    assert caption.startswith("2 de 3 experimentos: los demás no tienen «")
+
+
+def test_scatter_ticks_are_round_numbers():
+    from cauce.experiments.compare_charts import Point, scatter_svg
+
+    points = [
+        Point(id=str(index), name=f"e{index}", values={"n": n, "acc": acc})
+        for index, (n, acc) in enumerate([(37, 0.9123), (142, 0.9571), (260, 0.9333)])
+    ]
+    svg = str(scatter_svg(points=points, x="n", y="acc", title="t"))
+
+    found = re.findall(r'class="tick"[^>]*text-anchor="(\w+)"><title>([^<]*)</title>', svg)
+    ticks = [float(value) for _, value in found]
+    for anchor in ("end", "middle"):  # Y, then X
+        axis = [float(value) for side, value in found if side == anchor]
+        steps = {round(b - a, 9) for a, b in itertools.pairwise(axis)}
+        assert len(axis) >= 3 and len(steps) == 1, (anchor, axis)
+        step = steps.pop()
+        mantissa = round(step / 10 ** math.floor(math.log10(step)), 6)
+        assert mantissa in (1, 2, 5), axis
+        assert all(round(value / step, 6).is_integer() for value in axis), axis
+    assert 0.9123 not in ticks and 37.0 not in ticks
+
+
+def test_a_single_value_axis_is_centred_and_keeps_its_sign():
+    from cauce.experiments.compare_charts import _Scale
+
+    scale = _Scale.of([0.05, 0.05], log=False, start=100, end=0)
+    assert scale.low > 0 and scale.high < 0.1
+    assert scale(0.05) == pytest.approx(50)
+
+
+def test_parallel_coordinates_are_drawn_at_their_size_without_bookkeeping_axes():
+    from cauce.experiments.compare_charts import Point, parallel_svg
+    from cauce.experiments.views_compare import BOOKKEEPING_PARAMS
+
+    assert {"rows_test", "rows_total", "rows_train", "dataset_version"} <= BOOKKEEPING_PARAMS
+    points = [
+        Point(id=str(index), name=f"e{index}", values={"hp.lr": 0.05, "acc": acc})
+        for index, acc in enumerate([0.9, 0.95])
+    ]
+    svg = str(parallel_svg(points=points, axes=["hp.lr", "acc"], log_axes=set(), title="t"))
+
+    width = re.search(r'viewBox="0 0 (\d+) (\d+)"', svg)
+    assert f'width="{width[1]}" height="{width[2]}"' in svg  # 1 unit = 1 px: readable text
+    lr = svg.split('data-name="hp.lr"')[1].split("</g>")[0]
+    low, high = (float(v) for v in re.findall(r"<title>([^<]*)</title>", lr))
+    # A single value: centred, positive, near it (not -0.45 to 0.55).
+    assert 0 < low < 0.05 < high < 0.1
+    assert (low + high) / 2 == pytest.approx(0.05)

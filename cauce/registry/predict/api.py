@@ -249,6 +249,6 @@ class ModelPredictApi(APIView):
                 **frames.scoring_response(result.output),
                 "name": model.name,
                 "version": result.target.version.version,
-                "notes": result.notes,
+                "notes": frames.notes_text(result.notes),
             }
         )

@@ -60,7 +60,7 @@ class CheckedInput:
     """Rows ready for the model: exactly the signature's columns, converted; and notes."""
 
     frame: pd.DataFrame
-    notes: list[str] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
     # The rows came exactly as the signature asks (``frame_is_exact``), returned unchanged.
     exact: bool = False
 
@@ -415,7 +415,7 @@ def input_check(
     frame = frame.rename(columns=lambda name: str(name).strip())
     if inputs is None:
         return CheckedInput(frame=frame)
-    notes: list[str] = []
+    notes: list[dict[str, Any]] = []
     names = [column.name for column in inputs]
     missing = [column for column in inputs if column.name not in frame.columns]
     missing_required = [column.name for column in missing if column.required]
@@ -423,23 +423,9 @@ def input_check(
         raise missing_columns_error(missing_required)
     extra = [str(name) for name in frame.columns if name not in names]
     if extra:
-        notes.append(
-            ngettext(
-                "Se ignoró la columna que el modelo no usa: %(names)s.",
-                "Se ignoraron las columnas que el modelo no usa: %(names)s.",
-                len(extra),
-            )
-            % {"names": ", ".join(extra)}
-        )
+        notes.append(note_make(IGNORED_COLUMNS, names=extra))
     if missing:
-        notes.append(
-            ngettext(
-                "La columna opcional %(names)s no venía: se predijo con ella vacía.",
-                "Las columnas opcionales %(names)s no venían: se predijo con ellas vacías.",
-                len(missing),
-            )
-            % {"names": ", ".join(column.name for column in missing)}
-        )
+        notes.append(note_make(MISSING_OPTIONAL, names=[column.name for column in missing]))
     errors: list[dict[str, Any]] = []
     converted: dict[str, pd.Series] = {}
     index = pd.RangeIndex(len(frame))
@@ -703,6 +689,50 @@ def frame_rows(frame: pd.DataFrame) -> list[list[Any]]:
     return [[json_safe(value) for value in row] for row in frame.itertuples(index=False)]
 
 
-def notes_merge(notes: Iterable[str]) -> list[str]:
+def notes_merge(notes: Iterable[Any]) -> list[Any]:
     """Each note once, in order (chunks of one file repeat the same notes)."""
-    return list(dict.fromkeys(notes))
+    merged: dict[str, Any] = {}
+    for item in notes:
+        merged.setdefault(json.dumps(item, sort_keys=True), item)
+    return list(merged.values())
+
+
+# Notes are stored language-neutral (a code and its params) and worded when shown, in the
+# reader's language; a note stored as text (before codes) is shown as it was stored.
+IGNORED_COLUMNS = "ignored_columns"
+MISSING_OPTIONAL = "missing_optional_columns"
+
+
+def note_make(code: str, *, names: list[str]) -> dict[str, Any]:
+    return {"code": code, "names": [str(name) for name in names]}
+
+
+def note_text(note: Any) -> str:
+    """A note in the active language."""
+    if not isinstance(note, dict):
+        return str(note)
+    names = [str(name) for name in note.get("names") or []]
+    params = {"names": ", ".join(names)}
+    if note.get("code") == IGNORED_COLUMNS:
+        return (
+            ngettext(
+                "Se ignoró la columna que el modelo no usa: %(names)s.",
+                "Se ignoraron las columnas que el modelo no usa: %(names)s.",
+                len(names),
+            )
+            % params
+        )
+    if note.get("code") == MISSING_OPTIONAL:
+        return (
+            ngettext(
+                "La columna opcional %(names)s no venía: se predijo con ella vacía.",
+                "Las columnas opcionales %(names)s no venían: se predijo con ellas vacías.",
+                len(names),
+            )
+            % params
+        )
+    return params["names"]
+
+
+def notes_text(notes: Iterable[Any]) -> list[str]:
+    return [note_text(item) for item in notes]

@@ -74,7 +74,7 @@ class InputTooLargeError(ApplicationError):
 class PredictionResult:
     target: PredictTarget
     output: serving.PredictionOutput
-    notes: list[str] = field(default_factory=list)
+    notes: list[dict] = field(default_factory=list)
 
 
 def prediction_preload() -> None:
@@ -176,7 +176,7 @@ def _predict_body(
 class FileOutcome:
     rows: int
     columns: list[str]
-    notes: list[str]
+    notes: list[dict]
 
 
 def _count_rows(handle: IO[bytes]) -> int:
@@ -210,7 +210,7 @@ def _predict_chunks(
 ) -> FileOutcome:
     """Predict each chunk and append it to ``out`` as safe CSV; nothing is kept in memory."""
     rows = 0
-    notes: list[str] = []
+    notes: list[dict] = []
     columns: list[str] = []
     try:
         for chunk in chunks:

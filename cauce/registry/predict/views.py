@@ -33,6 +33,8 @@ from cauce.registry.predict.selectors import (
 from cauce.registry.selectors import registered_model_get_for_user
 
 RECENT_JOBS = 10
+# The alias the page starts from when the address names neither a version nor an alias.
+DEFAULT_ALIAS = "champion"
 
 
 def predict_url(name: str, *, version: int | None = None, alias: str = "") -> str:
@@ -66,8 +68,13 @@ def predict(request, name: str):
     try:
         versions = prediction_versions(model=model)
         context["numbers"], context["aliases"] = _choices(versions)
-        if not version and not alias and context["numbers"]:
-            version = context["numbers"][0]
+        if not version and not alias:
+            # The model's champion when it has one (what people mean by "the model"), else
+            # its newest version.
+            if DEFAULT_ALIAS in context["aliases"]:
+                alias = DEFAULT_ALIAS
+            elif context["numbers"]:
+                version = context["numbers"][0]
         if version or alias:
             target = selectors.predict_target_resolve(model=model, version=version, alias=alias)
             context["target"] = target

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy
 from cauce.core import numbers
 from cauce.experiments.models import MLExperiment
 from cauce.registry.forms import RegisterForm
-from cauce.registry.predict.frames import PREDICTION_COLUMN, PROBABILITY_PREFIX
+from cauce.registry.predict.frames import PREDICTION_COLUMN, PROBABILITY_PREFIX, note_text
 from cauce.registry.services import registered_model_default_name
 
 register = template.Library()
@@ -47,6 +47,12 @@ def version_status(status: str) -> str:
 
 
 @register.filter
+def prediction_note(note) -> str:
+    """A stored note (a code and its params) in the reader's language."""
+    return note_text(note)
+
+
+@register.filter
 def prediction_column(name: str) -> str:
     """A result column's header as a person reads it; the CSV keeps the machine's names."""
     if name == PREDICTION_COLUMN:
@@ -62,6 +68,20 @@ def result_cells(row: list, columns: list[str]) -> list[tuple[object, str]]:
     probabilities with a fixed 3 decimals, the prediction rounded, the inputs' decimals
     rounded and their codes (00123) as they came."""
     return [(value, _shown(column, value)) for column, value in zip(columns, row, strict=False)]
+
+
+@register.filter
+def result_rows(result) -> list[list[tuple[object, str, bool]]]:
+    """A result page's rows as (value, as shown, numeric) per cell: ``result_cells``, with
+    each column aligned as a whole by its kind (``numbers.numeric_columns``)."""
+    kinds = numbers.numeric_columns(result.rows, len(result.columns))
+    return [
+        [
+            (value, shown, kinds[index])
+            for index, (value, shown) in enumerate(result_cells(row, result.columns))
+        ]
+        for row in result.rows
+    ]
 
 
 def _shown(column: str, value):

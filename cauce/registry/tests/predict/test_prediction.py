@@ -201,7 +201,9 @@ def test_extra_columns_are_dropped_with_a_note_and_columns_take_the_signature_or
 
     assert list(checked.frame.columns) == NAMES
     assert checked.frame.iloc[0].tolist() == [1.0, 1.0, 1.0, 0.2]
-    assert checked.notes == ["Se ignoraron las columnas que el modelo no usa: id, note."]
+    assert frames.notes_text(checked.notes) == [
+        "Se ignoraron las columnas que el modelo no usa: id, note."
+    ]
 
 
 def test_optional_columns_that_are_absent_are_predicted_empty_with_a_note():
@@ -211,7 +213,7 @@ def test_optional_columns_that_are_absent_are_predicted_empty_with_a_note():
 
     assert checked.frame["age"].isna().all()
     assert checked.frame["member"].isna().tolist() == [True]
-    assert checked.notes == [
+    assert frames.notes_text(checked.notes) == [
         "Las columnas opcionales age, member no venían: se predijo con ellas vacías."
     ]
 
@@ -386,3 +388,16 @@ def test_an_empty_or_binary_file_is_refused(content, message):
         text_table_open(io.BytesIO(content))
 
     assert message in str(error.value)
+
+
+def test_notes_are_worded_when_shown_and_old_text_notes_still_read():
+    from django.utils import translation
+
+    note = frames.note_make(frames.IGNORED_COLUMNS, names=["cultivar"])
+    with translation.override("en"):
+        assert frames.note_text(note) == "The column the model does not use was ignored: cultivar."
+        # A row stored before notes had codes keeps its text.
+        assert frames.note_text("Se ignoró la columna: x.") == "Se ignoró la columna: x."
+    with translation.override("es"):
+        assert frames.note_text(note) == "Se ignoró la columna que el modelo no usa: cultivar."
+    assert frames.notes_merge([note, dict(note), "a", "a"]) == [note, "a"]

@@ -5,6 +5,7 @@ import re
 
 import pandas as pd
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from mlflow.pyfunc import load_model
 from mlflow.tracking._tracking_service.utils import _use_tracking_uri
@@ -84,18 +85,25 @@ def test_a_viewer_predicts_an_uploaded_csv_and_reads_the_table(
         version,
         "filas.csv",
     )
-    assert job.notes == ["Se ignoró la columna que el modelo no usa: cliente."]
+    # Stored language-neutral, worded in the reader's language.
+    assert job.notes == [{"code": "ignored_columns", "names": ["cliente"]}]
     expected = _own_predictions(model.name, version, iris_rows)
     page = viewer_client.get(response["Location"])
     html = page.content.decode()
     assert "60 filas predichas" in html
+    assert "Se ignoró la columna que el modelo no usa: cliente." in html
     # The result is on this page: no link to reload it (only the status block alone has one).
     assert "Recargar la página" not in html
     status = viewer_client.get(f"/models/{model.name}/predictions/{job.pk}/status/")
     assert "Recargar la página" in status.content.decode()
     # Headers in the page's language, the machine's name on hover (and in the CSV).
     assert '<th title="prediction">Predicción</th>' in html
-    assert '<th title="probability_virginica">Probabilidad «virginica»</th>' in html
+    assert '<th title="probability_virginica" class="num">Probabilidad «virginica»</th>' in html
+    # Numeric columns align right as a whole (integers and decimals alike), text to the left.
+    assert '<th title="prediction">Predicción</th>' in html
+    assert '<th title="cliente">' in html
+    assert '<th title="sepal_length" class="num">' in html
+    assert not re.search(r"<td(?: title=[^>]*)?>[-\d.,]+</td>", html)
     # Probabilities rounded in Spanish format, the full value on hover.
     cells = re.findall(r'<td class="num" title="([^"]+)">([^<]+)</td>', html)
     assert cells
@@ -108,6 +116,10 @@ def test_a_viewer_predicts_an_uploaded_csv_and_reads_the_table(
     assert "Página 1 de 2" in html
     second = viewer_client.get(response["Location"] + "?page=2").content.decode()
     assert second.count("<tr>") == 1 + 10
+    viewer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = viewer_client.get(response["Location"]).content.decode()
+    assert "The column the model does not use was ignored: cliente." in english
+    assert "Se ignoró" not in english
 
     download = viewer_client.get(f"/models/{model.name}/predictions/{job.pk}/download/")
     assert download.status_code == 200
@@ -285,3 +297,21 @@ def test_a_kept_file_is_predicted_and_then_removed(viewer_client, viewer, served
     assert (job.rows_total, job.original_filename) == (60, "filas.csv")
     assert kept.kept_name(reference, **owner) == "filas.csv"  # the reference is signed...
     assert kept.upload_take(reference, **owner) is None  # ...but its file is gone
+
+
+def test_the_page_starts_from_the_champion_not_the_newest_version(
+    viewer_client, served, mlflow_registry
+):
+    model, first = served("iris")
+    _model, newest = served("iris", name=model.name)
+    assert newest > first
+    html = viewer_client.get(_page(model.name)).content.decode()
+    assert f'<option value="{newest}" selected>' in html  # no champion: the newest
+
+    mlflow_registry.set_registered_model_alias(model.name, "champion", first)
+    mlflow_registry.set_registered_model_alias(model.name, "challenger", newest)
+    html = viewer_client.get(_page(model.name)).content.decode()
+
+    assert f'<option value="{first}" selected>v{first} @champion</option>' in html
+    assert 'class="tag alias active" href="?alias=champion"' in html
+    assert '<input type="hidden" name="alias" value="champion">' in html

@@ -79,6 +79,8 @@ def test_alerts_are_listed_and_acknowledged_by_editors(client, editor, viewer, m
     done = client.post(f"/projects/{project.pk}/alerts/{alert.pk}/acknowledge/")
 
     assert listed.status_code == 200 and len(listed.context["alerts"]) == 3
+    crumbs = listed.content.decode().split('class="breadcrumbs">', 1)[1].split("</nav>")[0]
+    assert crumbs.startswith('<a href="/projects/">Proyectos</a> / ')  # like the other pages
     assert refused.status_code == 403 and done.status_code == 302
     alert.refresh_from_db()
     assert alert.acknowledged_at is not None

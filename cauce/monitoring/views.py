@@ -19,7 +19,7 @@ from cauce.monitoring import alerts as alert_services
 from cauce.monitoring import charts, selectors, services
 from cauce.monitoring.forms import MonitoringSettingsForm
 from cauce.monitoring.models import Alert, DriftResult, Window
-from cauce.monitoring.windows import WINDOWS, monitoring_refresh
+from cauce.monitoring.windows import WINDOWS, monitoring_refresh, thresholds_for
 from cauce.projects.models import Role
 from cauce.projects.selectors import project_get_for_user
 from cauce.registry.selectors import registered_model_get_for_user
@@ -104,6 +104,7 @@ def version_monitoring(request, name: str, version: int):
         "sort": sort,
         "chosen": chosen,
         "has_profile": stored is not None,
+        "min_rows": thresholds_for(model.project_id).min_rows,
         "no_profile": selectors.no_profile_message(version),
         "can_edit": membership.allows(Role.EDITOR),
         "error_rate": _error_rates(summary),

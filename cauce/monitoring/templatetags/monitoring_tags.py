@@ -1,6 +1,8 @@
-"""``{% model_open_alerts model %}``: a model's open alerts, on its registry page."""
+"""``{% model_open_alerts model %}``: a model's open alerts, on its registry page;
+``|p_value_text``: a p-value as the drift table shows it."""
 
 from django import template
+from django.utils.formats import number_format
 
 from cauce.monitoring.models import Alert
 
@@ -14,3 +16,16 @@ def model_open_alerts(model):
         "alerts": alerts.select_related("registered_model")[:20],
         "alert_project": model.project,
     }
+
+
+# Below this a p-value reads "< 0,0001" (localized), never "0,0000".
+P_VALUE_FLOOR = 0.0001
+
+
+@register.filter
+def p_value_text(value) -> str:
+    if value is None:
+        return "—"
+    if value < P_VALUE_FLOOR:
+        return f"< {number_format(P_VALUE_FLOOR, decimal_pos=4)}"
+    return number_format(value, decimal_pos=4)

@@ -94,3 +94,24 @@ def test_outsiders_get_404(outsider_client, model):
     ):
         assert outsider_client.get(url).status_code == 404, url
     assert outsider_client.post("/models/clima/versions/3/monitoring/refresh/").status_code == 404
+
+
+def test_a_p_value_says_why_it_is_missing_and_tiny_ones_read_below_the_floor(viewer_client, model):
+    from django.utils import translation
+
+    from cauce.monitoring.models import DriftResult
+    from cauce.monitoring.templatetags.monitoring_tags import p_value_text
+    from cauce.monitoring.windows import monitoring_refresh
+
+    monitoring_refresh(model=model, version=3)
+    results = DriftResult.objects.filter(registered_model=model, window="24h")
+    results.filter(feature="b").update(p_value=1e-9, sample_rows=1200)
+    results.exclude(feature="b").update(p_value=None, sample_rows=12)
+
+    html = viewer_client.get("/models/clima/versions/3/monitoring/").content.decode()
+    with translation.override("en"):
+        english = p_value_text(1e-9), p_value_text(0.25)
+
+    assert "&lt; 0,0001" in html and "0,0000" not in html
+    assert "muestra de 12 filas; se necesitan 200" in html
+    assert english == ("< 0.0001", "0.2500")

@@ -72,10 +72,10 @@ def test_a_version_s_usage_and_drift_over_a_window(shifted, editor_api):
 def test_a_refresh_right_after_predictions_counts_this_process_s_sample(
     viewer_api,
     editor_api,
-    synthetic_model,
+    synthetic_model,  # noqa: F811
     register,
     experiment_of,
-    project,  # noqa: F811
+    project,
 ):
     """The background thread writes the row sample only every 30 s: the refresh writes it
     first, so the p-values of what was just served are there (nothing flushed here)."""

@@ -73,6 +73,15 @@ def alert_acknowledge(*, alert: Alert, user: Any) -> Alert:
     return alert
 
 
+def alerts_acknowledge_all(*, project: Any, user: Any, model_name: str = "") -> int:
+    """Acknowledge every open alert of ``project`` (of its model ``model_name`` only, when
+    given: a name the project has no alerts for acknowledges none); how many it closed."""
+    open_alerts = Alert.objects.filter(project=project, acknowledged_at__isnull=True)
+    if model_name:
+        open_alerts = open_alerts.filter(registered_model__name=model_name)
+    return open_alerts.update(acknowledged_at=timezone.now(), acknowledged_by=user)
+
+
 def webhook_of(project_id: int) -> MonitoringSettings | None:
     own = MonitoringSettings.objects.filter(project_id=project_id).exclude(webhook_url="").first()
     return own

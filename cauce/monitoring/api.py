@@ -197,6 +197,36 @@ class AlertAcknowledgeApi(APIView):
         return Response(AlertSerializer(alert).data)
 
 
+class AlertsAcknowledgeAllIn(serializers.Serializer):
+    model = serializers.CharField(
+        required=False, allow_blank=True, max_length=255,
+        help_text="Only this model's alerts (its name); all the project's when absent.",
+    )  # fmt: skip
+
+
+class AlertsAcknowledgeAllOut(serializers.Serializer):
+    acknowledged = serializers.IntegerField()
+
+
+class AlertsAcknowledgeAllApi(APIView):
+    @extend_schema(
+        summary="Acknowledge all of a project's open alerts, or one model's (editors)",
+        parameters=[OpenApiParameter("project_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        request=AlertsAcknowledgeAllIn,
+        responses={200: AlertsAcknowledgeAllOut, 400: _400, 403: _403, 404: _404},
+    )
+    def post(self, request, project_id):
+        project, _membership = project_get_for_user(
+            user=request.user, project_id=project_id, role=Role.EDITOR
+        )
+        body = AlertsAcknowledgeAllIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        count = alert_services.alerts_acknowledge_all(
+            project=project, user=request.user, model_name=body.validated_data.get("model", "")
+        )
+        return Response({"acknowledged": count})
+
+
 class _StrictBoolean(serializers.BooleanField):
     """JSON's true or false only (as the schema says), not "yes" or 1."""
 

@@ -19,6 +19,11 @@ urlpatterns = [
         name="api-project-alerts",
     ),
     path(
+        "projects/<int:project_id>/alerts/acknowledge/",
+        api.AlertsAcknowledgeAllApi.as_view(),
+        name="api-project-alerts-acknowledge",
+    ),
+    path(
         "projects/<int:project_id>/alerts/<int:alert_id>/acknowledge/",
         api.AlertAcknowledgeApi.as_view(),
         name="api-project-alert-acknowledge",

@@ -28,6 +28,11 @@ urlpatterns = [
         name="webhook_test",
     ),
     path(
+        "projects/<int:project_pk>/alerts/acknowledge/",
+        views.alerts_acknowledge_all,
+        name="alerts_acknowledge_all",
+    ),
+    path(
         "projects/<int:project_pk>/alerts/<int:alert_id>/acknowledge/",
         views.alert_acknowledge,
         name="alert_acknowledge",

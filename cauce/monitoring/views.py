@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import formats
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cauce.core.exceptions import ApplicationError
@@ -19,7 +20,7 @@ from cauce.monitoring import alerts as alert_services
 from cauce.monitoring import charts, selectors, services
 from cauce.monitoring.forms import MonitoringSettingsForm
 from cauce.monitoring.models import Alert, DriftResult, Window
-from cauce.monitoring.windows import WINDOWS, monitoring_refresh
+from cauce.monitoring.windows import WINDOWS, monitoring_refresh, thresholds_for
 from cauce.projects.models import Role
 from cauce.projects.selectors import project_get_for_user
 from cauce.registry.selectors import registered_model_get_for_user
@@ -104,6 +105,7 @@ def version_monitoring(request, name: str, version: int):
         "sort": sort,
         "chosen": chosen,
         "has_profile": stored is not None,
+        "min_rows": thresholds_for(model.project_id).min_rows,
         "no_profile": selectors.no_profile_message(version),
         "can_edit": membership.allows(Role.EDITOR),
         "error_rate": _error_rates(summary),
@@ -181,8 +183,16 @@ def version_refresh(request, name: str, version: int):
 def project_alerts(request, project_pk: int):
     project, membership = project_get_for_user(user=request.user, project_id=project_pk)
     show_all = request.GET.get("all") == "1"
+    open_models = sorted(
+        set(
+            Alert.objects.filter(project=project, acknowledged_at__isnull=True).values_list(
+                "registered_model__name", flat=True
+            )
+        )
+    )
     context = {
         "project": project,
+        "open_models": open_models,
         "alerts": selectors.project_alerts(project=project, include_acknowledged=show_all)[:200],
         "show_all": show_all,
         "can_edit": membership.allows(Role.EDITOR),
@@ -200,6 +210,28 @@ def alert_acknowledge(request, project_pk: int, alert_id: int):
     alert = get_object_or_404(Alert, project=project, pk=alert_id)
     alert_services.alert_acknowledge(alert=alert, user=request.user)
     messages.success(request, _("Alerta marcada como vista."))
+    return redirect("monitoring:project_alerts", project_pk=project.pk)
+
+
+@login_required
+@require_POST
+def alerts_acknowledge_all(request, project_pk: int):
+    """ "Marcar todas como vistas": the project's open alerts, or one model's (``model``)."""
+    project, _membership = project_get_for_user(
+        user=request.user, project_id=project_pk, role=Role.EDITOR
+    )
+    count = alert_services.alerts_acknowledge_all(
+        project=project, user=request.user, model_name=request.POST.get("model", "")
+    )
+    messages.success(
+        request,
+        ngettext(
+            "%(count)s alerta marcada como vista.",
+            "%(count)s alertas marcadas como vistas.",
+            count,
+        )
+        % {"count": count},
+    )
     return redirect("monitoring:project_alerts", project_pk=project.pk)
 
 

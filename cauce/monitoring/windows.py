@@ -213,8 +213,19 @@ def monitored_version_compute(monitored: MonitoredVersion, *, now: datetime | No
     return len(flagged)
 
 
+def _flush_pending() -> None:
+    """A refresh counts what this process served: its queued observations and the rows it
+    sampled, which the background thread writes only every ``MONITOR_SAMPLE_FLUSH_SECONDS``
+    (otherwise a refresh right after predictions has no sample, so no p-values)."""
+    from cauce.monitoring import recording
+
+    recording.observations_flush(samples_now=True)
+
+
 def monitoring_refresh(*, model: Any, version: int, now: datetime | None = None) -> int:
-    """Compute one version that served predictions now; 0 when it served none."""
+    """Compute one version that served predictions now; 0 when it served none. First writes
+    what this process served and has not written yet (``_flush_pending``)."""
+    _flush_pending()
     monitored = (
         MonitoredVersion.objects.select_related("registered_model")
         .filter(registered_model=model, version=version)
@@ -229,7 +240,9 @@ def monitoring_version_refresh(
     *, model: Any, version: int, experiment: Any, now: datetime | None = None
 ) -> int:
     """Compute one version's windows now (the "Recalcular" button, the API), also before
-    its first prediction (its windows are then empty); the number of features flagged."""
+    its first prediction (its windows are then empty); the number of features flagged. First
+    writes what this process served and has not written yet (``_flush_pending``)."""
+    _flush_pending()
     now = now or timezone.now()
     monitored, _created = MonitoredVersion.objects.get_or_create(
         registered_model=model,

@@ -295,6 +295,7 @@ NOT_PAGES: dict[str, str] = {
     "projects:project_member_role": "POST only",
     "monitoring:version_refresh": "POST only (Recalcular)",
     "monitoring:alert_acknowledge": "POST only",
+    "monitoring:alerts_acknowledge_all": "POST only (Marcar todas como vistas)",
     "monitoring:webhook_test": "POST only (Enviar prueba)",
     "projects:project_member_remove": "POST only",
     "datasets:dataset_download": "file download",

@@ -42,5 +42,11 @@ def monitoring_run_ensure(*, model_name: str, version: int, tags: Mapping[str, s
 def monitoring_metrics_log(
     *, run_id: str, metrics: Mapping[str, float], timestamp_ms: int, step: int
 ) -> None:
+    """Log one computation's metrics, then end the run as FINISHED: a monitoring run is never
+    left RUNNING (MLflow's UI would show it hung); MLflow accepts metrics on a finished run,
+    so the next computation logs to the same run and ends it again."""
+    client = get_client()
     with translate_errors(what="log_batch(monitoring)"):
-        get_client().log_batch(run_id, metrics=_metrics_at(metrics, timestamp_ms, step))
+        client.log_batch(run_id, metrics=_metrics_at(metrics, timestamp_ms, step))
+    with translate_errors(what="set_terminated(monitoring)"):
+        client.set_terminated(run_id, status="FINISHED")

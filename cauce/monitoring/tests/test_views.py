@@ -79,6 +79,8 @@ def test_alerts_are_listed_and_acknowledged_by_editors(client, editor, viewer, m
     done = client.post(f"/projects/{project.pk}/alerts/{alert.pk}/acknowledge/")
 
     assert listed.status_code == 200 and len(listed.context["alerts"]) == 3
+    crumbs = listed.content.decode().split('class="breadcrumbs">', 1)[1].split("</nav>")[0]
+    assert crumbs.startswith('<a href="/projects/">Proyectos</a> / ')  # like the other pages
     assert refused.status_code == 403 and done.status_code == 302
     alert.refresh_from_db()
     assert alert.acknowledged_at is not None
@@ -92,3 +94,90 @@ def test_outsiders_get_404(outsider_client, model):
     ):
         assert outsider_client.get(url).status_code == 404, url
     assert outsider_client.post("/models/clima/versions/3/monitoring/refresh/").status_code == 404
+
+
+def test_a_p_value_says_why_it_is_missing_and_tiny_ones_read_below_the_floor(viewer_client, model):
+    from django.utils import translation
+
+    from cauce.monitoring.models import DriftResult
+    from cauce.monitoring.templatetags.monitoring_tags import p_value_text
+    from cauce.monitoring.windows import monitoring_refresh
+
+    monitoring_refresh(model=model, version=3)
+    results = DriftResult.objects.filter(registered_model=model, window="24h")
+    results.filter(feature="b").update(p_value=1e-9, sample_rows=1200)
+    results.exclude(feature="b").update(p_value=None, sample_rows=12)
+
+    html = viewer_client.get("/models/clima/versions/3/monitoring/").content.decode()
+    with translation.override("en"):
+        english = p_value_text(1e-9), p_value_text(0.25)
+
+    assert "&lt; 0,0001" in html and "0,0000" not in html
+    assert "muestra de 12 filas; se necesitan 200" in html
+    assert english == ("< 0.0001", "0.2500")
+
+
+def _other_model_alert(model):
+    from django.utils import timezone
+
+    other = RegisteredModel.objects.create(name="caudal", project=model.project)
+    return Alert.objects.create(
+        project=model.project, registered_model=other, version=1, window="24h",
+        kind="drift", feature="a", created_at=timezone.now(),
+    )  # fmt: skip
+
+
+def test_all_open_alerts_are_acknowledged_at_once_also_per_model(client, editor, viewer, model):
+    from cauce.monitoring.windows import monitoring_refresh
+
+    monitoring_refresh(model=model, version=3)  # ``b`` in 3 windows
+    other = _other_model_alert(model)
+    url = f"/projects/{model.project.pk}/alerts/acknowledge/"
+
+    client.force_login(viewer)
+    refused = client.post(url)
+    client.force_login(editor)
+    listed = client.get(f"/projects/{model.project.pk}/alerts/").content.decode()
+    one_model = client.post(url, {"model": "clima"}, follow=True)
+    left = list(Alert.objects.filter(acknowledged_at__isnull=True))
+    client.post(url)
+
+    assert refused.status_code == 403
+    assert "Marcar todas como vistas" in listed and "Todas las de caudal" in listed
+    assert "3 alertas marcadas como vistas." in one_model.content.decode()
+    assert left == [other]
+    assert not Alert.objects.filter(acknowledged_at__isnull=True).exists()
+    assert Alert.objects.filter(acknowledged_by=editor).count() == 4
+
+
+def test_the_api_acknowledges_several_alerts_at_once(api_client, editor, viewer, model):
+    from cauce.monitoring.windows import monitoring_refresh
+
+    monitoring_refresh(model=model, version=3)
+    _other_model_alert(model)
+    url = f"/api/projects/{model.project.pk}/alerts/acknowledge/"
+
+    api_client.force_authenticate(viewer)
+    refused = api_client.post(url, {}, format="json")
+    api_client.force_authenticate(editor)
+    one_model = api_client.post(url, {"model": "clima"}, format="json")
+    unknown = api_client.post(url, {"model": "no-existe"}, format="json")
+    rest = api_client.post(url, {}, format="json")
+
+    assert refused.status_code == 403
+    assert one_model.json() == {"acknowledged": 3}
+    assert unknown.json() == {"acknowledged": 0} and rest.json() == {"acknowledged": 1}
+
+
+def test_the_model_page_summarizes_its_open_alerts(model):
+    from django.template import Context, Template
+
+    from cauce.monitoring.windows import monitoring_refresh
+
+    monitoring_refresh(model=model, version=3)  # 3 alerts: ``b`` in each window
+    html = Template("{% load monitoring_tags %}{% model_open_alerts model %}").render(
+        Context({"model": model})
+    )
+
+    assert "1 característica con deriva · " in html and "ver alertas" in html
+    assert "la variable" not in html  # not the full list

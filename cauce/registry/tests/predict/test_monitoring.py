@@ -229,6 +229,7 @@ def test_each_computation_is_logged_to_the_version_s_monitoring_run_in_mlflow(
     assert experiment.name == f"cauce-monitoring-{name}"
     assert run.data.tags["equipo"] == "hidrologia"
     assert run.data.tags["cauce.monitoring.version"] == str(version)
+    assert run.info.status == "FINISHED"  # never left RUNNING (looks hung in MLflow's UI)
     assert run.data.metrics["requests"] == 1 and run.data.metrics["psi.b"] > 0.2
     history = mlflow_registry.get_metric_history(run.info.run_id, "psi.b")
     assert len(history) == 2 and history[0].step < history[1].step

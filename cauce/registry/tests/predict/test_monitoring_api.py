@@ -69,6 +69,31 @@ def test_a_version_s_usage_and_drift_over_a_window(shifted, editor_api):
     assert body["drift"][0]["feature"] == "b"  # flagged first
 
 
+def test_a_refresh_right_after_predictions_counts_this_process_s_sample(
+    viewer_api,
+    editor_api,
+    synthetic_model,  # noqa: F811
+    register,
+    experiment_of,
+    project,
+):
+    """The background thread writes the row sample only every 30 s: the refresh writes it
+    first, so the p-values of what was just served are there (nothing flushed here)."""
+    name, version = register(synthetic_model)
+    experiment_of(synthetic_model, project)
+    RegisteredModel.objects.create(name=name, project=project, created_by=project.created_by)
+    _profiled(synthetic_model, project, SYNTHETIC)
+    rows = _synthetic(1000, seed=2, shift=1.0)[SYNTHETIC]
+    url = f"/api/models/{name}/predict/?version={version}"
+    assert viewer_api.post(url, _split(rows), format="json").status_code == 200
+
+    refreshed = editor_api.post(_refresh(name, version))
+
+    assert refreshed.status_code == 200, refreshed.json()
+    drift = {row["feature"]: row for row in refreshed.json()["drift"]}
+    assert drift["b"]["sample_rows"] >= 200 and drift["b"]["p_value"] < 0.01
+
+
 def test_alerts_are_raised_once_listed_and_acknowledged(shifted, editor_api, project):
     model, version = shifted
 

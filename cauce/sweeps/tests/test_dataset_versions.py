@@ -154,3 +154,18 @@ def test_the_lineage_lists_the_versions_sweeps(
         reverse("datasets:dataset_version_detail", args=[two_versions.pk, 2])
     ).content.decode()
     assert "Ningún barrido usa esta versión." in other
+
+
+def test_the_migration_gives_older_sweeps_their_datasets_latest_version(sweep, two_versions):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("cauce.sweeps.migrations.0003_dataset_version")
+    assert sweep.dataset_version is None  # created as before versions (the fixture)
+
+    migration.existing_sweeps_latest_version(apps, None)
+
+    sweep.refresh_from_db()
+    assert sweep.dataset_version_id == two_versions.latest_version_id
+    assert sweep.dataset_version.version == 2

@@ -209,7 +209,8 @@ def dataset_version_create(
 def dataset_version_delete(
     *, version: DatasetVersion, user: AbstractBaseUser | None = None
 ) -> None:
-    """Delete a version no experiment uses; the dataset's only version is deleted with it."""
+    """Delete a version no experiment or sweep uses; the dataset's only version is deleted
+    with it."""
     dataset = version.dataset
     label = _("la versión %(version)d de «%(name)s»") % {
         "version": version.version,
@@ -224,6 +225,17 @@ def dataset_version_delete(
                 in_use,
             )
             % {"label": label, "count": in_use}
+        )
+    # A sweep's trials (and re-runs) read it too (the relation's name: no import of sweeps).
+    swept = version.sweeps.count()
+    if swept:
+        raise ConflictError(
+            ngettext(
+                "No se puede eliminar %(label)s: la usa %(count)d barrido.",
+                "No se puede eliminar %(label)s: la usan %(count)d barridos.",
+                swept,
+            )
+            % {"label": label, "count": swept}
         )
     try:
         with transaction.atomic():
@@ -242,9 +254,9 @@ def dataset_version_delete(
                 _mirror_version(locked, locked.versions.order_by("-version").first())
                 locked.save()
     except ProtectedError as error:
-        # An experiment chose it between the check and the delete.
+        # An experiment or a sweep chose it between the check and the delete.
         raise ConflictError(
-            _("No se puede eliminar %(label)s: la usan experimentos.") % {"label": label}
+            _("No se puede eliminar %(label)s: la usan experimentos o barridos.") % {"label": label}
         ) from error
     storage = DatasetVersion._meta.get_field("file").storage
     if stored_name:

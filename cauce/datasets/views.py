@@ -237,6 +237,8 @@ def dataset_version_detail(request, pk: int, version: int):
     membership = membership_get(user=request.user, project=dataset.project)
     previous = dataset_version_previous(version=found)
     experiments = found.experiments.prefetch_related("tags").order_by("-created_at")
+    # The sweeps by the relation's name (cauce.registry.lineage lists the same for the API).
+    sweeps = found.sweeps.order_by("-created_at", "pk")
     context = {
         "dataset": dataset,
         "project": dataset.project,
@@ -246,6 +248,7 @@ def dataset_version_detail(request, pk: int, version: int):
         "columns": _schema_rows(found),
         "delimiter_label": DELIMITER_LABELS.get(found.delimiter, found.delimiter),
         "experiments": experiments,
+        "sweeps": sweeps,
         "is_latest": dataset.latest_version_id == found.pk,
         "is_only": dataset.versions.count() == 1,
         "can_edit": membership.allows(Role.EDITOR),

@@ -642,12 +642,14 @@ class TrainingSettings:
     algorithm: str
     test_size: float
     random_state: int
+    dataset_version: DatasetVersion
 
 
 def training_settings_check(
     *,
     project: Project,
     dataset: Any,
+    dataset_version: Any = None,
     target_column: Any,
     feature_columns: Any,
     task_type: Any,
@@ -661,19 +663,22 @@ def training_settings_check(
         raise _fail("dataset", _("Elija un conjunto de datos."))
     if dataset.project_id != project.pk:
         raise _fail("dataset", _("El conjunto de datos no pertenece a este proyecto."))
-    target = _target_column_check(dataset=dataset, target_column=target_column)
+    # The columns are checked against the version it will train on (it reads like a dataset).
+    version = _dataset_version_check(dataset=dataset, dataset_version=dataset_version)
+    target = _target_column_check(dataset=version, target_column=target_column)
     features = _feature_columns_check(
-        dataset=dataset, target_column=target_column, feature_columns=feature_columns
+        dataset=version, target_column=target_column, feature_columns=feature_columns
     )
     algorithm = _algorithm_check(algorithm)
     task_type = _task_type_check(
-        dataset=dataset, target=target, task_type=task_type, algorithm=algorithm
+        dataset=version, target=target, task_type=task_type, algorithm=algorithm
     )
     return TrainingSettings(
         target_column=target_column,
         feature_columns=features,
         task_type=task_type,
         algorithm=algorithm,
-        test_size=_test_size_check(dataset=dataset, test_size=test_size),
+        test_size=_test_size_check(dataset=version, test_size=test_size),
         random_state=_random_state_check(random_state),
+        dataset_version=version,
     )

@@ -24,7 +24,11 @@ from cauce.integrations.mlflow import MlflowNotFound
 from cauce.integrations.mlflow.registry import ModelVersionInfo
 from cauce.projects.models import Role
 from cauce.registry import services
-from cauce.registry.lineage import dataset_version_experiments, dataset_version_model_versions
+from cauce.registry.lineage import (
+    dataset_version_experiments,
+    dataset_version_model_versions,
+    dataset_version_sweeps,
+)
 from cauce.registry.models import NAME_MAX_LENGTH
 from cauce.registry.selectors import (
     model_version_get_for_model,
@@ -403,6 +407,14 @@ class LineageExperimentSerializer(serializers.Serializer):
     mlflow_run_id = serializers.CharField()
 
 
+class LineageSweepSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    project = serializers.IntegerField()
+    status = serializers.CharField()
+    mlflow_run_id = serializers.CharField(help_text="The parent run (empty until it started)")
+
+
 class LineageModelVersionSerializer(serializers.Serializer):
     name = serializers.CharField()
     version = serializers.IntegerField()
@@ -423,18 +435,20 @@ class LineageSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     digest = serializers.CharField()
     experiments = LineageExperimentSerializer(many=True)
+    sweeps = LineageSweepSerializer(many=True)
     model_versions = LineageModelVersionSerializer(many=True)
 
 
 class DatasetVersionLineageApi(APIView):
     @extend_schema(
-        summary="What was trained on a dataset version: its experiments and the registered "
-        "model versions of their runs, with the aliases serving them",
+        summary="What was trained on a dataset version: its experiments, its sweeps and the "
+        "registered model versions of the experiments' runs, with the aliases serving them",
         responses={200: LineageSerializer, 404: _404, 503: _503},
     )
     def get(self, request, pk: int, version: int):
         found = dataset_version_get_for_user(user=request.user, dataset_id=pk, version=version)
         experiments = list(dataset_version_experiments(version=found))
+        sweeps = list(dataset_version_sweeps(version=found))
         model_versions = dataset_version_model_versions(version=found, user=request.user)
         return Response(
             {
@@ -450,6 +464,16 @@ class DatasetVersionLineageApi(APIView):
                         "mlflow_run_id": experiment.mlflow_run_id,
                     }
                     for experiment in experiments
+                ],
+                "sweeps": [
+                    {
+                        "id": sweep.pk,
+                        "name": sweep.name,
+                        "project": sweep.project_id,
+                        "status": sweep.status,
+                        "mlflow_run_id": sweep.mlflow_run_id,
+                    }
+                    for sweep in sweeps
                 ],
                 "model_versions": [
                     {

@@ -1,5 +1,5 @@
-"""Which data trained which model: a dataset version's experiments and the registered model
-versions (with the aliases that serve them now) trained on it.
+"""Which data trained which model: a dataset version's experiments and sweeps, and the
+registered model versions (with the aliases that serve them now) trained on it.
 
 It lives here, at the top of the apps (registry reads experiments, experiments read
 datasets), so that the dataset pages and API need no import of the apps above them: they
@@ -17,6 +17,7 @@ from cauce.integrations.mlflow import registry as mlflow_registry
 from cauce.integrations.mlflow.registry import ModelVersionInfo
 from cauce.registry.models import RegisteredModel
 from cauce.registry.selectors import registered_model_list_for_user
+from cauce.sweeps.models import Sweep
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ def dataset_version_experiments(*, version: DatasetVersion) -> QuerySet[MLExperi
         .prefetch_related("tags")
         .order_by("-created_at", "pk")
     )
+
+
+def dataset_version_sweeps(*, version: DatasetVersion) -> QuerySet[Sweep]:
+    """The sweeps whose trials trained (or will train) on the version, newest first."""
+    return Sweep.objects.filter(dataset_version=version).order_by("-created_at", "pk")
 
 
 def dataset_version_model_versions(

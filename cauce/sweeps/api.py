@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from cauce.core.exceptions import ApplicationError
 from cauce.datasets.models import Dataset
+from cauce.experiments.api import DatasetVersionRefSerializer
 from cauce.integrations.mlflow.links import mlflow_run_url
 from cauce.projects.models import Role
 from cauce.projects.selectors import membership_roles, project_get_for_user
@@ -65,6 +66,9 @@ class BestSerializer(serializers.Serializer):
 class SweepSerializer(serializers.ModelSerializer):
     project = serializers.IntegerField(source="project_id", read_only=True)
     dataset = serializers.IntegerField(source="dataset_id", read_only=True)
+    dataset_version = DatasetVersionRefSerializer(
+        read_only=True, allow_null=True, help_text="The dataset version its trials train on"
+    )
     promoted_experiment = serializers.UUIDField(
         source="promoted_experiment_id", read_only=True, allow_null=True
     )
@@ -78,6 +82,7 @@ class SweepSerializer(serializers.ModelSerializer):
             "id",
             "project",
             "dataset",
+            "dataset_version",
             "name",
             "status",
             "error",
@@ -139,6 +144,13 @@ class SweepInputSerializer(serializers.Serializer):
 
     project = serializers.IntegerField()
     dataset = serializers.IntegerField()
+    dataset_version = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text="The dataset's version number its trials train on; absent or null: its latest",
+    )
     name = serializers.CharField(max_length=200)
     target_column = serializers.CharField(max_length=255)
     feature_columns = serializers.ListField(
@@ -162,7 +174,7 @@ class SweepInputSerializer(serializers.Serializer):
 
 
 def _sweep_out(sweep_id) -> dict:
-    sweep = Sweep.objects.select_related("project").get(pk=sweep_id)
+    sweep = Sweep.objects.select_related("project", "dataset_version__dataset").get(pk=sweep_id)
     return SweepDetailSerializer(sweep).data
 
 
@@ -189,7 +201,11 @@ class SweepListCreateApi(generics.ListCreateAPIView):
             )
             return sweep_list(project=project)
         roles = membership_roles(user=self.request.user)
-        return Sweep.objects.filter(project_id__in=list(roles)).order_by("-created_at")
+        return (
+            Sweep.objects.filter(project_id__in=list(roles))
+            .select_related("dataset_version__dataset")
+            .order_by("-created_at")
+        )
 
     @extend_schema(
         summary="Create and start a hyperparameter sweep (editors)",

@@ -44,6 +44,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ApplicationError
+from cauce.datasets.models import Dataset, DatasetVersion
 from cauce.datasets.selectors import dataset_dataframe
 from cauce.experiments.limits import training_memory_limit
 from cauce.experiments.tag_sync import (
@@ -125,6 +126,9 @@ def sweep_mlflow_params(sweep: Sweep) -> dict[str, Any]:
         "test_size": sweep.test_size,
         "seed": sweep.seed,
     }
+    if sweep.dataset_version is not None:
+        params["dataset_version"] = sweep.dataset_version.version
+        params["dataset_digest"] = sweep.dataset_version.digest
     for name, entry in sweep.search_space.items():
         params[f"space.{name}"] = json.dumps(entry)
     for name, value in sweep.fixed_hyperparameters.items():
@@ -142,7 +146,9 @@ def sweep_start(*, sweep_id: Any) -> None:
     ``MlflowUnavailable`` is raised for the task to retry."""
     from cauce.sweeps import study as optuna_study
 
-    sweep = Sweep.objects.select_related("project", "created_by").get(pk=sweep_id)
+    sweep = Sweep.objects.select_related("project", "created_by", "dataset_version").get(
+        pk=sweep_id
+    )
     if sweep.status != Sweep.Status.QUEUED:
         if sweep.status == Sweep.Status.RUNNING:
             sweep_fill(sweep_id=sweep.pk)
@@ -392,7 +398,9 @@ def _trial_settings(sweep: Sweep, trial: Trial) -> TrialSettings:
         test_size=sweep.test_size,
         seed=sweep.seed,
         column_kinds={
-            column["name"]: column["kind"] for column in sweep.dataset.schema if column.get("kind")
+            column["name"]: column["kind"]
+            for column in _training_data(sweep).schema
+            if column.get("kind")
         },
     )
 
@@ -424,13 +432,20 @@ _FRAMES: OrderedDict[tuple, Any] = OrderedDict()
 _FRAMES_KEPT = 2
 
 
+def _training_data(sweep: Sweep) -> DatasetVersion | Dataset:
+    """The version the trials train on (a sweep from before versions: its dataset's file)."""
+    return sweep.dataset_version or sweep.dataset
+
+
 def _frame(sweep: Sweep):
-    """The sweep's columns of its dataset; read once per process and file, then copied."""
+    """The sweep's columns of its dataset version; read once per process and version, then
+    copied."""
     columns = (*sweep.feature_columns, sweep.target_column)
-    key = (sweep.dataset_id, sweep.dataset.file.name, columns)
+    data = _training_data(sweep)
+    key = (sweep.dataset_id, sweep.dataset_version_id, data.file.name, columns)
     found = _FRAMES.get(key)
     if found is None:
-        found = dataset_dataframe(dataset=sweep.dataset, columns=list(columns))
+        found = dataset_dataframe(dataset=data, columns=list(columns))
         _FRAMES[key] = found
         while len(_FRAMES) > _FRAMES_KEPT:
             _FRAMES.popitem(last=False)
@@ -475,7 +490,9 @@ def trial_execute(*, sweep_id: Any, number: int) -> None:
 
     ``TrialRetry`` is raised when MLflow is unreachable before the trial started: the trial
     is WAITING again and the task retries it."""
-    trial = Trial.objects.select_related("sweep__dataset").get(sweep_id=sweep_id, number=number)
+    trial = Trial.objects.select_related("sweep__dataset", "sweep__dataset_version").get(
+        sweep_id=sweep_id, number=number
+    )
     sweep = trial.sweep
     now = timezone.now()
     claimed = Trial.objects.filter(pk=trial.pk, status=Trial.Status.WAITING).update(

@@ -111,15 +111,6 @@ class SweepCreateForm(ExperimentCreateForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        # A sweep trains on the dataset's current version (it keeps no version of its own).
-        version = cleaned.pop("dataset_version", None)
-        latest = self.chosen_dataset.latest_version if self.chosen_dataset else None
-        if version is not None and latest is not None and version != latest.version:
-            self.add_error(
-                "dataset_version",
-                _("Un barrido usa la versión actual del conjunto de datos (v%(number)d).")
-                % {"number": latest.version},
-            )
         space: dict[str, dict[str, Any]] = {}
         for spec in self.chosen_algorithm.tunable_parameters():
             name = spec.name

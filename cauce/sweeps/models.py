@@ -36,6 +36,14 @@ class Sweep(TimeStampedModel):
         on_delete=models.PROTECT,
         related_name="sweeps",
     )
+    # The version its trials train on (the dataset's latest when it was created, or the one chosen).
+    dataset_version = models.ForeignKey(
+        "datasets.DatasetVersion",
+        verbose_name=_("versión del conjunto de datos"),
+        on_delete=models.PROTECT,
+        related_name="sweeps",
+        null=True,
+    )
     name = models.CharField(_("nombre"), max_length=200)
     target_column = models.CharField(_("columna objetivo"), max_length=255)
     feature_columns = models.JSONField(_("columnas de entrada"), default=list)

@@ -105,6 +105,7 @@ def sweep_create(
     target_column: Any,
     algorithm: Any,
     search_space: Any,
+    dataset_version: Any = None,
     feature_columns: Any = None,
     task_type: Any = None,
     fixed_hyperparameters: Any = None,
@@ -127,6 +128,7 @@ def sweep_create(
     training = training_settings_check(
         project=project,
         dataset=dataset,
+        dataset_version=dataset_version,
         target_column=target_column,
         feature_columns=feature_columns,
         task_type=task_type,
@@ -166,6 +168,7 @@ def sweep_create(
     sweep = Sweep(
         project=project,
         dataset=dataset,
+        dataset_version=training.dataset_version,
         name=name,
         target_column=training.target_column,
         feature_columns=training.feature_columns,
@@ -240,6 +243,7 @@ def sweep_rerun(*, sweep: Sweep, user: AbstractBaseUser | None) -> Sweep:
         user=user,
         name=sweep.name,
         dataset=sweep.dataset,
+        dataset_version=sweep.dataset_version,
         target_column=sweep.target_column,
         feature_columns=sweep.feature_columns,
         task_type=sweep.task_type,
@@ -282,6 +286,7 @@ def sweep_promote(
         name=_("%(name)s · mejor prueba #%(number)d")
         % {"name": sweep.name[:150], "number": sweep.best_number},
         dataset=sweep.dataset,
+        dataset_version=sweep.dataset_version,
         target_column=sweep.target_column,
         feature_columns=sweep.feature_columns,
         task_type=sweep.task_type,

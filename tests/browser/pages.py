@@ -116,6 +116,7 @@ def _sweep(site: Site) -> dict:
         sweep = Sweep.objects.create(
             project=site.project,
             dataset=site.dataset,
+            dataset_version=site.dataset.versions.get(version=1),
             name="Barrido del navegador",
             target_column="species",
             feature_columns=["sepal_length", "petal_length"],
@@ -146,6 +147,12 @@ def _sweep(site: Site) -> dict:
     return {"pk": sweep.pk}
 
 
+def _version_with_sweep(site: Site) -> dict:
+    """Version 1, which the site's sweep trains on (its lineage lists it)."""
+    _sweep(site)
+    return {"pk": site.dataset.pk, "version": 1}
+
+
 def _preview(path: str) -> PageVisit:
     return PageVisit(
         "artifacts:preview",
@@ -165,9 +172,7 @@ PAGES: list[PageVisit] = [
     PageVisit("datasets:dataset_create", kwargs=lambda s: {"project_pk": s.project.pk}),
     PageVisit("datasets:dataset_detail", kwargs=lambda s: {"pk": s.dataset.pk}),
     PageVisit("datasets:dataset_version_create", kwargs=lambda s: {"pk": s.dataset.pk}),
-    PageVisit(
-        "datasets:dataset_version_detail", kwargs=lambda s: {"pk": s.dataset.pk, "version": 1}
-    ),
+    PageVisit("datasets:dataset_version_detail", kwargs=_version_with_sweep),
     PageVisit("experiments:ml_experiment_list", kwargs=lambda s: {"project_pk": s.project.pk}),
     PageVisit("experiments:ml_experiment_all"),
     PageVisit(

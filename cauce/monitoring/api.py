@@ -210,6 +210,7 @@ class AlertsAcknowledgeAllOut(serializers.Serializer):
 
 class AlertsAcknowledgeAllApi(APIView):
     @extend_schema(
+        operation_id="projects_alerts_acknowledge_all",
         summary="Acknowledge all of a project's open alerts, or one model's (editors)",
         parameters=[OpenApiParameter("project_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
         request=AlertsAcknowledgeAllIn,

@@ -92,6 +92,11 @@ def test_an_editor_uploads_a_second_version_and_reads_its_diff_and_lineage(
     # (only in v1) is ticked like the others, not left out of the experiment silently.
     expect(page.locator("input[name=feature_columns][value=petal_width]")).to_be_checked()
     expect(page.locator("input[name=feature_columns]:not(:checked)")).to_have_count(0)
+    # The fields just swapped in take a change once htmx has settled them (a person is slower).
+    page.wait_for_function(
+        "() => !document.querySelector("
+        "'.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )
     page.select_option("[data-dataset-version]", "2")
     expect(page.locator("input[name=feature_columns][value=origin]")).to_be_checked()
 

@@ -142,7 +142,7 @@ def test_a_worker_killed_mid_trial_fails_that_trial_and_the_sweep_goes_on(
         target_column="label",
         algorithm="GradientBoostingClassifier",
         search_space={"max_depth": {"type": "int", "low": 2, "high": 3}},
-        fixed_hyperparameters={"n_estimators": 150},
+        fixed_hyperparameters={"n_estimators": 1000},  # seconds a trial: the fault comes first
         sampler="random",
         n_trials=3,
         cv_folds=3,
@@ -200,7 +200,7 @@ def test_trials_wait_while_mlflow_is_down_and_the_sweep_finishes_once_it_is_back
             target_column="label",
             algorithm="GradientBoostingClassifier",
             search_space={"max_depth": {"type": "int", "low": 2, "high": 3}},
-            fixed_hyperparameters={"n_estimators": 150},
+            fixed_hyperparameters={"n_estimators": 1000},  # seconds a trial: the fault comes first
             sampler="grid",
             n_trials=2,
             cv_folds=3,

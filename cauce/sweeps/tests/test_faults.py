@@ -124,6 +124,7 @@ def test_a_grid_on_two_pool_processes_runs_each_configuration_once(
     assert client.get_run(sweep.mlflow_run_id).info.status == "FINISHED"
 
 
+@pytest.mark.alone
 def test_a_worker_killed_mid_trial_fails_that_trial_and_the_sweep_goes_on(
     workers, mlflow, private_queue, project, make_dataset, django_capture_on_commit_callbacks
 ):
@@ -180,6 +181,7 @@ def test_a_worker_killed_mid_trial_fails_that_trial_and_the_sweep_goes_on(
     assert client.get_run(sweep.mlflow_run_id).info.status == "FINISHED"
 
 
+@pytest.mark.alone
 def test_trials_wait_while_mlflow_is_down_and_the_sweep_finishes_once_it_is_back(
     settings, private_queue, project, make_dataset, tmp_path, django_capture_on_commit_callbacks
 ):

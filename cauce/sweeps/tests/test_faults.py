@@ -70,6 +70,34 @@ def _create(project, django_capture_on_commit_callbacks, **settings) -> Sweep:
         return services.sweep_create(project=project, user=project.created_by, **settings)
 
 
+def _slow_sweep_training(
+    project, django_capture_on_commit_callbacks, make_dataset, queue: str, **settings
+) -> Sweep:
+    """A sweep of slow trials (seconds each: a fault comes while one trains) started on
+    ``queue``, once one of its trials is training with its MLflow child run."""
+    dataset = make_dataset(project, slow_classification_csv(1500), "lento.csv", name="Lento")
+    sweep = _create(
+        project,
+        django_capture_on_commit_callbacks,
+        dataset=dataset,
+        target_column="label",
+        algorithm="GradientBoostingClassifier",
+        search_space={"max_depth": {"type": "int", "low": 2, "high": 3}},
+        fixed_hyperparameters={"n_estimators": 1000},
+        cv_folds=3,
+        seed=5,
+        **settings,
+    )
+    _start_on(sweep, queue)
+    return _wait(
+        sweep,
+        lambda s: (
+            Trial.objects.filter(sweep=s, status="RUNNING").exclude(mlflow_run_id="").exists()
+        ),
+        "a trial training",
+    )
+
+
 def _wait(sweep: Sweep, until, what: str) -> Sweep:
     deadline = time.monotonic() + WITHIN_SECONDS
     while time.monotonic() < deadline:
@@ -134,29 +162,10 @@ def test_a_worker_killed_mid_trial_fails_that_trial_and_the_sweep_goes_on(
         "CAUCE_SWEEP_PARALLEL_TRIALS": "1",
     }
     worker, _log = workers(extra_env=env)
-    dataset = make_dataset(project, slow_classification_csv(1500), "lento.csv", name="Lento")
-    sweep = _create(
-        project,
-        django_capture_on_commit_callbacks,
-        name="Barrido interrumpido",
-        dataset=dataset,
-        target_column="label",
-        algorithm="GradientBoostingClassifier",
-        search_space={"max_depth": {"type": "int", "low": 2, "high": 3}},
-        fixed_hyperparameters={"n_estimators": 1000},  # seconds a trial: the fault comes first
-        sampler="random",
-        n_trials=3,
-        cv_folds=3,
-        seed=5,
-    )
-    _start_on(sweep, private_queue)
-    _wait(
-        sweep,
-        lambda s: (
-            Trial.objects.filter(sweep=s, status="RUNNING").exclude(mlflow_run_id="").exists()
-        ),
-        "a trial training",
-    )
+    sweep = _slow_sweep_training(
+        project, django_capture_on_commit_callbacks, make_dataset, private_queue,
+        name="Barrido interrumpido", sampler="random", n_trials=3,
+    )  # fmt: skip
     worker.kill()
     assert worker.wait(timeout=10) == -9
     killed = Trial.objects.get(sweep=sweep, status=Trial.Status.RUNNING)
@@ -193,29 +202,10 @@ def test_trials_wait_while_mlflow_is_down_and_the_sweep_finishes_once_it_is_back
     try:
         wait_healthy(url, server, timeout=240)
         wait_ready(worker, log_path, timeout=180)
-        dataset = make_dataset(project, slow_classification_csv(1500), "lento.csv", name="Lento")
-        sweep = _create(
-            project,
-            django_capture_on_commit_callbacks,
-            name="Barrido sin MLflow",
-            dataset=dataset,
-            target_column="label",
-            algorithm="GradientBoostingClassifier",
-            search_space={"max_depth": {"type": "int", "low": 2, "high": 3}},
-            fixed_hyperparameters={"n_estimators": 1000},  # seconds a trial: the fault comes first
-            sampler="grid",
-            n_trials=2,
-            cv_folds=3,
-            seed=5,
-        )
-        _start_on(sweep, private_queue)
-        _wait(
-            sweep,
-            lambda s: (
-                Trial.objects.filter(sweep=s, status="RUNNING").exclude(mlflow_run_id="").exists()
-            ),
-            "a trial training",
-        )
+        sweep = _slow_sweep_training(
+            project, django_capture_on_commit_callbacks, make_dataset, private_queue,
+            name="Barrido sin MLflow", sampler="grid", n_trials=2,
+        )  # fmt: skip
         stop_process(server)  # the trial ends while MLflow is down; the next cannot start
         server = None
         _wait(

@@ -330,7 +330,14 @@ def load_target_from_harness(harness, *, users: int = USERS) -> LoadTarget:
         ids = harness.queue_experiments(seed, TRAINED, name_prefix="load", tags=["load"])
         statuses = harness.wait_experiments(seed, ids, timeout=240)
         if set(statuses.values()) != {"FINISHED"}:
-            raise RuntimeError(f"The experiments to load did not all finish: {statuses}")
+            errors = {
+                experiment_id: row.get("error", "")
+                for experiment_id, row in harness.experiments(seed).items()
+                if experiment_id in ids and row.get("status") != "FINISHED"
+            }
+            raise RuntimeError(
+                f"The experiments to load did not all finish: {statuses}; their errors: {errors}"
+            )
         sessions = logins.result(timeout=240)
     trained = time.monotonic() - began
     target = load_target_prepare(

@@ -11,17 +11,26 @@ request, its context in the ``mlflow.data.context`` input tag (``training``,
 - Schema: inferred by MLflow from the first rows (the dtypes decide it; inferring it from a
   million rows takes seconds); the profile (rows, elements) is the whole split's.
 - Source: an HTTP link back to the version's page in Cauce.
+- Concurrency: MLflow adds a dataset in two steps (look it up by experiment, name and digest,
+  then insert it; ``SqlAlchemyStore._log_inputs_impl``). Two runs of one MLflow experiment
+  logging the same dataset at once both miss it, and the later insert breaks the unique key:
+  MLflow refuses that run's inputs (400, "UNIQUE constraint failed" / "duplicate key"). Logging
+  them again finds the dataset and only links the run, so such a refusal is retried.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cauce.integrations.mlflow.client import get_client, translate_errors
+from cauce.integrations.mlflow.errors import MlflowError, MlflowUnavailable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,6 +38,15 @@ if TYPE_CHECKING:
 CONTEXT_TRAINING = "training"
 CONTEXT_EVALUATION = "evaluation"
 SCHEMA_SAMPLE_ROWS = 1000
+# Attempts at logging a run's inputs when another run inserted the same dataset meanwhile.
+LOG_INPUTS_ATTEMPTS = 4
+LOG_INPUTS_RETRY_DELAY = 0.05
+
+logger = logging.getLogger(__name__)
+# MLflow's refusal when its insert of a dataset lost the race (SQLite, PostgreSQL, MySQL).
+_LOST_INSERT_RACE = re.compile(
+    r"unique constraint failed|duplicate key value|duplicate entry|uniqueviolation", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -91,5 +109,26 @@ def run_log_dataset_inputs(
         )
         for context, split in splits.items()
     ]
-    with translate_errors(what="log_inputs"):
-        get_client().log_inputs(run_id, datasets=inputs)
+    for attempt in range(1, LOG_INPUTS_ATTEMPTS + 1):
+        try:
+            with translate_errors(what="log_inputs"):
+                get_client().log_inputs(run_id, datasets=inputs)
+            return
+        except MlflowError as exc:
+            if (
+                isinstance(exc, MlflowUnavailable)
+                or attempt == LOG_INPUTS_ATTEMPTS
+                or not lost_insert_race(exc)
+            ):
+                raise
+            logger.info(
+                "Run %s: another run inserted its dataset at the same time; logging again", run_id
+            )
+            time.sleep(LOG_INPUTS_RETRY_DELAY * attempt)
+
+
+def lost_insert_race(error: MlflowError) -> bool:
+    """True when MLflow refused an insert because another request inserted the same row
+    first (its message, or its cause's, names a unique key)."""
+    messages = [str(getattr(error, "message", "")), str(error.__cause__ or "")]
+    return any(_LOST_INSERT_RACE.search(message) for message in messages)

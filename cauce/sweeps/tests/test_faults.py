@@ -1,12 +1,15 @@
 """Sweeps under parallel workers and faults, on real worker processes of their own (a private
-queue: the session's worker never takes their tasks), a real MLflow server and the test
-database (SQLite or PostgreSQL; the filesystem broker or Redis).
+queue, where the sweep's start is sent too: the session's worker never takes their tasks), a
+real MLflow server and the test database (SQLite or PostgreSQL; the filesystem broker or Redis).
 
 - Two pool processes run a grid: every configuration once, one child run each.
 - MLflow stopped while a trial trains: the trial's child run is closed once MLflow is back,
   the next trial waits for it (retries, as experiments do), and the sweep finishes.
 - A worker SIGKILLed mid-trial: the next worker's start fails that trial (no heartbeat) and
   kicks the controller, and the sweep goes on to its count; nothing stays RUNNING in MLflow.
+- A trial past the memory limit (``CAUCE_TRAINING_MEMORY_MB``, the experiments' own): FAIL
+  with its reason on the page and in the API, its child run FAILED; the pool process lives on
+  and trains the next trial.
 """
 
 import json

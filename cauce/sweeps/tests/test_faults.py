@@ -221,6 +221,13 @@ def test_trials_wait_while_mlflow_is_down_and_the_sweep_finishes_once_it_is_back
         sweep = _wait(sweep, lambda s: not s.is_active, "the sweep's end")
 
         assert sweep.status == Sweep.Status.FINISHED, sweep.error
+        # A trial that ended while MLflow was down may still be closing its child run (its
+        # task's retry can come after the other trial, which ended the sweep): wait for it.
+        _wait(
+            sweep,
+            lambda s: not Trial.objects.filter(sweep=s, run_closed=False).exists(),
+            "every child run closed",
+        )
         trials = list(Trial.objects.filter(sweep=sweep))
         assert [trial.status for trial in trials] == [Trial.Status.COMPLETE] * 2
         client = MlflowClient(tracking_uri=url)

@@ -22,11 +22,8 @@ run: install
 # Two pytest-xdist workers by default (CI's machine has two cores); `make test PYTEST_ARGS=...`
 # replaces them (e.g. `PYTEST_ARGS=tests/test_run_command.py` runs one file in one process).
 test: PYTEST_ARGS ?= -n 2 --dist worksteal
-# Tests marked `alone` (a worker killed, a server stopped mid-task) run after the others, in one
-# process: beside the parallel suite's own workers they saw their task finish elsewhere first.
 test: install
-	$(PY) -m pytest --ignore=tests/production -m "not alone" $(PYTEST_ARGS)
-	$(PY) -m pytest --ignore=tests/production -m alone
+	$(PY) -m pytest --ignore=tests/production $(PYTEST_ARGS)
 
 # Proof under load and faults: the production topology as plain processes on loopback
 # (tests/production/harness.py: PostgreSQL, Redis, an S3 object store, MLflow, gunicorn, Celery).

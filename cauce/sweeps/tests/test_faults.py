@@ -1,12 +1,15 @@
 """Sweeps under parallel workers and faults, on real worker processes of their own (a private
-queue: the session's worker never takes their tasks), a real MLflow server and the test
-database (SQLite or PostgreSQL; the filesystem broker or Redis).
+queue, where the sweep's start is sent too: the session's worker never takes their tasks), a
+real MLflow server and the test database (SQLite or PostgreSQL; the filesystem broker or Redis).
 
 - Two pool processes run a grid: every configuration once, one child run each.
 - MLflow stopped while a trial trains: the trial's child run is closed once MLflow is back,
   the next trial waits for it (retries, as experiments do), and the sweep finishes.
 - A worker SIGKILLed mid-trial: the next worker's start fails that trial (no heartbeat) and
   kicks the controller, and the sweep goes on to its count; nothing stays RUNNING in MLflow.
+- A trial past the memory limit (``CAUCE_TRAINING_MEMORY_MB``, the experiments' own): FAIL
+  with its reason on the page and in the API, its child run FAILED; the pool process lives on
+  and trains the next trial.
 """
 
 import json
@@ -15,7 +18,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from mlflow.tracking import MlflowClient
 
 from cauce.sweeps import services
@@ -40,8 +45,15 @@ WITHIN_SECONDS = 150
 
 
 @pytest.fixture
-def private_queue(settings) -> str:
-    return f"{settings.CELERY_TASK_DEFAULT_QUEUE}-sweeps-{uuid.uuid4().hex[:8]}"
+def private_queue(settings, monkeypatch) -> str:
+    """The queue of the test's own workers. The start a sweep's creation sends when it commits
+    goes there too: sent on the session's queue (this process's default), the session's worker
+    (``celery_worker_process``, on this same database when an earlier test started it) would
+    start the sweep and train its trials on the session's queue, beside the test's workers."""
+    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-sweeps-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(sweep_start_task, "queue", queue, raising=False)  # Celery routes by it
+    monkeypatch.setattr(sweep_start_task, "_exec_options", None)  # Celery caches the options
+    return queue
 
 
 @pytest.fixture
@@ -61,24 +73,17 @@ def workers(mlflow, private_queue, tmp_path):
         stop_process(process)
 
 
-def _start_on(sweep: Sweep, queue: str) -> None:
-    sweep_start_task.apply_async(args=[str(sweep.pk)], queue=queue)
+def _create(project, **settings) -> Sweep:
+    """A sweep created and started (on the private queue: see ``private_queue``)."""
+    return services.sweep_create(project=project, user=project.created_by, **settings)
 
 
-def _create(project, django_capture_on_commit_callbacks, **settings) -> Sweep:
-    with django_capture_on_commit_callbacks(execute=False):  # started on the private queue
-        return services.sweep_create(project=project, user=project.created_by, **settings)
-
-
-def _slow_sweep_training(
-    project, django_capture_on_commit_callbacks, make_dataset, queue: str, **settings
-) -> Sweep:
-    """A sweep of slow trials (seconds each: a fault comes while one trains) started on
-    ``queue``, once one of its trials is training with its MLflow child run."""
+def _slow_sweep_training(project, make_dataset, **settings) -> Sweep:
+    """A sweep of slow trials (seconds each: a fault comes while one trains) started on the
+    private queue, once one of its trials is training with its MLflow child run."""
     dataset = make_dataset(project, slow_classification_csv(1500), "lento.csv", name="Lento")
     sweep = _create(
         project,
-        django_capture_on_commit_callbacks,
         dataset=dataset,
         target_column="label",
         algorithm="GradientBoostingClassifier",
@@ -88,7 +93,6 @@ def _slow_sweep_training(
         seed=5,
         **settings,
     )
-    _start_on(sweep, queue)
     return _wait(
         sweep,
         lambda s: (
@@ -118,12 +122,11 @@ def _children(client: MlflowClient, sweep: Sweep):
 
 
 def test_a_grid_on_two_pool_processes_runs_each_configuration_once(
-    workers, mlflow, private_queue, project, iris_dataset, django_capture_on_commit_callbacks
+    workers, mlflow, private_queue, project, iris_dataset
 ):
     workers(pool="prefork", concurrency=2, extra_env={"CAUCE_SWEEP_PARALLEL_TRIALS": "2"})
     sweep = _create(
         project,
-        django_capture_on_commit_callbacks,
         name="Rejilla paralela",
         dataset=iris_dataset,
         target_column="species",
@@ -138,7 +141,6 @@ def test_a_grid_on_two_pool_processes_runs_each_configuration_once(
         seed=3,
     )
     assert sweep.n_trials == 12
-    _start_on(sweep, private_queue)
     sweep = _wait(sweep, lambda s: not s.is_active, "the sweep's end")
 
     assert sweep.status == Sweep.Status.FINISHED
@@ -152,9 +154,8 @@ def test_a_grid_on_two_pool_processes_runs_each_configuration_once(
     assert client.get_run(sweep.mlflow_run_id).info.status == "FINISHED"
 
 
-@pytest.mark.alone
 def test_a_worker_killed_mid_trial_fails_that_trial_and_the_sweep_goes_on(
-    workers, mlflow, private_queue, project, make_dataset, django_capture_on_commit_callbacks
+    workers, mlflow, private_queue, project, make_dataset
 ):
     env = {
         "CAUCE_EXPERIMENT_STALE_AFTER_SECONDS": str(STALE_AFTER),
@@ -163,9 +164,8 @@ def test_a_worker_killed_mid_trial_fails_that_trial_and_the_sweep_goes_on(
     }
     worker, _log = workers(extra_env=env)
     sweep = _slow_sweep_training(
-        project, django_capture_on_commit_callbacks, make_dataset, private_queue,
-        name="Barrido interrumpido", sampler="random", n_trials=3,
-    )  # fmt: skip
+        project, make_dataset, name="Barrido interrumpido", sampler="random", n_trials=3
+    )
     worker.kill()
     assert worker.wait(timeout=10) == -9
     killed = Trial.objects.get(sweep=sweep, status=Trial.Status.RUNNING)
@@ -190,9 +190,8 @@ def test_a_worker_killed_mid_trial_fails_that_trial_and_the_sweep_goes_on(
     assert client.get_run(sweep.mlflow_run_id).info.status == "FINISHED"
 
 
-@pytest.mark.alone
 def test_trials_wait_while_mlflow_is_down_and_the_sweep_finishes_once_it_is_back(
-    settings, private_queue, project, make_dataset, tmp_path, django_capture_on_commit_callbacks
+    settings, private_queue, project, make_dataset, tmp_path
 ):
     root, port = tmp_path / "mlflow", free_port()
     url = f"http://127.0.0.1:{port}"
@@ -203,9 +202,8 @@ def test_trials_wait_while_mlflow_is_down_and_the_sweep_finishes_once_it_is_back
         wait_healthy(url, server, timeout=240)
         wait_ready(worker, log_path, timeout=180)
         sweep = _slow_sweep_training(
-            project, django_capture_on_commit_callbacks, make_dataset, private_queue,
-            name="Barrido sin MLflow", sampler="grid", n_trials=2,
-        )  # fmt: skip
+            project, make_dataset, name="Barrido sin MLflow", sampler="grid", n_trials=2
+        )
         stop_process(server)  # the trial ends while MLflow is down; the next cannot start
         server = None
         _wait(
@@ -223,6 +221,13 @@ def test_trials_wait_while_mlflow_is_down_and_the_sweep_finishes_once_it_is_back
         sweep = _wait(sweep, lambda s: not s.is_active, "the sweep's end")
 
         assert sweep.status == Sweep.Status.FINISHED, sweep.error
+        # A trial that ended while MLflow was down may still be closing its child run (its
+        # task's retry can come after the other trial, which ended the sweep): wait for it.
+        _wait(
+            sweep,
+            lambda s: not Trial.objects.filter(sweep=s, run_closed=False).exists(),
+            "every child run closed",
+        )
         trials = list(Trial.objects.filter(sweep=sweep))
         assert [trial.status for trial in trials] == [Trial.Status.COMPLETE] * 2
         client = MlflowClient(tracking_uri=url)
@@ -235,3 +240,76 @@ def test_trials_wait_while_mlflow_is_down_and_the_sweep_finishes_once_it_is_back
         stop_process(worker)
         if server is not None:
             stop_process(server)
+
+
+MEMORY_LIMIT_MB = 60
+MEMORY_MESSAGE = (
+    f"El entrenamiento superó el límite de memoria de {MEMORY_LIMIT_MB} MB y se detuvo. Pruebe "
+    "con menos filas o columnas o con un modelo más pequeño (p. ej. menos árboles o menos "
+    "profundidad), o pida que se amplíe el límite (CAUCE_TRAINING_MEMORY_MB)."
+)
+
+
+def test_a_trial_over_the_memory_limit_fails_with_its_reason_and_the_sweep_goes_on(
+    workers,
+    mlflow,
+    private_queue,
+    project,
+    make_dataset,
+    noisy_csv_bytes,
+    viewer_client,
+    api_client,
+    viewer,
+):
+    worker, log_path = workers(
+        pool="prefork",
+        concurrency=1,
+        extra_env={
+            "CAUCE_TRAINING_MEMORY_MB": str(MEMORY_LIMIT_MB),
+            "CAUCE_SWEEP_PARALLEL_TRIALS": "1",
+        },
+    )
+    noisy = make_dataset(project, noisy_csv_bytes, "ruido.csv", name="Ruido")
+    # Unbounded trees on noisy labels (~0.7 MB each): 300 need about 200 MB, 5 a few MB.
+    sweep = _create(
+        project,
+        name="Barrido con memoria acotada",
+        dataset=noisy,
+        target_column="label",
+        algorithm="RandomForestClassifier",
+        search_space={"n_estimators": {"type": "categorical", "choices": [300, 5]}},
+        sampler="grid",
+        n_trials=2,
+        seed=1,  # the grid's order: 300 trees first, then 5
+    )
+    sweep = _wait(sweep, lambda s: not s.is_active, "the sweep's end")
+
+    assert sweep.status == Sweep.Status.FINISHED, sweep.error
+    greedy = Trial.objects.get(sweep=sweep, params={"n_estimators": 300})
+    small = Trial.objects.get(sweep=sweep, params={"n_estimators": 5})
+    assert greedy.status == Trial.Status.FAIL
+    assert greedy.error == MEMORY_MESSAGE
+    assert greedy.value is None
+    assert small.status == Trial.Status.COMPLETE, small.error
+    # One trial at a time: the small one trained after the greedy one, on the same pool.
+    assert (greedy.number, small.number) == (0, 1)
+    assert small.started_at >= greedy.finished_at
+    assert sweep.best_number == small.number
+    # The reason on the sweep's page and in its API.
+    api_client.force_authenticate(viewer)
+    html = viewer_client.get(reverse("sweeps:sweep_detail", args=[sweep.pk])).content.decode()
+    assert escape(MEMORY_MESSAGE) in html
+    body = api_client.get(f"/api/sweeps/{sweep.pk}/").json()
+    assert {trial["number"]: trial["error"] for trial in body["trials"]} == {
+        greedy.number: MEMORY_MESSAGE,
+        small.number: "",
+    }
+    client = MlflowClient(tracking_uri=mlflow)
+    greedy_run = client.get_run(greedy.mlflow_run_id)
+    assert greedy_run.info.status == "FAILED"
+    assert greedy_run.data.tags["cauce.trial_state"] == "FAIL"
+    assert client.get_run(small.mlflow_run_id).info.status == "FINISHED"
+    assert client.get_run(sweep.mlflow_run_id).info.status == "FINISHED"
+    # The pool process that went over the limit lives on: no pool process was lost.
+    assert worker.poll() is None
+    assert "WorkerLostError" not in log_path.read_text()

@@ -71,6 +71,26 @@ def test_sampled_floats_are_shown_with_four_significant_digits(viewer_client, sw
     assert "min_samples_leaf=0.01235" in page.content.decode()
 
 
+def test_a_failed_trial_shows_its_reason_under_its_state(viewer_client, sweep):
+    Trial.objects.create(
+        sweep=sweep,
+        number=0,
+        optuna_trial_id=1,
+        status=Trial.Status.FAIL,
+        params={"max_depth": 2},
+        error="El proceso de trabajo se detuvo durante la prueba.",
+    )
+    Trial.objects.create(
+        sweep=sweep, number=1, optuna_trial_id=2, status=Trial.Status.COMPLETE, value=0.9
+    )
+    html = viewer_client.get(reverse("sweeps:sweep_detail", args=[sweep.pk])).content.decode()
+    assert html.count("data-trial-error") == 1
+    assert (
+        'Fallida<div class="muted small" data-trial-error>'
+        "El proceso de trabajo se detuvo durante la prueba.</div>"
+    ) in html
+
+
 def test_a_running_sweep_polls_its_progress(viewer_client, sweep):
     Sweep.objects.filter(pk=sweep.pk).update(status=Sweep.Status.RUNNING)
     Trial.objects.create(sweep=sweep, number=0, optuna_trial_id=1, status=Trial.Status.RUNNING)

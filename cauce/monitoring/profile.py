@@ -120,20 +120,38 @@ def feature_values(feature: dict[str, Any], values: pd.Series) -> np.ndarray:
 def feature_bin_counts(feature: dict[str, Any], values: np.ndarray) -> tuple[list[int], int]:
     """(counts per reference bin, missing count) of a column read by ``feature_values``."""
     if feature["kind"] == NUMERIC:
-        # A value's bin is the number of edges at or below it (``searchsorted``'s "right"):
-        # counted edge by edge, the rows at or above each, with no bin index per row (4
-        # features of 10,000 rows: 0.1 ms of CPU instead of 0.9 with ``searchsorted`` and
-        # ``bincount``). NaN is never at or above an edge.
-        missing = int(np.count_nonzero(np.isnan(values)))
-        above = [len(values) - missing]
-        above += [int(np.count_nonzero(values >= edge)) for edge in feature["edges"]]
-        above.append(0)
-        counts = [above[i] - above[i + 1] for i in range(len(above) - 1)]
-        counts += [0] * (len(feature["counts"]) - len(counts))
-        return counts, missing
+        if len(values) >= _COUNTED_PER_EDGE:
+            return _numeric_bin_counts_per_edge(feature, values)
+        missing = np.isnan(values)
+        edges = np.asarray(feature["edges"], dtype=float)
+        bins = np.searchsorted(edges, values[~missing], side="right")
+        counts = np.bincount(bins, minlength=len(feature["counts"]))
+        return [int(c) for c in counts], int(missing.sum())
     other = len(feature["categories"])
     missing = pd.isna(values)
     positions = pd.Index(feature["categories"], dtype=object).get_indexer(values[~missing])
     positions[positions < 0] = other
     counts = np.bincount(positions, minlength=other + 1)
     return [int(c) for c in counts], int(missing.sum())
+
+
+# From this many rows, numeric bins are counted edge by edge (below, one ``searchsorted``
+# costs fewer calls).
+_COUNTED_PER_EDGE = 1000
+
+
+def _numeric_bin_counts_per_edge(
+    feature: dict[str, Any], values: np.ndarray
+) -> tuple[list[int], int]:
+    """``feature_bin_counts`` of many numbers: a value's bin is the number of edges at or
+    below it (``searchsorted``'s "right"), so a bin's count is the rows at or above its lower
+    edge less those at or above the next, counted edge by edge with no bin index per row
+    (4 features of 10,000 rows: 0.1 ms of CPU instead of 0.85 with ``searchsorted`` and
+    ``bincount``). NaN is never at or above an edge."""
+    missing = int(np.count_nonzero(np.isnan(values)))
+    above = [len(values) - missing]
+    above += [int(np.count_nonzero(values >= edge)) for edge in feature["edges"]]
+    above.append(0)
+    counts = [above[i] - above[i + 1] for i in range(len(above) - 1)]
+    counts += [0] * (len(feature["counts"]) - len(counts))
+    return counts, missing

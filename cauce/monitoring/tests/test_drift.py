@@ -202,3 +202,21 @@ def test_infinities_count_as_missing():
     assert profile["features"][0]["missing_rate"] == pytest.approx(0.01)
     assert np.isfinite(profile["features"][0]["edges"]).all()
     assert reduced.missing["a"] == 10
+
+
+@pytest.mark.parametrize("rows", [1, 999, 1000, 20_000])
+def test_numeric_bins_are_the_same_counted_either_way(rows):
+    """Few rows are binned by ``searchsorted``, many edge by edge: the same counts, values
+    on an edge in the bin above it, missing ones apart."""
+    from cauce.monitoring.profile import _numeric_bin_counts_per_edge, feature_bin_counts
+
+    feature = profile_build(_frame(2000, seed=1))["features"][0]
+    values = np.random.default_rng(rows).normal(10, 3, rows)
+    values[1::5] = feature["edges"][3]
+    values[::7] = np.nan
+    counts, missing = feature_bin_counts(feature, values)
+
+    present = values[~np.isnan(values)]
+    bins = np.searchsorted(feature["edges"], present, side="right")
+    assert counts == np.bincount(bins, minlength=10).tolist() and missing == (rows + 6) // 7
+    assert _numeric_bin_counts_per_edge(feature, values) == (counts, missing)

@@ -215,9 +215,12 @@ def observations_write(batch: list[recording.Observed], *, samples_now: bool = T
 
 
 def _versions_seen(latest: dict[tuple, recording.Observed]) -> None:
-    """One upsert for every version seen: its experiment and when it last served."""
+    """One upsert for every version seen: its experiment and when it last served. Each row
+    stays locked until the transaction ends: the counts and samples of a version are written
+    by one process at a time (in the same order by all: no deadlock)."""
     if not latest:
         return
+    latest = dict(sorted(latest.items()))
     MonitoredVersion.objects.bulk_create(
         [
             MonitoredVersion(
@@ -235,46 +238,47 @@ def _versions_seen(latest: dict[tuple, recording.Observed]) -> None:
 
 
 def _counts_add(model_id: int, version: int, hour, reduced: recording.Reduced) -> None:
-    existing = {
-        row.feature: row
-        for row in FeatureCounts.objects.select_for_update().filter(
+    """Add an hour's counts to the stored ones: one read, one upsert for all the features.
+    Written only after ``_versions_seen``'s upsert of the same version in the same
+    transaction, whose row lock makes the processes that write one version take turns."""
+    stored = {
+        row["feature"]: row
+        for row in FeatureCounts.objects.filter(
             registered_model_id=model_id, version=version, hour=hour
-        )
+        ).values("feature", "counts", "missing", "rows")
     }
-    created, changed = [], []
+    rows = []
     for feature, counts in reduced.counts.items():
-        row = existing.get(feature)
-        missing = reduced.missing.get(feature, 0)
-        if row is None:
-            created.append(
-                FeatureCounts(
-                    registered_model_id=model_id,
-                    version=version,
-                    hour=hour,
-                    feature=feature,
-                    counts=counts,
-                    missing=missing,
-                    rows=reduced.rows,
-                )
+        row = stored.get(feature, {"counts": [0] * len(counts), "missing": 0, "rows": 0})
+        if len(row["counts"]) == len(counts):
+            counts = [a + b for a, b in zip(row["counts"], counts, strict=True)]
+        else:
+            counts = row["counts"]  # another profile's bins (a rebuilt profile): kept
+        rows.append(
+            FeatureCounts(
+                registered_model_id=model_id,
+                version=version,
+                hour=hour,
+                feature=feature,
+                counts=counts,
+                missing=row["missing"] + reduced.missing.get(feature, 0),
+                rows=row["rows"] + reduced.rows,
             )
-            continue
-        if len(row.counts) == len(counts):
-            row.counts = [a + b for a, b in zip(row.counts, counts, strict=True)]
-        row.missing += missing
-        row.rows += reduced.rows
-        changed.append(row)
-    # Two queries for all the features, not one each.
-    if created:
-        FeatureCounts.objects.bulk_create(created)
-    if changed:
-        FeatureCounts.objects.bulk_update(changed, ["counts", "missing", "rows"])
+        )
+    FeatureCounts.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["registered_model", "version", "hour", "feature"],
+        update_fields=["counts", "missing", "rows"],
+    )
 
 
 def _sample_add(model_id: int, version: int, day, reduced: recording.Reduced, *, limit) -> float:
     """Merge the rows sampled by this process into the day's stored sample (the smallest
     keys of both: ``sample``), whose table is rewritten only when one of them entered; the
-    stored sample's bound (``RowSample.bound``)."""
-    stored, _created = ReservoirSample.objects.select_for_update().get_or_create(
+    stored sample's bound (``RowSample.bound``). Under the version's row lock, as
+    ``_counts_add``."""
+    stored, _created = ReservoirSample.objects.get_or_create(
         registered_model_id=model_id,
         version=version,
         day=day,

@@ -58,20 +58,28 @@ class Reduced:
     def add(self, other: Reduced, *, limit: int, sample: bool = True) -> None:
         """Add ``other``'s counts and, with ``sample``, merge its sample into this one's (an
         hour's counts need no sample: only the day's is kept)."""
-        for name, counts in other.counts.items():
-            mine = self.counts.get(name)
-            self.counts[name] = (
-                list(counts) if mine is None else [a + b for a, b in zip(mine, counts, strict=True)]
-            )
-            self.missing[name] = self.missing.get(name, 0) + other.missing.get(name, 0)
-        self.columns = self.columns or other.columns
-        if sample and other.sample is not None:
-            self.sample = (
-                other.sample
-                if self.sample is None
-                else samples.merged([self.sample, other.sample], limit)
-            )
-        self.rows += other.rows
+        self.add_all([other], limit=limit, sample=sample)
+
+    def add_all(self, others: list[Reduced], *, limit: int, sample: bool = True) -> None:
+        """``add`` each of ``others``, their samples merged in one go (one copy of the rows)."""
+        for other in others:
+            for name, counts in other.counts.items():
+                mine = self.counts.get(name)
+                self.counts[name] = (
+                    list(counts)
+                    if mine is None
+                    else [a + b for a, b in zip(mine, counts, strict=True)]
+                )
+                self.missing[name] = self.missing.get(name, 0) + other.missing.get(name, 0)
+            self.columns = self.columns or other.columns
+            self.rows += other.rows
+        parts = [other.sample for other in others if other.sample is not None]
+        if sample and parts:
+            if self.sample is None and len(parts) == 1:
+                self.sample = parts[0]
+            else:
+                mine = [self.sample] if self.sample is not None else []
+                self.sample = samples.merged(mine + parts, limit)
 
     def bound(self, limit: int) -> float:
         """The key under which a new row may still enter this sample (``RowSample.bound``)."""

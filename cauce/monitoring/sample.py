@@ -83,16 +83,21 @@ def rows_drawn(
     """The rows of one request (``columns``, one array per feature) that may belong to the
     day's sample: each gets a key; kept are those with a key under ``below`` (the bound of a
     sample already full), at most the ``limit`` with the smallest keys."""
-    keys = rng.random(rows)
     if below < 1.0:
-        picks = np.flatnonzero(keys < below)
+        # Only the rows under ``below`` matter: how many there are is binomial, which they
+        # are a uniform choice, and their keys uniform under ``below``. The same rows and
+        # keys as drawing every row's key, without drawing them (a full sample's bound is
+        # small: a 10,000-row request keeps some dozens of rows).
+        picks = rng.choice(rows, size=rng.binomial(rows, below), replace=False)
+        keys = rng.random(len(picks)) * below
         if len(picks) > limit:
-            picks = picks[np.argpartition(keys[picks], limit - 1)[:limit]]
-    elif rows > limit:
+            kept = np.argpartition(keys, limit - 1)[:limit]
+            picks, keys = picks[kept], keys[kept]
+        columns = [column[picks] for column in columns]
+        return RowSample(keys=keys, stamps=np.full(len(keys), stamp), values=list(columns))
+    keys = rng.random(rows)
+    if rows > limit:
         picks = np.argpartition(keys, limit - 1)[:limit]
-    else:
-        picks = None
-    if picks is not None:
         keys = keys[picks]
         columns = [column[picks] for column in columns]
     return RowSample(keys=keys, stamps=np.full(len(keys), stamp), values=list(columns))

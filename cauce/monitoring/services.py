@@ -140,31 +140,39 @@ def observations_reduce(batch: list[recording.Observed], *, limit: int, rng) -> 
     """The batch's rows reduced against their version's profile: the hour's counts, the
     rows that may join the day's sample (under the bound of the day's sample as known to
     this process), the latest observation of each version. No query but a profile's first
-    read."""
+    read; each day's rows merged once, not request by request."""
     reduced_batch = _Pending()
+    hours: dict[tuple, list[recording.Reduced]] = defaultdict(list)
+    days: dict[tuple, list[recording.Reduced]] = defaultdict(list)
+    bounds: dict[tuple, float] = {}
     for observed in batch:
         reduced = observed.reduced
         ok = observed.outcome == recording.OK and observed.version is not None
+        day = (observed.model_id, observed.version, timezone.localdate(observed.at))
+        if day not in bounds:
+            bounds[day] = min(
+                _stored_bounds.get(day, 1.0),
+                _pending.days[day].bound(limit) if day in _pending.days else 1.0,
+            )
         if ok and reduced is None and observed.frame is not None:
             profile = recording.profile_for(observed.experiment_id)
             if profile is not None:
-                day = (observed.model_id, observed.version, timezone.localdate(observed.at))
-                below = min(
-                    _stored_bounds.get(day, 1.0),
-                    _pending.days[day].bound(limit) if day in _pending.days else 1.0,
-                    reduced_batch.days[day].bound(limit) if day in reduced_batch.days else 1.0,
-                )
                 reduced = recording.frame_reduce(
-                    profile, observed.frame, at=observed.at, limit=limit, rng=rng, below=below
+                    profile, observed.frame, at=observed.at, limit=limit, rng=rng, below=bounds[day]
                 )
         observed.frame = None
         if observed.version is not None and observed.experiment_id is not None:
             reduced_batch.versions[(observed.model_id, observed.version)] = observed
         if reduced is None or not ok:
             continue
-        key = (observed.model_id, observed.version)
-        reduced_batch.hours[(*key, _hour(observed.at))].add(reduced, limit=limit, sample=False)
-        reduced_batch.days[(*key, timezone.localdate(observed.at))].add(reduced, limit=limit)
+        hours[(observed.model_id, observed.version, _hour(observed.at))].append(reduced)
+        days[day].append(reduced)
+        # A request that filled a sample on its own bounds the rest of the batch too.
+        bounds[day] = min(bounds[day], reduced.bound(limit))
+    for key, parts in hours.items():
+        reduced_batch.hours[key].add_all(parts, limit=limit, sample=False)
+    for key, parts in days.items():
+        reduced_batch.days[key].add_all(parts, limit=limit)
     return reduced_batch
 
 

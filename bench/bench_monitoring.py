@@ -8,8 +8,10 @@ computation over 90 days of samples.
    1-row body (and a 10,000-row one) is sent to each in turn, N times, and the p50 and p95
    compared. The overhead is p95(on) - p95(off) (target <= 2 ms).
    Also, in this process: the thread CPU (``time.thread_time``) of reducing one 10,000-row
-   request as the recording thread does (bin counts, sample, merged into the hour's counts
-   and the day's pending sample): the web process's interpreter time a large request costs.
+   request as the recording thread does (bin counts, the rows that may join the day's
+   sample, merged into the hour's counts and the day's pending sample), with the day's
+   sample already full (every request but the day's first) and without: the web process's
+   interpreter time a large request costs.
 2. Drift. One version with 90 days of traffic: a full 5,000-row sample per day and the
    hourly bin counts of 4 features. Timed: computing its three windows (1 h, 24 h, 7 d:
    PSI, KS, missing rate, stored), and the KS test on all 90 days pooled (450,000 rows).

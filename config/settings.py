@@ -451,8 +451,8 @@ MONITOR_RETENTION_BATCH = env.int("CAUCE_MONITOR_RETENTION_BATCH", default=5000)
 MONITOR_QUEUE_MAX = env.int("CAUCE_MONITOR_QUEUE_MAX", default=10_000)
 MONITOR_FLUSH_SECONDS = env.float("CAUCE_MONITOR_FLUSH_SECONDS", default=1.0)
 MONITOR_FLUSH_THREAD = env.bool("CAUCE_MONITOR_FLUSH_THREAD", default=True)
-# The rows sampled by a process join the day's stored sample this often (each merge reads and
-# writes the day's sample).
+# What a process reduced of the rows it served (the hour's bin counts, the rows sampled, the
+# versions seen) is written this often: each merge reads and writes the day's sample.
 MONITOR_SAMPLE_FLUSH_SECONDS = env.float("CAUCE_MONITOR_SAMPLE_FLUSH_SECONDS", default=30.0)
 # Drift: the beat task recomputes every window this often. A feature is flagged when its PSI
 # reaches DRIFT_PSI_ALERT, or its two-sample test's p-value is below DRIFT_P_VALUE_ALERT with at

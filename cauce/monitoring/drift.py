@@ -104,18 +104,19 @@ def feature_drift(
     counts: list[int] | None,
     missing: int,
     rows: int,
-    sample: list[Any],
+    sample: np.ndarray | list[Any],
     thresholds: Thresholds,
 ) -> FeatureDrift:
     """The drift of one feature over a window: its binned ``counts`` and ``missing`` over
-    ``rows`` rows, and the window's ``sample`` of its values (None when missing)."""
-    values = (
-        np.array([np.nan if v is None else v for v in sample], dtype=float)
-        if feature["kind"] == NUMERIC
-        else np.array(sample, dtype=object)
-    )
-    if feature["kind"] != NUMERIC:
-        values = feature_values(feature, values)
+    ``rows`` rows, and the window's ``sample`` of its values (NaN or None when missing)."""
+    if feature["kind"] == NUMERIC:
+        values = (
+            sample.astype(float, copy=False)
+            if isinstance(sample, np.ndarray) and sample.dtype.kind == "f"
+            else np.array([np.nan if v is None else v for v in sample], dtype=float)
+        )
+    else:
+        values = feature_values(feature, np.array(sample, dtype=object))
     index = _finite(psi(feature["counts"], counts) if counts is not None else None)
     test, p_value = two_sample_p_value(feature, values)
     p_value = _finite(p_value)

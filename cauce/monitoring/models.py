@@ -120,9 +120,11 @@ class FeatureCounts(models.Model):
 
 
 class ReservoirSample(models.Model):
-    """A uniform random sample (reservoir sampling, algorithm R) of one version's input rows
-    of one day: at most ``MONITOR_SAMPLE_ROWS`` rows, each ``[epoch seconds, values...]`` in
-    the order of ``columns``; ``seen`` counts every row offered that day."""
+    """A uniform random sample of one version's input rows of one day: the rows with the
+    ``MONITOR_SAMPLE_ROWS`` smallest random keys (``monitoring.sample``). ``table`` holds them
+    as float64, column after column: the key, the moment (epoch seconds), then the value of
+    each feature of ``columns`` (NaN when missing; a text column as codes into its list of
+    distinct values in ``texts``). ``seen`` counts every row offered that day."""
 
     registered_model = models.ForeignKey(
         "registry.RegisteredModel", on_delete=models.CASCADE, related_name="+"
@@ -130,7 +132,8 @@ class ReservoirSample(models.Model):
     version = models.PositiveIntegerField()
     day = models.DateField(db_index=True)
     columns = models.JSONField(default=list)
-    rows = models.JSONField(default=list)
+    table = models.BinaryField(default=bytes)
+    texts = models.JSONField(default=dict)
     seen = models.PositiveBigIntegerField(default=0)
 
     class Meta:

@@ -37,9 +37,13 @@ def _is_numeric(values: pd.Series) -> bool:
 
 
 def _finite(numbers: np.ndarray) -> np.ndarray:
-    """Infinities count as missing: JSON (and PostgreSQL's jsonb) has no infinity."""
+    """Infinities count as missing: JSON (and PostgreSQL's jsonb) has no infinity. A copy
+    only when there are any (the array is read, never written)."""
+    infinite = np.isinf(numbers)
+    if not infinite.any():
+        return numbers
     numbers = numbers.copy()
-    numbers[np.isinf(numbers)] = np.nan
+    numbers[infinite] = np.nan
     return numbers
 
 
@@ -103,6 +107,9 @@ def feature_values(feature: dict[str, Any], values: pd.Series) -> np.ndarray:
     """A column of new rows as the profile's kind reads it: floats (NaN when missing or not
     a number) or text (None when missing)."""
     if feature["kind"] == NUMERIC:
+        dtype = getattr(values, "dtype", None)
+        if isinstance(values, pd.Series) and isinstance(dtype, np.dtype) and dtype.kind in "fiu":
+            return _finite(values.to_numpy(dtype=float))  # numbers already: nothing to parse
         return _finite(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float))
     series = pd.Series(values)
     text = series.astype(str).to_numpy(dtype=object)
@@ -113,6 +120,8 @@ def feature_values(feature: dict[str, Any], values: pd.Series) -> np.ndarray:
 def feature_bin_counts(feature: dict[str, Any], values: np.ndarray) -> tuple[list[int], int]:
     """(counts per reference bin, missing count) of a column read by ``feature_values``."""
     if feature["kind"] == NUMERIC:
+        if len(values) >= _COUNTED_PER_EDGE:
+            return _numeric_bin_counts_per_edge(feature, values)
         missing = np.isnan(values)
         edges = np.asarray(feature["edges"], dtype=float)
         bins = np.searchsorted(edges, values[~missing], side="right")
@@ -124,3 +133,25 @@ def feature_bin_counts(feature: dict[str, Any], values: np.ndarray) -> tuple[lis
     positions[positions < 0] = other
     counts = np.bincount(positions, minlength=other + 1)
     return [int(c) for c in counts], int(missing.sum())
+
+
+# From this many rows, numeric bins are counted edge by edge (below, one ``searchsorted``
+# costs fewer calls).
+_COUNTED_PER_EDGE = 1000
+
+
+def _numeric_bin_counts_per_edge(
+    feature: dict[str, Any], values: np.ndarray
+) -> tuple[list[int], int]:
+    """``feature_bin_counts`` of many numbers: a value's bin is the number of edges at or
+    below it (``searchsorted``'s "right"), so a bin's count is the rows at or above its lower
+    edge less those at or above the next, counted edge by edge with no bin index per row
+    (4 features of 10,000 rows: 0.1 ms of CPU instead of 0.85 with ``searchsorted`` and
+    ``bincount``). NaN is never at or above an edge."""
+    missing = int(np.count_nonzero(np.isnan(values)))
+    above = [len(values) - missing]
+    above += [int(np.count_nonzero(values >= edge)) for edge in feature["edges"]]
+    above.append(0)
+    counts = [above[i] - above[i + 1] for i in range(len(above) - 1)]
+    counts += [0] * (len(feature["counts"]) - len(counts))
+    return counts, missing

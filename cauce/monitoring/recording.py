@@ -3,15 +3,16 @@
 ``prediction_recorded`` wraps a prediction (the API, the page, a worker's job): it times it,
 reads its outcome from the exception it raises, if any, and queues one ``Observed`` in this
 process's memory: a ``put`` on a bounded queue, nothing else in the request. A daemon thread
-(started on the first prediction of each process, after any fork) writes the queue every
-``MONITOR_FLUSH_SECONDS`` in one transaction (``services.observations_write``); a process
-that exits writes what is left. A write that fails (the database is down...) is logged and
-its observations dropped: monitoring loses them, the predictions were already answered.
-A full queue (the database far behind) drops new observations the same way.
+(started on the first prediction of each process, after any fork) writes the queue's records
+every ``MONITOR_FLUSH_SECONDS`` (one insert), and what it reduced of their rows every
+``MONITOR_SAMPLE_FLUSH_SECONDS`` (``services.observations_write``); a process that exits
+writes what is left. A write that fails (the database is down...) is logged and its
+observations dropped: monitoring loses them, the predictions were already answered. A full
+queue (the database far behind) drops new observations the same way.
 
-Input rows are reduced before they are written (``Reduced``): per feature, the counts in the
-reference profile's bins, and a uniform random sample of at most ``MONITOR_SAMPLE_ROWS``
-rows, merged into the version's sample of the day.
+Input rows are reduced by the thread, whole columns at a time (``Reduced``): per feature,
+the counts in the reference profile's bins, and the rows that may join the version's
+uniform sample of the day (at most ``MONITOR_SAMPLE_ROWS``, by random key: ``sample``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from django.utils import timezone
 from cauce.core.exceptions import ApplicationError
 from cauce.integrations.mlflow import MlflowUnavailable
 from cauce.monitoring import profile as profiles
+from cauce.monitoring import sample as samples
 
 logger = logging.getLogger(__name__)
 
@@ -50,73 +52,53 @@ class Reduced:
     counts: dict[str, list[int]] = field(default_factory=dict)
     missing: dict[str, int] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
-    # A uniform sample of the rows: an array (rows x [epoch seconds, features...]: floats, NaN
-    # when missing, if every feature is numeric; objects otherwise) or lists (as stored).
-    sample: Any = field(default_factory=list)
+    # The rows that may belong to the day's sample (``sample.RowSample``, bottom-k by key).
+    sample: samples.RowSample | None = None
 
-    def add(
-        self, other: Reduced, *, limit: int, rng: np.random.Generator, sample: bool = True
-    ) -> None:
+    def add(self, other: Reduced, *, limit: int, sample: bool = True) -> None:
         """Add ``other``'s counts and, with ``sample``, merge its sample into this one's (an
         hour's counts need no sample: only the day's is kept)."""
-        for name, counts in other.counts.items():
-            mine = self.counts.get(name)
-            self.counts[name] = (
-                list(counts) if mine is None else [a + b for a, b in zip(mine, counts, strict=True)]
-            )
-            self.missing[name] = self.missing.get(name, 0) + other.missing.get(name, 0)
-        self.columns = self.columns or other.columns
-        if sample:
-            self.sample = sample_merge(
-                self.sample, self.rows, other.sample, other.rows, limit=limit, rng=rng
-            )
-        self.rows += other.rows
+        self.add_all([other], limit=limit, sample=sample)
 
+    def add_all(self, others: list[Reduced], *, limit: int, sample: bool = True) -> None:
+        """``add`` each of ``others``, their samples merged in one go (one copy of the rows)."""
+        for other in others:
+            for name, counts in other.counts.items():
+                mine = self.counts.get(name)
+                self.counts[name] = (
+                    list(counts)
+                    if mine is None
+                    else [a + b for a, b in zip(mine, counts, strict=True)]
+                )
+                self.missing[name] = self.missing.get(name, 0) + other.missing.get(name, 0)
+            self.columns = self.columns or other.columns
+            self.rows += other.rows
+        parts = [other.sample for other in others if other.sample is not None]
+        if sample and parts:
+            if self.sample is None and len(parts) == 1:
+                self.sample = parts[0]
+            else:
+                mine = [self.sample] if self.sample is not None else []
+                self.sample = samples.merged(mine + parts, limit)
 
-def sample_merge(
-    first: list, first_seen: int, second: list, second_seen: int, *, limit: int, rng
-) -> list:
-    """A uniform sample of at most ``limit`` rows of two sets of rows, from a uniform sample
-    of each (of ``first_seen`` and ``second_seen`` rows): each set gives a share of the result
-    drawn as a hypergeometric variable, so every row of either set is equally likely in it."""
-    size = min(limit, len(first) + len(second))
-    if not len(second):
-        return first[:size]
-    if not len(first):
-        return _take(second, rng.choice(len(second), size=size, replace=False))
-    from_second = int(rng.hypergeometric(second_seen, first_seen, size)) if size else 0
-    from_second = max(min(from_second, len(second)), size - len(first))
-    picked_first = _take(first, rng.choice(len(first), size=size - from_second, replace=False))
-    picked_second = _take(second, rng.choice(len(second), size=from_second, replace=False))
-    if isinstance(picked_first, np.ndarray) and isinstance(picked_second, np.ndarray):
-        return np.concatenate([picked_first, picked_second])
-    return sample_as_list(picked_first) + sample_as_list(picked_second)
-
-
-def _take(rows: Any, picks: np.ndarray) -> Any:
-    return rows[picks] if isinstance(rows, np.ndarray) else [rows[i] for i in picks.tolist()]
-
-
-def sample_as_list(rows: Any) -> list:
-    """Rows as JSON-ready lists (samples stay arrays in memory until they are written): NaN
-    becomes None, as JSON has no NaN."""
-    if not isinstance(rows, np.ndarray):
-        return list(rows)
-    if rows.dtype.kind == "f":
-        missing = np.isnan(rows)
-        if not missing.any():
-            return rows.tolist()
-        cells = rows.astype(object)
-        cells[missing] = None
-        return cells.tolist()
-    return rows.tolist()
+    def bound(self, limit: int) -> float:
+        """The key under which a new row may still enter this sample (``RowSample.bound``)."""
+        return self.sample.bound(limit) if self.sample is not None else 1.0
 
 
 def frame_reduce(
-    profile: dict[str, Any], frame: pd.DataFrame, *, at: datetime, limit: int, rng
+    profile: dict[str, Any],
+    frame: pd.DataFrame,
+    *,
+    at: datetime,
+    limit: int,
+    rng: np.random.Generator,
+    below: float = 1.0,
 ) -> Reduced:
-    """``frame``'s rows reduced against ``profile``: the features the frame lacks count as
-    missing; each sampled row is ``[epoch seconds, value of each feature...]``."""
+    """``frame``'s rows reduced against ``profile``: the counts in each feature's bins (the
+    features the frame lacks count as missing), and the rows that may join the day's sample:
+    those whose random key is under ``below`` (the bound of a full sample), at most
+    ``limit`` (``sample.rows_drawn``). Whole columns at a time: no Python loop over rows."""
     reduced = Reduced(rows=len(frame))
     columns: list[np.ndarray] = []
     for feature in profile["features"]:
@@ -130,38 +112,15 @@ def frame_reduce(
         reduced.counts[name], reduced.missing[name] = profiles.feature_bin_counts(feature, values)
         columns.append(values)
         reduced.columns.append(name)
-    picks = _picks(len(frame), limit, rng)
-    stamp = round(at.timestamp(), 3)
-    if all(values.dtype.kind == "f" for values in columns):
-        # Numbers only (the usual case): one float table, NaN kept until it is written.
-        table = np.empty((len(picks), len(columns) + 1))
-        table[:, 0] = stamp
-        for position, values in enumerate(columns, start=1):
-            table[:, position] = values[picks]
-        reduced.sample = table
-        return reduced
-    # Text too: an object table, whole columns at once (a Python loop over 5,000 rows costs
-    # the web process ~10 ms of the interpreter); NaN becomes None, as JSON has no NaN.
-    table = np.empty((len(picks), len(columns) + 1), dtype=object)
-    table[:, 0] = stamp
-    for position, values in enumerate(columns, start=1):
-        picked = values[picks]
-        if picked.dtype.kind == "f":
-            cells = picked.astype(object)
-            cells[np.isnan(picked)] = None
-            table[:, position] = cells
-        else:
-            table[:, position] = picked
-    reduced.sample = table
+    reduced.sample = samples.rows_drawn(
+        columns,
+        rows=len(frame),
+        stamp=round(at.timestamp(), 3),
+        limit=limit,
+        rng=rng,
+        below=below,
+    )
     return reduced
-
-
-def _picks(rows: int, limit: int, rng: np.random.Generator) -> np.ndarray:
-    """The positions of a uniform sample of ``min(rows, limit)`` of ``rows`` rows, in order
-    (every row of a request that fits is kept: no draw at all)."""
-    if rows <= limit:
-        return np.arange(rows)
-    return np.sort(rng.choice(rows, size=limit, replace=False))
 
 
 @dataclass
@@ -212,9 +171,16 @@ class Recording:
                 return
             self._rng = self._rng or np.random.default_rng()
             limit = settings.MONITOR_SAMPLE_ROWS
-            part = frame_reduce(profile, chunk, at=timezone.now(), limit=limit, rng=self._rng)
             observed.reduced = observed.reduced or Reduced()
-            observed.reduced.add(part, limit=limit, rng=self._rng)
+            part = frame_reduce(
+                profile,
+                chunk,
+                at=timezone.now(),
+                limit=limit,
+                rng=self._rng,
+                below=observed.reduced.bound(limit),
+            )
+            observed.reduced.add(part, limit=limit)
         except Exception:
             logger.exception("Monitoring: could not reduce a chunk of %s", observed.model_id)
 
@@ -269,6 +235,7 @@ def prediction_recorded(
 
 _queue: queue.Queue[Observed] = queue.Queue()
 _lock = threading.Lock()
+_write_lock = threading.Lock()
 _thread_pid: int | None = None
 _profiles: dict[Any, dict | None] = {}
 _PROFILES_KEPT = 64
@@ -363,7 +330,8 @@ def observations_flush(*, limit: int = 5000, samples_now: bool = True) -> int:
         return 0
 
     try:
-        observations_write(batch, samples_now=samples_now)
+        with _write_lock:  # the thread, and a refresh in a request ("Recalcular")
+            observations_write(batch, samples_now=samples_now)
     except Exception:
         logger.exception("Monitoring: %d predictions could not be recorded", len(batch))
         return 0

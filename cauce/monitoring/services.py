@@ -7,6 +7,7 @@ import logging
 import secrets
 import tempfile
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ConflictError
 from cauce.monitoring import recording
+from cauce.monitoring import sample as samples
 from cauce.monitoring.models import (
     FeatureCounts,
     MonitoredVersion,
@@ -86,138 +88,222 @@ def _hour(moment):
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-# Rows sampled by this process and not written yet, per (model, version, day): merging into
-# the day's stored sample reads and writes up to MONITOR_SAMPLE_ROWS rows of JSON, so it is
-# done every MONITOR_SAMPLE_FLUSH_SECONDS, not at every write (the bound stays: each is a
-# sample of at most MONITOR_SAMPLE_ROWS rows).
-_pending_days: dict[tuple, recording.Reduced] = defaultdict(recording.Reduced)
+@dataclass
+class _Pending:
+    """What this process reduced and has not written yet: the records are written at every
+    flush (``MONITOR_FLUSH_SECONDS``), the rest every ``MONITOR_SAMPLE_FLUSH_SECONDS``, in
+    one transaction: merging into the day's stored sample reads and writes it, and counts and
+    versions are upserts that gain nothing from being written every second. Bounded: a few
+    counts per (version, hour), at most ``MONITOR_SAMPLE_ROWS`` rows per (version, day)."""
+
+    hours: dict[tuple, recording.Reduced] = field(
+        default_factory=lambda: defaultdict(recording.Reduced)
+    )
+    days: dict[tuple, recording.Reduced] = field(
+        default_factory=lambda: defaultdict(recording.Reduced)
+    )
+    versions: dict[tuple, recording.Observed] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.hours or self.days or self.versions)
+
+    def clear(self) -> None:
+        self.hours.clear()
+        self.days.clear()
+        self.versions.clear()
+
+    def add(self, other: _Pending, *, limit: int) -> None:
+        for key, reduced in other.hours.items():
+            self.hours[key].add(reduced, limit=limit, sample=False)
+        for key, reduced in other.days.items():
+            self.days[key].add(reduced, limit=limit)
+        self.versions.update(other.versions)
+
+
+_pending = _Pending()
+# Per (model, version, day): the largest key of the day's stored sample when it is full, as
+# this process last wrote it (``sample.RowSample.bound``). The stored bound only goes down
+# (other processes merge into it too), so rows at or above this one can never enter it.
+_stored_bounds: dict[tuple, float] = {}
 
 
 def samples_pending() -> bool:
-    return bool(_pending_days)
+    return bool(_pending)
 
 
 def samples_discard() -> None:
-    _pending_days.clear()
+    _pending.clear()
+    _stored_bounds.clear()
 
 
-def observations_write(batch: list[recording.Observed], *, samples_now: bool = True) -> None:
-    """Write queued observations in one transaction: a record each, and, for those with rows
-    and a profile, the hour's bin counts; their rows' sample joins the day's sample of their
-    version now or, without ``samples_now``, at a later write."""
-    rng = np.random.default_rng()
-    limit = settings.MONITOR_SAMPLE_ROWS
-    hours: dict[tuple, recording.Reduced] = defaultdict(recording.Reduced)
-    days = _pending_days
+def observations_reduce(batch: list[recording.Observed], *, limit: int, rng) -> _Pending:
+    """The batch's rows reduced against their version's profile: the hour's counts, the
+    rows that may join the day's sample (under the bound of the day's sample as known to
+    this process), the latest observation of each version. No query but a profile's first
+    read; each day's rows merged once, not request by request."""
+    reduced_batch = _Pending()
+    hours: dict[tuple, list[recording.Reduced]] = defaultdict(list)
+    days: dict[tuple, list[recording.Reduced]] = defaultdict(list)
+    bounds: dict[tuple, float] = {}
     for observed in batch:
         reduced = observed.reduced
-        if reduced is None and observed.frame is not None and observed.outcome == recording.OK:
+        ok = observed.outcome == recording.OK and observed.version is not None
+        day = (observed.model_id, observed.version, timezone.localdate(observed.at))
+        if day not in bounds:
+            bounds[day] = min(
+                _stored_bounds.get(day, 1.0),
+                _pending.days[day].bound(limit) if day in _pending.days else 1.0,
+            )
+        if ok and reduced is None and observed.frame is not None:
             profile = recording.profile_for(observed.experiment_id)
             if profile is not None:
                 reduced = recording.frame_reduce(
-                    profile, observed.frame, at=observed.at, limit=limit, rng=rng
+                    profile, observed.frame, at=observed.at, limit=limit, rng=rng, below=bounds[day]
                 )
         observed.frame = None
-        if reduced is None or observed.outcome != recording.OK or observed.version is None:
-            continue
-        key = (observed.model_id, observed.version)
-        hours[(*key, _hour(observed.at))].add(reduced, limit=limit, rng=rng, sample=False)
-        days[(*key, timezone.localdate(observed.at))].add(reduced, limit=limit, rng=rng)
-    with transaction.atomic():
-        PredictionRecord.objects.bulk_create(
-            PredictionRecord(
-                registered_model_id=o.model_id,
-                version=o.version,
-                alias=o.alias[:255],
-                user_id=o.user_id,
-                source=o.source,
-                created_at=o.at,
-                rows=o.rows,
-                latency_ms=o.latency_ms,
-                outcome=o.outcome,
-            )
-            for o in batch
-        )
-        _versions_seen(batch)
-        for (model_id, version, hour), reduced in hours.items():
-            _counts_add(model_id, version, hour, reduced)
-        if samples_now:
-            for (model_id, version, day), reduced in days.items():
-                _sample_add(model_id, version, day, reduced, rng=rng)
-    if samples_now:
-        days.clear()
-
-
-def _versions_seen(batch: list[recording.Observed]) -> None:
-    latest: dict[tuple, recording.Observed] = {}
-    for observed in batch:
         if observed.version is not None and observed.experiment_id is not None:
-            latest[(observed.model_id, observed.version)] = observed
-    for (model_id, version), observed in latest.items():
-        MonitoredVersion.objects.update_or_create(
-            registered_model_id=model_id,
-            version=version,
-            defaults={"experiment_id": observed.experiment_id, "last_seen_at": observed.at},
+            reduced_batch.versions[(observed.model_id, observed.version)] = observed
+        if reduced is None or not ok:
+            continue
+        hours[(observed.model_id, observed.version, _hour(observed.at))].append(reduced)
+        days[day].append(reduced)
+        # A request that filled a sample on its own bounds the rest of the batch too.
+        bounds[day] = min(bounds[day], reduced.bound(limit))
+    for key, parts in hours.items():
+        reduced_batch.hours[key].add_all(parts, limit=limit, sample=False)
+    for key, parts in days.items():
+        reduced_batch.days[key].add_all(parts, limit=limit)
+    return reduced_batch
+
+
+def observations_write(batch: list[recording.Observed], *, samples_now: bool = True) -> None:
+    """Write queued observations: a record each, now; their counts, sample and version with
+    this process's pending ones now (``samples_now``), or later (``_Pending``). When the
+    write fails, the batch is lost (records and reductions alike) and what was pending
+    stays pending."""
+    rng = np.random.default_rng()
+    limit = settings.MONITOR_SAMPLE_ROWS
+    reduced = observations_reduce(batch, limit=limit, rng=rng)
+    records = [
+        PredictionRecord(
+            registered_model_id=o.model_id,
+            version=o.version,
+            alias=o.alias[:255],
+            user_id=o.user_id,
+            source=o.source,
+            created_at=o.at,
+            rows=o.rows,
+            latency_ms=o.latency_ms,
+            outcome=o.outcome,
         )
+        for o in batch
+    ]
+    if not samples_now:
+        if records:
+            PredictionRecord.objects.bulk_create(records)  # one statement: no transaction
+        _pending.add(reduced, limit=limit)
+        return
+    everything = _Pending()
+    everything.add(_pending, limit=limit)
+    everything.add(reduced, limit=limit)
+    bounds = {}
+    with transaction.atomic():
+        if records:
+            PredictionRecord.objects.bulk_create(records)
+        _versions_seen(everything.versions)
+        for (model_id, version, hour), counted in everything.hours.items():
+            _counts_add(model_id, version, hour, counted)
+        for day, sampled in everything.days.items():
+            bounds[day] = _sample_add(*day, sampled, limit=limit)
+    _pending.clear()
+    yesterday = timezone.localdate() - timedelta(days=1)
+    for day in [day for day in _stored_bounds if day[2] < yesterday]:
+        del _stored_bounds[day]
+    _stored_bounds.update(bounds)
+
+
+def _versions_seen(latest: dict[tuple, recording.Observed]) -> None:
+    """One upsert for every version seen: its experiment and when it last served. Each row
+    stays locked until the transaction ends: the counts and samples of a version are written
+    by one process at a time (in the same order by all: no deadlock)."""
+    if not latest:
+        return
+    latest = dict(sorted(latest.items()))
+    MonitoredVersion.objects.bulk_create(
+        [
+            MonitoredVersion(
+                registered_model_id=model_id,
+                version=version,
+                experiment_id=observed.experiment_id,
+                last_seen_at=observed.at,
+            )
+            for (model_id, version), observed in latest.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["registered_model", "version"],
+        update_fields=["experiment", "last_seen_at"],
+    )
 
 
 def _counts_add(model_id: int, version: int, hour, reduced: recording.Reduced) -> None:
-    existing = {
-        row.feature: row
-        for row in FeatureCounts.objects.select_for_update().filter(
+    """Add an hour's counts to the stored ones: one read, one upsert for all the features.
+    Written only after ``_versions_seen``'s upsert of the same version in the same
+    transaction, whose row lock makes the processes that write one version take turns."""
+    stored = {
+        row["feature"]: row
+        for row in FeatureCounts.objects.filter(
             registered_model_id=model_id, version=version, hour=hour
-        )
+        ).values("feature", "counts", "missing", "rows")
     }
-    created, changed = [], []
+    rows = []
     for feature, counts in reduced.counts.items():
-        row = existing.get(feature)
-        missing = reduced.missing.get(feature, 0)
-        if row is None:
-            created.append(
-                FeatureCounts(
-                    registered_model_id=model_id,
-                    version=version,
-                    hour=hour,
-                    feature=feature,
-                    counts=counts,
-                    missing=missing,
-                    rows=reduced.rows,
-                )
+        row = stored.get(feature, {"counts": [0] * len(counts), "missing": 0, "rows": 0})
+        if len(row["counts"]) == len(counts):
+            counts = [a + b for a, b in zip(row["counts"], counts, strict=True)]
+        else:
+            counts = row["counts"]  # another profile's bins (a rebuilt profile): kept
+        rows.append(
+            FeatureCounts(
+                registered_model_id=model_id,
+                version=version,
+                hour=hour,
+                feature=feature,
+                counts=counts,
+                missing=row["missing"] + reduced.missing.get(feature, 0),
+                rows=row["rows"] + reduced.rows,
             )
-            continue
-        if len(row.counts) == len(counts):
-            row.counts = [a + b for a, b in zip(row.counts, counts, strict=True)]
-        row.missing += missing
-        row.rows += reduced.rows
-        changed.append(row)
-    # Two queries for all the features, not one each: the thread shares the web process.
-    if created:
-        FeatureCounts.objects.bulk_create(created)
-    if changed:
-        FeatureCounts.objects.bulk_update(changed, ["counts", "missing", "rows"])
+        )
+    FeatureCounts.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["registered_model", "version", "hour", "feature"],
+        update_fields=["counts", "missing", "rows"],
+    )
 
 
-def _sample_add(model_id: int, version: int, day, reduced: recording.Reduced, *, rng) -> None:
-    sample, _created = ReservoirSample.objects.select_for_update().get_or_create(
+def _sample_add(model_id: int, version: int, day, reduced: recording.Reduced, *, limit) -> float:
+    """Merge the rows sampled by this process into the day's stored sample (the smallest
+    keys of both: ``sample``), whose table is rewritten only when one of them entered; the
+    stored sample's bound (``RowSample.bound``). Under the version's row lock, as
+    ``_counts_add``."""
+    stored, _created = ReservoirSample.objects.get_or_create(
         registered_model_id=model_id,
         version=version,
         day=day,
         defaults={"columns": reduced.columns},
     )
-    if sample.columns != reduced.columns:
-        return  # another profile's rows (a rebuilt profile): the day's sample keeps its own
-    sample.rows = recording.sample_as_list(
-        recording.sample_merge(
-            sample.rows,
-            sample.seen,
-            reduced.sample,
-            reduced.rows,
-            limit=settings.MONITOR_SAMPLE_ROWS,
-            rng=rng,
-        )
-    )
-    sample.seen += reduced.rows
-    sample.save(update_fields=["rows", "seen"])
+    if stored.columns != reduced.columns:
+        return 1.0  # another profile's rows (a rebuilt profile): the day's sample keeps its own
+    kept = samples.decoded(stored.table, stored.columns, stored.texts)
+    fields = ["seen"]
+    offered = reduced.sample
+    if offered is not None and len(offered) and offered.keys.min() < kept.bound(limit):
+        kept = samples.merged([kept, offered], limit)
+        stored.table, stored.texts = samples.encoded(kept, stored.columns)
+        fields += ["table", "texts"]
+    stored.seen += reduced.rows
+    stored.save(update_fields=fields)
+    return kept.bound(limit)
 
 
 # --- retention --------------------------------------------------------------------------------

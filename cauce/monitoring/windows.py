@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cauce.monitoring import alerts
+from cauce.monitoring import sample as samples
 from cauce.monitoring.drift import FeatureDrift, Thresholds, feature_drift
 from cauce.monitoring.models import (
     DriftResult,
@@ -30,6 +31,7 @@ from cauce.monitoring.models import (
     ReservoirSample,
     Window,
 )
+from cauce.monitoring.sample import RowSample
 
 logger = logging.getLogger(__name__)
 
@@ -58,23 +60,25 @@ def window_start(window: str, now: datetime) -> datetime:
     return now - WINDOWS[window]
 
 
-def window_sample(model_id: int, version: int, start: datetime) -> tuple[list[str], list[list]]:
+def window_sample(model_id: int, version: int, start: datetime) -> tuple[list[str], RowSample]:
     """(columns, rows) of the version's daily samples since ``start`` (rows sampled before it
     are left out). Days are sampled alike up to ``MONITOR_SAMPLE_ROWS`` each, so a busy day
     weighs no more than a quiet one in a week's sample: the tests ask whether the inputs
     moved, not how much each day sent."""
     since = start.timestamp()
     columns: list[str] = []
-    rows: list[list] = []
-    samples = ReservoirSample.objects.filter(
+    parts: list[RowSample] = []
+    stored = ReservoirSample.objects.filter(
         registered_model_id=model_id, version=version, day__gte=timezone.localdate(start)
     ).order_by("day")
-    for sample in samples.iterator():
+    for sample in stored.iterator():
         if columns and sample.columns != columns:
             continue
         columns = sample.columns
-        rows.extend(row for row in sample.rows if row[0] >= since)
-    return columns, rows
+        parts.append(samples.decoded(sample.table, sample.columns, sample.texts).since(since))
+    if not parts:
+        return columns, samples.empty(len(columns))
+    return columns, samples.merged(parts, sum(len(part) for part in parts))
 
 
 def window_counts(model_id: int, version: int, start: datetime) -> dict[str, dict[str, Any]]:
@@ -106,8 +110,7 @@ def version_drift(
     for feature in profile["features"]:
         name = feature["name"]
         total = counts.get(name, {"counts": None, "missing": 0, "rows": 0})
-        position = columns.index(name) + 1 if name in columns else None
-        sample = [row[position] for row in rows] if position is not None else []
+        sample = rows.values[columns.index(name)] if name in columns else []
         results.append(
             feature_drift(
                 feature,

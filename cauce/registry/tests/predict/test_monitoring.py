@@ -13,6 +13,7 @@ from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.training import TrainingSpec
 from cauce.integrations.mlflow import tracking
 from cauce.monitoring import recording
+from cauce.monitoring import sample as samples
 from cauce.monitoring.models import (
     DriftResult,
     FeatureCounts,
@@ -101,8 +102,9 @@ def test_an_api_prediction_is_recorded_with_its_rows_binned_and_sampled(
     assert sorted(counts.values_list("feature", flat=True)) == sorted(IRIS)
     assert all(sum(row.counts) == 40 and row.rows == 40 for row in counts)
     sample = ReservoirSample.objects.get(registered_model=model, version=version)
-    assert sample.columns == IRIS and sample.seen == 40 and len(sample.rows) == 40
-    assert sorted(row[3] for row in sample.rows) == sorted(rows["petal_length"].tolist())
+    kept = samples.decoded(sample.table, sample.columns, sample.texts)
+    assert sample.columns == IRIS and sample.seen == 40 and len(kept) == 40
+    assert sorted(kept.values[2].tolist()) == sorted(rows["petal_length"].tolist())
 
 
 def test_failed_predictions_are_recorded_with_their_outcome(viewer_api, served, trained_models):

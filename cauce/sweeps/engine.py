@@ -307,7 +307,7 @@ def _lease_keep_or_release(sweep_id: Any, token: str) -> bool:
     )
 
 
-def sweep_fill(*, sweep_id: Any) -> None:
+def sweep_fill(*, sweep_id: Any, reconcile: bool = True) -> None:
     """Ask for trials until ``SWEEP_PARALLEL_TRIALS`` are in flight or ``n_trials`` were
     asked; end the sweep once every trial is done. Safe to call any number of times, from
     any process: see the module's docstring.
@@ -315,7 +315,10 @@ def sweep_fill(*, sweep_id: Any) -> None:
     One conditional UPDATE takes the lease; only when it is taken does a second one leave
     the kick for its holder (``controller_wanted``, set only while the lease is held, so the
     holder sees it when it lets go; the lease free again by then: take it). The holder lets
-    go with one UPDATE that succeeds only when no kick came, else runs once more."""
+    go with one UPDATE that succeeds only when no kick came, else runs once more.
+
+    ``reconcile=False``: the kick of a trial that told the study itself, the only trial
+    that can have ended since the last run; a run for another kick reconciles."""
     token = uuid.uuid4().hex
     while not _lease_take(sweep_id, token):
         held = Sweep.objects.filter(pk=sweep_id).exclude(_lease_free())
@@ -325,9 +328,10 @@ def sweep_fill(*, sweep_id: Any) -> None:
             return
     try:
         while True:
-            _fill(sweep_id)
+            _fill(sweep_id, reconcile=reconcile)
             if not _lease_keep_or_release(sweep_id, token):
                 return
+            reconcile = True  # another process's kick: whatever it saw end
     except BaseException:
         Sweep.objects.filter(pk=sweep_id, controller_token=token).update(
             controller_token="", controller_until=None
@@ -354,7 +358,7 @@ def _reconcile(sweep: Sweep) -> None:
         optuna_study.tell(study, number=number, state=state, value=value)
 
 
-def _fill(sweep_id: Any) -> None:
+def _fill(sweep_id: Any, *, reconcile: bool = True) -> None:
     from cauce.sweeps import study as optuna_study
 
     sweep = Sweep.objects.get(pk=sweep_id)
@@ -362,7 +366,8 @@ def _fill(sweep_id: Any) -> None:
         return
     if _best_refresh(sweep):
         _log_best(sweep)
-    _reconcile(sweep)
+    if reconcile:
+        _reconcile(sweep)
     counts = Trial.objects.filter(sweep=sweep).aggregate(
         asked=Count("pk"),
         in_flight=Count("pk", filter=Q(status__in=Trial.IN_FLIGHT)),
@@ -394,12 +399,13 @@ def _fill(sweep_id: Any) -> None:
         asked, in_flight = asked + 1, in_flight + 1
 
 
-def sweep_kick(*, sweep_id: Any) -> None:
-    """Run the controller here; if that fails (the database, Optuna), leave it to a task."""
+def sweep_kick(*, sweep_id: Any, reconcile: bool = True) -> None:
+    """Run the controller here; if that fails (the database, Optuna), leave it to a task.
+    ``reconcile``: see ``sweep_fill``."""
     from cauce.sweeps.tasks import sweep_fill_task
 
     try:
-        sweep_fill(sweep_id=sweep_id)
+        sweep_fill(sweep_id=sweep_id, reconcile=reconcile)
     except Exception:
         logger.exception("Sweep %s: controller failed here; sent to the queue", sweep_id)
         try:
@@ -566,20 +572,20 @@ def trial_execute(*, sweep_id: Any, number: int) -> None:
     heartbeat = _Heartbeat(trial)
     heartbeat.start()
     try:
-        closed = _trial_run(sweep, trial)
+        closed, told = _trial_run(sweep, trial)
     finally:
         heartbeat.stop()
     if Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).exists():
-        sweep_kick(sweep_id=sweep.pk)
+        sweep_kick(sweep_id=sweep.pk, reconcile=not told)
     else:
         sweep_runs_close(sweep_id=sweep.pk, worker=True)
     if not closed:
         raise TrialRetry(MlflowUnavailable("the child run could not be closed"))
 
 
-def _trial_run(sweep: Sweep, trial: Trial) -> bool:
-    """Train and record the trial; False when its child run could not be closed (MLflow
-    unavailable): the task retries the close."""
+def _trial_run(sweep: Sweep, trial: Trial) -> tuple[bool, bool]:
+    """Train and record the trial: whether its child run was closed (False: MLflow
+    unavailable, the task retries the close) and whether the study was told."""
     import optuna
 
     from cauce.sweeps import study as optuna_study
@@ -649,12 +655,14 @@ def _trial_run(sweep: Sweep, trial: Trial) -> bool:
         if closed:
             Trial.objects.filter(pk=trial.pk).update(run_closed=True)
         trial.refresh_from_db()
+    told = False
     try:
         optuna_study.tell(study, number=trial.number, state=trial.status, value=trial.value)
+        told = True
     except Exception as exc:  # the controller reconciles it from the row
         logger.warning("Sweep %s trial %s: not told (%r)", sweep.pk, trial.number, exc)
     logger.info("Sweep %s trial %s: %s %s", sweep.pk, trial.number, trial.status, trial.value)
-    return closed
+    return closed, told
 
 
 def trial_give_up(*, sweep_id: Any, number: int, message: str) -> None:

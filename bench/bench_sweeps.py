@@ -10,7 +10,9 @@ PostgreSQL, the database named by ``DATABASE_URL`` is used as is, so give it a s
    ratio of the times from creation to the end (target <= 0.60).
 2. Per trial, Cauce (the one-worker sweep) against a bare script that runs the same Optuna
    study (same sampler and seed, the same storage) and logs the same child runs to MLflow
-   with MLflow's client: the ratio (target <= 1.3).
+   with MLflow's client: the ratio (target <= 1.3). The workers keep their database
+   connection between tasks as production's do (``CAUCE_DATABASE_CONN_MAX_AGE=60``), as the
+   bare script keeps its own.
 3. A 40-configuration grid on two workers: distinct configurations and child runs, counted
    with MLflow's client (target: 40 and 40).
 4. A TPE sweep with 5-fold cross-validation, pruned and unpruned (the same seed): the fold
@@ -61,6 +63,10 @@ def _setup(root: Path, mlflow_url: str) -> None:
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "LOG_LEVEL": "WARNING",
             "CELERY_TASK_DEFAULT_QUEUE": f"bench-sweeps-{uuid.uuid4().hex[:8]}",
+            # The workers (which inherit this environment) keep their database connection
+            # between tasks, as production's do (CONN_MAX_AGE 60 there), and as the bare
+            # script keeps its own; the development default opens one per task (a trial).
+            "CAUCE_DATABASE_CONN_MAX_AGE": "60",
         }
     )
     (root / "data").mkdir(parents=True)

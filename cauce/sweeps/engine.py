@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -274,36 +275,68 @@ def _importances(sweep: Sweep) -> dict[str, float]:
         return {}
 
 
+def _lease_free() -> Q:
+    return Q(controller_until__isnull=True) | Q(controller_until__lt=timezone.now())
+
+
 def _lease_take(sweep_id: Any, token: str) -> bool:
-    now = timezone.now()
     return bool(
         Sweep.objects.filter(pk=sweep_id)
-        .filter(Q(controller_until__isnull=True) | Q(controller_until__lt=now))
+        .filter(_lease_free())
         .update(
             controller_token=token,
-            controller_until=now + timedelta(seconds=LEASE_SECONDS),
+            controller_until=timezone.now() + timedelta(seconds=LEASE_SECONDS),
             controller_wanted=False,
         )
     )
 
 
-def sweep_fill(*, sweep_id: Any) -> None:
+def _lease_keep_or_release(sweep_id: Any, token: str) -> bool:
+    """After a run of the controller: let the lease go unless a kick came meanwhile; then
+    keep it (renewed, the kick seen) and return True: the holder runs once more."""
+    if Sweep.objects.filter(pk=sweep_id, controller_token=token, controller_wanted=False).update(
+        controller_token="", controller_until=None
+    ):
+        return False
+    # A kick came (or the lease expired and another process holds it now: then not ours).
+    return bool(
+        Sweep.objects.filter(pk=sweep_id, controller_token=token).update(
+            controller_until=timezone.now() + timedelta(seconds=LEASE_SECONDS),
+            controller_wanted=False,
+        )
+    )
+
+
+def sweep_fill(*, sweep_id: Any, reconcile: bool = True) -> None:
     """Ask for trials until ``SWEEP_PARALLEL_TRIALS`` are in flight or ``n_trials`` were
     asked; end the sweep once every trial is done. Safe to call any number of times, from
-    any process: see the module's docstring."""
-    Sweep.objects.filter(pk=sweep_id).update(controller_wanted=True)
-    while True:
-        token = uuid.uuid4().hex
-        if not _lease_take(sweep_id, token):
+    any process: see the module's docstring.
+
+    One conditional UPDATE takes the lease; only when it is taken does a second one leave
+    the kick for its holder (``controller_wanted``, set only while the lease is held, so the
+    holder sees it when it lets go; the lease free again by then: take it). The holder lets
+    go with one UPDATE that succeeds only when no kick came, else runs once more.
+
+    ``reconcile=False``: the kick of a trial that told the study itself, the only trial
+    that can have ended since the last run; a run for another kick reconciles."""
+    token = uuid.uuid4().hex
+    while not _lease_take(sweep_id, token):
+        held = Sweep.objects.filter(pk=sweep_id).exclude(_lease_free())
+        if held.update(controller_wanted=True):
             return  # the holder runs once more: it sees controller_wanted
-        try:
-            _fill(sweep_id)
-        finally:
-            Sweep.objects.filter(pk=sweep_id, controller_token=token).update(
-                controller_token="", controller_until=None
-            )
-        if not Sweep.objects.filter(pk=sweep_id, controller_wanted=True).exists():
+        if not Sweep.objects.filter(pk=sweep_id).exists():
             return
+    try:
+        while True:
+            _fill(sweep_id, reconcile=reconcile)
+            if not _lease_keep_or_release(sweep_id, token):
+                return
+            reconcile = True  # another process's kick: whatever it saw end
+    except BaseException:
+        Sweep.objects.filter(pk=sweep_id, controller_token=token).update(
+            controller_token="", controller_until=None
+        )
+        raise
 
 
 def _reconcile(sweep: Sweep) -> None:
@@ -325,7 +358,7 @@ def _reconcile(sweep: Sweep) -> None:
         optuna_study.tell(study, number=number, state=state, value=value)
 
 
-def _fill(sweep_id: Any) -> None:
+def _fill(sweep_id: Any, *, reconcile: bool = True) -> None:
     from cauce.sweeps import study as optuna_study
 
     sweep = Sweep.objects.get(pk=sweep_id)
@@ -333,42 +366,46 @@ def _fill(sweep_id: Any) -> None:
         return
     if _best_refresh(sweep):
         _log_best(sweep)
-    _reconcile(sweep)
-    while sweep.status == Sweep.Status.RUNNING:
-        counts = Trial.objects.filter(sweep=sweep).aggregate(
-            asked=Count("pk"),
-            in_flight=Count("pk", filter=Q(status__in=Trial.IN_FLIGHT)),
-            done=Count("pk", filter=Q(status__in=FINISHED_TRIALS)),
-        )
-        if counts["done"] >= sweep.n_trials:
-            _finish(sweep)
-            return
-        if counts["in_flight"] >= settings.SWEEP_PARALLEL_TRIALS:
-            return
-        if counts["asked"] >= sweep.n_trials:
-            return
-        study = optuna_study.study_load(sweep, next_number=counts["asked"])
-        asked = study.ask(optuna_study.distributions(sweep))
-        now = timezone.now()
+    if reconcile:
+        _reconcile(sweep)
+    counts = Trial.objects.filter(sweep=sweep).aggregate(
+        asked=Count("pk"),
+        in_flight=Count("pk", filter=Q(status__in=Trial.IN_FLIGHT)),
+        done=Count("pk", filter=Q(status__in=FINISHED_TRIALS)),
+    )
+    if counts["done"] >= sweep.n_trials:
+        _finish(sweep)
+        return
+    asked, in_flight = counts["asked"], counts["in_flight"]
+    while in_flight < settings.SWEEP_PARALLEL_TRIALS and asked < sweep.n_trials:
+        if asked > counts["asked"]:  # a second ask in this run: a cancel stops it
+            sweep.refresh_from_db(fields=["status"])
+            if sweep.status != Sweep.Status.RUNNING:
+                return
+        study = optuna_study.study_load(sweep, next_number=asked)
+        trial = study.ask(optuna_study.distributions(sweep))
         with transaction.atomic():
-            trial = Trial.objects.create(
+            row = Trial.objects.create(
                 sweep=sweep,
-                number=asked.number,
-                optuna_trial_id=asked._trial_id,
-                params=optuna_study.params_of(asked.params),
-                dispatched_at=now,
+                number=trial.number,
+                optuna_trial_id=trial._trial_id,
+                params=optuna_study.params_of(trial.params),
+                dispatched_at=timezone.now(),
                 dispatches=1,
             )
-            transaction.on_commit(lambda trial=trial: trial_dispatch(trial))
-        sweep.refresh_from_db(fields=["status"])
+            transaction.on_commit(lambda row=row: trial_dispatch(row))
+        # Counted here, not read again: a trial that ends meanwhile kicks the controller
+        # (then its holder, this process, runs once more).
+        asked, in_flight = asked + 1, in_flight + 1
 
 
-def sweep_kick(*, sweep_id: Any) -> None:
-    """Run the controller here; if that fails (the database, Optuna), leave it to a task."""
+def sweep_kick(*, sweep_id: Any, reconcile: bool = True) -> None:
+    """Run the controller here; if that fails (the database, Optuna), leave it to a task.
+    ``reconcile``: see ``sweep_fill``."""
     from cauce.sweeps.tasks import sweep_fill_task
 
     try:
-        sweep_fill(sweep_id=sweep_id)
+        sweep_fill(sweep_id=sweep_id, reconcile=reconcile)
     except Exception:
         logger.exception("Sweep %s: controller failed here; sent to the queue", sweep_id)
         try:
@@ -405,7 +442,9 @@ def _trial_settings(sweep: Sweep, trial: Trial) -> TrialSettings:
     )
 
 
-def _child_run(sweep: Sweep, trial: Trial) -> str:
+def _child_run(sweep: Sweep, trial: Trial) -> tuple[str, Callable[[], None]]:
+    """The trial's child run, and a function that waits until its params are logged (they
+    are sent now and logged while the trial trains)."""
     run_id = mlflow_sweeps.child_run_create(
         experiment_id=sweep.mlflow_experiment_id,
         parent_run_id=sweep.mlflow_run_id,
@@ -419,12 +458,23 @@ def _child_run(sweep: Sweep, trial: Trial) -> str:
     params = {f"hp.{name}": value for name, value in trial.params.items()}
     params.update({f"hp.{name}": v for name, v in sweep.fixed_hyperparameters.items()})
     params.update({"trial_number": trial.number, "algorithm": sweep.algorithm})
+    return run_id, mlflow_sweeps.run_log_params_begin(run_id=run_id, params=params)
+
+
+def _params_logged(trial: Trial, wait: Callable[[], None]) -> None:
+    """Wait for the child run's params; if MLflow refused them or is down, the run ends
+    FAILED (and, MLflow down, the trial is WAITING again for its task to retry it)."""
     try:
-        tracking.run_log_params(run_id=run_id, params=params)
+        wait()
+    except MlflowUnavailable as exc:
+        run_end_quietly(trial.mlflow_run_id, "FAILED")
+        Trial.objects.filter(pk=trial.pk, status=Trial.Status.RUNNING).update(
+            status=Trial.Status.WAITING, started_at=None, heartbeat_at=None
+        )
+        raise TrialRetry(exc) from exc
     except BaseException:
-        run_end_quietly(run_id, "FAILED")
+        run_end_quietly(trial.mlflow_run_id, "FAILED")
         raise
-    return run_id
 
 
 # The last datasets read by this process: a sweep's trials read the same file again and again.
@@ -522,32 +572,35 @@ def trial_execute(*, sweep_id: Any, number: int) -> None:
     heartbeat = _Heartbeat(trial)
     heartbeat.start()
     try:
-        closed = _trial_run(sweep, trial)
+        closed, told = _trial_run(sweep, trial)
     finally:
         heartbeat.stop()
     if Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).exists():
-        sweep_kick(sweep_id=sweep.pk)
+        sweep_kick(sweep_id=sweep.pk, reconcile=not told)
     else:
         sweep_runs_close(sweep_id=sweep.pk, worker=True)
     if not closed:
         raise TrialRetry(MlflowUnavailable("the child run could not be closed"))
 
 
-def _trial_run(sweep: Sweep, trial: Trial) -> bool:
-    """Train and record the trial; False when its child run could not be closed (MLflow
-    unavailable): the task retries the close."""
+def _trial_run(sweep: Sweep, trial: Trial) -> tuple[bool, bool]:
+    """Train and record the trial: whether its child run was closed (False: MLflow
+    unavailable, the task retries the close) and whether the study was told."""
     import optuna
 
     from cauce.sweeps import study as optuna_study
 
     study = optuna_study.study_load(sweep)
-    handle = optuna_study.trial_handle(study, trial.optuna_trial_id)
+    handle = None  # the running trial in Optuna: read when the first fold is reported
 
     def on_fold(step: int, mean_so_far: float) -> None:
+        nonlocal handle
         if not Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).exists():
             raise TrialStopped
         if step < 0:
             return
+        if handle is None:
+            handle = optuna_study.trial_handle(study, trial.optuna_trial_id)
         handle.report(mean_so_far, step)
         if handle.should_prune():
             raise optuna.TrialPruned
@@ -555,7 +608,7 @@ def _trial_run(sweep: Sweep, trial: Trial) -> bool:
     started = time.perf_counter()
     state, run_status, value, error, scores = "FAIL", "FAILED", None, "", None
     try:
-        run_id = _child_run(sweep, trial)
+        run_id, params_wait = _child_run(sweep, trial)
     except MlflowUnavailable as exc:
         Trial.objects.filter(pk=trial.pk, status=Trial.Status.RUNNING).update(
             status=Trial.Status.WAITING, started_at=None, heartbeat_at=None
@@ -577,6 +630,7 @@ def _trial_run(sweep: Sweep, trial: Trial) -> bool:
         logger.exception("Sweep %s trial %s failed", sweep.pk, trial.number)
         error = _("La prueba falló (%(kind)s).") % {"kind": type(exc).__name__}
     duration = round(time.perf_counter() - started, 3)
+    _params_logged(trial, params_wait)
     fold_scores = list(scores.fold_scores) if scores else _reported(handle)
     if Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.CANCELLED).exists():
         run_status = "KILLED"  # cancelled meanwhile: the child ends with its parent
@@ -592,19 +646,23 @@ def _trial_run(sweep: Sweep, trial: Trial) -> bool:
         setattr(trial, name, result)
     # The child run ends before the row says the trial ended: whoever reads an ended trial
     # finds its run ended too.
-    closed = _trial_run_close(trial, sweep=sweep, run_status=run_status)
+    closed = _trial_run_close(trial, sweep=sweep, run_status=run_status, record=False)
     finished = Trial.objects.filter(pk=trial.pk, status=Trial.Status.RUNNING).update(
-        **results, finished_at=timezone.now()
+        **results, run_closed=closed, finished_at=timezone.now()
     )
-    trial.refresh_from_db()
     if not finished:  # the watch failed it meanwhile (no heartbeat): its verdict stands
         logger.warning("Sweep %s trial %s: failed by the watch meanwhile", sweep.pk, trial.number)
+        if closed:
+            Trial.objects.filter(pk=trial.pk).update(run_closed=True)
+        trial.refresh_from_db()
+    told = False
     try:
         optuna_study.tell(study, number=trial.number, state=trial.status, value=trial.value)
+        told = True
     except Exception as exc:  # the controller reconciles it from the row
         logger.warning("Sweep %s trial %s: not told (%r)", sweep.pk, trial.number, exc)
     logger.info("Sweep %s trial %s: %s %s", sweep.pk, trial.number, trial.status, trial.value)
-    return closed
+    return closed, told
 
 
 def trial_give_up(*, sweep_id: Any, number: int, message: str) -> None:
@@ -617,6 +675,8 @@ def trial_give_up(*, sweep_id: Any, number: int, message: str) -> None:
 
 def _reported(handle) -> list[float]:
     """The fold scores reported before a prune or a stop (running means, by step)."""
+    if handle is None:  # none reported
+        return []
     try:
         values = handle.storage.get_trial(handle._trial_id).intermediate_values
     except Exception:
@@ -624,9 +684,13 @@ def _reported(handle) -> list[float]:
     return [values[step] for step in sorted(values)]
 
 
-def _trial_run_close(trial: Trial, *, sweep: Sweep, run_status: str | None = None) -> bool:
-    """Log the trial's results on its child run and end it; True once done. False while
-    MLflow is unavailable (the task retries); another refusal ends the run FAILED."""
+def _trial_run_close(
+    trial: Trial, *, sweep: Sweep, run_status: str | None = None, record: bool = True
+) -> bool:
+    """Log the trial's results on its child run and end it; True once done (recorded as
+    ``run_closed``, unless ``record`` is False: the caller writes it with its own update).
+    False while MLflow is unavailable (the task retries); another refusal ends the run
+    FAILED."""
     if run_status is None:  # a retried close
         cancelled = Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.CANCELLED).exists()
         ended_well = trial.status in (Trial.Status.COMPLETE, Trial.Status.PRUNED)
@@ -648,5 +712,6 @@ def _trial_run_close(trial: Trial, *, sweep: Sweep, run_status: str | None = Non
     except MlflowError as exc:
         logger.warning("Sweep %s trial %s: child run not closed (%r)", sweep.pk, trial.number, exc)
         run_end_quietly(trial.mlflow_run_id, "FAILED" if run_status != "KILLED" else run_status)
-    Trial.objects.filter(pk=trial.pk).update(run_closed=True)
+    if record:
+        Trial.objects.filter(pk=trial.pk).update(run_closed=True)
     return True

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -75,6 +78,42 @@ def storage_dispose() -> None:
             found.engine.dispose()
 
 
+# The studies this process used last, each with its own cache of trials (Optuna's
+# ``_CachedStorage``, what ``optuna.load_study`` wraps an RDBStorage in, kept here from one
+# trial or ask to the next): a finished trial is read from the database once per process,
+# not at every load, and the study's id and direction are not asked for again. The cache
+# is safe across processes (Optuna's own multi-process design: only finished trials, which
+# never change, are kept; unfinished and newer ones are read again at each use).
+@dataclass
+class _Loaded:
+    study: optuna.Study
+    storage: optuna.storages.BaseStorage
+    study_id: int
+
+
+_studies: OrderedDict[tuple[int, str, str], _Loaded] = OrderedDict()
+_STUDIES_KEPT = 4
+
+
+def _loaded(study_name: str) -> _Loaded:
+    key = (os.getpid(), storage_url(), study_name)
+    found = _studies.get(key)
+    if found is None:
+        cached = optuna.storages.get_storage(storage())
+        study = optuna.load_study(
+            study_name=study_name, storage=cached, sampler=optuna.samplers.RandomSampler()
+        )
+        found = _Loaded(study, cached, cached.get_study_id_from_name(study_name))
+        for other in [k for k in _studies if k[0] != key[0]]:
+            _studies.pop(other, None)  # a parent's, forked: never used here
+        _studies[key] = found
+        while len(_studies) > _STUDIES_KEPT:
+            _studies.popitem(last=False)
+    else:
+        _studies.move_to_end(key)
+    return found
+
+
 def _derived_seed(seed: int, number: int) -> int:
     """A seed per trial: a sampler is built anew for each ask, in whichever process."""
     digest = hashlib.sha256(f"{seed}:{number}".encode()).digest()
@@ -127,17 +166,17 @@ def study_create(sweep: Sweep) -> optuna.Study:
 
 
 def study_load(sweep: Sweep, *, next_number: int | None = None) -> optuna.Study:
-    """The study; with ``next_number``, ready to ask for that trial. Without, for reporting
-    and telling only: a plain sampler (the grid's would stop the study on its last tell,
-    which Optuna allows only inside ``optimize``)."""
-    sampler = (
+    """This process's study (see ``_studies``); with ``next_number``, ready to ask for that
+    trial. Without, for reporting and telling only: a plain sampler (the grid's would stop
+    the study on its last tell, which Optuna allows only inside ``optimize``)."""
+    study = _loaded(sweep.study_name).study
+    study.sampler = (
         optuna.samplers.RandomSampler()
         if next_number is None
         else sampler_build(sweep, next_number=next_number)
     )
-    return optuna.load_study(
-        study_name=sweep.study_name, storage=storage(), sampler=sampler, pruner=pruner_build()
-    )
+    study.pruner = pruner_build()
+    return study
 
 
 def trial_handle(study: optuna.Study, trial_id: int) -> optuna.Trial:
@@ -158,21 +197,38 @@ def param_importances(sweep: Sweep) -> dict[str, float]:
         return {}
 
 
+_STATES = {
+    "COMPLETE": optuna.trial.TrialState.COMPLETE,
+    "PRUNED": optuna.trial.TrialState.PRUNED,
+    "FAIL": optuna.trial.TrialState.FAIL,
+}
+
+
 def tell(study: optuna.Study, *, number: int, state: str, value: float | None = None) -> None:
-    """Tell the study how a trial ended; a trial already told (a replay) is left alone."""
-    states = {
-        "COMPLETE": optuna.trial.TrialState.COMPLETE,
-        "PRUNED": optuna.trial.TrialState.PRUNED,
-        "FAIL": optuna.trial.TrialState.FAIL,
-    }
-    # ValueError: no such trial number (a study recreated), nothing to record.
-    with contextlib.suppress(ValueError):
-        study.tell(
-            number,
-            values=value if state == "COMPLETE" else None,
-            state=states[state],
-            skip_if_finished=True,
-        )
+    """Tell the study how a trial ended; a trial already told (a replay) is left alone.
+
+    What ``Study.tell(number, ..., skip_if_finished=True)`` writes (the state, the value; a
+    pruned trial's value is its last reported one), through the storage: without the two
+    reads of the whole trial around it (the storage itself refuses a finished trial, under a
+    row lock) and without the sampler's ``after_trial``, a no-op for the plain sampler a
+    study is told with here (see ``study_load``)."""
+    loaded = _loaded(study.study_name)
+    try:
+        trial_id = loaded.storage.get_trial_id_from_study_id_trial_number(loaded.study_id, number)
+    except (KeyError, ValueError):
+        return  # no such trial number (a study recreated): nothing to record
+    values = None
+    if state == "COMPLETE":
+        values = [float(value)] if value is not None and math.isfinite(value) else None
+        if values is None:  # never so (a completed trial's score is finite): not left RUNNING
+            state = "FAIL"
+    elif state == "PRUNED":
+        frozen = loaded.storage.get_trial(trial_id)
+        last = frozen.last_step
+        if last is not None and math.isfinite(frozen.intermediate_values[last]):
+            values = [frozen.intermediate_values[last]]
+    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+        loaded.storage.set_trial_state_values(trial_id, _STATES[state], values)
 
 
 def params_of(values: dict[str, Any]) -> dict[str, Any]:

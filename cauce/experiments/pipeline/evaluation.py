@@ -45,13 +45,18 @@ def _classification_metrics(
     predictions: np.ndarray,
     classes: list[Any],
 ) -> dict[str, float]:
+    # A plain array (a pandas string column is converted once, not by each metric), and the
+    # three macro averages from one confusion matrix: the same values as precision_score,
+    # recall_score and f1_score each computing its own.
+    y_true = np.asarray(y_test)
+    precision, recall, f1, _support = skm.precision_recall_fscore_support(
+        y_true, predictions, average="macro", zero_division=0
+    )
     values = {
-        "accuracy": skm.accuracy_score(y_test, predictions),
-        "precision_macro": skm.precision_score(
-            y_test, predictions, average="macro", zero_division=0
-        ),
-        "recall_macro": skm.recall_score(y_test, predictions, average="macro", zero_division=0),
-        "f1_macro": skm.f1_score(y_test, predictions, average="macro", zero_division=0),
+        "accuracy": skm.accuracy_score(y_true, predictions),
+        "precision_macro": precision,
+        "recall_macro": recall,
+        "f1_macro": f1,
     }
     roc_auc = _roc_auc(model, x_test, y_test, classes)
     if roc_auc is not None:

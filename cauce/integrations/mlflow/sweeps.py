@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from cauce.integrations.mlflow.client import get_client, translate_errors
-from cauce.integrations.mlflow.tracking import _metrics, run_create
+from cauce.integrations.mlflow.tracking import _metrics, run_create, run_log_params
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
 
@@ -20,6 +23,30 @@ def child_run_create(
         run_name=run_name,
         tags={**tags, PARENT_RUN_TAG: parent_run_id},
     )
+
+
+# One thread per process that sends a trial's params while the trial trains (keyed by
+# process id: a forked pool process never uses its parent's thread). Created before the
+# first training, so its stack is not counted against a training's memory limit.
+_senders: dict[int, ThreadPoolExecutor] = {}
+
+
+def _sender() -> ThreadPoolExecutor:
+    found = _senders.get(os.getpid())
+    if found is None:
+        _senders.clear()
+        found = _senders[os.getpid()] = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="mlflow-params"
+        )
+    return found
+
+
+def run_log_params_begin(*, run_id: str, params: Mapping[str, Any]) -> Callable[[], None]:
+    """Send ``params`` now, from another thread, and return a function that waits for
+    MLflow's answer and raises what ``run_log_params`` would (``MlflowUnavailable``,
+    ``MlflowError``): the caller trains meanwhile, instead of waiting for the round trip."""
+    future = _sender().submit(run_log_params, run_id=run_id, params=dict(params))
+    return future.result
 
 
 def run_log_metrics(*, run_id: str, metrics: Mapping[str, float]) -> None:

@@ -49,6 +49,31 @@ def _columns(page) -> list[str]:
     )
 
 
+def test_without_javascript_comparar_opens_the_address_of_the_selection_only(
+    browser, live_server, viewer, compared
+):
+    context = browser.new_context(java_script_enabled=False, locale="es-ES")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("input[name=username]", viewer.get_username())
+        page.fill("input[name=password]", "pw-vera")
+        page.click("form:has(input[name=password]) button[type=submit]")
+        page.wait_for_url(lambda url: "/accounts/login/" not in url)
+        page.goto(f"{live_server.url}/experiments/")
+        for name in ("Bosque 000", "Bosque 002"):
+            page.get_by_label(f"Seleccionar «{name}»").check()
+        page.get_by_role("button", name="Comparar").click()
+
+        page.wait_for_url(re.compile(r"/experiments/compare/\?ids="))
+        assert page.url == (
+            f"{live_server.url}/experiments/compare/?ids={compared[0].pk}%2C{compared[2].pk}"
+        )
+        assert sorted(_columns(page)) == sorted(str(compared[i].pk) for i in (0, 2))
+    finally:
+        context.close()
+
+
 def test_a_viewer_compares_three_experiments(logged_in_page, live_server, viewer, compared):
     page = logged_in_page(viewer, "pw-vera")
     page.goto(f"{live_server.url}/experiments/")

@@ -59,6 +59,9 @@ class Child:
     log_path: Path
     stop_last: bool = False
     grace: float | None = None
+    # SIGTERM to the leader only, which stops its own children (see start_worker); the group
+    # gets SIGKILL after the grace period all the same.
+    stop_leader_only: bool = False
 
     @property
     def pgid(self) -> int:
@@ -161,10 +164,12 @@ class Supervisor:
         env: dict | None = None,
         stop_last: bool = False,
         grace: float | None = None,
+        stop_leader_only: bool = False,
     ) -> Child:
         child = self.spawn(name, command, log_name, env)
         child.stop_last = stop_last
         child.grace = grace
+        child.stop_leader_only = stop_leader_only
         self.children.append(child)
         return child
 
@@ -221,9 +226,14 @@ class Supervisor:
             os.killpg(child.pgid, signum)
 
     def stop(self, children: list[Child]) -> None:
-        """SIGTERM to each child's group; SIGKILL to what is left after the grace period."""
+        """SIGTERM to each child's group (or its leader); SIGKILL to what is left of the group
+        after the grace period."""
         for child in children:
-            self._signal_group(child, signal.SIGTERM)
+            if child.stop_leader_only:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.process.pid, signal.SIGTERM)
+            else:
+                self._signal_group(child, signal.SIGTERM)
         started = time.monotonic()
 
         def overdue(child: Child) -> bool:
@@ -337,7 +347,18 @@ def start_worker(sup: Supervisor, settings) -> Child:
         "--loglevel", "INFO", "--queues", queue,
         "--hostname", f"cauce-{os.getpid()}@%h", "--beat",
     ]  # fmt: skip
-    return sup.start("Celery worker", command, "worker.log", grace=WORKER_GRACE_SECONDS)
+    # SIGTERM to the worker's main process only: its warm shutdown lets a running task end,
+    # then stops the pool and beat itself. A SIGTERM to the whole group also reached the pool
+    # processes, which died holding the pool's queue lock: the main process then waited on
+    # that lock until the grace period's SIGKILL (~20 s for every idle Ctrl-C), and a running
+    # task was killed instead of finishing.
+    return sup.start(
+        "Celery worker",
+        command,
+        "worker.log",
+        grace=WORKER_GRACE_SECONDS,
+        stop_leader_only=True,
+    )
 
 
 def create_demo(sup: Supervisor) -> bool:

@@ -272,6 +272,65 @@ def test_stopping_kills_the_whole_group_even_a_child_that_ignores_sigterm(superv
     assert not any(_alive(pid) for pid in members)
 
 
+def test_a_leader_only_child_gets_sigterm_alone_and_stops_its_own_children(supervisor, tmp_path):
+    """The Celery worker's case: its pool processes must not get the SIGTERM themselves."""
+    report = tmp_path / "pool.txt"
+    pool = (
+        "import signal, sys, time\n"
+        f"report = {str(report)!r}\n"
+        "def record(text):\n"
+        "    open(report, 'w').write(text)\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, lambda *_: record('SIGTERM from outside'))\n"
+        "signal.signal(signal.SIGUSR1, lambda *_: record('stopped by its parent'))\n"
+        "time.sleep(60)\n"
+    )
+    leader = (
+        "import signal, subprocess, sys, time\n"
+        f"pool = subprocess.Popen([sys.executable, '-c', {pool!r}])\n"
+        "def stop(*_):\n"
+        "    pool.send_signal(signal.SIGUSR1)\n"
+        "    pool.wait()\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        "time.sleep(60)\n"
+    )
+    child = supervisor.start("Worker", _python(leader), "w.log", stop_leader_only=True)
+    deadline = time.monotonic() + 10
+    while len(processes.group_members(child.pgid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the pool process has installed its handlers
+
+    supervisor.stop_all()
+
+    assert report.read_text() == "stopped by its parent"
+    assert processes.group_members(child.pgid) == []
+
+
+def test_the_celery_worker_is_stopped_through_its_main_process(monkeypatch, tmp_path):
+    started = {}
+
+    class Recorder(run_script.Supervisor):
+        def start(self, name, command, log_name, **options):
+            started.update(options, command=command)
+
+    settings = type(
+        "Settings",
+        (),
+        {
+            "CELERY_TASK_DEFAULT_QUEUE": "cauce",
+            "CELERY_WORKER_CONCURRENCY": 2,
+            "CELERY_BROKER_URL": "filesystem://",
+            "TRAINING_MEMORY_MB": 3000,
+        },
+    )
+    run_script.start_worker(Recorder(tmp_path, {}), settings)
+
+    assert started["stop_leader_only"] is True
+    assert started["grace"] == run_script.WORKER_GRACE_SECONDS
+    assert "--beat" in started["command"]
+
+
 def test_a_stop_signal_ends_the_wait_at_once(supervisor):
     supervisor.start("Sleeper", _python("import time; time.sleep(60)"), "s.log")
     supervisor.stop_requested = True

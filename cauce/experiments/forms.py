@@ -263,6 +263,25 @@ def _hyperparameter_row(field, spec: ParameterSpec) -> dict[str, Any]:
     }
 
 
+def initial_from_query(query: Any, field_names: Any) -> dict[str, Any]:
+    """The named fields' values in a GET query (a reload without JavaScript, or another
+    form's button), and the typed hyperparameters: of a hyperparameter's number input and
+    select, which share its name, the one filled in."""
+    initial: dict[str, Any] = {}
+    for name in field_names:
+        if name == "feature_columns":
+            if query.getlist(name):
+                initial[name] = query.getlist(name)
+        elif name in query:
+            initial[name] = query[name]
+    for name in query:
+        if name.startswith(HYPERPARAMETER_PREFIX):
+            filled = [value for value in query.getlist(name) if value.strip()]
+            if filled:
+                initial[name] = filled[0].strip()
+    return initial
+
+
 class ExperimentCreateForm(forms.Form):
     name = forms.CharField(label=_("Nombre"), max_length=200)
     description = forms.CharField(

@@ -22,11 +22,11 @@ from cauce.experiments import services
 from cauce.experiments.forms import (
     BULK_ADD,
     DEFAULT_PER_PAGE,
-    HYPERPARAMETER_PREFIX,
     BulkTagForm,
     ExperimentCreateForm,
     ExperimentEditForm,
     ExperimentFilterForm,
+    initial_from_query,
 )
 from cauce.experiments.liveness import experiment_fail_if_stale
 from cauce.experiments.mlflow_links import mlflow_tag_search_url
@@ -269,20 +269,7 @@ def _create_initial(request, project) -> dict[str, Any]:
         if source.project_id != project.pk:
             raise Http404
         return ExperimentCreateForm.initial_from(source)
-    initial: dict[str, Any] = {}
-    for name in ExperimentCreateForm.base_fields:
-        if name == "feature_columns":
-            if request.GET.getlist(name):
-                initial[name] = request.GET.getlist(name)
-        elif name in request.GET:
-            initial[name] = request.GET[name]
-    for name in request.GET:
-        # A hyperparameter's number input and select share its name: the one filled in.
-        if name.startswith(HYPERPARAMETER_PREFIX):
-            filled = [value for value in request.GET.getlist(name) if value.strip()]
-            if filled:
-                initial[name] = filled[0].strip()
-    return initial
+    return initial_from_query(request.GET, ExperimentCreateForm.base_fields)
 
 
 @login_required

@@ -17,7 +17,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from cauce.core.csv import csv_write
 from cauce.core.exceptions import ApplicationError
@@ -200,13 +200,21 @@ def _plots_links(order: list[ComparedExperiment]) -> list[tuple[str, str]]:
     return [(path, f"{base}?{urlencode([*experiments, ('path', path)])}") for path in paths]
 
 
+def _address(ids: list[str]) -> str:
+    return f"{reverse('experiments:ml_experiment_compare')}?{urlencode({'ids': ','.join(ids)})}"
+
+
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def ml_experiment_compare(request):
+    if request.method == "POST":
+        # The lists' checkboxes without JavaScript: they belong to the bulk tagging form,
+        # whose CSRF token must not reach an address people bookmark and share; the
+        # comparison's own address holds the selection only.
+        return redirect(_address(request.POST.getlist("experiments")))
     if "experiments" in request.GET and "ids" not in request.GET:
-        # The lists' checkboxes (a GET form without JavaScript): the address's own shape.
-        ids = ",".join(request.GET.getlist("experiments"))
-        return redirect(f"{reverse('experiments:ml_experiment_compare')}?{urlencode({'ids': ids})}")
+        # The same form's former GET submission (old bookmarks): the address's own shape.
+        return redirect(_address(request.GET.getlist("experiments")))
     try:
         result = _load(request)
     except ApplicationError as error:

@@ -73,6 +73,18 @@ def alert_acknowledge(*, alert: Alert, user: Any) -> Alert:
     return alert
 
 
+def alert_group_acknowledge(*, alert: Alert, user: Any) -> int:
+    """Acknowledge ``alert`` and the other open ones of its line (its version's feature, or
+    errors, in the other windows) at one moment; how many it closed."""
+    return Alert.objects.filter(
+        registered_model_id=alert.registered_model_id,
+        version=alert.version,
+        kind=alert.kind,
+        feature=alert.feature,
+        acknowledged_at__isnull=True,
+    ).update(acknowledged_at=timezone.now(), acknowledged_by=user)
+
+
 def alerts_acknowledge_all(*, project: Any, user: Any, model_name: str = "") -> int:
     """Acknowledge every open alert of ``project`` (of its model ``model_name`` only, when
     given: a name the project has no alerts for acknowledges none); how many it closed."""

@@ -13,7 +13,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ApplicationError, ConflictError
-from cauce.monitoring.models import Alert, DriftResult, PredictionRecord, ReferenceProfile
+from cauce.monitoring.models import (
+    Alert,
+    DriftResult,
+    PredictionRecord,
+    ReferenceProfile,
+    Window,
+)
 from cauce.monitoring.windows import WINDOWS, window_start
 
 PROFILES_COMMAND = "manage.py monitoring_profiles"
@@ -109,6 +115,56 @@ def project_alerts(*, project: Any, include_acknowledged: bool = False):
     if not include_acknowledged:
         alerts = alerts.filter(acknowledged_at__isnull=True)
     return alerts.order_by("-created_at")
+
+
+@dataclass
+class AlertGroup:
+    """The alerts of one version's feature (or of its errors) in its windows: one line.
+
+    Acknowledged alerts group by the moment they were acknowledged (a line acknowledged at
+    once stays one line), open ones all together.
+    """
+
+    alerts: list[Alert]
+
+    @property
+    def first(self) -> Alert:
+        """The newest: its model, version, kind and feature are the group's."""
+        return self.alerts[0]
+
+    @property
+    def windows(self) -> list[str]:
+        """The windows flagged, shortest first, as the page names them."""
+        chosen = {alert.window for alert in self.alerts}
+        return [str(label) for value, label in Window.choices if value in chosen]
+
+    @property
+    def worst(self) -> Alert:
+        """The window with the highest PSI (drift) or error rate (errors)."""
+
+        def badness(alert: Alert) -> float:
+            detail = alert.detail or {}
+            if alert.kind == Alert.Kind.DRIFT:
+                return detail.get("psi") if detail.get("psi") is not None else -1.0
+            return (detail.get("errors") or 0) / max(detail.get("requests") or 0, 1)
+
+        return max(self.alerts, key=badness)
+
+
+def alert_groups(alerts: Any) -> list[AlertGroup]:
+    """``alerts`` (newest first) as lines: one per model, version, kind, feature and
+    acknowledgement, in the order of their newest alert."""
+    groups: dict[tuple, AlertGroup] = {}
+    for alert in alerts:
+        key = (
+            alert.registered_model_id,
+            alert.version,
+            alert.kind,
+            alert.feature,
+            alert.acknowledged_at,
+        )
+        groups.setdefault(key, AlertGroup(alerts=[])).alerts.append(alert)
+    return list(groups.values())
 
 
 def usage_series(

@@ -71,9 +71,11 @@ def model_monitoring(request, name: str):
         "windows": Window.choices,
         "versions": selectors.model_versions_usage(model=model, window=window),
         "aliases": selectors.alias_shares(model=model, window=window),
-        "alerts": Alert.objects.filter(
-            registered_model=model, acknowledged_at__isnull=True
-        ).order_by("-created_at")[:50],
+        "alert_groups": selectors.alert_groups(
+            Alert.objects.filter(registered_model=model, acknowledged_at__isnull=True)
+            .select_related("registered_model")
+            .order_by("-created_at")[:150]
+        ),
         "page_title": _("Monitorización"),
         "base_url": request.path,
     }
@@ -193,7 +195,9 @@ def project_alerts(request, project_pk: int):
     context = {
         "project": project,
         "open_models": open_models,
-        "alerts": selectors.project_alerts(project=project, include_acknowledged=show_all)[:200],
+        "alert_groups": selectors.alert_groups(
+            selectors.project_alerts(project=project, include_acknowledged=show_all)[:600]
+        ),
         "show_all": show_all,
         "can_edit": membership.allows(Role.EDITOR),
         "is_owner": membership.allows(Role.OWNER),
@@ -208,7 +212,8 @@ def alert_acknowledge(request, project_pk: int, alert_id: int):
         user=request.user, project_id=project_pk, role=Role.EDITOR
     )
     alert = get_object_or_404(Alert, project=project, pk=alert_id)
-    alert_services.alert_acknowledge(alert=alert, user=request.user)
+    # The page shows one line per feature: its button acknowledges the line's windows.
+    alert_services.alert_group_acknowledge(alert=alert, user=request.user)
     messages.success(request, _("Alerta marcada como vista."))
     return redirect("monitoring:project_alerts", project_pk=project.pk)
 

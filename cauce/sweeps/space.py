@@ -11,6 +11,7 @@ A parameter of the space is one of:
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ApplicationError
 from cauce.experiments.pipeline.algorithms import FLOAT, INT, ParameterSpec, algorithm_get
+from cauce.experiments.pipeline.combinations import hyperparameters_conflict
 
 INT_TYPE = "int"
 FLOAT_TYPE = "float"
@@ -181,6 +183,35 @@ def _one_check(
     return normalized, points
 
 
+def _combinations_check(
+    *, estimator_class: type, space: dict[str, dict[str, Any]], fixed: dict[str, Any]
+) -> None:
+    """Refuse a space in which some trial would fail at fit whatever the data: each choice
+    and each end of each range, with the fixed values (every combination, or every pair of
+    parameters when there are more than MAX_GRID_POINTS combinations)."""
+    values = {
+        name: entry["choices"]
+        if entry["type"] == CATEGORICAL_TYPE
+        else [entry["low"], entry["high"]]
+        for name, entry in space.items()
+    }
+    if math.prod(len(options) for options in values.values()) <= MAX_GRID_POINTS:
+        groups = [list(values)]
+    else:
+        groups = [list(pair) for pair in itertools.combinations(values, 2)] or [list(values)]
+    for names in groups:
+        for chosen in itertools.product(*(values[name] for name in names)):
+            conflict = hyperparameters_conflict(
+                estimator_class, {**fixed, **dict(zip(names, chosen, strict=True))}
+            )
+            if conflict is not None:
+                raise _fail(
+                    conflict.parameter,
+                    _("Algunas pruebas de esta búsqueda fallarían: %(reason)s")
+                    % {"reason": conflict.message},
+                )
+
+
 def grid_values(entry: dict[str, Any]) -> list[Any]:
     """The values one parameter takes in a grid search."""
     if entry["type"] == CATEGORICAL_TYPE:
@@ -225,6 +256,9 @@ def search_space_validate(
         )
         if sampler == "grid":
             grid_size *= points or 1
+    _combinations_check(
+        estimator_class=spec.estimator_class(), space=normalized, fixed=fixed_hyperparameters
+    )
     if sampler == "grid" and grid_size > MAX_GRID_POINTS:
         message = _(
             "La rejilla tiene %(size)s configuraciones; el máximo es %(max)s. Reduzca los rangos "

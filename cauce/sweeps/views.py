@@ -11,7 +11,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cauce.core.exceptions import ApplicationError
 from cauce.experiments.compare_charts import Point, as_number, parallel_svg
-from cauce.experiments.forms import HYPERPARAMETER_PREFIX, ExperimentCreateForm
+from cauce.experiments.forms import (
+    ExperimentCreateForm,
+    initial_from_query,
+)
 from cauce.experiments.selectors import experiment_tag_names
 from cauce.experiments.views import COLUMN_FIELDS_ID, MODEL_FIELDS_ID
 from cauce.integrations.mlflow.links import mlflow_run_url
@@ -219,19 +222,9 @@ MODEL_FIELDS_TEMPLATE = "sweeps/_model_fields.html"
 def _create_initial(request) -> dict:
     """Initial values from the query: the experiment form's "Buscar hiperparámetros" sends
     what was typed there (dataset, target, algorithm, fixed values) by GET."""
-    initial: dict = {}
-    for name in [*ExperimentCreateForm.base_fields, *SweepCreateForm.base_fields]:
-        if name == "feature_columns":
-            if request.GET.getlist(name):
-                initial[name] = request.GET.getlist(name)
-        elif name in request.GET:
-            initial[name] = request.GET[name]
-    for name in request.GET:
-        if name.startswith(HYPERPARAMETER_PREFIX):
-            filled = [value for value in request.GET.getlist(name) if value.strip()]
-            if filled:
-                initial[name] = filled[0].strip()
-    return initial
+    return initial_from_query(
+        request.GET, [*ExperimentCreateForm.base_fields, *SweepCreateForm.base_fields]
+    )
 
 
 @login_required

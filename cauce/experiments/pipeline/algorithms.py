@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cauce.core.exceptions import ApplicationError
+from cauce.experiments.pipeline.combinations import hyperparameters_conflict
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -421,9 +422,29 @@ def _parameters(algorithm: str) -> dict[str, ParameterSpec]:
     estimator_class = ALGORITHMS[algorithm].estimator_class()
     constraints = getattr(estimator_class, "_parameter_constraints", {})
     return {
-        name: parameter_spec_build(name=name, default=default, constraints=constraints.get(name))
+        name: _without_lone_conflicts(
+            estimator_class,
+            parameter_spec_build(name=name, default=default, constraints=constraints.get(name)),
+        )
         for name, default in estimator_class().get_params(deep=False).items()
     }
+
+
+def _without_lone_conflicts(estimator_class: type, spec: ParameterSpec) -> ParameterSpec:
+    """The spec without the choices (or None) that fail at fit whatever the other fields say,
+    such as ``metric="mahalanobis"`` without its ``metric_params``: a form does not offer them
+    (the API still takes them with what they need). A value that only fails beside another
+    one (``solver="lbfgs"`` needs ``positive=True``) stays offered."""
+
+    def works(value: Any) -> bool:
+        conflict = hyperparameters_conflict(estimator_class, {spec.name: value})
+        return conflict is None or conflict.other is not None
+
+    choices = tuple(choice for choice in spec.choices if works(choice))
+    allows_none = spec.allows_none and works(None)
+    if choices == spec.choices and allows_none == spec.allows_none:
+        return spec
+    return replace(spec, choices=choices, allows_none=allows_none)
 
 
 def _value_text(value: Any) -> str:
@@ -431,7 +452,8 @@ def _value_text(value: Any) -> str:
 
 
 def hyperparameters_validate(*, algorithm: str, hyperparameters: Any) -> dict[str, Any]:
-    """Check names against the estimator and values against scikit-learn's own constraints.
+    """Check names against the estimator, values against scikit-learn's own constraints and
+    their combination against the checks its fit makes (``combinations``).
 
     Returns the hyperparameters unchanged when valid; otherwise raises ApplicationError whose
     message names the offending parameter, with ``extra={"parameter": name}``.
@@ -456,6 +478,9 @@ def hyperparameters_validate(*, algorithm: str, hyperparameters: Any) -> dict[st
             raise ApplicationError(
                 hyperparameter_error(parameter, value), extra={"parameter": name}
             )
+    conflict = hyperparameters_conflict(spec.estimator_class(), hyperparameters)
+    if conflict is not None:
+        raise ApplicationError(conflict.message, extra={"parameter": conflict.parameter})
     return dict(hyperparameters)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.utils.translation import gettext as _
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.inspection import permutation_importance
@@ -21,6 +22,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from cauce.core.exceptions import ApplicationError
 from cauce.experiments.pipeline.algorithms import Algorithm
+from cauce.experiments.pipeline.combinations import training_conflict
 from cauce.experiments.pipeline.data import ColumnGroups
 
 # A free-text column would otherwise add one column per distinct value; rarer values are
@@ -86,7 +88,20 @@ def model_build(
 
 
 def model_fit(model: Pipeline, x_train: pd.DataFrame, y_train: pd.Series) -> Pipeline:
-    """Fit, turning scikit-learn's refusals of a parameter value into a readable error."""
+    """Fit, turning scikit-learn's refusals of a parameter value into a readable error; a
+    value that cannot work with this data (``training_conflict``) is refused before fitting."""
+    conflict = training_conflict(
+        model.named_steps["model"],
+        y=y_train,
+        feature_count=lambda: len(
+            clone(model.named_steps["preprocess"]).fit(x_train).get_feature_names_out()
+        ),
+    )
+    if conflict is not None:
+        raise ApplicationError(
+            _("Hiperparámetros no válidos: %(error)s") % {"error": conflict.message},
+            extra={"parameter": conflict.parameter},
+        )
     try:
         return model.fit(x_train, y_train)
     except (ValueError, TypeError) as exc:

@@ -281,6 +281,42 @@ def test_create_names_the_bad_hyperparameter(editor_api, project, iris_dataset, 
     assert body["errors"]["parameter"] == "max_depth"
 
 
+@pytest.mark.parametrize(
+    ("algorithm", "hyperparameters", "parameter"),
+    [
+        ("KNeighborsClassifier", {"metric": "mahalanobis"}, "metric"),
+        ("KNeighborsClassifier", {"metric": "cosine", "algorithm": "kd_tree"}, "metric"),
+        ("KNeighborsClassifier", {"p": None}, "p"),
+        ("LogisticRegression", {"l1_ratio": 0.5}, "l1_ratio"),
+        ("RandomForestClassifier", {"bootstrap": False, "oob_score": True}, "oob_score"),
+    ],
+)
+def test_create_refuses_a_combination_that_fails_at_fit(
+    editor_api, project, iris_dataset, media_root, algorithm, hyperparameters, parameter
+):
+    body = _body(project, iris_dataset, algorithm=algorithm, hyperparameters=hyperparameters)
+    response = editor_api.post(LIST_URL, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["parameter"] == parameter
+    assert f"«{parameter}»" in response.json()["message"]
+    assert not MLExperiment.objects.exists()
+
+
+# Iris has four input columns.
+_IDENTITY_4 = [[1 if row == column else 0 for column in range(4)] for row in range(4)]
+
+
+def test_create_takes_mahalanobis_with_its_metric_params(
+    editor_api, project, iris_dataset, media_root
+):
+    hyperparameters = {"metric": "mahalanobis", "metric_params": {"V": _IDENTITY_4}}
+    body = _body(
+        project, iris_dataset, algorithm="KNeighborsClassifier", hyperparameters=hyperparameters
+    )
+    response = editor_api.post(LIST_URL, body, format="json")
+    assert response.status_code == 201, response.json()
+
+
 @pytest.mark.parametrize("early_stopping", ["auto", True, False])
 def test_create_takes_every_value_scikit_learn_takes(
     editor_api, project, iris_dataset, media_root, early_stopping

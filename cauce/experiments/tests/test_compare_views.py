@@ -8,6 +8,7 @@ import re
 import uuid
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from cauce.experiments.compare_charts import number_short
@@ -154,6 +155,43 @@ def test_the_lists_checkboxes_redirect_to_the_address(three, viewer_client):
 
     assert response.status_code == 302
     assert response["Location"] == f"{PAGE}?ids={three[0].pk}%2C{three[1].pk}"
+
+
+def test_comparar_without_javascript_posts_and_the_address_holds_only_the_selection(three, viewer):
+    """The list's "Comparar" posts the bulk form (a GET would put its CSRF token in the
+    address); the answer redirects to the comparison's own address."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(viewer)
+    html = client.get(reverse("experiments:ml_experiment_all")).content.decode()
+    form = html.split('id="bulk-tags"')[0].rsplit("<form", 1)[1] + html.split('id="bulk-tags"')[1]
+    form = form.split("</form>")[0]
+    assert 'method="post"' in form
+    button = re.search(r"<button[^>]*data-compare[^>]*>", form).group(0)
+    assert f'formaction="{PAGE}"' in button and "formmethod" not in button
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+
+    response = client.post(
+        PAGE,
+        {
+            "csrfmiddlewaretoken": token,
+            "next": "/experiments/",
+            "tag": "",
+            "experiments": [str(three[0].pk), str(three[2].pk)],
+        },
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{PAGE}?ids={three[0].pk}%2C{three[2].pk}"
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_comparar_without_a_token_is_refused(three, viewer):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(viewer)
+
+    response = client.post(PAGE, {"experiments": [str(three[0].pk), str(three[1].pk)]})
+
+    assert response.status_code == 403
 
 
 def test_lists_offer_comparar_to_a_viewer(three, viewer_client):

@@ -4,6 +4,7 @@ import html
 import re
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from cauce.experiments.models import MLExperiment
@@ -191,6 +192,40 @@ def test_a_bad_value_is_shown_on_its_field_with_what_was_typed(
         "≥ 2 o un número con decimales &gt; 0 y ≤ 1."
     ) in page
     assert 'name="hp_min_samples_split" id="id_hp_min_samples_split" value="1"' in page
+    assert not MLExperiment.objects.exists()
+
+
+def test_metrics_that_cannot_fit_without_their_own_parameters_are_not_offered(
+    editor_client, project, iris_dataset, media_root
+):
+    page = editor_client.get(
+        _url(project),
+        {"dataset": iris_dataset.pk, "target_column": "species",
+         "algorithm": "KNeighborsClassifier", "reload": "1"},
+    ).content.decode()  # fmt: skip
+    metric = re.search(r'<select name="hp_metric".*?</select>', page, re.S)
+    offered = set(re.findall(r'<option value="([^"]*)"', metric.group(0)))
+    assert {"minkowski", "euclidean", "cosine", "manhattan"} <= offered
+    assert not offered & {"mahalanobis", "seuclidean", "pyfunc", "precomputed"}
+
+
+def test_a_combination_that_fails_at_fit_is_refused_on_its_field(
+    editor_client, project, iris_dataset, media_root
+):
+    data = _form_data(
+        iris_dataset, algorithm="KNeighborsClassifier", hp_algorithm="kd_tree", hp_metric="cosine"
+    )
+    data.pop("hp_n_estimators", None)
+    response = editor_client.post(_url(project), data)
+    assert list(response.context["form"].errors) == ["hp_metric"]
+    assert "«metric» = «cosine» no se puede combinar con «algorithm» = «kd_tree»." in html.unescape(
+        response.content.decode()
+    )
+    editor_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = editor_client.post(_url(project), data)
+    assert "“metric” = “cosine” cannot be combined with “algorithm” = “kd_tree”." in (
+        html.unescape(response.content.decode())
+    )
     assert not MLExperiment.objects.exists()
 
 

@@ -45,6 +45,51 @@ def test_it_refuses_a_search_space_naming_the_parameter(
     assert words in body["message"]
 
 
+@pytest.mark.parametrize(
+    ("space", "fixed", "parameter"),
+    [
+        ({"metric": {"type": "categorical", "choices": ["euclidean", "mahalanobis"]}}, {},
+         "metric"),
+        ({"metric": {"type": "categorical", "choices": ["euclidean", "cosine"]}},
+         {"algorithm": "kd_tree"}, "metric"),
+        ({"algorithm": {"type": "categorical", "choices": ["brute", "kd_tree"]},
+          "metric": {"type": "categorical", "choices": ["manhattan", "cosine"]}}, {}, "metric"),
+        ({"p": {"type": "float", "low": 0.5, "high": 2.0}}, {"algorithm": "ball_tree"}, "p"),
+    ],
+)  # fmt: skip
+def test_it_refuses_a_space_with_a_combination_that_fails_at_fit(
+    editor_api, project, iris_dataset, space, fixed, parameter
+):
+    body = _refused(
+        editor_api,
+        sweep_body(
+            project,
+            iris_dataset,
+            algorithm="KNeighborsClassifier",
+            search_space=space,
+            fixed_hyperparameters=fixed,
+            sampler="tpe",
+        ),
+        "parameter",
+    )
+    assert body["errors"]["parameter"] == parameter
+    assert body["message"].startswith("Algunas pruebas de esta búsqueda fallarían: ")
+    assert f"«{parameter}»" in body["message"]
+
+
+def test_it_takes_a_space_whose_combinations_all_fit(editor_api, project, iris_dataset):
+    space = {
+        "algorithm": {"type": "categorical", "choices": ["brute", "ball_tree"]},
+        "metric": {"type": "categorical", "choices": ["manhattan", "chebyshev"]},
+        "p": {"type": "float", "low": 1.0, "high": 3.0},
+    }
+    body = sweep_body(
+        project, iris_dataset, algorithm="KNeighborsClassifier", search_space=space, sampler="tpe"
+    )
+    response = editor_api.post("/api/sweeps/", body, format="json")
+    assert response.status_code == 201, response.content
+
+
 def test_it_refuses_a_grid_over_ten_thousand_points(editor_api, project, iris_dataset):
     space = {
         "max_depth": {"type": "int", "low": 1, "high": 200},

@@ -1,6 +1,6 @@
 // Experiment lists: "Comparar" opens the comparison of the marked experiments at its own
-// address (/experiments/compare/?ids=a,b,...). Without JavaScript the button submits the
-// marked boxes by GET and the server redirects to the same address.
+// address (/experiments/compare/?ids=a,b,...). Without JavaScript the button posts the
+// marked boxes (with the form's CSRF token) and the server redirects to the same address.
 (function () {
   "use strict";
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 from django.utils.translation import gettext as _
-from sklearn.base import is_classifier
 
 
 @dataclass(frozen=True)
@@ -232,6 +231,8 @@ def training_conflict(
                 _("«%(name)s» = «gamma» necesita un objetivo con todos sus valores mayores que 0.")
                 % {"name": name},
             )
+    from sklearn.base import is_classifier
+
     classes = len(np.unique(target.astype(str))) if is_classifier(estimator) else 0
     binary_only = [("loss", "exponential"), ("solver", "liblinear")]
     for name, value in binary_only:

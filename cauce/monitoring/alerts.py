@@ -1,5 +1,6 @@
-"""Alerts: raised once per version, window, kind and feature until acknowledged; sent to
-the project's webhook, if it has one, by a Celery task (signed, retried, sent once)."""
+"""Alerts: raised once per version, window, kind, feature and incident (until a computation
+finds the condition gone: ``alerts_resolve``), acknowledged or not; sent to the project's
+webhook, if it has one, by a Celery task (signed, retried, sent once)."""
 
 from __future__ import annotations
 
@@ -32,17 +33,16 @@ def alert_raise(
     detail: dict[str, Any],
     now: datetime,
 ) -> Alert | None:
-    """The new alert, or None when the same one is open already (no duplicates, also when
-    two computations race: the database's partial unique constraint decides)."""
-    open_alerts = Alert.objects.filter(
-        registered_model=model,
-        version=version,
-        window=window,
-        kind=kind,
-        feature=feature,
-        acknowledged_at__isnull=True,
+    """The new alert, or None when this incident has one already: open, or acknowledged
+    but not resolved (a persisting drift is not raised again after its acknowledgement). An
+    open alert of a resolved incident is the same incident again: it is marked unresolved.
+    No duplicates when two computations race: the partial unique constraint decides."""
+    same = Alert.objects.filter(
+        registered_model=model, version=version, window=window, kind=kind, feature=feature
     )
-    if open_alerts.exists():
+    if same.filter(acknowledged_at__isnull=True).update(resolved_at=None):
+        return None
+    if same.filter(resolved_at__isnull=True).exists():
         return None
     try:
         with transaction.atomic():
@@ -63,6 +63,21 @@ def alert_raise(
 
         transaction.on_commit(lambda: alert_webhook_task.delay(alert.pk))
     return alert
+
+
+def alerts_resolve(
+    *, model: Any, version: int, window: str, kind: str, features: list[str], now: datetime
+) -> int:
+    """The incidents of ``features`` (``[""]`` for errors) in ``window`` are over: a
+    computation found their condition gone. How many alerts it resolved."""
+    return Alert.objects.filter(
+        registered_model=model,
+        version=version,
+        window=window,
+        kind=kind,
+        feature__in=features,
+        resolved_at__isnull=True,
+    ).update(resolved_at=now)
 
 
 def alert_acknowledge(*, alert: Alert, user: Any) -> Alert:

@@ -140,7 +140,7 @@ class AlertSerializer(serializers.ModelSerializer):
         model = Alert
         fields = [
             "id", "model", "version", "window", "kind", "feature", "detail", "created_at",
-            "acknowledged_at", "acknowledged_by",
+            "acknowledged_at", "acknowledged_by", "resolved_at",
         ]  # fmt: skip
 
 

@@ -204,7 +204,10 @@ class MonitoringSettings(models.Model):
 
 class Alert(models.Model):
     """A drifted feature, or too many errors in an hour: one per version, window, kind and
-    feature while it is not acknowledged."""
+    feature and incident. The incident lasts until a computation of its window finds the
+    condition gone (``resolved_at``); acknowledging it silences it meanwhile (a drift that
+    persists raises nothing new), and only a condition found again after it was resolved
+    raises a new alert."""
 
     class Kind(models.TextChoices):
         DRIFT = "drift", _("Deriva")
@@ -227,6 +230,8 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     webhook_sent_at = models.DateTimeField(null=True, blank=True)
+    # When a computation of the window found the condition gone (None: it still holds).
+    resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

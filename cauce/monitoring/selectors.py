@@ -139,6 +139,11 @@ class AlertGroup:
         return [str(label) for value, label in Window.choices if value in chosen]
 
     @property
+    def resolved(self) -> bool:
+        """Every window's condition was found gone since (the drift or errors stopped)."""
+        return all(alert.resolved_at is not None for alert in self.alerts)
+
+    @property
     def worst(self) -> Alert:
         """The window with the highest PSI (drift) or error rate (errors)."""
 

@@ -3,8 +3,10 @@
 The beat task (``monitoring_drift_task``) computes every version that served predictions in
 the last 7 days; "Recalcular" and ``POST .../monitoring/refresh/`` compute one version now.
 Each computation replaces the version's ``DriftResult`` rows, raises the alerts it finds
-(``alerts.alert_raise``: one open alert per version, window, kind and feature) and, through
-``publish``, logs the window to MLflow.
+(``alerts.alert_raise``: one alert per version, window, kind, feature and incident), resolves
+the incidents whose condition it finds gone, on evidence (``alerts.alerts_resolve``: a feature
+with rows in the window that is not flagged; an hour of at least 20 requests with few errors),
+and, through ``publish``, logs the window to MLflow.
 """
 
 from __future__ import annotations
@@ -181,6 +183,17 @@ def monitored_version_compute(monitored: MonitoredVersion, *, now: datetime | No
                 )
                 for result in results
             )
+            alerts.alerts_resolve(
+                model=model,
+                version=monitored.version,
+                window=window,
+                kind="drift",
+                # On evidence only: a window without rows says nothing of the drift.
+                features=[
+                    result.feature for result in results if not result.flagged and result.rows
+                ],
+                now=now,
+            )
             for result in results:
                 if result.flagged:
                     flagged.add(result.feature)
@@ -199,6 +212,7 @@ def monitored_version_compute(monitored: MonitoredVersion, *, now: datetime | No
                         now=now,
                     )
         requests, errors = _error_rate(model.pk, monitored.version, now)
+        # Fewer requests say nothing either way: the incident neither starts nor ends.
         if requests >= ERROR_ALERT_MIN_REQUESTS and errors / requests > ERROR_ALERT_RATE:
             alerts.alert_raise(
                 model=model,
@@ -207,6 +221,15 @@ def monitored_version_compute(monitored: MonitoredVersion, *, now: datetime | No
                 kind="errors",
                 feature="",
                 detail={"requests": requests, "errors": errors},
+                now=now,
+            )
+        elif requests >= ERROR_ALERT_MIN_REQUESTS:
+            alerts.alerts_resolve(
+                model=model,
+                version=monitored.version,
+                window=Window.HOUR,
+                kind="errors",
+                features=[""],
                 now=now,
             )
     if computed:

@@ -216,3 +216,26 @@ def test_the_model_page_summarizes_its_open_alerts(model):
 
     assert "1 característica con deriva · " in html and "ver alertas" in html
     assert "la variable" not in html  # not the full list
+
+
+def test_a_line_whose_drift_was_found_gone_says_so(client, viewer, model):
+    from django.utils import timezone
+
+    from cauce.monitoring.alerts import alerts_resolve
+    from cauce.monitoring.windows import monitoring_refresh
+
+    monitoring_refresh(model=model, version=3)
+    project = model.project
+    client.force_login(viewer)
+    before = client.get(f"/projects/{project.pk}/alerts/").content.decode()
+    features = list(Alert.objects.values_list("feature", flat=True).distinct())
+    for window in ("1h", "24h", "7d"):
+        alerts_resolve(
+            model=model, version=3, window=window, kind="drift", features=features,
+            now=timezone.now(),
+        )  # fmt: skip
+
+    after = client.get(f"/projects/{project.pk}/alerts/").content.decode()
+
+    assert "ya no se detecta" not in before
+    assert "ya no se detecta" in after

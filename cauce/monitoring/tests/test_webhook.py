@@ -91,14 +91,45 @@ def test_without_a_webhook_nothing_is_scheduled(model, django_capture_on_commit_
     assert scheduled == [] and Alert.objects.count() == 1
 
 
-def test_an_acknowledged_alert_lets_the_next_drift_raise_a_new_one(model, editor):
+def test_an_acknowledged_drift_that_persists_raises_nothing_new(model, editor):
     from cauce.monitoring.alerts import alert_acknowledge
 
     first = _raise(model)
     alert_acknowledge(alert=first, user=editor)
 
-    assert _raise(model) is not None
+    assert _raise(model) is None
+    assert Alert.objects.count() == 1
+
+
+def test_a_drift_found_again_after_it_was_resolved_raises_a_new_alert(model, editor):
+    from cauce.monitoring.alerts import alert_acknowledge, alerts_resolve
+
+    first = _raise(model)
+    alert_acknowledge(alert=first, user=editor)
+    resolved = alerts_resolve(
+        model=model, version=2, window="24h", kind="drift", features=["petal_length"],
+        now=timezone.now(),
+    )  # fmt: skip
+
+    second = _raise(model)
+
+    assert resolved == 1
+    assert second is not None and second.pk != first.pk
     assert Alert.objects.count() == 2
+
+
+def test_an_open_alert_whose_drift_came_back_is_the_same_incident(model):
+    from cauce.monitoring.alerts import alerts_resolve
+
+    first = _raise(model)
+    alerts_resolve(
+        model=model, version=2, window="24h", kind="drift", features=["petal_length"],
+        now=timezone.now(),
+    )  # fmt: skip
+
+    assert _raise(model) is None
+    first.refresh_from_db()
+    assert first.resolved_at is None and Alert.objects.count() == 1
 
 
 def test_more_than_5_percent_errors_in_an_hour_raise_one_alert(model):
@@ -139,3 +170,29 @@ def test_19_requests_are_too_few_for_an_error_alert(model):
     monitored_version_compute(monitored, now=now)
 
     assert not Alert.objects.exists()
+
+
+def test_an_error_alert_is_resolved_once_an_hour_of_enough_requests_has_few_errors(model):
+    from cauce.monitoring.models import MonitoredVersion, PredictionRecord
+    from cauce.monitoring.windows import monitored_version_compute
+
+    def served(count: int, errors: int) -> None:
+        for number in range(count):
+            PredictionRecord.objects.create(
+                registered_model=model, version=2, source="api", created_at=timezone.now(),
+                rows=1, latency_ms=3.0, outcome="error" if number < errors else "ok",
+            )  # fmt: skip
+
+    served(20, errors=2)
+    monitored = MonitoredVersion.objects.create(
+        registered_model=model, version=2, last_seen_at=timezone.now()
+    )
+    monitored_version_compute(monitored)
+    served(5, errors=0)  # 2 of 25: 8 %, still too many
+    monitored_version_compute(monitored)
+    assert Alert.objects.get().resolved_at is None
+
+    served(15, errors=0)  # 2 of 40: 5 %, not over it
+    monitored_version_compute(monitored)
+
+    assert Alert.objects.get().resolved_at is not None

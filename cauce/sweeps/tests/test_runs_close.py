@@ -1,7 +1,7 @@
 """The end of a sweep's runs in MLflow, on a real MLflow server, without a worker: the
 controller's end (``sweep_fill``) and the watch's (``sweep_runs_close``) end every child run in
 its trial's state, with a failed trial's reason, before the parent; a trial's retried close
-afterwards changes nothing."""
+afterwards changes nothing; a trial the watch failed while it trained ends its run FAILED."""
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -166,3 +166,42 @@ def test_with_mlflow_down_at_the_end_the_watch_ends_each_child_in_its_trials_sta
     run = client.get_run(complete.mlflow_run_id)
     assert run.info.status == "FINISHED"
     assert run.data.metrics["objective_accuracy"] == pytest.approx(0.9)
+
+
+def test_a_trial_the_watch_failed_while_it_trained_ends_its_child_run_failed(
+    mlflow, sweep, monkeypatch
+):
+    """The watch's verdict (no heartbeat: FAIL, its run FAILED) stands in MLflow too: the
+    trial, ending well after it, does not turn its child run FINISHED."""
+    sweep = _running_with_runs(sweep)
+    Sweep.objects.filter(pk=sweep.pk).update(n_trials=1)
+    sweep.refresh_from_db()
+    optuna_study.study_create(sweep)
+    asked = optuna_study.study_load(sweep, next_number=0).ask(optuna_study.distributions(sweep))
+    trial = Trial.objects.create(
+        sweep=sweep,
+        number=asked.number,
+        optuna_trial_id=asked._trial_id,
+        params=optuna_study.params_of(asked.params),
+    )
+    train = engine.trial_train
+
+    def trained_then_failed_by_the_watch(frame, **options):
+        scores = train(frame, **options)
+        assert liveness.trial_fail_lost(
+            Trial.objects.get(pk=trial.pk), message=liveness.worker_lost_message()
+        )
+        return scores
+
+    monkeypatch.setattr(engine, "trial_train", trained_then_failed_by_the_watch)
+
+    engine.trial_execute(sweep_id=sweep.pk, number=trial.number)
+
+    trial.refresh_from_db()
+    assert (trial.status, trial.run_closed) == (Trial.Status.FAIL, True)
+    assert trial.error == "El proceso de trabajo se detuvo durante la prueba."
+    run = MlflowClient(tracking_uri=mlflow).get_run(trial.mlflow_run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["cauce.trial_state"] == "FAIL"
+    assert run.data.tags["cauce.trial_error"] == trial.error
+    assert "objective_accuracy" not in run.data.metrics

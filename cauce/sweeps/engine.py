@@ -19,9 +19,12 @@
   stops the trial at its next fold. The study is told from Cauce's rows too (the controller
   reconciles), so a trial failed by the watch never stays RUNNING in Optuna.
 - Ends. The controller ends the sweep FINISHED when every trial is done, with the best value
-  on the parent run; a cancel (``cauce.sweeps.services.sweep_cancel``) ends it at once. The
-  parent and the child runs left RUNNING are ended (``sweep_runs_close``) by the last trial or
-  the watch.
+  on the parent run, once every run is ended: first each child run whose close is still
+  pending (its trial ended while MLflow was down), with its results and in its trial's state,
+  then the parent. A cancel (``cauce.sweeps.services.sweep_cancel``) ends it at once. Runs
+  left RUNNING (MLflow down at the end, a cancel) are ended by the last trial or the watch
+  (``sweep_runs_close``), the children first, each in its trial's state
+  (``cauce.sweeps.liveness.child_run_status``): a child run never changes its final state.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from cauce.datasets.selectors import dataset_dataframe
 from cauce.experiments.limits import training_memory_limit
 from cauce.experiments.tag_sync import (
     EXPERIMENT_ID_TAG,
+    MLFLOW_MAX_TAG_VALUE,
     SOURCE_NAME_KEY,
     URL_KEY,
     mlflow_tags_desired,
@@ -59,7 +63,9 @@ from cauce.integrations.mlflow import sweeps as mlflow_sweeps
 from cauce.projects.services import project_mlflow_experiment_ensure
 from cauce.sweeps.liveness import (
     SWEEP_ID_TAG,
+    child_run_status,
     run_end_quietly,
+    sweep_children_end,
     sweep_runs_close,
     trial_dispatch,
     trial_fail_lost,
@@ -72,6 +78,7 @@ logger = logging.getLogger(__name__)
 
 TRIAL_NUMBER_TAG = "cauce.trial_number"
 TRIAL_STATE_TAG = "cauce.trial_state"
+TRIAL_ERROR_TAG = "cauce.trial_error"
 LEASE_SECONDS = 60
 FINISHED_TRIALS = (Trial.Status.COMPLETE, Trial.Status.PRUNED, Trial.Status.FAIL)
 
@@ -225,7 +232,8 @@ def _log_best(sweep: Sweep) -> None:
 
 def _finish(sweep: Sweep) -> None:
     """RUNNING → FINISHED (ERROR when no trial completed). What a reader of the ended sweep
-    expects is there before the status says so: the importances, the parent run ended."""
+    expects is there before the status says so: the importances, every run ended in its
+    final state (``_runs_end``)."""
     completed = Trial.objects.filter(sweep=sweep, status=Trial.Status.COMPLETE).exists()
     fields: dict[str, Any] = {"importances": _importances(sweep) if completed else {}}
     if completed:
@@ -233,23 +241,40 @@ def _finish(sweep: Sweep) -> None:
     else:
         fields["status"] = Sweep.Status.ERROR
         fields["error"] = _("Ninguna prueba terminó bien: vea el error de cada prueba.")
-    if sweep.mlflow_run_id:
-        try:
-            runs.run_end(
-                run_id=sweep.mlflow_run_id,
-                status="FINISHED" if completed else "FAILED",
-                worker=True,
-            )
-        except MlflowError as exc:  # the watch ends it later (sweep_runs_close)
-            logger.warning("Sweep %s: parent run not ended (%r)", sweep.pk, exc)
+    fields["mlflow_closed"] = _runs_end(sweep, parent_status="FINISHED" if completed else "FAILED")
     now = timezone.now()
     fields.update(finished_at=now, updated_at=now)
     if not Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.RUNNING).update(**fields):
         return
-    sweep_runs_close(sweep_id=sweep.pk, worker=True)
     logger.info("Sweep %s ended %s", sweep.pk, fields["status"])
     if completed and sweep.auto_promote:
         transaction.on_commit(lambda: _auto_promote(sweep.pk))
+
+
+def _runs_end(sweep: Sweep, *, parent_status: str) -> bool:
+    """The sweep's runs ended, the children before the parent: each ended trial's child run
+    not closed yet (MLflow was down when the trial ended and its task retries the close; a
+    trial failed by the watch) closed here with its results and in its trial's state, as its
+    task would; then any other child run left RUNNING; then the parent. True once done.
+
+    MLflow unavailable: False, nothing more is tried (the parent stays RUNNING); the trials'
+    retried closes and the watch (``sweep_runs_close``) end the rest, in the same order and
+    states."""
+    pending = Trial.objects.filter(sweep=sweep, run_closed=False).exclude(mlflow_run_id="")
+    for trial in pending:
+        status = child_run_status(trial.status, cancelled=False)
+        if not _trial_run_close(trial, sweep=sweep, run_status=status):
+            logger.warning("Sweep %s: runs left for the watch to end", sweep.pk)
+            return False
+    if not sweep.mlflow_run_id:
+        return True
+    try:
+        sweep_children_end(sweep, worker=True)
+        runs.run_end(run_id=sweep.mlflow_run_id, status=parent_status, worker=True)
+    except MlflowError as exc:  # the watch ends it later (sweep_runs_close)
+        logger.warning("Sweep %s: parent run not ended (%r)", sweep.pk, exc)
+        return False
+    return True
 
 
 def _auto_promote(sweep_id: Any) -> None:
@@ -632,7 +657,11 @@ def _trial_run(sweep: Sweep, trial: Trial) -> tuple[bool, bool]:
     duration = round(time.perf_counter() - started, 3)
     _params_logged(trial, params_wait)
     fold_scores = list(scores.fold_scores) if scores else _reported(handle)
-    if Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.CANCELLED).exists():
+    # One read for both: the sweep cancelled meanwhile, the trial failed by the watch meanwhile.
+    row_status, row_error, sweep_status = (
+        Trial.objects.filter(pk=trial.pk).values_list("status", "error", "sweep__status").get()
+    )
+    if sweep_status == Sweep.Status.CANCELLED:
         run_status = "KILLED"  # cancelled meanwhile: the child ends with its parent
     results = {
         "status": state,
@@ -644,6 +673,12 @@ def _trial_run(sweep: Sweep, trial: Trial) -> tuple[bool, bool]:
     }
     for name, result in results.items():
         setattr(trial, name, result)
+    if row_status != Trial.Status.RUNNING:
+        # The watch failed it meanwhile (no heartbeat) and ended its run FAILED: its verdict
+        # stands, in MLflow too (the run never turns FINISHED after it was seen FAILED).
+        trial.status, trial.error, trial.value, trial.metrics = row_status, row_error, None, {}
+        cancelled = sweep_status == Sweep.Status.CANCELLED
+        run_status = child_run_status(row_status, cancelled=cancelled)
     # The child run ends before the row says the trial ended: whoever reads an ended trial
     # finds its run ended too.
     closed = _trial_run_close(trial, sweep=sweep, run_status=run_status, record=False)
@@ -690,20 +725,24 @@ def _trial_run_close(
     """Log the trial's results on its child run and end it; True once done (recorded as
     ``run_closed``, unless ``record`` is False: the caller writes it with its own update).
     False while MLflow is unavailable (the task retries); another refusal ends the run
-    FAILED."""
+    FAILED. A failed trial's reason goes with its state, as a tag (cut to MLflow's limit)."""
     if run_status is None:  # a retried close
         cancelled = Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.CANCELLED).exists()
-        ended_well = trial.status in (Trial.Status.COMPLETE, Trial.Status.PRUNED)
-        run_status = "KILLED" if cancelled else ("FINISHED" if ended_well else "FAILED")
+        run_status = child_run_status(trial.status, cancelled=cancelled)
+    tags = {TRIAL_STATE_TAG: str(trial.status)}
+    if trial.error:
+        tags[TRIAL_ERROR_TAG] = trial.error[:MLFLOW_MAX_TAG_VALUE]
     try:
-        metrics = {**trial.metrics, "duration_s": trial.duration_seconds or 0.0}
+        metrics = dict(trial.metrics)
+        if trial.duration_seconds is not None:  # a trial failed by the watch has none
+            metrics["duration_s"] = trial.duration_seconds
         if trial.value is not None:
             metrics[f"objective_{sweep.metric}"] = trial.value
         mlflow_sweeps.run_log_trial(
             run_id=trial.mlflow_run_id,
             metrics=metrics,
             steps={f"fold_{sweep.metric}": trial.fold_scores} if trial.fold_scores else {},
-            tags={TRIAL_STATE_TAG: str(trial.status)},
+            tags=tags,
         )
         runs.run_end(run_id=trial.mlflow_run_id, status=run_status, worker=True)
     except MlflowUnavailable as exc:

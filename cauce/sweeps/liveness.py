@@ -14,7 +14,8 @@ the controller (``cauce.sweeps.engine``) does the asking and the telling, in a p
   ``EXPERIMENT_QUEUE_MAX_DISPATCHES`` times, then FAIL (with ``may_give_up``).
 - Every RUNNING sweep's controller is kicked (a message: ``sweep_fill_task``), so a kick lost
   with a worker, a database restart or a dead lease never stalls a sweep.
-- An ended sweep whose runs were not all seen ended gets them ended (``sweep_runs_close``).
+- An ended sweep whose runs were not all seen ended gets them ended (``sweep_runs_close``),
+  the children before the parent, each child in its trial's state.
 """
 
 from __future__ import annotations
@@ -83,11 +84,56 @@ def trial_dispatch(trial: Trial) -> bool:
     return True
 
 
+def child_run_status(trial_status: str, *, cancelled: bool) -> str:
+    """The state a trial's child run ends in, whoever ends it (the trial, its retried close,
+    the controller, the watch), so that no one ends it in another: KILLED when the sweep was
+    cancelled, FINISHED for a COMPLETE or PRUNED trial, FAILED otherwise."""
+    if cancelled:
+        return "KILLED"
+    if trial_status in (Trial.Status.COMPLETE, Trial.Status.PRUNED):
+        return "FINISHED"
+    return "FAILED"
+
+
+def sweep_children_end(sweep: Sweep, *, worker: bool = False) -> list[str]:
+    """End the sweep's child runs still RUNNING, each in its trial's state
+    (``child_run_status``; a run no trial points to, an attempt given up, FAILED); the ids it
+    ended. One search; a row read and one ``run_end`` per run found: usually none. Raises
+    ``MlflowError``. The parent (it carries the sweep's tag too) is left alone."""
+    if not sweep.mlflow_experiment_id:
+        return []
+    found = runs.runs_running_by_tag(
+        experiment_ids=[sweep.mlflow_experiment_id],
+        tag=SWEEP_ID_TAG,
+        value=str(sweep.pk),
+        worker=worker,
+    )
+    found.pop(sweep.mlflow_run_id, None)
+    if not found:
+        return []
+    states = dict(
+        Trial.objects.filter(sweep=sweep, mlflow_run_id__in=list(found)).values_list(
+            "mlflow_run_id", "status"
+        )
+    )
+    cancelled = sweep.status == Sweep.Status.CANCELLED
+    ended = []
+    for run_id in found:
+        status = child_run_status(states.get(run_id, Trial.Status.FAIL), cancelled=cancelled)
+        try:
+            runs.run_end(run_id=run_id, status=status, worker=worker)
+        except MlflowNotFound:
+            continue
+        ended.append(run_id)
+    return ended
+
+
 def sweep_runs_close(*, sweep_id: Any, worker: bool = False) -> bool:
-    """For an ended sweep with no trial in flight: end its parent run (FINISHED, KILLED when
-    cancelled, FAILED on error) and any child run still RUNNING (KILLED when cancelled,
-    FAILED otherwise). Best effort; True once done (``mlflow_closed``). ``worker``: a
-    worker's waits and retries for MLflow (``runs.run_end``), else the web's short ones."""
+    """For an ended sweep with no trial in flight: end any child run still RUNNING in its
+    trial's state (``sweep_children_end``), then the parent run (FINISHED, KILLED when
+    cancelled, FAILED on error): the parent never ends before its children. Best effort;
+    True once done (``mlflow_closed``). ``worker``: a worker's waits and retries for MLflow
+    (``runs.run_end``), else the web's short ones."""
     sweep = Sweep.objects.filter(pk=sweep_id).first()
     if sweep is None or sweep.is_active or sweep.mlflow_closed:
         return bool(sweep and sweep.mlflow_closed)
@@ -97,22 +143,14 @@ def sweep_runs_close(*, sweep_id: Any, worker: bool = False) -> bool:
         Sweep.Status.FINISHED: "FINISHED",
         Sweep.Status.CANCELLED: "KILLED",
     }.get(sweep.status, "FAILED")
-    child_status = "KILLED" if sweep.status == Sweep.Status.CANCELLED else "FAILED"
     try:
+        sweep_children_end(sweep, worker=worker)
         if sweep.mlflow_run_id:
             try:
                 if runs.run_status(run_id=sweep.mlflow_run_id) == "RUNNING":
                     runs.run_end(run_id=sweep.mlflow_run_id, status=status, worker=worker)
             except MlflowNotFound:
                 pass
-        if sweep.mlflow_experiment_id:
-            runs.runs_end_running(
-                experiment_ids=[sweep.mlflow_experiment_id],
-                tag=SWEEP_ID_TAG,
-                value=str(sweep.pk),
-                status=child_status,
-                worker=worker,
-            )
     except MlflowError as exc:
         logger.warning("Sweep %s: runs not closed yet (%r); the watch tries again", sweep.pk, exc)
         return False

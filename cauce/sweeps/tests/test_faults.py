@@ -4,11 +4,12 @@ real MLflow server and the test database (SQLite or PostgreSQL; the filesystem b
 
 - Two pool processes run a grid: every configuration once, one child run each.
 - MLflow stopped while a trial trains: the trial's child run is closed once MLflow is back,
-  the next trial waits for it (retries, as experiments do), and the sweep finishes.
+  the next trial waits for it (retries, as experiments do), and the sweep finishes with every
+  child run closed in its trial's state, then the parent.
 - A worker SIGKILLed mid-trial: the next worker's start fails that trial (no heartbeat) and
   kicks the controller, and the sweep goes on to its count; nothing stays RUNNING in MLflow.
 - A trial past the memory limit (``CAUCE_TRAINING_MEMORY_MB``, the experiments' own): FAIL
-  with its reason on the page and in the API, its child run FAILED; the pool process lives on
+  with its reason on the page, in the API and on its child run (FAILED); the pool process lives on
   and trains the next trial.
 """
 
@@ -184,7 +185,9 @@ def test_a_worker_killed_mid_trial_fails_that_trial_and_the_sweep_goes_on(
     assert len(trials) == 3
     assert not [trial for trial in trials if trial.status in Trial.IN_FLIGHT]
     client = MlflowClient(tracking_uri=mlflow)
-    assert client.get_run(killed.mlflow_run_id).info.status == "FAILED"
+    killed_run = client.get_run(killed.mlflow_run_id)
+    assert killed_run.info.status == "FAILED"
+    assert killed_run.data.tags["cauce.trial_error"] == killed.error
     statuses = {run.info.status for run in _children(client, sweep)}
     assert "RUNNING" not in statuses
     assert client.get_run(sweep.mlflow_run_id).info.status == "FINISHED"
@@ -221,21 +224,25 @@ def test_trials_wait_while_mlflow_is_down_and_the_sweep_finishes_once_it_is_back
         sweep = _wait(sweep, lambda s: not s.is_active, "the sweep's end")
 
         assert sweep.status == Sweep.Status.FINISHED, sweep.error
-        # A trial that ended while MLflow was down may still be closing its child run (its
-        # task's retry can come after the other trial, which ended the sweep): wait for it.
-        _wait(
-            sweep,
-            lambda s: not Trial.objects.filter(sweep=s, run_closed=False).exists(),
-            "every child run closed",
-        )
+        # As soon as the sweep says FINISHED, every child run is closed with its results in
+        # its trial's state (one that ended while MLflow was down too, its task's retried
+        # close still to come or not), and the parent ended after them.
         trials = list(Trial.objects.filter(sweep=sweep))
-        assert [trial.status for trial in trials] == [Trial.Status.COMPLETE] * 2
+        assert [(trial.status, trial.run_closed) for trial in trials] == [
+            (Trial.Status.COMPLETE, True)
+        ] * 2
+        assert sweep.mlflow_closed
         client = MlflowClient(tracking_uri=url)
+        children = []
         for trial in trials:
             run = client.get_run(trial.mlflow_run_id)
             assert run.info.status == "FINISHED"
             assert run.data.metrics["objective_f1_macro"] == pytest.approx(trial.value)
-        assert client.get_run(sweep.mlflow_run_id).info.status == "FINISHED"
+            children.append(run)
+        assert {run.info.status for run in _children(client, sweep)} == {"FINISHED"}
+        parent = client.get_run(sweep.mlflow_run_id)
+        assert parent.info.status == "FINISHED"
+        assert parent.info.end_time >= max(run.info.end_time for run in children)
     finally:
         stop_process(worker)
         if server is not None:
@@ -308,6 +315,7 @@ def test_a_trial_over_the_memory_limit_fails_with_its_reason_and_the_sweep_goes_
     greedy_run = client.get_run(greedy.mlflow_run_id)
     assert greedy_run.info.status == "FAILED"
     assert greedy_run.data.tags["cauce.trial_state"] == "FAIL"
+    assert greedy_run.data.tags["cauce.trial_error"] == MEMORY_MESSAGE
     assert client.get_run(small.mlflow_run_id).info.status == "FINISHED"
     assert client.get_run(sweep.mlflow_run_id).info.status == "FINISHED"
     # The pool process that went over the limit lives on: no pool process was lost.

@@ -1,11 +1,14 @@
 """Pages of sweeps: a project's list and a sweep's page with its live progress."""
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -219,12 +222,20 @@ def sweep_rerun(request, pk):
 MODEL_FIELDS_TEMPLATE = "sweeps/_model_fields.html"
 
 
-def _create_initial(request) -> dict:
-    """Initial values from the query: the experiment form's "Buscar hiperparámetros" sends
-    what was typed there (dataset, target, algorithm, fixed values) by GET."""
+def _create_initial(query) -> dict:
+    """Initial values from a query: what was typed in the experiment form (dataset, target,
+    algorithm, fixed values), posted by its "Buscar hiperparámetros" or in the address."""
     return initial_from_query(
-        request.GET, [*ExperimentCreateForm.base_fields, *SweepCreateForm.base_fields]
+        query, [*ExperimentCreateForm.base_fields, *SweepCreateForm.base_fields]
     )
+
+
+def _create_address(project_pk, query) -> str:
+    """The sweep form's address with the form's own values only (never the CSRF token, nor
+    the experiment form's buttons), the empty ones left out."""
+    initial = {name: value for name, value in _create_initial(query).items() if value != ""}
+    url = reverse("sweeps:sweep_create", args=[project_pk])
+    return f"{url}?{urlencode(initial, doseq=True)}" if initial else url
 
 
 @login_required
@@ -238,6 +249,12 @@ def sweep_create_view(request, project_pk):
         "model_fields_id": MODEL_FIELDS_ID,
         "model_fields_template": MODEL_FIELDS_TEMPLATE,
     }
+    if request.method == "POST" and "from_experiment" in request.POST:
+        # The experiment form's "Buscar hiperparámetros": its values, in a clean address.
+        return redirect(_create_address(project.pk, request.POST))
+    if request.method == "GET" and "csrfmiddlewaretoken" in request.GET:
+        # That button's former GET submission (old bookmarks): the same clean address.
+        return redirect(_create_address(project.pk, request.GET))
     if request.method == "POST":
         form = SweepCreateForm(request.POST, project=project)
         if form.is_valid():
@@ -252,7 +269,7 @@ def sweep_create_view(request, project_pk):
                 messages.success(request, _("Barrido creado y en marcha."))
                 return redirect("sweeps:sweep_detail", pk=sweep.pk)
     else:
-        form = SweepCreateForm(initial=_create_initial(request), project=project)
+        form = SweepCreateForm(initial=_create_initial(request.GET), project=project)
         context["form"] = form
         if request.htmx and request.htmx.target == COLUMN_FIELDS_ID:
             return render(request, "experiments/_column_fields_response.html", context)

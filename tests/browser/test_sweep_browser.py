@@ -56,10 +56,15 @@ def test_a_sweep_from_the_form_finishes_is_brushed_and_its_best_is_promoted_and_
         timeout=20_000
     )
     page.fill("input[name=hp_min_samples_leaf]", "2")
+    addresses = []
+    page.on("request", lambda request: addresses.append(request.url))
     page.get_by_role("button", name="Buscar hiperparámetros").click()
 
-    # The sweep form keeps what was typed; each field can now be searched.
+    # The sweep form keeps what was typed; each field can now be searched. No address the
+    # browser asked for holds the CSRF token.
     page.wait_for_url(re.compile(r"/sweeps/new/"))
+    assert not [url for url in addresses if "csrfmiddlewaretoken" in url]
+    assert "csrfmiddlewaretoken" not in page.url
     expect(page.locator("input[name=hp_min_samples_leaf]")).to_have_value("2")
     page.fill("input[name=name]", "Barrido del navegador")
     page.check("input[name=search_max_depth]")

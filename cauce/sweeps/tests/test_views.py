@@ -189,6 +189,46 @@ def test_the_experiment_form_offers_to_search_its_hyperparameters(
     assert reverse("sweeps:sweep_create", args=[project.pk]) in page.content.decode()
 
 
+def test_search_from_the_experiment_form_opens_a_clean_prefilled_address(
+    editor_client, project, iris_dataset
+):
+    """«Buscar hiperparámetros» posts the experiment form (its CSRF token stays out of the
+    address) and lands on the sweep form's address with the typed values only."""
+    page = editor_client.get(reverse("experiments:ml_experiment_create", args=[project.pk]))
+    assert 'formmethod="post"' in page.content.decode()
+    url = reverse("sweeps:sweep_create", args=[project.pk])
+    typed = {
+        "csrfmiddlewaretoken": "secreto",
+        "from_experiment": "1",
+        "name": "Flores",
+        "description": "",
+        "dataset": iris_dataset.pk,
+        "target_column": "species",
+        "feature_columns": ["sepal_length", "petal_width"],
+        "algorithm": "DecisionTreeClassifier",
+        "hp_min_samples_leaf": ["", "2"],
+        "hp_max_depth": "",
+    }
+    response = editor_client.post(url, typed)
+    assert response.status_code == 302
+    assert response.url.startswith(url + "?")
+    for absent in ("csrfmiddlewaretoken", "from_experiment", "description", "hp_max_depth"):
+        assert absent not in response.url
+    assert not Sweep.objects.exists()
+
+    form = editor_client.get(response.url).context["form"]
+    assert form.initial["name"] == "Flores"
+    assert form.initial["hp_min_samples_leaf"] == "2"
+    assert form.initial["feature_columns"] == ["sepal_length", "petal_width"]
+    html = editor_client.get(response.url).content.decode()
+    assert 'name="hp_min_samples_leaf"' in html
+
+    # The button's former GET (a bookmark): the same clean address.
+    old = editor_client.get(url, {k: v for k, v in typed.items() if k != "from_experiment"})
+    assert old.status_code == 302
+    assert old.url == response.url
+
+
 def test_a_re_run_starts_a_new_sweep_with_the_same_settings(
     editor_client, sweep, django_capture_on_commit_callbacks
 ):

@@ -75,6 +75,17 @@ def _range_fits(spec: ParameterSpec, kind: str, low: float, high: float) -> bool
     return False
 
 
+def range_type(spec: ParameterSpec, low: Any, high: Any) -> str:
+    """The type of a numeric range: int when both bounds are whole numbers (typed without
+    decimals) and the parameter takes integers (``max_features`` 2 to 8, ``min_samples_leaf``
+    1 to 20), float otherwise (0.1 to 0.5, or any range of a parameter that takes real numbers
+    only, such as ``C`` 1 to 10)."""
+    whole = all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high))
+    if whole and any(number.kind == INT for number in spec.numbers):
+        return INT_TYPE
+    return FLOAT_TYPE
+
+
 def _one_check(
     *, name: str, entry: Any, spec: ParameterSpec, sampler: str
 ) -> tuple[dict[str, Any], int | None]:
@@ -119,9 +130,17 @@ def _one_check(
                 unique.append(choice)
         return {"type": kind, "choices": unique}, len(unique)
 
-    integer = kind == INT_TYPE
     if "low" not in entry or "high" not in entry:
         raise _fail(name, _("«%(name)s»: indique «low» y «high» del rango.") % {"name": name})
+    if (
+        kind == FLOAT_TYPE
+        and range_type(spec, entry["low"], entry["high"]) == INT_TYPE
+        and not _range_fits(spec, FLOAT_TYPE, entry["low"], entry["high"])
+    ):
+        # Whole bounds outside the parameter's fractions (max_features 2 to 8 said "float"):
+        # the integers it takes.
+        kind = INT_TYPE
+    integer = kind == INT_TYPE
     low = _number(name, "low", entry["low"], integer=integer)
     high = _number(name, "high", entry["high"], integer=integer)
     log = entry.get("log", False)

@@ -182,6 +182,37 @@ def test_the_sweep_form_names_the_parameter_of_a_bad_range_and_creates_nothing(
     assert not Sweep.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "low", "high", "kept"),
+    [
+        ("max_features", "2", "8", {"type": "int", "low": 2, "high": 8, "log": False}),
+        ("max_features", "0,2", "0,8", {"type": "float", "low": 0.2, "high": 0.8, "log": False}),
+        ("min_samples_leaf", "2", "4", {"type": "int", "low": 2, "high": 4, "log": False}),
+        ("min_samples_leaf", "0.1", "0.4",
+         {"type": "float", "low": 0.1, "high": 0.4, "log": False}),
+        ("min_samples_split", "2", "10", {"type": "int", "low": 2, "high": 10, "log": False}),
+        ("min_samples_split", "0,1", "0,5",
+         {"type": "float", "low": 0.1, "high": 0.5, "log": False}),
+    ],
+)  # fmt: skip
+def test_the_sweep_form_takes_integer_and_fraction_ranges_of_a_parameter_taking_both(
+    editor_client, project, iris_dataset, django_capture_on_commit_callbacks, name, low, high, kept
+):
+    url = reverse("sweeps:sweep_create", args=[project.pk])
+    typed = {
+        "search_max_depth": "",
+        "search_criterion": "",
+        "hp_min_samples_leaf": "",
+        f"search_{name}": "on",
+        f"low_{name}": low,
+        f"high_{name}": high,
+    }
+    with django_capture_on_commit_callbacks(execute=False):
+        response = editor_client.post(url, _form_post(project, iris_dataset, **typed))
+    assert response.status_code == 302, response.context["form"].errors
+    assert Sweep.objects.get().search_space == {name: kept}
+
+
 def test_the_experiment_form_offers_to_search_its_hyperparameters(
     editor_client, project, iris_dataset
 ):

@@ -1,5 +1,6 @@
 """Pages of sweeps: a project's list and a sweep's page with its live progress."""
 
+import hashlib
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -142,20 +143,40 @@ def _parallel(sweep: Sweep, trials: list[Trial]):
     )
 
 
-@login_required
-@require_GET
-def sweep_detail(request, pk):
-    sweep, membership = sweep_get_for_user(user=request.user, sweep_id=pk)
-    trials = sweep_trials(sweep=sweep)
+def _seen(sweep: Sweep, trials: list[Trial]) -> str:
+    """What the page shows of the sweep and its trials, in a few characters: the progress
+    strip sends it back when it polls, and the rest of the page is rendered again when it
+    changed."""
+    state = (
+        sweep.status,
+        sweep.best_number,
+        sweep.promoted_experiment_id,
+        bool(sweep.importances),
+        [(t.number, t.status, t.value) for t in trials],
+    )
+    return hashlib.sha256(repr(state).encode()).hexdigest()[:16]
+
+
+def _sort(request) -> str:
     sort = request.GET.get("sort", "number")
-    if sort.lstrip("-") not in TRIAL_SORTS:
-        sort = "number"
-    context = {
+    return sort if sort.lstrip("-") in TRIAL_SORTS else "number"
+
+
+def _strip_context(request, sweep: Sweep, trials: list[Trial]) -> dict:
+    return {
         "sweep": sweep,
-        "project": sweep.project,
         "progress": _progress(sweep, trials),
+        "seen": _seen(sweep, trials),
+        "sort": _sort(request),
+    }
+
+
+def _detail_context(request, sweep: Sweep, trials: list[Trial], membership) -> dict:
+    sort = _sort(request)
+    return {
+        **_strip_context(request, sweep, trials),
+        "project": sweep.project,
         "rows": _trial_rows(sweep, trials, sort),
-        "sort": sort,
         "chart": history_chart(sweep=sweep, trials=trials),
         "parallel": _parallel(sweep, trials),
         "importances": importance_bars(sweep.importances or {}),
@@ -164,20 +185,27 @@ def sweep_detail(request, pk):
         ),
         "can_edit": membership.allows(Role.EDITOR),
     }
+
+
+@login_required
+@require_GET
+def sweep_detail(request, pk):
+    sweep, membership = sweep_get_for_user(user=request.user, sweep_id=pk)
+    context = _detail_context(request, sweep, sweep_trials(sweep=sweep), membership)
     return render(request, "sweeps/sweep_detail.html", context)
 
 
 @login_required
 @require_GET
 def sweep_progress(request, pk):
-    """The live part of the page, polled by htmx while the sweep is queued or running."""
-    sweep, _membership = sweep_get_for_user(user=request.user, sweep_id=pk)
+    """The live part of the page, polled by htmx while the sweep is queued or running: the
+    progress strip, and the buttons and results when what the page shows has changed."""
+    sweep, membership = sweep_get_for_user(user=request.user, sweep_id=pk)
     trials = sweep_trials(sweep=sweep)
-    return render(
-        request,
-        "sweeps/_progress.html",
-        {"sweep": sweep, "progress": _progress(sweep, trials)},
-    )
+    context = _strip_context(request, sweep, trials)
+    if request.GET.get("seen") != context["seen"]:
+        context = {**_detail_context(request, sweep, trials, membership), "changed": True}
+    return render(request, "sweeps/_progress_response.html", context)
 
 
 @login_required

@@ -79,8 +79,11 @@ def test_a_sweep_from_the_form_finishes_is_brushed_and_its_best_is_promoted_and_
     page.get_by_role("button", name="Lanzar el barrido").click()
 
     page.wait_for_url(re.compile(r"/sweeps/[0-9a-f-]{36}/$"))
+    # Watched without reloading: when it ends, the trials, charts and buttons follow.
     expect(page.locator("#sweep-progress .badge")).to_have_text("Finalizado", timeout=120_000)
-    page.get_by_role("link", name="Recargar la página").click()
+    expect(page.get_by_role("button", name="Promover el mejor")).to_be_visible()
+    expect(page.get_by_role("button", name="Cancelar")).to_have_count(0)
+    expect(page.locator("table[data-compare-table] tbody tr")).to_have_count(6)
     sweep = Sweep.objects.get(name="Barrido del navegador")
     assert sweep.status == Sweep.Status.FINISHED
     assert sweep.fixed_hyperparameters == {"min_samples_leaf": 2}

@@ -103,6 +103,35 @@ def test_a_running_sweep_polls_its_progress(viewer_client, sweep):
     assert "1 de 4 pruebas hechas · 1 en ejecución" in html
 
 
+def test_the_polled_strip_brings_the_trials_and_buttons_once_the_sweep_changes(
+    editor_client, sweep
+):
+    """A page watching a sweep: while nothing changes the strip comes alone; when the sweep
+    ends, the strip (no longer polling) brings the trials table, the charts and the buttons
+    out of band (no "Aún no hay pruebas" nor "Cancelar" left, "Promover el mejor" offered)."""
+    Sweep.objects.filter(pk=sweep.pk).update(status=Sweep.Status.RUNNING)
+    page = editor_client.get(reverse("sweeps:sweep_detail", args=[sweep.pk]))
+    html = page.content.decode()
+    assert "Aún no hay pruebas." in html and "Cancelar" in html
+    seen = page.context["seen"]
+    url = reverse("sweeps:sweep_progress", args=[sweep.pk])
+
+    still = editor_client.get(url, {"seen": seen, "sort": "number"}).content.decode()
+    assert 'hx-trigger="every 2s"' in still
+    assert "hx-swap-oob" not in still and "sweep-results" not in still
+
+    _finished(sweep)
+    ended = editor_client.get(url, {"seen": seen, "sort": "-value"}).content.decode()
+    assert "every 2s" not in ended  # polling stops
+    assert '<div id="sweep-actions" hx-swap-oob="true">' in ended
+    assert '<div id="sweep-results" hx-swap-oob="true">' in ended
+    assert "Promover el mejor" in ended and "Cancelar" not in ended
+    assert "Aún no hay pruebas" not in ended
+    assert ended.count('<tr data-col="') == 4
+    assert "data-parallel" in ended and 'class="sweep-history"' in ended
+    assert "?sort=-value" not in ended and "?sort=value" in ended  # the page's order kept
+
+
 def test_cancel_from_the_page(editor_client, sweep):
     response = editor_client.post(reverse("sweeps:sweep_cancel", args=[sweep.pk]))
     assert response.status_code == 302

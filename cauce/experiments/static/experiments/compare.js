@@ -99,11 +99,18 @@
     }
   }
 
+  function bindParallel() {
+    var parallel = document.querySelector("svg[data-parallel]");
+    if (parallel && !parallel.dataset.brushing) {
+      parallel.dataset.brushing = "1";
+      brushing(parallel);
+    }
+  }
+
   function setup() {
     var form = document.querySelector("form[data-autosubmit]");
     if (form) autosubmit(form);
-    var parallel = document.querySelector("svg[data-parallel]");
-    if (parallel) brushing(parallel);
+    bindParallel();
   }
 
   if (document.readyState === "loading") {
@@ -111,4 +118,6 @@
   } else {
     setup();
   }
+  // A sweep's page renders its chart again (htmx, out of band) when its trials change.
+  document.addEventListener("htmx:load", bindParallel);
 })();

@@ -135,6 +135,13 @@ class SweepCreateForm(ExperimentCreateForm):
                     "type": CATEGORICAL_TYPE,
                     "choices": [_choice_value(choice) for choice in choices],
                 }
+        if not space and not any(key.startswith(SEARCH) for key in self.errors):
+            # The service's words name the API's field (search_space).
+            self.add_error(
+                None,
+                _("Marque al menos un hiperparámetro que buscar, en «Qué buscar», con su "
+                  "mínimo y máximo o sus opciones."),
+            )  # fmt: skip
         # A searched parameter's fixed value (typed above) gives way to its search.
         fixed = cleaned.pop("hyperparameters", {})
         cleaned["fixed_hyperparameters"] = {k: v for k, v in fixed.items() if k not in space}

@@ -242,6 +242,22 @@ def test_the_sweep_form_takes_integer_and_fraction_ranges_of_a_parameter_taking_
     assert Sweep.objects.get().search_space == {name: kept}
 
 
+def test_the_sweep_form_asks_for_something_to_search_in_its_own_words(
+    editor_client, project, iris_dataset
+):
+    url = reverse("sweeps:sweep_create", args=[project.pk])
+    nothing = {"search_max_depth": "", "search_criterion": ""}
+    response = editor_client.post(url, _form_post(project, iris_dataset, **nothing))
+    assert response.status_code == 200
+    errors = response.context["form"].non_field_errors()
+    assert errors == [
+        "Marque al menos un hiperparámetro que buscar, en «Qué buscar», con su mínimo y "
+        "máximo o sus opciones."
+    ]
+    assert "search_space" not in response.content.decode()
+    assert not Sweep.objects.exists()
+
+
 def test_the_experiment_form_offers_to_search_its_hyperparameters(
     editor_client, project, iris_dataset
 ):

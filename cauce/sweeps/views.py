@@ -61,6 +61,11 @@ def _progress(sweep: Sweep, trials: list[Trial]) -> dict:
         "waiting": sum(t.status == Trial.Status.WAITING for t in trials),
         "failed": sum(t.status == Trial.Status.FAIL for t in trials),
         "pruned": sum(t.status == Trial.Status.PRUNED for t in trials),
+        "completed": sum(t.status == Trial.Status.COMPLETE for t in trials),
+        "ran": sum(
+            t.status in (Trial.Status.COMPLETE, Trial.Status.PRUNED, Trial.Status.FAIL)
+            for t in trials
+        ),
         "total": sweep.n_trials,
         "percent": round(
             100

@@ -132,6 +132,25 @@ def test_the_polled_strip_brings_the_trials_and_buttons_once_the_sweep_changes(
     assert "?sort=-value" not in ended and "?sort=value" in ended  # the page's order kept
 
 
+def test_an_ended_sweeps_strip_counts_what_ran(viewer_client, sweep):
+    _finished(sweep)
+    for number in (4, 5):
+        Trial.objects.create(
+            sweep=sweep, number=number, optuna_trial_id=number + 1, status=Trial.Status.FAIL
+        )
+    Sweep.objects.filter(pk=sweep.pk).update(n_trials=6)
+    part = viewer_client.get(reverse("sweeps:sweep_progress", args=[sweep.pk]))
+    html = part.content.decode()
+    assert "<span data-progress>6 pruebas: 4 completadas, 2 fallidas</span>" in html
+    assert "hechas" not in html
+
+    Trial.objects.filter(number=5).delete()
+    Trial.objects.filter(number__in=(1, 2, 3)).update(status=Trial.Status.PRUNED)
+    Sweep.objects.filter(pk=sweep.pk).update(status=Sweep.Status.CANCELLED)
+    html = viewer_client.get(reverse("sweeps:sweep_progress", args=[sweep.pk])).content.decode()
+    assert "<span data-progress>5 de 6 pruebas: 1 completada, 3 podadas, 1 fallida</span>" in html
+
+
 def test_cancel_from_the_page(editor_client, sweep):
     response = editor_client.post(reverse("sweeps:sweep_cancel", args=[sweep.pk]))
     assert response.status_code == 302

@@ -166,6 +166,13 @@ def test_promote_from_the_page_opens_the_new_experiment(
     experiment = MLExperiment.objects.get()
     assert response.url == reverse("experiments:ml_experiment_detail", args=[experiment.pk])
     assert experiment.hyperparameters == {"max_depth": 3}
+    # The page links the sweep ("Promovido del barrido …"): the description does not repeat
+    # it, and gives the value in the language's own way.
+    assert experiment.description == (
+        f"Parámetros de la mejor prueba del barrido ({sweep.metric} = 0,9500)."
+    )
+    page = editor_client.get(response.url).content.decode()
+    assert page.count("Promovido del barrido") == 1
 
 
 def _form_post(project, dataset, **changes) -> dict:
@@ -259,6 +266,32 @@ def test_the_sweep_form_takes_integer_and_fraction_ranges_of_a_parameter_taking_
         response = editor_client.post(url, _form_post(project, iris_dataset, **typed))
     assert response.status_code == 302, response.context["form"].errors
     assert Sweep.objects.get().search_space == {name: kept}
+
+
+def test_the_sweep_forms_numbers_in_messages_have_a_decimal_comma(
+    editor_client, project, iris_dataset
+):
+    url = reverse("sweeps:sweep_create", args=[project.pk])
+    typed = {
+        "search_max_depth": "",
+        "search_criterion": "",
+        "search_ccp_alpha": "on",
+        "low_ccp_alpha": "0,0",
+        "high_ccp_alpha": "0,5",
+        "log_ccp_alpha": "on",
+    }
+    response = editor_client.post(url, _form_post(project, iris_dataset, **typed))
+    error = response.context["form"].errors["search_ccp_alpha"][0]
+    assert "(se indicó 0)" in error
+    typed = {**typed, "log_ccp_alpha": "", "low_ccp_alpha": "0,75", "high_ccp_alpha": "0,25"}
+    response = editor_client.post(url, _form_post(project, iris_dataset, **typed))
+    error = response.context["form"].errors["search_ccp_alpha"][0]
+    assert "el mínimo (0,75) es mayor que el máximo (0,25)" in error
+    typed = {"search_max_depth": "on", "low_max_depth": "1,5", "high_max_depth": "4,25"}
+    response = editor_client.post(url, _form_post(project, iris_dataset, **typed))
+    error = response.context["form"].errors["search_max_depth"][0]
+    assert "el rango [1,5, 4,25] se sale" in error
+    assert not Sweep.objects.exists()
 
 
 def test_the_sweep_form_asks_for_something_to_search_in_its_own_words(

@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from playwright.sync_api import expect
 
 from cauce.experiments.models import MLExperiment
-from cauce.sweeps.models import Sweep
+from cauce.sweeps.models import Sweep, Trial
 
 # SWEEP_SCREENSHOTS=<folder>: also leave the sweep form and page at 1366 and 390 px there.
 SHOTS = os.environ.get("SWEEP_SCREENSHOTS")
@@ -89,16 +89,21 @@ def test_a_sweep_from_the_form_finishes_is_brushed_and_its_best_is_promoted_and_
     assert sweep.fixed_hyperparameters == {"min_samples_leaf": 2}
     assert set(sweep.search_space) == {"max_depth", "criterion"}
 
-    # Brushing the metric's axis filters the trials table to the lines inside the brush.
+    # Brushing the metric's axis filters the trials table to the lines inside the brush; a
+    # failed trial (in the table, not on the chart) counts in the status's total.
+    Trial.objects.create(sweep=sweep, number=6, optuna_trial_id=99, status=Trial.Status.FAIL)
+    page.reload()
     rows = page.locator("table[data-compare-table] tbody tr")
     total = rows.count()
-    assert total == 6
+    assert total == 7
+    assert page.locator("svg[data-parallel] .pc-line").count() == 6
     metric_axis = page.locator("svg[data-parallel] .pc-axis[data-name=accuracy]")
     _brush_top(page, metric_axis, 0.45)
     status = page.locator("[data-brush-status]")
     expect(status).to_be_visible()
-    shown = int(re.search(r"(\d+) de (\d+)", status.inner_text()).group(1))
+    shown, of = map(int, re.search(r"(\d+) de (\d+)", status.inner_text()).groups())
     assert shown == page.locator("table[data-compare-table] tbody tr:visible").count()
+    assert of == total
     best = page.locator("table[data-compare-table] tbody tr.best")
     expect(best).to_be_visible()  # the best value is at the top of the axis
     _shoot(page, "sweep-page-brushed")

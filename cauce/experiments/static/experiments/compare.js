@@ -25,6 +25,14 @@
     var status = document.querySelector("[data-brush-status]");
     var clear = document.querySelector("[data-brush-clear]");
     var table = document.querySelector("[data-compare-table]");
+    // What the status counts is what the table shows: an item without a line (a sweep's
+    // failed or pruned trial) is in the table and the brush hides it too.
+    var total = lines.length;
+    if (table) {
+      var ids = {};
+      table.querySelectorAll("[data-col]").forEach(function (cell) { ids[cell.dataset.col] = true; });
+      total = Object.keys(ids).length;
+    }
 
     function apply() {
       var active = Object.keys(ranges);
@@ -50,7 +58,7 @@
       if (status) {
         status.hidden = active.length === 0;
         status.textContent = status.dataset.template
-          .replace("{shown}", String(shown)).replace("{total}", String(lines.length));
+          .replace("{shown}", String(shown)).replace("{total}", String(total));
       }
       if (clear) clear.hidden = active.length === 0;
     }

@@ -324,6 +324,7 @@ def test_search_from_the_experiment_form_opens_a_clean_prefilled_address(
     address) and lands on the sweep form's address with the typed values only."""
     page = editor_client.get(reverse("experiments:ml_experiment_create", args=[project.pk]))
     assert 'formmethod="post"' in page.content.decode()
+    assert "{#" not in page.content.decode()  # a comment of two lines is no comment
     url = reverse("sweeps:sweep_create", args=[project.pk])
     typed = {
         "csrfmiddlewaretoken": "secreto",

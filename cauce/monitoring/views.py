@@ -173,7 +173,12 @@ def version_refresh(request, name: str, version: int):
         flagged = monitoring_refresh(model=model, version=version)
         messages.success(
             request,
-            _("Ventanas recalculadas: %(count)s variables marcadas.") % {"count": flagged},
+            ngettext(
+                "Ventanas recalculadas: %(count)s variable marcada.",
+                "Ventanas recalculadas: %(count)s variables marcadas.",
+                flagged,
+            )
+            % {"count": flagged},
         )
     url = reverse("monitoring:version_monitoring", args=[model.name, version])
     window = request.POST.get("window")

@@ -18,9 +18,9 @@ from cauce.experiments.forms import (
     ExperimentCreateForm,
     number_text,
 )
-from cauce.experiments.pipeline.algorithms import FLOAT, ParameterSpec
+from cauce.experiments.pipeline.algorithms import ParameterSpec
 from cauce.sweeps.models import Sweep
-from cauce.sweeps.space import CATEGORICAL_TYPE, FLOAT_TYPE, INT_TYPE, METRICS
+from cauce.sweeps.space import CATEGORICAL_TYPE, METRICS, range_type
 
 SEARCH, LOW, HIGH, LOG, CHOICES = "search_", "low_", "high_", "log_", "choices_"
 
@@ -123,22 +123,25 @@ class SweepCreateForm(ExperimentCreateForm):
             log = cleaned.pop(LOG + name, False)
             choices = cleaned.pop(CHOICES + name, None) or []
             if low or high:
-                kind = FLOAT_TYPE if spec.number_kind == FLOAT else INT_TYPE
                 try:
                     low_value, high_value = _number(name, low), _number(name, high)
                 except forms.ValidationError as error:
                     self.add_error(SEARCH + name, error)
                     continue
-                if kind == INT_TYPE and (
-                    isinstance(low_value, float) or isinstance(high_value, float)
-                ):
-                    kind = FLOAT_TYPE
+                kind = range_type(spec, low_value, high_value)
                 space[name] = {"type": kind, "low": low_value, "high": high_value, "log": log}
             else:
                 space[name] = {
                     "type": CATEGORICAL_TYPE,
                     "choices": [_choice_value(choice) for choice in choices],
                 }
+        if not space and not any(key.startswith(SEARCH) for key in self.errors):
+            # The service's words name the API's field (search_space).
+            self.add_error(
+                None,
+                _("Marque al menos un hiperparámetro que buscar, en «Qué buscar», con su "
+                  "mínimo y máximo o sus opciones."),
+            )  # fmt: skip
         # A searched parameter's fixed value (typed above) gives way to its search.
         fixed = cleaned.pop("hyperparameters", {})
         cleaned["fixed_hyperparameters"] = {k: v for k, v in fixed.items() if k not in space}

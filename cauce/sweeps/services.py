@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ApplicationError, ConflictError
@@ -276,8 +276,9 @@ def sweep_promote(
 ) -> MLExperiment:
     """A normal experiment with the best trial's parameters, queued like any other: it trains
     on the full training split and logs its model, so it can be registered. The sweep keeps
-    the experiment and the trial's number; the experiment's description names both. With
-    ``register_alias``, its model is registered with that alias once it finished."""
+    the experiment and the trial's number (the experiment's page links them); its description
+    gives the trial's value. With ``register_alias``, its model is registered with that alias
+    once it finished."""
     if sweep.best_number is None:
         raise ConflictError(_("El barrido aún no tiene ninguna prueba completada."))
     experiment = experiment_create(
@@ -295,14 +296,11 @@ def sweep_promote(
         test_size=sweep.test_size,
         random_state=sweep.seed,
         tags=sweep.tags,
-        description=_(
-            "Promovido del barrido «%(name)s» (prueba #%(number)d, %(metric)s = %(value)s)."
-        )
+        # The experiment's page links the sweep and the trial (promoted_from_sweeps).
+        description=_("Parámetros de la mejor prueba del barrido (%(metric)s = %(value)s).")
         % {
-            "name": sweep.name,
-            "number": sweep.best_number,
             "metric": sweep.metric,
-            "value": sweep.best_value,
+            "value": formats.number_format(sweep.best_value, decimal_pos=4),
         },
     )
     Sweep.objects.filter(pk=sweep.pk).update(

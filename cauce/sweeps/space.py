@@ -15,6 +15,7 @@ import itertools
 import math
 from typing import Any
 
+from django.utils import formats
 from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ApplicationError
@@ -41,6 +42,15 @@ METRICS = {
     },
     "regression": {"r2": "maximize", "mae": "minimize", "rmse": "minimize"},
 }
+
+
+def number_shown(value: float | int) -> str:
+    """A number in a message as a person reads it in the active language: six significant
+    digits at most, a whole number without decimals ("2", "0,001" in Spanish)."""
+    rounded = float(f"{value:.6g}")
+    if rounded.is_integer() and abs(rounded) < 1e15:
+        return str(int(rounded))
+    return formats.number_format(rounded)
 
 
 def _fail(parameter: str, message: str) -> ApplicationError:
@@ -73,6 +83,17 @@ def _range_fits(spec: ParameterSpec, kind: str, low: float, high: float) -> bool
         if number.contains(low) and number.contains(high):
             return True
     return False
+
+
+def range_type(spec: ParameterSpec, low: Any, high: Any) -> str:
+    """The type of a numeric range: int when both bounds are whole numbers (typed without
+    decimals) and the parameter takes integers (``max_features`` 2 to 8, ``min_samples_leaf``
+    1 to 20), float otherwise (0.1 to 0.5, or any range of a parameter that takes real numbers
+    only, such as ``C`` 1 to 10)."""
+    whole = all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high))
+    if whole and any(number.kind == INT for number in spec.numbers):
+        return INT_TYPE
+    return FLOAT_TYPE
 
 
 def _one_check(
@@ -119,9 +140,17 @@ def _one_check(
                 unique.append(choice)
         return {"type": kind, "choices": unique}, len(unique)
 
-    integer = kind == INT_TYPE
     if "low" not in entry or "high" not in entry:
         raise _fail(name, _("«%(name)s»: indique «low» y «high» del rango.") % {"name": name})
+    if (
+        kind == FLOAT_TYPE
+        and range_type(spec, entry["low"], entry["high"]) == INT_TYPE
+        and not _range_fits(spec, FLOAT_TYPE, entry["low"], entry["high"])
+    ):
+        # Whole bounds outside the parameter's fractions (max_features 2 to 8 said "float"):
+        # the integers it takes.
+        kind = INT_TYPE
+    integer = kind == INT_TYPE
     low = _number(name, "low", entry["low"], integer=integer)
     high = _number(name, "high", entry["high"], integer=integer)
     log = entry.get("log", False)
@@ -131,26 +160,26 @@ def _one_check(
         raise _fail(
             name,
             _("«%(name)s»: el mínimo (%(low)s) es mayor que el máximo (%(high)s).")
-            % {"name": name, "low": low, "high": high},
+            % {"name": name, "low": number_shown(low), "high": number_shown(high)},
         )
     if low == high:
         raise _fail(
             name,
             _("«%(name)s»: el rango está vacío (mínimo y máximo son %(low)s); para un valor "
-              "fijo use fixed_hyperparameters.") % {"name": name, "low": low},
+              "fijo use fixed_hyperparameters.") % {"name": name, "low": number_shown(low)},
         )  # fmt: skip
     if log and low <= 0:
         raise _fail(
             name,
             _("«%(name)s»: la escala logarítmica necesita un mínimo mayor que 0 (se indicó "
-              "%(low)s).") % {"name": name, "low": low},
+              "%(low)s).") % {"name": name, "low": number_shown(low)},
         )  # fmt: skip
     if not _range_fits(spec, kind, low, high):
         raise _fail(
             name,
             _("«%(name)s»: el rango [%(low)s, %(high)s] se sale de lo que admite el parámetro: "
-              "%(expected)s.") % {"name": name, "low": low, "high": high,
-                                   "expected": spec.describe()},
+              "%(expected)s.") % {"name": name, "low": number_shown(low),
+                                   "high": number_shown(high), "expected": spec.describe()},
         )  # fmt: skip
     normalized: dict[str, Any] = {"type": kind, "low": low, "high": high, "log": log}
     step = entry.get("step")

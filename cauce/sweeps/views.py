@@ -1,11 +1,15 @@
 """Pages of sweeps: a project's list and a sweep's page with its live progress."""
 
+import hashlib
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -57,6 +61,11 @@ def _progress(sweep: Sweep, trials: list[Trial]) -> dict:
         "waiting": sum(t.status == Trial.Status.WAITING for t in trials),
         "failed": sum(t.status == Trial.Status.FAIL for t in trials),
         "pruned": sum(t.status == Trial.Status.PRUNED for t in trials),
+        "completed": sum(t.status == Trial.Status.COMPLETE for t in trials),
+        "ran": sum(
+            t.status in (Trial.Status.COMPLETE, Trial.Status.PRUNED, Trial.Status.FAIL)
+            for t in trials
+        ),
         "total": sweep.n_trials,
         "percent": round(
             100
@@ -139,20 +148,40 @@ def _parallel(sweep: Sweep, trials: list[Trial]):
     )
 
 
-@login_required
-@require_GET
-def sweep_detail(request, pk):
-    sweep, membership = sweep_get_for_user(user=request.user, sweep_id=pk)
-    trials = sweep_trials(sweep=sweep)
+def _seen(sweep: Sweep, trials: list[Trial]) -> str:
+    """What the page shows of the sweep and its trials, in a few characters: the progress
+    strip sends it back when it polls, and the rest of the page is rendered again when it
+    changed."""
+    state = (
+        sweep.status,
+        sweep.best_number,
+        sweep.promoted_experiment_id,
+        bool(sweep.importances),
+        [(t.number, t.status, t.value) for t in trials],
+    )
+    return hashlib.sha256(repr(state).encode()).hexdigest()[:16]
+
+
+def _sort(request) -> str:
     sort = request.GET.get("sort", "number")
-    if sort.lstrip("-") not in TRIAL_SORTS:
-        sort = "number"
-    context = {
+    return sort if sort.lstrip("-") in TRIAL_SORTS else "number"
+
+
+def _strip_context(request, sweep: Sweep, trials: list[Trial]) -> dict:
+    return {
         "sweep": sweep,
-        "project": sweep.project,
         "progress": _progress(sweep, trials),
+        "seen": _seen(sweep, trials),
+        "sort": _sort(request),
+    }
+
+
+def _detail_context(request, sweep: Sweep, trials: list[Trial], membership) -> dict:
+    sort = _sort(request)
+    return {
+        **_strip_context(request, sweep, trials),
+        "project": sweep.project,
         "rows": _trial_rows(sweep, trials, sort),
-        "sort": sort,
         "chart": history_chart(sweep=sweep, trials=trials),
         "parallel": _parallel(sweep, trials),
         "importances": importance_bars(sweep.importances or {}),
@@ -161,20 +190,27 @@ def sweep_detail(request, pk):
         ),
         "can_edit": membership.allows(Role.EDITOR),
     }
+
+
+@login_required
+@require_GET
+def sweep_detail(request, pk):
+    sweep, membership = sweep_get_for_user(user=request.user, sweep_id=pk)
+    context = _detail_context(request, sweep, sweep_trials(sweep=sweep), membership)
     return render(request, "sweeps/sweep_detail.html", context)
 
 
 @login_required
 @require_GET
 def sweep_progress(request, pk):
-    """The live part of the page, polled by htmx while the sweep is queued or running."""
-    sweep, _membership = sweep_get_for_user(user=request.user, sweep_id=pk)
+    """The live part of the page, polled by htmx while the sweep is queued or running: the
+    progress strip, and the buttons and results when what the page shows has changed."""
+    sweep, membership = sweep_get_for_user(user=request.user, sweep_id=pk)
     trials = sweep_trials(sweep=sweep)
-    return render(
-        request,
-        "sweeps/_progress.html",
-        {"sweep": sweep, "progress": _progress(sweep, trials)},
-    )
+    context = _strip_context(request, sweep, trials)
+    if request.GET.get("seen") != context["seen"]:
+        context = {**_detail_context(request, sweep, trials, membership), "changed": True}
+    return render(request, "sweeps/_progress_response.html", context)
 
 
 @login_required
@@ -219,12 +255,20 @@ def sweep_rerun(request, pk):
 MODEL_FIELDS_TEMPLATE = "sweeps/_model_fields.html"
 
 
-def _create_initial(request) -> dict:
-    """Initial values from the query: the experiment form's "Buscar hiperparámetros" sends
-    what was typed there (dataset, target, algorithm, fixed values) by GET."""
+def _create_initial(query) -> dict:
+    """Initial values from a query: what was typed in the experiment form (dataset, target,
+    algorithm, fixed values), posted by its "Buscar hiperparámetros" or in the address."""
     return initial_from_query(
-        request.GET, [*ExperimentCreateForm.base_fields, *SweepCreateForm.base_fields]
+        query, [*ExperimentCreateForm.base_fields, *SweepCreateForm.base_fields]
     )
+
+
+def _create_address(project_pk, query) -> str:
+    """The sweep form's address with the form's own values only (never the CSRF token, nor
+    the experiment form's buttons), the empty ones left out."""
+    initial = {name: value for name, value in _create_initial(query).items() if value != ""}
+    url = reverse("sweeps:sweep_create", args=[project_pk])
+    return f"{url}?{urlencode(initial, doseq=True)}" if initial else url
 
 
 @login_required
@@ -238,6 +282,12 @@ def sweep_create_view(request, project_pk):
         "model_fields_id": MODEL_FIELDS_ID,
         "model_fields_template": MODEL_FIELDS_TEMPLATE,
     }
+    if request.method == "POST" and "from_experiment" in request.POST:
+        # The experiment form's "Buscar hiperparámetros": its values, in a clean address.
+        return redirect(_create_address(project.pk, request.POST))
+    if request.method == "GET" and "csrfmiddlewaretoken" in request.GET:
+        # That button's former GET submission (old bookmarks): the same clean address.
+        return redirect(_create_address(project.pk, request.GET))
     if request.method == "POST":
         form = SweepCreateForm(request.POST, project=project)
         if form.is_valid():
@@ -252,7 +302,7 @@ def sweep_create_view(request, project_pk):
                 messages.success(request, _("Barrido creado y en marcha."))
                 return redirect("sweeps:sweep_detail", pk=sweep.pk)
     else:
-        form = SweepCreateForm(initial=_create_initial(request), project=project)
+        form = SweepCreateForm(initial=_create_initial(request.GET), project=project)
         context["form"] = form
         if request.htmx and request.htmx.target == COLUMN_FIELDS_ID:
             return render(request, "experiments/_column_fields_response.html", context)

@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from playwright.sync_api import expect
 
 from cauce.experiments.models import MLExperiment
-from cauce.sweeps.models import Sweep
+from cauce.sweeps.models import Sweep, Trial
 
 # SWEEP_SCREENSHOTS=<folder>: also leave the sweep form and page at 1366 and 390 px there.
 SHOTS = os.environ.get("SWEEP_SCREENSHOTS")
@@ -56,10 +56,15 @@ def test_a_sweep_from_the_form_finishes_is_brushed_and_its_best_is_promoted_and_
         timeout=20_000
     )
     page.fill("input[name=hp_min_samples_leaf]", "2")
+    addresses = []
+    page.on("request", lambda request: addresses.append(request.url))
     page.get_by_role("button", name="Buscar hiperparámetros").click()
 
-    # The sweep form keeps what was typed; each field can now be searched.
+    # The sweep form keeps what was typed; each field can now be searched. No address the
+    # browser asked for holds the CSRF token.
     page.wait_for_url(re.compile(r"/sweeps/new/"))
+    assert not [url for url in addresses if "csrfmiddlewaretoken" in url]
+    assert "csrfmiddlewaretoken" not in page.url
     expect(page.locator("input[name=hp_min_samples_leaf]")).to_have_value("2")
     page.fill("input[name=name]", "Barrido del navegador")
     page.check("input[name=search_max_depth]")
@@ -74,23 +79,31 @@ def test_a_sweep_from_the_form_finishes_is_brushed_and_its_best_is_promoted_and_
     page.get_by_role("button", name="Lanzar el barrido").click()
 
     page.wait_for_url(re.compile(r"/sweeps/[0-9a-f-]{36}/$"))
+    # Watched without reloading: when it ends, the trials, charts and buttons follow.
     expect(page.locator("#sweep-progress .badge")).to_have_text("Finalizado", timeout=120_000)
-    page.get_by_role("link", name="Recargar la página").click()
+    expect(page.get_by_role("button", name="Promover el mejor")).to_be_visible()
+    expect(page.get_by_role("button", name="Cancelar")).to_have_count(0)
+    expect(page.locator("table[data-compare-table] tbody tr")).to_have_count(6)
     sweep = Sweep.objects.get(name="Barrido del navegador")
     assert sweep.status == Sweep.Status.FINISHED
     assert sweep.fixed_hyperparameters == {"min_samples_leaf": 2}
     assert set(sweep.search_space) == {"max_depth", "criterion"}
 
-    # Brushing the metric's axis filters the trials table to the lines inside the brush.
+    # Brushing the metric's axis filters the trials table to the lines inside the brush; a
+    # failed trial (in the table, not on the chart) counts in the status's total.
+    Trial.objects.create(sweep=sweep, number=6, optuna_trial_id=99, status=Trial.Status.FAIL)
+    page.reload()
     rows = page.locator("table[data-compare-table] tbody tr")
     total = rows.count()
-    assert total == 6
+    assert total == 7
+    assert page.locator("svg[data-parallel] .pc-line").count() == 6
     metric_axis = page.locator("svg[data-parallel] .pc-axis[data-name=accuracy]")
     _brush_top(page, metric_axis, 0.45)
     status = page.locator("[data-brush-status]")
     expect(status).to_be_visible()
-    shown = int(re.search(r"(\d+) de (\d+)", status.inner_text()).group(1))
+    shown, of = map(int, re.search(r"(\d+) de (\d+)", status.inner_text()).groups())
     assert shown == page.locator("table[data-compare-table] tbody tr:visible").count()
+    assert of == total
     best = page.locator("table[data-compare-table] tbody tr.best")
     expect(best).to_be_visible()  # the best value is at the top of the axis
     _shoot(page, "sweep-page-brushed")

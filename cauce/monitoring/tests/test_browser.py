@@ -25,9 +25,7 @@ def test_an_editor_recomputes_and_reads_the_drift_of_a_version(
     expect(page.locator("#deriva")).to_contain_text("Aún no se calculó la deriva")
     page.get_by_role("button", name="Recalcular").click()
 
-    expect(page.locator(".messages")).to_contain_text(
-        "Ventanas recalculadas: 1 variables marcadas."
-    )
+    expect(page.locator(".messages")).to_contain_text("Ventanas recalculadas: 1 variable marcada.")
     rows = page.locator(".drift-table tbody tr")
     expect(rows).to_have_count(4)
     expect(rows.first.locator("td").first).to_have_text("b")  # flagged first

@@ -2,6 +2,7 @@
 only: the pages never ask MLflow)."""
 
 import pytest
+from django.contrib.messages import get_messages
 
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.tests.runner_support import queued_experiment
@@ -47,6 +48,8 @@ def test_recalcular_computes_the_windows_and_raises_alerts(editor_client, model)
     assert response.status_code == 302
     assert response["Location"] == "/models/clima/versions/3/monitoring/?window=1h"
     assert Alert.objects.filter(registered_model=model, feature="b").count() == 3
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert shown == ["Ventanas recalculadas: 1 variable marcada."]
 
 
 def test_a_version_without_a_profile_names_the_command(editor_client, model):

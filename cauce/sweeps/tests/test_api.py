@@ -90,6 +90,33 @@ def test_it_takes_a_space_whose_combinations_all_fit(editor_api, project, iris_d
     assert response.status_code == 201, response.content
 
 
+INTEGER_OR_FRACTION_RANGES = [
+    # (name, as sent, as kept): whole bounds are integers, bounds with decimals in (0, 1]
+    # fractions; "float" with whole bounds outside the fractions means the integers.
+    ("max_features", {"type": "int", "low": 2, "high": 8}, ("int", 2, 8)),
+    ("max_features", {"type": "float", "low": 2, "high": 4}, ("int", 2, 4)),
+    ("max_features", {"type": "float", "low": 0.2, "high": 0.8}, ("float", 0.2, 0.8)),
+    ("min_samples_leaf", {"type": "int", "low": 1, "high": 20}, ("int", 1, 20)),
+    ("min_samples_leaf", {"type": "float", "low": 2, "high": 4}, ("int", 2, 4)),
+    ("min_samples_leaf", {"type": "float", "low": 0.1, "high": 0.4}, ("float", 0.1, 0.4)),
+    ("min_samples_split", {"type": "int", "low": 2, "high": 10}, ("int", 2, 10)),
+    ("min_samples_split", {"type": "float", "low": 0.1, "high": 0.5}, ("float", 0.1, 0.5)),
+]
+
+
+@pytest.mark.parametrize(("name", "sent", "kept"), INTEGER_OR_FRACTION_RANGES)
+def test_a_parameter_taking_an_integer_or_a_fraction_takes_either_range(
+    editor_api, project, iris_dataset, name, sent, kept, django_capture_on_commit_callbacks
+):
+    body = sweep_body(project, iris_dataset, search_space={name: sent}, sampler="tpe")
+    with django_capture_on_commit_callbacks(execute=False):
+        response = editor_api.post("/api/sweeps/", body, format="json")
+    assert response.status_code == 201, response.content
+    entry = Sweep.objects.get().search_space[name]
+    assert (entry["type"], entry["low"], entry["high"]) == kept
+    assert all(type(entry[key]) is (int if kept[0] == "int" else float) for key in ("low", "high"))
+
+
 def test_it_refuses_a_grid_over_ten_thousand_points(editor_api, project, iris_dataset):
     space = {
         "max_depth": {"type": "int", "low": 1, "high": 200},

@@ -103,6 +103,54 @@ def test_a_running_sweep_polls_its_progress(viewer_client, sweep):
     assert "1 de 4 pruebas hechas · 1 en ejecución" in html
 
 
+def test_the_polled_strip_brings_the_trials_and_buttons_once_the_sweep_changes(
+    editor_client, sweep
+):
+    """A page watching a sweep: while nothing changes the strip comes alone; when the sweep
+    ends, the strip (no longer polling) brings the trials table, the charts and the buttons
+    out of band (no "Aún no hay pruebas" nor "Cancelar" left, "Promover el mejor" offered)."""
+    Sweep.objects.filter(pk=sweep.pk).update(status=Sweep.Status.RUNNING)
+    page = editor_client.get(reverse("sweeps:sweep_detail", args=[sweep.pk]))
+    html = page.content.decode()
+    assert "Aún no hay pruebas." in html and "Cancelar" in html
+    seen = page.context["seen"]
+    url = reverse("sweeps:sweep_progress", args=[sweep.pk])
+
+    still = editor_client.get(url, {"seen": seen, "sort": "number"}).content.decode()
+    assert 'hx-trigger="every 2s"' in still
+    assert "hx-swap-oob" not in still and "sweep-results" not in still
+
+    _finished(sweep)
+    ended = editor_client.get(url, {"seen": seen, "sort": "-value"}).content.decode()
+    assert "every 2s" not in ended  # polling stops
+    assert '<div id="sweep-actions" hx-swap-oob="true">' in ended
+    assert '<div id="sweep-results" hx-swap-oob="true">' in ended
+    assert "Promover el mejor" in ended and "Cancelar" not in ended
+    assert "Aún no hay pruebas" not in ended
+    assert ended.count('<tr data-col="') == 4
+    assert "data-parallel" in ended and 'class="sweep-history"' in ended
+    assert "?sort=-value" not in ended and "?sort=value" in ended  # the page's order kept
+
+
+def test_an_ended_sweeps_strip_counts_what_ran(viewer_client, sweep):
+    _finished(sweep)
+    for number in (4, 5):
+        Trial.objects.create(
+            sweep=sweep, number=number, optuna_trial_id=number + 1, status=Trial.Status.FAIL
+        )
+    Sweep.objects.filter(pk=sweep.pk).update(n_trials=6)
+    part = viewer_client.get(reverse("sweeps:sweep_progress", args=[sweep.pk]))
+    html = part.content.decode()
+    assert "<span data-progress>6 pruebas: 4 completadas, 2 fallidas</span>" in html
+    assert "hechas" not in html
+
+    Trial.objects.filter(number=5).delete()
+    Trial.objects.filter(number__in=(1, 2, 3)).update(status=Trial.Status.PRUNED)
+    Sweep.objects.filter(pk=sweep.pk).update(status=Sweep.Status.CANCELLED)
+    html = viewer_client.get(reverse("sweeps:sweep_progress", args=[sweep.pk])).content.decode()
+    assert "<span data-progress>5 de 6 pruebas: 1 completada, 3 podadas, 1 fallida</span>" in html
+
+
 def test_cancel_from_the_page(editor_client, sweep):
     response = editor_client.post(reverse("sweeps:sweep_cancel", args=[sweep.pk]))
     assert response.status_code == 302
@@ -118,6 +166,13 @@ def test_promote_from_the_page_opens_the_new_experiment(
     experiment = MLExperiment.objects.get()
     assert response.url == reverse("experiments:ml_experiment_detail", args=[experiment.pk])
     assert experiment.hyperparameters == {"max_depth": 3}
+    # The page links the sweep ("Promovido del barrido …"): the description does not repeat
+    # it, and gives the value in the language's own way.
+    assert experiment.description == (
+        f"Parámetros de la mejor prueba del barrido ({sweep.metric} = 0,9500)."
+    )
+    page = editor_client.get(response.url).content.decode()
+    assert page.count("Promovido del barrido") == 1
 
 
 def _form_post(project, dataset, **changes) -> dict:
@@ -182,11 +237,125 @@ def test_the_sweep_form_names_the_parameter_of_a_bad_range_and_creates_nothing(
     assert not Sweep.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "low", "high", "kept"),
+    [
+        ("max_features", "2", "8", {"type": "int", "low": 2, "high": 8, "log": False}),
+        ("max_features", "0,2", "0,8", {"type": "float", "low": 0.2, "high": 0.8, "log": False}),
+        ("min_samples_leaf", "2", "4", {"type": "int", "low": 2, "high": 4, "log": False}),
+        ("min_samples_leaf", "0.1", "0.4",
+         {"type": "float", "low": 0.1, "high": 0.4, "log": False}),
+        ("min_samples_split", "2", "10", {"type": "int", "low": 2, "high": 10, "log": False}),
+        ("min_samples_split", "0,1", "0,5",
+         {"type": "float", "low": 0.1, "high": 0.5, "log": False}),
+    ],
+)  # fmt: skip
+def test_the_sweep_form_takes_integer_and_fraction_ranges_of_a_parameter_taking_both(
+    editor_client, project, iris_dataset, django_capture_on_commit_callbacks, name, low, high, kept
+):
+    url = reverse("sweeps:sweep_create", args=[project.pk])
+    typed = {
+        "search_max_depth": "",
+        "search_criterion": "",
+        "hp_min_samples_leaf": "",
+        f"search_{name}": "on",
+        f"low_{name}": low,
+        f"high_{name}": high,
+    }
+    with django_capture_on_commit_callbacks(execute=False):
+        response = editor_client.post(url, _form_post(project, iris_dataset, **typed))
+    assert response.status_code == 302, response.context["form"].errors
+    assert Sweep.objects.get().search_space == {name: kept}
+
+
+def test_the_sweep_forms_numbers_in_messages_have_a_decimal_comma(
+    editor_client, project, iris_dataset
+):
+    url = reverse("sweeps:sweep_create", args=[project.pk])
+    typed = {
+        "search_max_depth": "",
+        "search_criterion": "",
+        "search_ccp_alpha": "on",
+        "low_ccp_alpha": "0,0",
+        "high_ccp_alpha": "0,5",
+        "log_ccp_alpha": "on",
+    }
+    response = editor_client.post(url, _form_post(project, iris_dataset, **typed))
+    error = response.context["form"].errors["search_ccp_alpha"][0]
+    assert "(se indicó 0)" in error
+    typed = {**typed, "log_ccp_alpha": "", "low_ccp_alpha": "0,75", "high_ccp_alpha": "0,25"}
+    response = editor_client.post(url, _form_post(project, iris_dataset, **typed))
+    error = response.context["form"].errors["search_ccp_alpha"][0]
+    assert "el mínimo (0,75) es mayor que el máximo (0,25)" in error
+    typed = {"search_max_depth": "on", "low_max_depth": "1,5", "high_max_depth": "4,25"}
+    response = editor_client.post(url, _form_post(project, iris_dataset, **typed))
+    error = response.context["form"].errors["search_max_depth"][0]
+    assert "el rango [1,5, 4,25] se sale" in error
+    assert not Sweep.objects.exists()
+
+
+def test_the_sweep_form_asks_for_something_to_search_in_its_own_words(
+    editor_client, project, iris_dataset
+):
+    url = reverse("sweeps:sweep_create", args=[project.pk])
+    nothing = {"search_max_depth": "", "search_criterion": ""}
+    response = editor_client.post(url, _form_post(project, iris_dataset, **nothing))
+    assert response.status_code == 200
+    errors = response.context["form"].non_field_errors()
+    assert errors == [
+        "Marque al menos un hiperparámetro que buscar, en «Qué buscar», con su mínimo y "
+        "máximo o sus opciones."
+    ]
+    assert "search_space" not in response.content.decode()
+    assert not Sweep.objects.exists()
+
+
 def test_the_experiment_form_offers_to_search_its_hyperparameters(
     editor_client, project, iris_dataset
 ):
     page = editor_client.get(reverse("experiments:ml_experiment_create", args=[project.pk]))
     assert reverse("sweeps:sweep_create", args=[project.pk]) in page.content.decode()
+
+
+def test_search_from_the_experiment_form_opens_a_clean_prefilled_address(
+    editor_client, project, iris_dataset
+):
+    """«Buscar hiperparámetros» posts the experiment form (its CSRF token stays out of the
+    address) and lands on the sweep form's address with the typed values only."""
+    page = editor_client.get(reverse("experiments:ml_experiment_create", args=[project.pk]))
+    assert 'formmethod="post"' in page.content.decode()
+    assert "{#" not in page.content.decode()  # a comment of two lines is no comment
+    url = reverse("sweeps:sweep_create", args=[project.pk])
+    typed = {
+        "csrfmiddlewaretoken": "secreto",
+        "from_experiment": "1",
+        "name": "Flores",
+        "description": "",
+        "dataset": iris_dataset.pk,
+        "target_column": "species",
+        "feature_columns": ["sepal_length", "petal_width"],
+        "algorithm": "DecisionTreeClassifier",
+        "hp_min_samples_leaf": ["", "2"],
+        "hp_max_depth": "",
+    }
+    response = editor_client.post(url, typed)
+    assert response.status_code == 302
+    assert response.url.startswith(url + "?")
+    for absent in ("csrfmiddlewaretoken", "from_experiment", "description", "hp_max_depth"):
+        assert absent not in response.url
+    assert not Sweep.objects.exists()
+
+    form = editor_client.get(response.url).context["form"]
+    assert form.initial["name"] == "Flores"
+    assert form.initial["hp_min_samples_leaf"] == "2"
+    assert form.initial["feature_columns"] == ["sepal_length", "petal_width"]
+    html = editor_client.get(response.url).content.decode()
+    assert 'name="hp_min_samples_leaf"' in html
+
+    # The button's former GET (a bookmark): the same clean address.
+    old = editor_client.get(url, {k: v for k, v in typed.items() if k != "from_experiment"})
+    assert old.status_code == 302
+    assert old.url == response.url
 
 
 def test_a_re_run_starts_a_new_sweep_with_the_same_settings(

@@ -25,6 +25,14 @@
     var status = document.querySelector("[data-brush-status]");
     var clear = document.querySelector("[data-brush-clear]");
     var table = document.querySelector("[data-compare-table]");
+    // What the status counts is what the table shows: an item without a line (a sweep's
+    // failed or pruned trial) is in the table and the brush hides it too.
+    var total = lines.length;
+    if (table) {
+      var ids = {};
+      table.querySelectorAll("[data-col]").forEach(function (cell) { ids[cell.dataset.col] = true; });
+      total = Object.keys(ids).length;
+    }
 
     function apply() {
       var active = Object.keys(ranges);
@@ -50,7 +58,7 @@
       if (status) {
         status.hidden = active.length === 0;
         status.textContent = status.dataset.template
-          .replace("{shown}", String(shown)).replace("{total}", String(lines.length));
+          .replace("{shown}", String(shown)).replace("{total}", String(total));
       }
       if (clear) clear.hidden = active.length === 0;
     }
@@ -99,11 +107,18 @@
     }
   }
 
+  function bindParallel() {
+    var parallel = document.querySelector("svg[data-parallel]");
+    if (parallel && !parallel.dataset.brushing) {
+      parallel.dataset.brushing = "1";
+      brushing(parallel);
+    }
+  }
+
   function setup() {
     var form = document.querySelector("form[data-autosubmit]");
     if (form) autosubmit(form);
-    var parallel = document.querySelector("svg[data-parallel]");
-    if (parallel) brushing(parallel);
+    bindParallel();
   }
 
   if (document.readyState === "loading") {
@@ -111,4 +126,6 @@
   } else {
     setup();
   }
+  // A sweep's page renders its chart again (htmx, out of band) when its trials change.
+  document.addEventListener("htmx:load", bindParallel);
 })();

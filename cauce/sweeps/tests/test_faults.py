@@ -188,6 +188,8 @@ def test_a_worker_killed_mid_trial_fails_that_trial_and_the_sweep_goes_on(
     killed_run = client.get_run(killed.mlflow_run_id)
     assert killed_run.info.status == "FAILED"
     assert killed_run.data.tags["cauce.trial_error"] == killed.error
+    # Its params come with its close, which the controller made for the dead worker.
+    assert killed_run.data.params["hp.max_depth"] == str(killed.params["max_depth"])
     statuses = {run.info.status for run in _children(client, sweep)}
     assert "RUNNING" not in statuses
     assert client.get_run(sweep.mlflow_run_id).info.status == "FINISHED"

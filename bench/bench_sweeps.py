@@ -7,12 +7,17 @@ production, or the SQLite file and the filesystem broker of ``make run`` when un
 PostgreSQL, the database named by ``DATABASE_URL`` is used as is, so give it a scratch one).
 
 1. A 40-trial random sweep of small trials on one worker process, then on two (prefork): the
-   ratio of the times from creation to the end (target <= 0.60).
+   ratio of the times from creation to the end (target <= 0.60). With where each run's time
+   went (start, trials, end), how many of the machine's cores were busy (/proc/stat: the
+   workers, MLflow's server, PostgreSQL, Redis), and the lowest ratio the 2-worker run's CPU
+   seconds allow on this machine's cores. 1b: the same sweep on 20,000 rows, where training
+   outweighs what each trial costs MLflow's server and the database (no target).
 2. Per trial, Cauce (the one-worker sweep) against a bare script that runs the same Optuna
    study (same sampler and seed, the same storage) and logs the same child runs to MLflow
    with MLflow's client: the ratio (target <= 1.3). The workers keep their database
    connection between tasks as production's do (``CAUCE_DATABASE_CONN_MAX_AGE=60``), as the
-   bare script keeps its own.
+   bare script keeps its own. 2b: the bare script on two processes sharing its study, against
+   one: how far the same work scales on this machine without Cauce (no target).
 3. A 40-configuration grid on two workers: distinct configurations and child runs, counted
    with MLflow's client (target: 40 and 40).
 4. A TPE sweep with 5-fold cross-validation, pruned and unpruned (the same seed): the fold
@@ -44,6 +49,9 @@ from tests.fixtures.mlflow_server import (  # noqa: E402
 )
 
 ROWS = 600
+# Larger trials, where training outweighs what every trial costs MLflow's server and the
+# database: how the engine scales when the per-trial overhead is not the bulk of the work.
+ROWS_LARGE = 20_000
 SPACE = {
     "max_depth": {"type": "int", "low": 1, "high": 12},
     "min_samples_leaf": {"type": "int", "low": 1, "high": 30, "log": True},
@@ -77,23 +85,37 @@ def _setup(root: Path, mlflow_url: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def _fixtures():
-    from django.contrib.auth import get_user_model
+def _busy_seconds() -> float:
+    """CPU seconds all cores of this machine spent busy so far (/proc/stat: every process,
+    the workers, MLflow's server, PostgreSQL and Redis alike)."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _dataset(project, user, rows: int, name: str):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from cauce.datasets.services import dataset_create
-    from cauce.projects.services import project_create
     from tests.fixtures.data import slow_classification_csv
+
+    return dataset_create(
+        project=project,
+        user=user,
+        name=name,
+        file=SimpleUploadedFile(f"{name}.csv", slow_classification_csv(rows), "text/csv"),
+    )
+
+
+def _fixtures():
+    from django.contrib.auth import get_user_model
+
+    from cauce.projects.services import project_create
 
     user, _created = get_user_model().objects.get_or_create(username="bench-sweeps")
     project = project_create(name=f"Bench sweeps {uuid.uuid4().hex[:6]}", user=user)
-    dataset = dataset_create(
-        project=project,
-        user=user,
-        name="Sintético",
-        file=SimpleUploadedFile("bench.csv", slow_classification_csv(ROWS), "text/csv"),
-    )
-    return user, project, dataset
+    return user, project, _dataset(project, user, ROWS, "Sintético")
 
 
 class Workers:
@@ -129,7 +151,7 @@ def _sweep(project, user, dataset, **options):
     from cauce.sweeps.models import Sweep
     from cauce.sweeps.services import sweep_create
 
-    started = time.perf_counter()
+    started, busy = time.perf_counter(), _busy_seconds()
     sweep = sweep_create(
         project=project,
         user=user,
@@ -143,43 +165,65 @@ def _sweep(project, user, dataset, **options):
     while sweep.status in Sweep.ACTIVE_STATUSES and time.monotonic() < deadline:
         time.sleep(0.1)
         sweep.refresh_from_db()
-    return sweep, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    _BUSY[sweep.pk] = _busy_seconds() - busy
+    return sweep, seconds
 
 
-def _bare(dataset, mlflow_url: str, trials: int, seed: int) -> float:
-    """The same study and child runs, by hand: seconds for ``trials`` trials."""
+# CPU seconds the machine spent busy during each sweep (by its id).
+_BUSY: dict = {}
+
+
+def _scaling(one, one_s: float, two, two_s: float) -> str:
+    """Cores busy in each run, and the lowest ratio those CPU seconds allow: all the 2-worker
+    run's CPU spread over every core for the whole run, against the 1-worker time."""
+    cores = os.cpu_count() or 1
+    floor = _BUSY[two.pk] / cores / one_s
+    return (
+        f"cores busy: 1 worker {_BUSY[one.pk] / one_s:.2f}, 2 workers {_BUSY[two.pk] / two_s:.2f} "
+        f"of {cores}; the 2-worker run's CPU on {cores} cores at full use gives a ratio of "
+        f"{floor:.2f}, so it used {floor / (two_s / one_s):.0%} of what the cores had"
+    )
+
+
+def _phases(sweep, total_s: float) -> str:
+    """Where a sweep's time went, from its rows: creation to start, start to the last trial's
+    end, that end to FINISHED; and the trials' mean wall time and busy share."""
+    from cauce.sweeps.models import Trial
+
+    rows = list(
+        Trial.objects.filter(
+            sweep=sweep, started_at__isnull=False, finished_at__isnull=False
+        ).values_list("started_at", "finished_at")
+    )
+    if not rows or sweep.started_at is None or sweep.finished_at is None:
+        return "no phases"
+    last_end = max(end for _start, end in rows)
+    busy = sum((end - start).total_seconds() for start, end in rows)
+    trials_s = (last_end - sweep.started_at).total_seconds()
+    return (
+        f"start {(sweep.started_at - sweep.created_at).total_seconds():.2f} s, trials "
+        f"{trials_s:.2f} s, end {(sweep.finished_at - last_end).total_seconds():.2f} s, "
+        f"observed {total_s:.2f} s; trial mean {busy / len(rows) * 1000:.0f} ms"
+    )
+
+
+def _bare_trials(study_name: str, experiment_id: str, parent: str, split, mlflow_url: str,
+                 distributions, trials: int, seed: int) -> None:  # fmt: skip
+    """``trials`` trials of the shared study, as a script would run them, in this process."""
     import optuna
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
     from sklearn.metrics import accuracy_score, f1_score
-    from sklearn.model_selection import train_test_split
     from sklearn.tree import DecisionTreeClassifier
 
-    from cauce.datasets.selectors import dataset_dataframe
     from cauce.sweeps import study as cauce_study
-    from cauce.sweeps.models import Sweep
-    from cauce.sweeps.space import search_space_validate
 
-    space, _size = search_space_validate(
-        algorithm="DecisionTreeClassifier",
-        search_space=SPACE,
-        fixed_hyperparameters={},
-        sampler="random",
-    )
-    distributions = cauce_study.distributions(Sweep(search_space=space))
+    x_train, x_test, y_train, y_test = split
     client = MlflowClient(tracking_uri=mlflow_url)
-    experiment_id = client.create_experiment(f"bare-{uuid.uuid4().hex[:8]}")
-    started = time.perf_counter()
-    frame = dataset_dataframe(dataset=dataset, columns=None)
-    x, y = frame.drop(columns=["label"]), frame["label"]
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=0.2, random_state=seed, stratify=y
-    )
-    parent = client.create_run(experiment_id, run_name="bare").info.run_id
-    study = optuna.create_study(
+    study = optuna.load_study(
+        study_name=study_name,
         storage=cauce_study.storage(),
-        study_name=f"bare-{uuid.uuid4().hex}",
-        direction="maximize",
         sampler=optuna.samplers.RandomSampler(seed=seed),
     )
     for _ in range(trials):
@@ -205,6 +249,55 @@ def _bare(dataset, mlflow_url: str, trials: int, seed: int) -> float:
         client.log_batch(run, tags=[RunTag("cauce.trial_state", "COMPLETE")])
         client.set_terminated(run, "FINISHED")
         study.tell(trial, value)
+
+
+def _bare(dataset, mlflow_url: str, trials: int, seed: int, processes: int = 1) -> float:
+    """The same study and child runs, by hand: seconds for ``trials`` trials, run by
+    ``processes`` processes sharing the study (as Optuna's docs run a study on several: each
+    process with its own sampler seed), each a share of the trials."""
+    import multiprocessing
+
+    import optuna
+    from django.db import connections
+    from mlflow.tracking import MlflowClient
+    from sklearn.model_selection import train_test_split
+
+    from cauce.datasets.selectors import dataset_dataframe
+    from cauce.sweeps import study as cauce_study
+    from cauce.sweeps.models import Sweep
+    from cauce.sweeps.space import search_space_validate
+
+    space, _size = search_space_validate(
+        algorithm="DecisionTreeClassifier",
+        search_space=SPACE,
+        fixed_hyperparameters={},
+        sampler="random",
+    )
+    distributions = cauce_study.distributions(Sweep(search_space=space))
+    client = MlflowClient(tracking_uri=mlflow_url)
+    experiment_id = client.create_experiment(f"bare-{uuid.uuid4().hex[:8]}")
+    started = time.perf_counter()
+    frame = dataset_dataframe(dataset=dataset, columns=None)
+    x, y = frame.drop(columns=["label"]), frame["label"]
+    split = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
+    parent = client.create_run(experiment_id, run_name="bare").info.run_id
+    study_name = f"bare-{uuid.uuid4().hex}"
+    optuna.create_study(storage=cauce_study.storage(), study_name=study_name, direction="maximize")
+    shares = [trials // processes + (index < trials % processes) for index in range(processes)]
+    arguments = [
+        (study_name, experiment_id, parent, split, mlflow_url, distributions, share, seed + index)
+        for index, share in enumerate(shares)
+    ]
+    if processes == 1:
+        _bare_trials(*arguments[0])
+    else:
+        connections.close_all()  # the children open their own
+        context = multiprocessing.get_context("fork")
+        children = [context.Process(target=_bare_trials, args=args) for args in arguments]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join()
     client.set_terminated(parent, "FINISHED")
     return time.perf_counter() - started
 
@@ -246,12 +339,36 @@ def main() -> int:
             f"ratio {two_s / one_s:.2f} (target <= 0.60); load average "
             f"{os.getloadavg()[0]:.1f}"
         )
+        print(f"   1 worker: {_phases(one, one_s)}")
+        print(f"   2 workers: {_phases(two, two_s)}")
+        print(f"   {_scaling(one, one_s, two, two_s)}")
+
+        large = _dataset(project, user, ROWS_LARGE, "Grande")
+        two_large, two_large_s = _sweep(project, user, large, name="grande 2", **common)
+        workers.start(1)
+        _sweep(project, user, large, name="calentamiento grande", **{**common, "n_trials": 2})
+        one_large, one_large_s = _sweep(project, user, large, name="grande 1", **common)
+        workers.start(2)
+        print(
+            f"1b. the same sweep on {ROWS_LARGE:,} rows (training outweighs each trial's MLflow "
+            f"and database work): 1 worker {one_large_s:.1f} s ({one_large.status}), "
+            f"2 workers {two_large_s:.1f} s ({two_large.status}); ratio "
+            f"{two_large_s / one_large_s:.2f} (no target; for comparison with 1.)"
+        )
+        print(f"   {_scaling(one_large, one_large_s, two_large, two_large_s)}")
 
         bare_s = _bare(dataset, mlflow_url, args.trials, seed=7)
         print(
             f"2. per trial: Cauce {one_s / args.trials * 1000:.0f} ms, bare Optuna + MLflow "
             f"script {bare_s / args.trials * 1000:.0f} ms; ratio {one_s / bare_s:.2f} "
             "(target <= 1.3)"
+        )
+        bare_two_s = _bare(dataset, mlflow_url, args.trials, seed=7, processes=2)
+        print(
+            f"2b. the bare script on 2 processes sharing its study: {bare_two_s:.1f} s against "
+            f"{bare_s:.1f} s on 1, ratio {bare_two_s / bare_s:.2f} (Cauce's in 1.: "
+            f"{two_s / one_s:.2f}; no target: how far the same work scales on this machine "
+            "without Cauce)"
         )
 
         grid, grid_s = _sweep(

@@ -643,8 +643,10 @@ def _trial_run(sweep: Sweep, trial: Trial) -> tuple[bool, bool]:
     duration = round(time.perf_counter() - started, 3)
     fold_scores = list(scores.fold_scores) if scores else _reported(handle)
     # One read for both: the sweep cancelled meanwhile, the trial failed by the watch meanwhile.
-    row_status, row_error, sweep_status = (
-        Trial.objects.filter(pk=trial.pk).values_list("status", "error", "sweep__status").get()
+    row_status, row_error, row_finished_at, sweep_status = (
+        Trial.objects.filter(pk=trial.pk)
+        .values_list("status", "error", "finished_at", "sweep__status")
+        .get()
     )
     if sweep_status == Sweep.Status.CANCELLED:
         run_status = "KILLED"  # cancelled meanwhile: the child ends with its parent
@@ -658,17 +660,20 @@ def _trial_run(sweep: Sweep, trial: Trial) -> tuple[bool, bool]:
     }
     for name, result in results.items():
         setattr(trial, name, result)
+    # The moment the trial ended: its row's and its metrics' (see _trial_run_close).
+    trial.finished_at = timezone.now()
     if row_status != Trial.Status.RUNNING:
         # The watch failed it meanwhile (no heartbeat) and ended its run FAILED: its verdict
         # stands, in MLflow too (the run never turns FINISHED after it was seen FAILED).
         trial.status, trial.error, trial.value, trial.metrics = row_status, row_error, None, {}
+        trial.finished_at = row_finished_at or trial.finished_at
         cancelled = sweep_status == Sweep.Status.CANCELLED
         run_status = child_run_status(row_status, cancelled=cancelled)
     # The child run ends before the row says the trial ended: whoever reads an ended trial
     # finds its run ended too.
     closed = _trial_run_close(trial, sweep=sweep, run_status=run_status, record=False)
     finished = Trial.objects.filter(pk=trial.pk, status=Trial.Status.RUNNING).update(
-        **results, run_closed=closed, finished_at=timezone.now()
+        **results, run_closed=closed, finished_at=trial.finished_at
     )
     if not finished:  # the watch failed it meanwhile (no heartbeat): its verdict stands
         logger.warning("Sweep %s trial %s: failed by the watch meanwhile", sweep.pk, trial.number)
@@ -710,7 +715,12 @@ def _trial_run_close(
     """Log the trial's params and results on its child run and end it; True once done (recorded as
     ``run_closed``, unless ``record`` is False: the caller writes it with its own update).
     False while MLflow is unavailable (the task retries); another refusal ends the run
-    FAILED. A failed trial's reason goes with its state, as a tag (cut to MLflow's limit)."""
+    FAILED. A failed trial's reason goes with its state, as a tag (cut to MLflow's limit).
+
+    The metrics carry the moment the trial ended (its ``finished_at``), not the moment of
+    the close: MLflow keeps a metric logged again with the same key, value, step and time
+    once, so two closes at once (the controller's and the trial's retried one) leave one
+    point per metric and step."""
     if run_status is None:  # a retried close
         cancelled = Sweep.objects.filter(pk=sweep.pk, status=Sweep.Status.CANCELLED).exists()
         run_status = child_run_status(trial.status, cancelled=cancelled)
@@ -725,6 +735,7 @@ def _trial_run_close(
             metrics[f"objective_{sweep.metric}"] = trial.value
         mlflow_sweeps.run_log_trial(
             run_id=trial.mlflow_run_id,
+            timestamp_ms=int((trial.finished_at or timezone.now()).timestamp() * 1000),
             params=_child_run_params(sweep, trial),
             metrics=metrics,
             steps={f"fold_{sweep.metric}": trial.fold_scores} if trial.fold_scores else {},

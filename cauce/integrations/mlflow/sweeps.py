@@ -53,6 +53,7 @@ def run_log_metric_steps(*, run_id: str, key: str, values: Sequence[float]) -> N
 def run_log_trial(
     *,
     run_id: str,
+    timestamp_ms: int,
     params: Mapping[str, Any],
     metrics: Mapping[str, float],
     steps: Mapping[str, Sequence[float]],
@@ -61,10 +62,11 @@ def run_log_trial(
     """A trial's params and results in one ``log_batch`` (params beyond MLflow's 100 per
     batch go first, in their own): ``params`` as text, finite ``metrics`` at step 0, each of
     ``steps`` as a history (``values[i]`` at step ``i``) and ``tags``. Logged again (a
-    retried close), the same params are accepted."""
+    retried close), the same params are accepted, and MLflow keeps each metric point (key,
+    value, step, ``timestamp_ms``) once."""
     from mlflow.entities import Metric, RunTag
 
-    now = int(time.time() * 1000)
+    now = timestamp_ms
     items = list(_metrics(metrics, now))
     for key, values in steps.items():
         items += [Metric(key, float(value), now, step) for step, value in enumerate(values)]

@@ -205,3 +205,44 @@ def test_a_trial_the_watch_failed_while_it_trained_ends_its_child_run_failed(
     assert run.data.tags["cauce.trial_state"] == "FAIL"
     assert run.data.tags["cauce.trial_error"] == trial.error
     assert "objective_accuracy" not in run.data.metrics
+
+
+def test_two_closes_of_one_child_run_leave_one_point_per_metric_and_step(mlflow, sweep):
+    """The controller's close and the trial's retried close, both made (they can run at the
+    same moment): the second logs nothing MLflow does not already hold."""
+    from django.utils import timezone
+
+    sweep = _running_with_runs(sweep)
+    trial = Trial.objects.create(
+        sweep=sweep,
+        number=0,
+        optuna_trial_id=1,
+        params={"max_depth": 3},
+        status=Trial.Status.COMPLETE,
+        value=0.8,
+        metrics={"accuracy": 0.8, "f1_macro": 0.75},
+        fold_scores=[0.7, 0.8, 0.9],
+        duration_seconds=2.0,
+        mlflow_run_id=_child(sweep, "#0"),
+        finished_at=timezone.now(),
+    )
+    for _ in range(2):
+        trial.refresh_from_db()
+        assert engine._trial_run_close(trial, sweep=sweep, run_status="FINISHED")
+
+    client = MlflowClient(tracking_uri=mlflow)
+    history = {
+        key: client.get_metric_history(trial.mlflow_run_id, key)
+        for key in ("objective_accuracy", "accuracy", "duration_s", "fold_accuracy")
+    }
+    assert {key: len(points) for key, points in history.items()} == {
+        "objective_accuracy": 1,
+        "accuracy": 1,
+        "duration_s": 1,
+        "fold_accuracy": 3,
+    }
+    assert [point.value for point in history["fold_accuracy"]] == [0.7, 0.8, 0.9]
+    assert history["accuracy"][0].timestamp == int(trial.finished_at.timestamp() * 1000)
+    run = client.get_run(trial.mlflow_run_id)
+    assert run.info.status == "FINISHED"
+    assert (run.data.params["hp.max_depth"], run.data.params["trial_number"]) == ("3", "0")

@@ -741,7 +741,8 @@ def _split_params(summary: dict) -> dict[str, object]:
 
 
 def dataset_version_url(experiment: MLExperiment) -> str:
-    """The version's page in Cauce, as people reach it (``CAUCE_BASE_URL``)."""
+    """The version's page in Cauce, as people reach it (``CAUCE_BASE_URL``); of a sweep's
+    version too (the same ``dataset_id`` and ``dataset_version``)."""
     path = reverse(
         "datasets:dataset_version_detail",
         kwargs={"pk": experiment.dataset_id, "version": experiment.dataset_version.version},

@@ -57,7 +57,7 @@ from cauce.experiments.tag_sync import (
     URL_KEY,
     mlflow_tags_desired,
 )
-from cauce.integrations.mlflow import MlflowError, MlflowUnavailable, runs, tracking
+from cauce.integrations.mlflow import MlflowError, MlflowUnavailable, datasets, runs, tracking
 from cauce.integrations.mlflow import sweeps as mlflow_sweeps
 from cauce.projects.services import project_mlflow_experiment_ensure
 from cauce.sweeps.liveness import (
@@ -71,7 +71,7 @@ from cauce.sweeps.liveness import (
     worker_lost_message,
 )
 from cauce.sweeps.models import Sweep, Trial
-from cauce.sweeps.training import TrialSettings, trial_train
+from cauce.sweeps.training import TrialSettings, trial_split, trial_train
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def sweep_start(*, sweep_id: Any) -> None:
     ``MlflowUnavailable`` is raised for the task to retry."""
     from cauce.sweeps import study as optuna_study
 
-    sweep = Sweep.objects.select_related("project", "created_by", "dataset_version").get(
+    sweep = Sweep.objects.select_related("project", "created_by", "dataset", "dataset_version").get(
         pk=sweep_id
     )
     if sweep.status != Sweep.Status.QUEUED:
@@ -167,6 +167,7 @@ def sweep_start(*, sweep_id: Any) -> None:
     )
     try:
         tracking.run_log_params(run_id=run_id, params=sweep_mlflow_params(sweep))
+        _parent_inputs_log(sweep, run_id)
         optuna_study.study_create(sweep)
     except BaseException:
         run_end_quietly(run_id, "FAILED")
@@ -183,6 +184,35 @@ def sweep_start(*, sweep_id: Any) -> None:
         run_end_quietly(run_id, "KILLED")
         return
     sweep_fill(sweep_id=sweep.pk)
+
+
+def _parent_inputs_log(sweep: Sweep, run_id: str) -> None:
+    """The data the trials train and are scored on, as the parent run's dataset inputs: the
+    version's training and evaluation splits as every trial cuts them (cross-validation folds
+    come from the training split), one ``log_inputs``. MLflow's run page lists them, and its
+    ``dataset.digest`` search finds the sweep as it finds an experiment trained on the
+    version. Data no trial can use is not logged: each trial fails with the reason."""
+    from cauce.experiments.runner import dataset_version_url
+
+    version = sweep.dataset_version
+    if version is None:  # a sweep from before versions
+        return
+    try:
+        _data, split = trial_split(_frame(sweep), settings=_trial_settings(sweep, {}))
+    except ApplicationError as exc:
+        logger.info("Sweep %s: no dataset inputs logged (%s)", sweep.pk, exc.message)
+        return
+    datasets.run_log_dataset_inputs(
+        run_id=run_id,
+        name=f"{sweep.dataset.name} v{version.version}",
+        digest=version.digest,
+        source_url=dataset_version_url(sweep),
+        target=sweep.target_column,
+        splits={
+            datasets.CONTEXT_TRAINING: datasets.DatasetSplit(split.x_train, split.y_train),
+            datasets.CONTEXT_EVALUATION: datasets.DatasetSplit(split.x_test, split.y_test),
+        },
+    )
 
 
 def sweep_error(*, sweep_id: Any, message: str) -> None:
@@ -447,13 +477,13 @@ def _trial_record(trial: Trial, **fields: Any) -> None:
     Trial.objects.filter(pk=trial.pk).update(**fields)
 
 
-def _trial_settings(sweep: Sweep, trial: Trial) -> TrialSettings:
+def _trial_settings(sweep: Sweep, params: dict[str, Any]) -> TrialSettings:
     return TrialSettings(
         target=sweep.target_column,
         features=list(sweep.feature_columns),
         task_type=sweep.task_type,
         algorithm=sweep.algorithm,
-        hyperparameters={**sweep.fixed_hyperparameters, **trial.params},
+        hyperparameters={**sweep.fixed_hyperparameters, **params},
         metric=sweep.metric,
         cv_folds=sweep.cv_folds,
         test_size=sweep.test_size,
@@ -629,7 +659,9 @@ def _trial_run(sweep: Sweep, trial: Trial) -> tuple[bool, bool]:
     try:
         frame = _frame(sweep)
         with training_memory_limit():
-            scores = trial_train(frame, settings=_trial_settings(sweep, trial), on_fold=on_fold)
+            scores = trial_train(
+                frame, settings=_trial_settings(sweep, trial.params), on_fold=on_fold
+            )
         state, run_status, value = "COMPLETE", "FINISHED", scores.value
     except optuna.TrialPruned:
         state, run_status = "PRUNED", "FINISHED"

@@ -63,15 +63,9 @@ def _fit_evaluate(settings: TrialSettings, data, x_train, y_train, x_test, y_tes
     return model_evaluate(model, x_test, y_test, task_type=settings.task_type).metrics
 
 
-def trial_train(
-    frame: pd.DataFrame,
-    *,
-    settings: TrialSettings,
-    on_fold: Callable[[int, float], None],
-) -> TrialScores:
-    """Fit and score one configuration. With ``cv_folds`` the training split is cut in
-    k folds (stratified when every class allows it) and ``on_fold(step, mean so far)`` is
-    called after each; it may raise to stop the trial (pruned or cancelled)."""
+def trial_split(frame: pd.DataFrame, *, settings: TrialSettings):
+    """The prepared data and its train/test split, as every trial of the sweep cuts it (the
+    sweep's seed): ``(data, split)``. Raises ``ApplicationError`` for data no trial can use."""
     data = training_data_prepare(
         frame,
         target=settings.target,
@@ -82,6 +76,19 @@ def trial_train(
     split = training_split(
         data, test_size=settings.test_size, random_state=settings.seed, task_type=settings.task_type
     )
+    return data, split
+
+
+def trial_train(
+    frame: pd.DataFrame,
+    *,
+    settings: TrialSettings,
+    on_fold: Callable[[int, float], None],
+) -> TrialScores:
+    """Fit and score one configuration. With ``cv_folds`` the training split is cut in
+    k folds (stratified when every class allows it) and ``on_fold(step, mean so far)`` is
+    called after each; it may raise to stop the trial (pruned or cancelled)."""
+    data, split = trial_split(frame, settings=settings)
     if not settings.cv_folds:
         on_fold(-1, float("nan"))  # a last chance to stop before the fit
         metrics = _fit_evaluate(

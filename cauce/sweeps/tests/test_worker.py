@@ -74,6 +74,21 @@ def test_a_grid_sweep_runs_each_configuration_once_as_child_runs(
     assert parent.data.tags["cauce.url"].endswith(f"/sweeps/{sweep_id}/")
     assert parent.data.tags["cauce.tag.barrido"] == "true"
     assert parent.data.metrics["best_accuracy"] == pytest.approx(best["value"])
+    # The data its trials trained and were scored on: the version's two splits, found by
+    # MLflow's own search on the version's digest as an experiment's run is.
+    version = Sweep.objects.get(pk=sweep_id).dataset_version
+    inputs = {
+        next(tag.value for tag in item.tags if tag.key == "mlflow.data.context"): item.dataset
+        for item in parent.inputs.dataset_inputs
+    }
+    assert set(inputs) == {"training", "evaluation"}
+    assert {dataset.digest for dataset in inputs.values()} == {version.digest}
+    assert json.loads(inputs["training"].profile)["num_rows"] == 120  # 150 rows, 20% held out
+    assert f"/datasets/{version.dataset_id}/versions/1/" in inputs["training"].source
+    found = client.search_runs(
+        [body["mlflow_experiment_id"]], filter_string=f"dataset.digest = '{version.digest}'"
+    )
+    assert body["mlflow_run_id"] in {run.info.run_id for run in found}
 
     children = _children(client, body)
     assert len(children) == 8

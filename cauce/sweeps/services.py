@@ -16,7 +16,6 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from cauce.core.exceptions import ApplicationError, ConflictError
-from cauce.experiments.liveness import run_end_if_running
 from cauce.experiments.models import MLExperiment
 from cauce.experiments.pipeline.algorithms import hyperparameters_validate
 from cauce.experiments.services import (
@@ -213,8 +212,9 @@ def _dispatch_start(sweep: Sweep) -> None:
 
 def sweep_cancel(*, sweep: Sweep, user: AbstractBaseUser | None) -> Sweep:
     """CANCELLED at once: queued trials never start, running ones stop at their next fold
-    (their child runs end KILLED); the parent run ends KILLED here, best effort (the last
-    trial to stop, or the watch, closes whatever is left RUNNING)."""
+    (their child runs end KILLED). The runs end children first, as at any end: here when no
+    trial is running (best effort), else when the last running trial stops (it closes what
+    is left, the parent last) or, failing that, by the watch."""
     from cauce.sweeps.liveness import sweep_runs_close
 
     now = timezone.now()
@@ -228,7 +228,6 @@ def sweep_cancel(*, sweep: Sweep, user: AbstractBaseUser | None) -> Sweep:
     )
     sweep.refresh_from_db()
     if sweep.mlflow_run_id:
-        run_end_if_running(run_id=sweep.mlflow_run_id, status="KILLED")
         sweep_runs_close(sweep_id=sweep.pk)
     logger.info("Sweep %s cancelled by %s", sweep.pk, getattr(user, "pk", None))
     return sweep

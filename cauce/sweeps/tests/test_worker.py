@@ -159,11 +159,18 @@ def test_cancel_stops_the_sweep_and_every_run_ends_killed(
     assert settled["status"] == "CANCELLED"
     assert len(settled["trials"]) < 50
     client = MlflowClient(tracking_uri=mlflow_server)
-    assert client.get_run(settled["mlflow_run_id"]).info.status == "KILLED"
+    # The last trial to stop closes the runs: its children, then the parent.
+    deadline = time.monotonic() + DONE_WITHIN_SECONDS
+    parent = client.get_run(settled["mlflow_run_id"])
+    while parent.info.status == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        parent = client.get_run(settled["mlflow_run_id"])
+    assert parent.info.status == "KILLED"
     children = _children(client, settled)
     assert children, "the running trial had a child run"
     assert "RUNNING" not in {run.info.status for run in children}
     assert "KILLED" in {run.info.status for run in children}
+    assert parent.info.end_time >= max(run.info.end_time for run in children)
     assert Sweep.objects.get(pk=sweep_id).status == Sweep.Status.CANCELLED
 
 

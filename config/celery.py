@@ -59,11 +59,15 @@ def _clear_task_context(**_kwargs) -> None:
 
 @task_prerun.connect
 @task_postrun.connect
-def _database_connections_tidy(**_kwargs) -> None:
-    """Around each task, Django's own rule for its connections, as around a web request:
-    closed when older than ``CONN_MAX_AGE`` (0 in development: every task) or unusable, else
-    kept and health-checked at first use. Celery's Django fixup would close them all around
-    every task (``CELERY_DB_REUSE_MAX``): a new PostgreSQL connection per trial of a sweep."""
+def _database_connections_tidy(task=None, **_kwargs) -> None:
+    """Around each task a worker runs, Django's own rule for its connections, as around a web
+    request: closed when older than ``CONN_MAX_AGE`` (0 in development: every task) or
+    unusable, else kept and health-checked at first use. Celery's Django fixup would close
+    them all around every task (``CELERY_DB_REUSE_MAX``): a new PostgreSQL connection per
+    trial of a sweep. A task run eagerly (in the caller's process, inside its request or
+    transaction) leaves the caller's connection alone, as the fixup does."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
     from django.db import close_old_connections
 
     close_old_connections()

@@ -63,3 +63,13 @@ def test_a_broken_connection_is_not_handed_to_the_next_task(max_age):
     connection.connection.close()  # what a database restart leaves
     _task_boundaries(DjangoWorkerFixup(app))
     assert connection.connection is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_run_eagerly_leaves_the_callers_connection_alone(max_age):
+    from cauce.sweeps.tasks import sweep_fill_task
+
+    max_age(0)
+    before = connection.connection
+    sweep_fill_task.apply(args=["00000000-0000-0000-0000-000000000000"])
+    assert connection.connection is before

@@ -250,10 +250,9 @@ def _log_best(sweep: Sweep) -> None:
         return
     try:
         mlflow_sweeps.run_log_metrics(
-            run_id=sweep.mlflow_run_id, metrics={f"best_{sweep.metric}": sweep.best_value}
-        )
-        tracking.run_tags_sync(
-            run_id=sweep.mlflow_run_id, desired={"cauce.best_trial": str(sweep.best_number)}
+            run_id=sweep.mlflow_run_id,
+            metrics={f"best_{sweep.metric}": sweep.best_value},
+            tags={"cauce.best_trial": str(sweep.best_number)},
         )
     except MlflowError as exc:
         logger.warning("Sweep %s: best value not logged (%r)", sweep.pk, exc)
@@ -714,7 +713,13 @@ def _trial_run(sweep: Sweep, trial: Trial) -> tuple[bool, bool]:
         trial.refresh_from_db()
     told = False
     try:
-        optuna_study.tell(study, number=trial.number, state=trial.status, value=trial.value)
+        optuna_study.tell(
+            study,
+            number=trial.number,
+            state=trial.status,
+            value=trial.value,
+            trial_id=trial.optuna_trial_id,
+        )
         told = True
     except Exception as exc:  # the controller reconciles it from the row
         logger.warning("Sweep %s trial %s: not told (%r)", sweep.pk, trial.number, exc)

@@ -204,19 +204,30 @@ _STATES = {
 }
 
 
-def tell(study: optuna.Study, *, number: int, state: str, value: float | None = None) -> None:
+def tell(
+    study: optuna.Study,
+    *,
+    number: int,
+    state: str,
+    value: float | None = None,
+    trial_id: int | None = None,
+) -> None:
     """Tell the study how a trial ended; a trial already told (a replay) is left alone.
 
     What ``Study.tell(number, ..., skip_if_finished=True)`` writes (the state, the value; a
     pruned trial's value is its last reported one), through the storage: without the two
     reads of the whole trial around it (the storage itself refuses a finished trial, under a
     row lock) and without the sampler's ``after_trial``, a no-op for the plain sampler a
-    study is told with here (see ``study_load``)."""
+    study is told with here (see ``study_load``). ``trial_id``: the trial's id in the storage
+    when the caller has it (the trial's row), which saves looking it up by number."""
     loaded = _loaded(study.study_name)
-    try:
-        trial_id = loaded.storage.get_trial_id_from_study_id_trial_number(loaded.study_id, number)
-    except (KeyError, ValueError):
-        return  # no such trial number (a study recreated): nothing to record
+    if trial_id is None:
+        try:
+            trial_id = loaded.storage.get_trial_id_from_study_id_trial_number(
+                loaded.study_id, number
+            )
+        except (KeyError, ValueError):
+            return  # no such trial number (a study recreated): nothing to record
     values = None
     if state == "COMPLETE":
         values = [float(value)] if value is not None and math.isfinite(value) else None

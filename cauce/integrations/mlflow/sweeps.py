@@ -29,13 +29,18 @@ def child_run_create(
     )
 
 
-def run_log_metrics(*, run_id: str, metrics: Mapping[str, float]) -> None:
-    """Finite values at step 0, in one ``log_batch``."""
+def run_log_metrics(
+    *, run_id: str, metrics: Mapping[str, float], tags: Mapping[str, str] | None = None
+) -> None:
+    """Finite values at step 0, and ``tags``, in one ``log_batch``."""
+    from mlflow.entities import RunTag
+
     items = _metrics(metrics, int(time.time() * 1000))
-    if not items:
+    tag_items = [RunTag(key, value) for key, value in (tags or {}).items()]
+    if not items and not tag_items:
         return
     with translate_errors(what="log_batch(metrics)"):
-        get_client().log_batch(run_id, metrics=items)
+        get_client().log_batch(run_id, metrics=items, tags=tag_items)
 
 
 def run_log_metric_steps(*, run_id: str, key: str, values: Sequence[float]) -> None:

@@ -11,7 +11,8 @@ PostgreSQL, the database named by ``DATABASE_URL`` is used as is, so give it a s
    went (start, trials, end), how many of the machine's cores were busy (/proc/stat: the
    workers, MLflow's server, PostgreSQL, Redis), and the lowest ratio the 2-worker run's CPU
    seconds allow on this machine's cores. 1b: the same sweep on 20,000 rows, where training
-   outweighs what each trial costs MLflow's server and the database (no target).
+   outweighs what each trial costs MLflow's server and the database (no target). 1c: the
+   sweep of 1. with MLflow on 2 server processes, as compose deploys it (no target).
 2. Per trial, Cauce (the one-worker sweep) against a bare script that runs the same Optuna
    study (same sampler and seed, the same storage) and logs the same child runs to MLflow
    with MLflow's client: the ratio (target <= 1.3). The workers keep their database
@@ -356,6 +357,35 @@ def main() -> int:
             f"{two_large_s / one_large_s:.2f} (no target; for comparison with 1.)"
         )
         print(f"   {_scaling(one_large, one_large_s, two_large, two_large_s)}")
+
+        # MLflow as compose deploys it: more than one server process (MLFLOW_SERVERS=2).
+        port_two = free_port()
+        mlflow_two = start_mlflow_server(root / "mlflow-2", port_two, workers=2)
+        url_two = f"http://127.0.0.1:{port_two}"
+        try:
+            wait_healthy(url_two, mlflow_two)
+            workers.stop()
+            on_two = Workers(root, url_two)
+            try:
+                # A project of its own: its MLflow experiment is on this server.
+                _user, project_two, dataset_two = _fixtures()
+                on_two.start(1)
+                _sweep(project_two, user, dataset_two, name="c1", **{**common, "n_trials": 4})
+                one_c, one_c_s = _sweep(project_two, user, dataset_two, name="1c 1", **common)
+                on_two.start(2)
+                _sweep(project_two, user, dataset_two, name="c2", **{**common, "n_trials": 4})
+                two_c, two_c_s = _sweep(project_two, user, dataset_two, name="1c 2", **common)
+            finally:
+                on_two.stop()
+        finally:
+            stop_process(mlflow_two)
+        print(
+            f"1c. the sweep of 1. with MLflow on 2 server processes, as compose deploys it: "
+            f"1 worker {one_c_s:.1f} s ({one_c.status}), 2 workers {two_c_s:.1f} s "
+            f"({two_c.status}); ratio {two_c_s / one_c_s:.2f} (no target; for comparison with 1.)"
+        )
+        print(f"   {_scaling(one_c, one_c_s, two_c, two_c_s)}")
+        workers.start(2)
 
         bare_s = _bare(dataset, mlflow_url, args.trials, seed=7)
         print(

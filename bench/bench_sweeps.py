@@ -187,6 +187,18 @@ def _scaling(one, one_s: float, two, two_s: float) -> str:
     )
 
 
+def _one_then_two(workers: Workers, project, user, dataset, common: dict, name: str):
+    """The sweep on 1 worker process, then on 2, each after a 4-trial warm-up:
+    (one, seconds, two, seconds)."""
+    workers.start(1)
+    _sweep(project, user, dataset, name=f"{name}: calentamiento", **{**common, "n_trials": 4})
+    one, one_s = _sweep(project, user, dataset, name=f"{name}: 1 proceso", **common)
+    workers.start(2)
+    _sweep(project, user, dataset, name=f"{name}: calentamiento 2", **{**common, "n_trials": 4})
+    two, two_s = _sweep(project, user, dataset, name=f"{name}: 2 procesos", **common)
+    return one, one_s, two, two_s
+
+
 def _phases(sweep, total_s: float) -> str:
     """Where a sweep's time went, from its rows: creation to start, start to the last trial's
     end, that end to FINISHED; and the trials' mean wall time and busy share."""
@@ -328,12 +340,7 @@ def main() -> int:
         user, project, dataset = _fixtures()
         common = {"search_space": SPACE, "n_trials": args.trials, "sampler": "random", "seed": 7}
 
-        workers.start(1)
-        _sweep(project, user, dataset, name="calentamiento", **{**common, "n_trials": 4})
-        one, one_s = _sweep(project, user, dataset, name="1 proceso", **common)
-        workers.start(2)
-        _sweep(project, user, dataset, name="calentamiento 2", **{**common, "n_trials": 4})
-        two, two_s = _sweep(project, user, dataset, name="2 procesos", **common)
+        one, one_s, two, two_s = _one_then_two(workers, project, user, dataset, common, "pequeño")
         print(
             f"1. {args.trials}-trial sweep: 1 worker {one_s:.1f} s ({one.status}), "
             f"2 workers {two_s:.1f} s ({two.status}); "
@@ -369,12 +376,9 @@ def main() -> int:
             try:
                 # A project of its own: its MLflow experiment is on this server.
                 _user, project_two, dataset_two = _fixtures()
-                on_two.start(1)
-                _sweep(project_two, user, dataset_two, name="c1", **{**common, "n_trials": 4})
-                one_c, one_c_s = _sweep(project_two, user, dataset_two, name="1c 1", **common)
-                on_two.start(2)
-                _sweep(project_two, user, dataset_two, name="c2", **{**common, "n_trials": 4})
-                two_c, two_c_s = _sweep(project_two, user, dataset_two, name="1c 2", **common)
+                one_c, one_c_s, two_c, two_c_s = _one_then_two(
+                    on_two, project_two, user, dataset_two, common, "MLflow x2"
+                )
             finally:
                 on_two.stop()
         finally:

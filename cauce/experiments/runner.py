@@ -753,17 +753,22 @@ def dataset_version_url(experiment: MLExperiment) -> str:
 
 
 def _log_dataset_inputs(experiment: MLExperiment, run_id: str, result: TrainingResult) -> None:
-    """The training and test splits as the run's MLflow dataset inputs (one request)."""
-    version = experiment.dataset_version
+    dataset_inputs_log(trained=experiment, run_id=run_id, split=result.split)
+
+
+def dataset_inputs_log(*, trained, run_id: str, split) -> None:
+    """The training and test splits as the run's MLflow dataset inputs (one request), for
+    an experiment or a sweep (``trained``: its ``dataset``, ``dataset_version`` and
+    ``target_column``); nothing for one from before versions."""
+    version = trained.dataset_version
     if version is None:
         return
-    split = result.split
     datasets.run_log_dataset_inputs(
         run_id=run_id,
-        name=f"{experiment.dataset.name} v{version.version}",
+        name=f"{trained.dataset.name} v{version.version}",
         digest=version.digest,
-        source_url=dataset_version_url(experiment),
-        target=experiment.target_column,
+        source_url=dataset_version_url(trained),
+        target=trained.target_column,
         splits={
             datasets.CONTEXT_TRAINING: datasets.DatasetSplit(split.x_train, split.y_train),
             datasets.CONTEXT_EVALUATION: datasets.DatasetSplit(split.x_test, split.y_test),

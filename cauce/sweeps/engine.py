@@ -57,7 +57,7 @@ from cauce.experiments.tag_sync import (
     URL_KEY,
     mlflow_tags_desired,
 )
-from cauce.integrations.mlflow import MlflowError, MlflowUnavailable, datasets, runs, tracking
+from cauce.integrations.mlflow import MlflowError, MlflowUnavailable, runs, tracking
 from cauce.integrations.mlflow import sweeps as mlflow_sweeps
 from cauce.projects.services import project_mlflow_experiment_ensure
 from cauce.sweeps.liveness import (
@@ -192,27 +192,16 @@ def _parent_inputs_log(sweep: Sweep, run_id: str) -> None:
     come from the training split), one ``log_inputs``. MLflow's run page lists them, and its
     ``dataset.digest`` search finds the sweep as it finds an experiment trained on the
     version. Data no trial can use is not logged: each trial fails with the reason."""
-    from cauce.experiments.runner import dataset_version_url
+    from cauce.experiments.runner import dataset_inputs_log
 
-    version = sweep.dataset_version
-    if version is None:  # a sweep from before versions
+    if sweep.dataset_version is None:  # a sweep from before versions
         return
     try:
         _data, split = trial_split(_frame(sweep), settings=_trial_settings(sweep, {}))
     except ApplicationError as exc:
         logger.info("Sweep %s: no dataset inputs logged (%s)", sweep.pk, exc.message)
         return
-    datasets.run_log_dataset_inputs(
-        run_id=run_id,
-        name=f"{sweep.dataset.name} v{version.version}",
-        digest=version.digest,
-        source_url=dataset_version_url(sweep),
-        target=sweep.target_column,
-        splits={
-            datasets.CONTEXT_TRAINING: datasets.DatasetSplit(split.x_train, split.y_train),
-            datasets.CONTEXT_EVALUATION: datasets.DatasetSplit(split.x_test, split.y_test),
-        },
-    )
+    dataset_inputs_log(trained=sweep, run_id=run_id, split=split)
 
 
 def sweep_error(*, sweep_id: Any, message: str) -> None:

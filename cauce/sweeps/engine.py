@@ -54,7 +54,10 @@ from cauce.experiments.tag_sync import (
     EXPERIMENT_ID_TAG,
     MLFLOW_MAX_TAG_VALUE,
     SOURCE_NAME_KEY,
+    SOURCE_TYPE,
+    SOURCE_TYPE_KEY,
     URL_KEY,
+    USER_KEY,
     mlflow_tags_desired,
 )
 from cauce.integrations.mlflow import MlflowError, MlflowUnavailable, runs, tracking
@@ -487,15 +490,21 @@ def _trial_settings(sweep: Sweep, params: dict[str, Any]) -> TrialSettings:
 def _child_run(sweep: Sweep, trial: Trial) -> str:
     """The trial's child run, created as it starts; its params go with its results (one
     request fewer per trial on MLflow's server, see ``_trial_run_close``)."""
+    tags = {
+        SWEEP_ID_TAG: str(sweep.pk),
+        TRIAL_NUMBER_TAG: str(trial.number),
+        "cauce.project_id": str(sweep.project_id),
+        # What made it, as its parent says (MLflow's "Source" and "Created by").
+        SOURCE_NAME_KEY: f"Cauce · {sweep.name} #{trial.number}",
+        SOURCE_TYPE_KEY: SOURCE_TYPE,
+    }
+    if sweep.created_by is not None:
+        tags[USER_KEY] = sweep.created_by.get_username()
     return mlflow_sweeps.child_run_create(
         experiment_id=sweep.mlflow_experiment_id,
         parent_run_id=sweep.mlflow_run_id,
         run_name=f"{sweep.name} #{trial.number}",
-        tags={
-            SWEEP_ID_TAG: str(sweep.pk),
-            TRIAL_NUMBER_TAG: str(trial.number),
-            "cauce.project_id": str(sweep.project_id),
-        },
+        tags=tags,
     )
 
 
@@ -569,9 +578,9 @@ def trial_execute(*, sweep_id: Any, number: int) -> None:
 
     ``TrialRetry`` is raised when MLflow is unreachable before the trial started: the trial
     is WAITING again and the task retries it."""
-    trial = Trial.objects.select_related("sweep__dataset", "sweep__dataset_version").get(
-        sweep_id=sweep_id, number=number
-    )
+    trial = Trial.objects.select_related(
+        "sweep__dataset", "sweep__dataset_version", "sweep__created_by"
+    ).get(sweep_id=sweep_id, number=number)
     sweep = trial.sweep
     now = timezone.now()
     claimed = Trial.objects.filter(pk=trial.pk, status=Trial.Status.WAITING).update(

@@ -168,9 +168,12 @@ def _sort(request) -> str:
 
 
 def _strip_context(request, sweep: Sweep, trials: list[Trial]) -> dict:
+    progress = _progress(sweep, trials)
     return {
         "sweep": sweep,
-        "progress": _progress(sweep, trials),
+        "progress": progress,
+        # Polled while the sweep runs, and after a cancel until its running trials stop.
+        "live": sweep.is_active or progress["running"] > 0,
         "seen": _seen(sweep, trials),
         "sort": _sort(request),
     }

@@ -57,6 +57,10 @@ def experiment_ensure(*, name: str) -> str:
 # The experiment tag that says which Cauce project an MLflow experiment belongs to: the link
 # never depends on the name, which follows the project's.
 PROJECT_TAG = "cauce.project_id"
+# What MLflow's UI shows an experiment as: without it, MLflow 3 opens a project's experiment
+# in its GenAI view (traces, "Evaluations"), not its model-training one.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
 # Names tried, in turn, when the wanted one is held by an experiment that is not the
 # project's (made outside Cauce, or deleted: MLflow keeps a deleted experiment's name).
 _NAME_VARIANTS = 9
@@ -119,6 +123,11 @@ def _project_experiment_name(client: Any, experiment: Any, *, project_id: str, n
     if experiment.tags.get(PROJECT_TAG) != project_id:
         with translate_errors(what="set_experiment_tag"):
             client.set_experiment_tag(experiment.experiment_id, PROJECT_TAG, project_id)
+    if EXPERIMENT_KIND_TAG not in experiment.tags:  # a kind chosen in MLflow's UI is kept
+        with translate_errors(what="set_experiment_tag"):
+            client.set_experiment_tag(
+                experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+            )
     candidates = _name_candidates(name)
     if experiment.name in candidates:
         return
@@ -170,7 +179,9 @@ def project_experiment_ensure(
     for candidate in _name_candidates(name):
         with translate_errors(what="create_experiment"):
             try:
-                return client.create_experiment(candidate, tags={PROJECT_TAG: project_id})
+                return client.create_experiment(
+                    candidate, tags={PROJECT_TAG: project_id, EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+                )
             except MlflowException as exc:
                 if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise

@@ -53,6 +53,8 @@ def test_the_experiment_is_named_after_the_project_and_tagged_with_its_id(client
     experiment = client.get_experiment(experiment_id)
     assert experiment.name == f"Pingüinos Tour · cauce {lone_project.pk}"
     assert experiment.tags["cauce.project_id"] == str(lone_project.pk)
+    # MLflow's UI shows it as model training, not as a GenAI experiment.
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     lone_project.refresh_from_db()
     assert lone_project.mlflow_experiment_id == experiment_id
     # Found again, not made twice.
@@ -114,7 +116,21 @@ def test_the_tag_finds_the_experiment_whatever_its_name(client, lone_project):
         f"renombrado-a-mano-{lone_project.pk}", tags={"cauce.project_id": str(lone_project.pk)}
     )
     assert services.project_mlflow_experiment_ensure(project=lone_project) == tagged_id
-    assert client.get_experiment(tagged_id).name == f"Pingüinos Tour · cauce {lone_project.pk}"
+    found = client.get_experiment(tagged_id)
+    assert found.name == f"Pingüinos Tour · cauce {lone_project.pk}"
+    assert found.tags["mlflow.experimentKind"] == "custom_model_development"  # one from before
+
+
+def test_a_kind_chosen_in_mlflows_ui_is_kept(client, lone_project):
+    tagged_id = client.create_experiment(
+        f"genai-{lone_project.pk}",
+        tags={
+            "cauce.project_id": str(lone_project.pk),
+            "mlflow.experimentKind": "genai_development",
+        },
+    )
+    assert services.project_mlflow_experiment_ensure(project=lone_project) == tagged_id
+    assert client.get_experiment(tagged_id).tags["mlflow.experimentKind"] == "genai_development"
 
 
 def test_a_name_held_by_another_experiment_gets_a_variant(client, lone_project):

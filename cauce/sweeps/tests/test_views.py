@@ -151,6 +151,24 @@ def test_an_ended_sweeps_strip_counts_what_ran(viewer_client, sweep):
     assert "<span data-progress>5 de 6 pruebas: 1 completada, 3 podadas, 1 fallida</span>" in html
 
 
+def test_a_cancelled_sweep_keeps_polling_until_its_running_trials_stop(viewer_client, sweep):
+    """Cancelled while a trial runs: the strip says the trial is stopping and keeps polling,
+    so the page shows it stopped without a reload; then polling ends."""
+    _finished(sweep)
+    Trial.objects.create(sweep=sweep, number=4, optuna_trial_id=5, status=Trial.Status.RUNNING)
+    Sweep.objects.filter(pk=sweep.pk).update(status=Sweep.Status.CANCELLED, n_trials=8)
+    url = reverse("sweeps:sweep_progress", args=[sweep.pk])
+    html = viewer_client.get(url).content.decode()
+    assert 'hx-trigger="every 2s"' in html
+    assert "<span data-progress>4 de 8 pruebas: 4 completadas · 1 deteniéndose</span>" in html
+    assert "<span data-best>mejor: accuracy = 0,9500 (prueba #2)</span>" in html
+
+    Trial.objects.filter(number=4).update(status=Trial.Status.FAIL)
+    html = viewer_client.get(url).content.decode()
+    assert "every 2s" not in html
+    assert "<span data-progress>5 de 8 pruebas: 4 completadas, 1 fallida</span>" in html
+
+
 def test_cancel_from_the_page(editor_client, sweep):
     response = editor_client.post(reverse("sweeps:sweep_cancel", args=[sweep.pk]))
     assert response.status_code == 302

@@ -98,6 +98,8 @@ def test_a_grid_sweep_runs_each_configuration_once_as_child_runs(
         run = by_id[trial["mlflow_run_id"]]
         assert run.info.status == "FINISHED"
         assert run.data.tags["cauce.trial_state"] == "COMPLETE"
+        assert run.data.tags["mlflow.user"] == parent.data.tags["mlflow.user"]
+        assert run.data.tags["mlflow.source.name"].endswith(f" #{trial['number']}")
         assert run.data.params["hp.max_depth"] == str(trial["params"]["max_depth"])
         assert run.data.metrics["objective_accuracy"] == pytest.approx(trial["value"])
         assert "duration_s" in run.data.metrics

@@ -299,7 +299,8 @@ def sweep_promote(
         description=_("Parámetros de la mejor prueba del barrido (%(metric)s = %(value)s).")
         % {
             "metric": sweep.metric,
-            "value": formats.number_format(sweep.best_value, decimal_pos=4),
+            # Rounded as the sweep's page shows it (number_format alone cuts the digits).
+            "value": formats.number_format(round(sweep.best_value, 4), decimal_pos=4),
         },
     )
     Sweep.objects.filter(pk=sweep.pk).update(

@@ -179,15 +179,16 @@ def test_promote_from_the_page_opens_the_new_experiment(
     editor_client, sweep, django_capture_on_commit_callbacks
 ):
     _finished(sweep)
+    Sweep.objects.filter(pk=sweep.pk).update(best_value=0.96658)
     with django_capture_on_commit_callbacks(execute=False):
         response = editor_client.post(reverse("sweeps:sweep_promote", args=[sweep.pk]))
     experiment = MLExperiment.objects.get()
     assert response.url == reverse("experiments:ml_experiment_detail", args=[experiment.pk])
     assert experiment.hyperparameters == {"max_depth": 3}
     # The page links the sweep ("Promovido del barrido …"): the description does not repeat
-    # it, and gives the value in the language's own way.
+    # it, and gives the value in the language's own way, rounded as the sweep's page shows it.
     assert experiment.description == (
-        f"Parámetros de la mejor prueba del barrido ({sweep.metric} = 0,9500)."
+        f"Parámetros de la mejor prueba del barrido ({sweep.metric} = 0,9666)."
     )
     page = editor_client.get(response.url).content.decode()
     assert page.count("Promovido del barrido") == 1
